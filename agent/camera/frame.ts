@@ -1,0 +1,16 @@
+/**
+ * One decoded camera frame as the camera stage hands it on: packed RGB24 at the camera's detect size.
+ * `data` is a view into a SharedArrayBuffer slot owned by the camera's frame pool, so the detector worker
+ * reads it without a copy; it is valid until the consumer calls `release()`.
+ */
+export interface Frame {
+  camera: string;
+  /** frame number since this camera's ffmpeg was (re)started */
+  seq: number;
+  /** wall-clock time the last byte of the frame arrived, ms since epoch */
+  time: number;
+  width: number;
+  height: number;
+  data: Uint8Array;
+  release(): void;
+}

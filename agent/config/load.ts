@@ -1,0 +1,149 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
+import { configSchema, type Config } from "./schema.js";
+
+/** One problem in a config file, placed where an installer's editor can jump to it. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  /** dotted key path, e.g. cameras.front.detect.model ("" for the whole file) */
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = "EVA_CONFIG";
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join("\n"));
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col} ${p.path || "(file)"}: ${p.message}`;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** absolute path of the file it came from; relative paths inside resolve against its folder */
+  file: string;
+  /** the text that was parsed, for hashing and reload diffs */
+  text: string;
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "ENOENT" ? "file not found" : e.code === "EISDIR" ? "is a folder, not a file" : e.message;
+    throw new ConfigError([{ file, line: 1, col: 1, path: "", message: why }]);
+  }
+  return { config: parseConfig(text, file, env), file: path.resolve(file), text };
+}
+
+/** Parses and validates YAML text; throws ConfigError listing every problem with its line and column. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, col };
+  };
+
+  const problems: ConfigProblem[] = [];
+  // After the first syntax error the parser's later complaints are mostly echoes of it: report that one.
+  const syntax = doc.errors[0];
+  if (syntax) throw new ConfigError([{ file, ...at(syntax.pos[0]), path: "", message: `YAML syntax: ${firstLine(syntax.message)}` }]);
+
+  substituteEnv(doc, env, (offset, message, keyPath) => problems.push({ file, ...at(offset), path: keyPath, message }));
+  if (problems.length) throw new ConfigError(problems);
+
+  const raw = doc.toJS() ?? {};
+  const result = configSchema.safeParse(raw);
+  if (result.success) return resolvePaths(result.data, path.dirname(path.resolve(file)));
+
+  for (const issue of result.error.issues) {
+    const keys = issue.path.map(String);
+    let keyPath = keys;
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") {
+      // Point at the unknown key itself, not at its parent mapping.
+      for (const k of issue.keys) {
+        keyPath = [...keys, k];
+        problems.push({ file, ...at(offsetOf(doc, keyPath, true)), path: keyPath.join("."), message: `unknown key '${k}'` });
+      }
+      continue;
+    }
+    if (issue.code === "invalid_type" && message.includes("received undefined")) message = "required key is missing";
+    problems.push({ file, ...at(offsetOf(doc, keyPath, false)), path: keyPath.join("."), message });
+  }
+  throw new ConfigError(problems);
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0]!;
+}
+
+/** Source offset of the node at keyPath (or of its key), walking up to the nearest existing ancestor. */
+function offsetOf(doc: Document, keyPath: string[], wantKey: boolean): number {
+  for (let n = keyPath.length; n >= 0; n--) {
+    const p = keyPath.slice(0, n);
+    if (wantKey && n === keyPath.length && n > 0) {
+      const parent = p.length > 1 ? doc.getIn(p.slice(0, -1), true) : doc.contents;
+      const pair = (parent as { items?: { key: { value?: unknown; range?: [number, number, number] } }[] } | null)?.items?.find(
+        (it) => String(it.key?.value) === p[p.length - 1],
+      );
+      if (pair?.key?.range) return pair.key.range[0];
+      continue;
+    }
+    const node = (n === 0 ? doc.contents : doc.getIn(p, true)) as { range?: [number, number, number] } | null;
+    if (node?.range) return node.range[0];
+  }
+  return 0;
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces ${VAR} in scalar values in place, so secrets stay out of the file and line numbers stay true. */
+function substituteEnv(doc: Document, env: NodeJS.ProcessEnv, report: (offset: number, message: string, keyPath: string) => void) {
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== "string" || !node.value.includes("${")) return;
+      node.value = node.value.replace(ENV_REF, (_m, name: string) => {
+        const v = env[name];
+        if (v === undefined) {
+          report(node.range?.[0] ?? 0, `environment variable ${name} is not set`, keyPathOf(ancestors));
+          return "";
+        }
+        return v;
+      });
+    },
+  });
+}
+
+function keyPathOf(ancestors: readonly unknown[]): string {
+  const keys: string[] = [];
+  for (const a of ancestors) {
+    const key = (a as { key?: unknown }).key;
+    if (key && isScalar(key)) keys.push(String(key.value));
+  }
+  return keys.join(".");
+}
+
+function resolvePaths(cfg: Config, dir: string): Config {
+  const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(dir, p));
+  cfg.storage.db = abs(cfg.storage.db);
+  cfg.storage.snapshots = abs(cfg.storage.snapshots);
+  for (const m of Object.values(cfg.models)) {
+    m.path = abs(m.path);
+    if (m.labels) m.labels = abs(m.labels);
+  }
+  for (const c of Object.values(cfg.cameras)) {
+    // A source with a scheme (rtsp://, http://) or a device stays as written; a relative file path is the config's.
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(c.source) && !c.source.startsWith("/")) c.source = abs(c.source);
+  }
+  return cfg;
+}

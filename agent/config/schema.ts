@@ -1,0 +1,106 @@
+import { z } from "zod";
+
+// One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
+// config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
+// typo an installer must hear about, not something to ignore.
+
+const name = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-' (it becomes part of MQTT topics)");
+
+export const providerSchema = z.enum(["tensorrt", "cuda", "cpu"]);
+export type Provider = z.infer<typeof providerSchema>;
+
+export const modelFormatSchema = z.enum(["yolox", "yolov8", "fastestdet"]);
+export type ModelFormat = z.infer<typeof modelFormatSchema>;
+
+const minScore = z
+  .union([z.number().min(0).max(1), z.record(z.string(), z.number().min(0).max(1))])
+  .describe("minimum detection score: one number for every label, or a map label → score ('default' for the rest)");
+
+export const deviceSchema = z.strictObject({
+  id: name.describe("device id, unique per broker; part of every MQTT topic"),
+  name: z.string().optional().describe("human-readable name"),
+});
+
+export const mqttSchema = z.strictObject({
+  url: z.string().default("mqtt://localhost:1883").describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
+  topic_prefix: z.string().regex(/^[^#+]+$/, "no MQTT wildcards").default("eva").describe("first topic level"),
+  username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
+  password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
+  client_id: z.string().optional().describe("MQTT client id; default eva-<device.id>, stable so the broker keeps the session"),
+  keepalive: z.number().int().min(5).max(3600).default(30).describe("seconds between MQTT pings"),
+  reconnect_seconds: z.number().min(0.1).max(300).default(2).describe("delay between reconnect attempts"),
+});
+export type MqttConfig = z.infer<typeof mqttSchema>;
+
+export const storageSchema = z.strictObject({
+  db: z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)"),
+  snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
+});
+
+export const modelSchema = z.strictObject({
+  path: z.string().describe("ONNX model file"),
+  format: modelFormatSchema.optional().describe("output decoder; detected from the model's metadata or output shape when left out"),
+  labels: z.string().optional().describe("labels file, one per line; default: the model's metadata (names/labels)"),
+  resize: z.enum(["letterbox", "stretch"]).optional().describe("how frames are fitted to the model input; default per format"),
+});
+export type ModelConfig = z.infer<typeof modelSchema>;
+
+export const detectorSchema = z.strictObject({
+  providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
+  threads: z.number().int().min(1).max(64).default(1).describe("intra-op threads per model session"),
+});
+
+export const cameraDetectSchema = z.strictObject({
+  model: z.string().describe("key of an entry under models"),
+  width: z.number().int().min(32).max(4096).optional().describe("detect frame width; default the model's input width"),
+  height: z.number().int().min(32).max(4096).optional().describe("detect frame height; default the model's input height"),
+  labels: z.array(z.string()).optional().describe("labels that make events; default all"),
+  min_score: minScore.default(0.5),
+  nms_iou: z.number().min(0).max(1).default(0.45).describe("IoU above which overlapping boxes of one label are merged"),
+});
+
+export const cameraEventsSchema = z.strictObject({
+  min_frames: z.number().int().min(1).default(3).describe("consecutive processed frames with the label before an event starts"),
+  end_after_seconds: z.number().min(0).default(5).describe("seconds without the label before the event ends"),
+  update_interval_seconds: z.number().min(0).default(5).describe("at most one 'update' per event this often"),
+});
+
+export const cameraSchema = z.strictObject({
+  source: z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN"),
+  enabled: z.boolean().default(true),
+  fps: z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed"),
+  loop: z.boolean().default(false).describe("file sources: start again at the end instead of ending"),
+  stall_seconds: z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted"),
+  rtsp_transport: z.enum(["tcp", "udp"]).default("tcp"),
+  detect: cameraDetectSchema,
+  events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
+});
+export type CameraConfig = z.infer<typeof cameraSchema>;
+
+export const logSchema = z.strictObject({
+  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+});
+
+export const configSchema = z
+  .strictObject({
+    device: deviceSchema,
+    mqtt: mqttSchema.default(() => mqttSchema.parse({})),
+    storage: storageSchema.default(() => storageSchema.parse({})),
+    models: z.record(name, modelSchema),
+    detector: detectorSchema.default(() => detectorSchema.parse({})),
+    cameras: z.record(name, cameraSchema),
+    log: logSchema.default(() => logSchema.parse({})),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [cam, c] of Object.entries(cfg.cameras)) {
+      if (!(c.detect.model in cfg.models)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["cameras", cam, "detect", "model"],
+          message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
+        });
+      }
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
