@@ -1,0 +1,157 @@
+import type { Logger } from "pino";
+import { Backoff } from "./backoff.js";
+import { sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
+import type { Frame } from "./frame.js";
+import { FramePool } from "./frame-pool.js";
+
+export type CameraState = "offline" | "online" | "ended" | "stopped";
+
+export interface CameraStatus {
+  camera: string;
+  state: CameraState;
+  /** why it is offline (ffmpeg's last stderr lines, a stall, …); null when online */
+  reason: string | null;
+  /** ms since epoch of the last state change */
+  since: number;
+  restarts: number;
+}
+
+export interface CameraOptions extends FrameSourceOptions {
+  name: string;
+  stallSeconds: number;
+}
+
+export interface CameraCounters {
+  framesIn: number;
+  framesSkipped: number;
+}
+
+/**
+ * One camera's ffmpeg, kept alive: restarted with exponential backoff when it exits or stalls, with the
+ * camera's state and its cause reported on every change. Frames go to `consume` one at a time.
+ */
+export class Camera {
+  private proc: FrameSourceProcess | null = null;
+  private pool: FramePool;
+  private readonly backoff = new Backoff();
+  private stderr: string[] = [];
+  private stallTimer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private startedAt = 0;
+  private firstFrameAt = 0;
+  private lastFrameAt = 0;
+  private stallReason: string | null = null;
+  private stopping = false;
+  private status: CameraStatus;
+
+  constructor(
+    private readonly opts: CameraOptions,
+    consume: (frame: Frame) => void,
+    private readonly onStatus: (s: CameraStatus) => void,
+    private readonly log: Logger,
+  ) {
+    this.pool = new FramePool(opts.name, opts.width, opts.height, (frame) => {
+      this.lastFrameAt = frame.time;
+      if (!this.firstFrameAt) this.firstFrameAt = frame.time;
+      if (this.status.state !== "online") this.setState("online", null);
+      consume(frame);
+    });
+    this.status = { camera: opts.name, state: "offline", reason: "starting", since: Date.now(), restarts: 0 };
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  get current(): CameraStatus {
+    return { ...this.status };
+  }
+
+  get counters(): CameraCounters {
+    return { framesIn: this.pool.delivered + this.pool.skipped, framesSkipped: this.pool.skipped };
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.spawn();
+    this.stallTimer = setInterval(() => this.checkStall(), 1000);
+    this.stallTimer.unref();
+  }
+
+  /** Stops ffmpeg; resolves once the camera is stopped. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.stallTimer) clearInterval(this.stallTimer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.stallTimer = this.restartTimer = null;
+    const proc = this.proc;
+    if (proc) {
+      await new Promise<void>((resolve) => {
+        proc.stdout.once("close", () => resolve());
+        proc.kill();
+        setTimeout(resolve, 2000).unref();
+      });
+    }
+    this.proc = null;
+    if (this.status.state !== "ended") this.setState("stopped", null);
+  }
+
+  private spawn(): void {
+    this.stderr = [];
+    this.stallReason = null;
+    this.startedAt = Date.now();
+    this.firstFrameAt = 0;
+    this.lastFrameAt = 0;
+    this.pool.resetPartial();
+    const proc = startFrameSource(this.opts, {
+      onStderr: (line) => {
+        this.stderr.push(line);
+        if (this.stderr.length > 20) this.stderr.shift();
+      },
+      onExit: (err) => this.exited(proc, err),
+    });
+    proc.stdout.on("data", (chunk: Buffer) => this.pool.write(chunk));
+    this.proc = proc;
+  }
+
+  private exited(proc: FrameSourceProcess, err: Error | null): void {
+    if (this.proc !== proc) return;
+    this.proc = null;
+    if (this.stopping) return;
+    const isFile = sourceKind(this.opts.source) === "file";
+    if (!err && isFile && !this.opts.loop && this.firstFrameAt) {
+      this.setState("ended", "end of file");
+      return;
+    }
+    const reason =
+      this.stallReason ?? (summarizeStderr(this.stderr) || (err ? err.message : "ffmpeg ended without a frame"));
+    const healthyMs = this.firstFrameAt ? this.lastFrameAt - this.firstFrameAt : 0;
+    const delay = this.backoff.next(healthyMs);
+    this.setState("offline", reason);
+    this.status.restarts++;
+    this.log.debug({ camera: this.name, delayMs: delay }, "camera restart scheduled");
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.stopping) this.spawn();
+    }, delay);
+  }
+
+  private checkStall(): void {
+    if (!this.proc) return;
+    const since = this.lastFrameAt || this.startedAt;
+    const idleMs = Date.now() - since;
+    if (idleMs > this.opts.stallSeconds * 1000) {
+      this.stallReason = `no frame for ${Math.round(idleMs / 1000)} s` + (this.stderr.length ? `: ${summarizeStderr(this.stderr)}` : "");
+      this.proc.kill();
+    }
+  }
+
+  private setState(state: CameraState, reason: string | null): void {
+    if (this.status.state === state && this.status.reason === reason) return;
+    this.status = { ...this.status, state, reason, since: Date.now() };
+    const fields = { camera: this.name, state, reason };
+    if (state === "offline" && this.status.restarts > 0) this.log.warn(fields, "camera offline");
+    else this.log.info(fields, `camera ${state}`);
+    this.onStatus(this.current);
+  }
+}

@@ -1,0 +1,101 @@
+import ffmpeg from "fluent-ffmpeg";
+import type { Readable } from "node:stream";
+
+// Every detail of how eva drives ffmpeg lives in this file: fluent-ffmpeg was archived upstream in May 2025,
+// so replacing it with a bare spawn must stay a one-file change.
+
+export type SourceKind = "rtsp" | "http" | "v4l2" | "file";
+
+export function sourceKind(source: string): SourceKind {
+  if (/^rtsps?:\/\//i.test(source)) return "rtsp";
+  if (/^https?:\/\//i.test(source)) return "http";
+  if (/^\/dev\/video\d+$/.test(source)) return "v4l2";
+  return "file";
+}
+
+export interface FrameSourceOptions {
+  source: string;
+  fps: number;
+  width: number;
+  height: number;
+  /** file sources: start again at the end */
+  loop: boolean;
+  /** file sources: read at the clip's own speed, as a live camera would deliver it */
+  realtime: boolean;
+  rtspTransport: "tcp" | "udp";
+  /** socket timeout for network sources */
+  timeoutSeconds: number;
+  /** decoder threads; a few per camera keep a 6–15 W device from drowning in ffmpeg threads */
+  threads: number;
+}
+
+export interface FrameSourceProcess {
+  /** raw RGB24 frames, width × height × 3 bytes each, back to back */
+  stdout: Readable;
+  kill(): void;
+}
+
+export interface FrameSourceEvents {
+  onStderr(line: string): void;
+  /** called once: error is null when ffmpeg ended cleanly (end of a file) */
+  onExit(error: Error | null): void;
+}
+
+export function inputOptions(o: FrameSourceOptions): string[] {
+  const timeoutUs = String(Math.round(o.timeoutSeconds * 1e6));
+  // -threads applies to the decoder only when it comes before -i.
+  const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads)];
+  switch (sourceKind(o.source)) {
+    case "rtsp":
+      // ffmpeg ≥ 5 spells the RTSP socket timeout -timeout (µs); -stimeout is gone.
+      opts.push("-rtsp_transport", o.rtspTransport, "-timeout", timeoutUs);
+      break;
+    case "http":
+      opts.push("-rw_timeout", timeoutUs, "-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "5");
+      break;
+    case "v4l2":
+      opts.push("-f", "v4l2");
+      break;
+    case "file":
+      if (o.loop) opts.push("-stream_loop", "-1");
+      if (o.realtime) opts.push("-re");
+      break;
+  }
+  return opts;
+}
+
+export function outputOptions(o: FrameSourceOptions): string[] {
+  // fps before scale: frames that will be dropped are never scaled.
+  return ["-an", "-sn", "-dn", "-vf", `fps=${o.fps},scale=${o.width}:${o.height}:flags=bilinear`, "-pix_fmt", "rgb24", "-f", "rawvideo"];
+}
+
+/** Starts ffmpeg decoding `source` into raw RGB24 frames on stdout. */
+export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvents): FrameSourceProcess {
+  let exited = false;
+  const finish = (err: Error | null) => {
+    if (exited) return;
+    exited = true;
+    events.onExit(err);
+  };
+  const cmd = ffmpeg(o.source, { stdoutLines: 0 })
+    .inputOptions(inputOptions(o))
+    .outputOptions(outputOptions(o))
+    .on("stderr", (line: string) => events.onStderr(line))
+    .on("error", (err: Error) => finish(err))
+    .on("end", () => finish(null));
+  const stdout = cmd.pipe() as Readable;
+  // When ffmpeg dies, fluent-ffmpeg ends the pipe; an error on it is reported through 'error' above.
+  stdout.on("error", () => {});
+  return {
+    stdout,
+    kill() {
+      if (!exited) cmd.kill("SIGKILL");
+    },
+  };
+}
+
+/** The last meaningful stderr lines, as a camera's offline reason. */
+export function summarizeStderr(lines: readonly string[]): string {
+  const meaningful = lines.filter((l) => l.trim() && !/^\s*(frame=|size=|Stream mapping|Press \[q\])/.test(l));
+  return meaningful.slice(-3).join(" | ").slice(0, 500);
+}

@@ -1,0 +1,94 @@
+import { mkdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import sharp from "sharp";
+import type { Frame } from "../camera/frame.js";
+import type { EvaEvent } from "./event.js";
+
+interface Held {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  /** captured since the last JPEG was written */
+  dirty: boolean;
+  writing: Promise<void>;
+}
+
+/**
+ * Keeps a copy of each open event's best frame and writes it as a JPEG with the box drawn. Pixel buffers
+ * are recycled between events, so a copy is made only when an event's best detection improves.
+ */
+export class SnapshotWriter {
+  private readonly held = new Map<string, Held>();
+  private readonly spare: Uint8Array[] = [];
+
+  constructor(private readonly dir: string) {}
+
+  pathFor(ev: Pick<EvaEvent, "camera" | "id">): string {
+    return path.join(this.dir, ev.camera, `${ev.id}.jpg`);
+  }
+
+  capture(eventId: string, frame: Frame): void {
+    let h = this.held.get(eventId);
+    if (!h || h.pixels.length !== frame.data.length) {
+      const pixels = this.takeBuffer(frame.data.length);
+      h = { pixels, width: frame.width, height: frame.height, dirty: false, writing: h?.writing ?? Promise.resolve() };
+      this.held.set(eventId, h);
+    }
+    h.pixels.set(frame.data);
+    h.dirty = true;
+  }
+
+  /** Writes the event's snapshot if its best frame changed since the last write; resolves to its path. */
+  async write(ev: EvaEvent): Promise<string | null> {
+    const h = this.held.get(ev.id);
+    if (!h) return null;
+    const file = this.pathFor(ev);
+    if (!h.dirty) {
+      await h.writing;
+      return file;
+    }
+    h.dirty = false;
+    // JPEG encoding runs in libvips' thread pool; writes of one event are chained so the newest lands last.
+    const jpeg = sharp(h.pixels, { raw: { width: h.width, height: h.height, channels: 3 } })
+      .composite([{ input: Buffer.from(boxOverlay(ev, h.width, h.height)), left: 0, top: 0 }])
+      .jpeg({ quality: 85 });
+    h.writing = h.writing.then(async () => {
+      await mkdir(path.dirname(file), { recursive: true });
+      const tmp = `${file}.tmp`;
+      await jpeg.toFile(tmp);
+      await rename(tmp, file); // readers never see a half-written JPEG
+    });
+    await h.writing;
+    return file;
+  }
+
+  /** Forgets an ended event's frame (after its last write). */
+  async release(eventId: string): Promise<void> {
+    const h = this.held.get(eventId);
+    if (!h) return;
+    this.held.delete(eventId);
+    await h.writing.catch(() => {});
+    if (this.spare.length < 4) this.spare.push(h.pixels);
+  }
+
+  static async remove(file: string): Promise<void> {
+    await rm(file, { force: true });
+  }
+
+  private takeBuffer(size: number): Uint8Array {
+    const i = this.spare.findIndex((b) => b.length === size);
+    return i >= 0 ? this.spare.splice(i, 1)[0]! : new Uint8Array(size);
+  }
+}
+
+function boxOverlay(ev: EvaEvent, width: number, height: number): string {
+  const [x1, y1, x2, y2] = ev.box;
+  const stroke = Math.max(2, Math.round(Math.min(width, height) / 200));
+  const text = `${ev.label} ${Math.round(ev.top_score * 100)}%`.replace(/[<>&"']/g, "");
+  const fontSize = Math.max(12, Math.round(height / 30));
+  const ty = y1 > fontSize + 4 ? y1 - 4 : y2 + fontSize + 2;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+<rect x="${x1}" y="${y1}" width="${Math.max(1, x2 - x1)}" height="${Math.max(1, y2 - y1)}" fill="none" stroke="#ff2d2d" stroke-width="${stroke}"/>
+<text x="${x1}" y="${ty}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="#ff2d2d" stroke="#000" stroke-width="0.5">${text}</text>
+</svg>`;
+}
