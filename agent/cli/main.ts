@@ -1,2 +1,48 @@
 #!/usr/bin/env node
-console.log("eva");
+import { ConfigError } from "../config/load.js";
+import { USAGE, UsageError } from "./args.js";
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case "-h":
+    case "--help":
+    case "help":
+      process.stdout.write(USAGE);
+      return 0;
+    case "-v":
+    case "--version": {
+      const { readFileSync } = await import("node:fs");
+      const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    case "run":
+      return (await import("./run.js")).run(rest);
+    case "check-config":
+      return (await import("./check-config.js")).checkConfig(rest);
+    case "events":
+      return (await import("./events.js")).events(rest);
+    case "bench":
+      return (await import("./bench.js")).bench(rest);
+    default:
+      throw new UsageError(`unknown command '${cmd}'\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+    } else if (err instanceof Error && "code" in err && typeof err.code === "string" && err.code.startsWith("EVA_")) {
+      process.stderr.write(`eva: ${err.message}\n`);
+    } else {
+      process.stderr.write(`eva: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

@@ -70,6 +70,7 @@ export const cameraSchema = z.strictObject({
   enabled: z.boolean().default(true),
   fps: z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed"),
   loop: z.boolean().default(false).describe("file sources: start again at the end instead of ending"),
+  realtime: z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible"),
   stall_seconds: z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted"),
   rtsp_transport: z.enum(["tcp", "udp"]).default("tcp"),
   detect: cameraDetectSchema,

@@ -20,6 +20,7 @@ interface Held {
 export class SnapshotWriter {
   private readonly held = new Map<string, Held>();
   private readonly spare: Uint8Array[] = [];
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly dir: string) {}
 
@@ -52,14 +53,25 @@ export class SnapshotWriter {
     const jpeg = sharp(h.pixels, { raw: { width: h.width, height: h.height, channels: 3 } })
       .composite([{ input: Buffer.from(boxOverlay(ev, h.width, h.height)), left: 0, top: 0 }])
       .jpeg({ quality: 85 });
-    h.writing = h.writing.then(async () => {
+    h.writing = h.writing.catch(() => {}).then(async () => {
       await mkdir(path.dirname(file), { recursive: true });
       const tmp = `${file}.tmp`;
       await jpeg.toFile(tmp);
       await rename(tmp, file); // readers never see a half-written JPEG
     });
-    await h.writing;
+    const done = h.writing;
+    this.pending.add(done);
+    try {
+      await done;
+    } finally {
+      this.pending.delete(done);
+    }
     return file;
+  }
+
+  /** Resolves when every JPEG started so far is on disk (or failed). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
   }
 
   /** Forgets an ended event's frame (after its last write). */

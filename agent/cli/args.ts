@@ -1,0 +1,27 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export const USAGE = `eva — edge video analytics agent
+
+Usage:
+  eva run --config FILE [--exit-on-eof]      run until SIGINT/SIGTERM (or until every file camera ends)
+  eva check-config FILE                      validate a config; prints file:line:col path: message per problem
+  eva events --db FILE [--camera C] [--label L] [--since ISO] [--limit N] [--json]
+  eva bench --config FILE [--camera NAME] [--seconds N] [--json]
+                                             decode-only, inference-only and whole-pipeline fps
+  eva --help | --version
+`;
+
+/** A failure the user can act on: printed as one line, no stack trace, exit code 1. */
+export class UsageError extends Error {
+  readonly code = "EVA_USAGE";
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export function parse<O extends Options>(args: string[], options: O, positionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+}
