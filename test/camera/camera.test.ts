@@ -1,0 +1,81 @@
+import { createReadStream } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { Camera, type CameraStatus } from "../../agent/camera/camera.js";
+import { emptyClip, personPanTs } from "../support/clips.js";
+
+const log = pino({ level: "silent" });
+const cameras: Camera[] = [];
+afterEach(async () => {
+  await Promise.all(cameras.splice(0).map((c) => c.stop()));
+});
+
+function camera(source: string, extra: Partial<ConstructorParameters<typeof Camera>[0]> = {}) {
+  const statuses: CameraStatus[] = [];
+  const frames: { seq: number; first: number }[] = [];
+  const cam = new Camera(
+    { name: "cam", source, fps: 5, width: 64, height: 36, loop: false, realtime: false, rtspTransport: "tcp", timeoutSeconds: 3, stallSeconds: 3, threads: 1, ...extra },
+    (f) => {
+      frames.push({ seq: f.seq, first: f.data[0]! });
+      f.release();
+    },
+    (s) => statuses.push(s),
+    log,
+  );
+  cameras.push(cam);
+  return { cam, statuses, frames };
+}
+
+const waitFor = async (cond: () => boolean, ms: number) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe("camera (real ffmpeg)", () => {
+  it("decodes a file at the configured fps and size, then ends", async () => {
+    const clip = await emptyClip(3, 10);
+    const { cam, statuses, frames } = camera(clip);
+    cam.start();
+    await waitFor(() => cam.current.state === "ended", 20_000);
+    expect(statuses.map((s) => s.state)).toEqual(["online", "ended"]);
+    expect(frames.length).toBeGreaterThanOrEqual(14); // 3 s at 5 fps
+    expect(frames.length).toBeLessThanOrEqual(16);
+    expect(frames[0]!.first).toBeGreaterThan(100); // grey, not black: real pixels arrived
+  });
+
+  it("a source that does not exist is offline with ffmpeg's reason and retried with backoff", async () => {
+    const { cam, statuses } = camera("/nonexistent/clip.mp4");
+    cam.start();
+    await waitFor(() => cam.current.restarts >= 2, 15_000);
+    const s = cam.current;
+    expect(s.state).toBe("offline");
+    expect(s.reason).toMatch(/No such file or directory/);
+    expect(statuses.every((x) => x.state === "offline")).toBe(true);
+  });
+
+  it("a network camera that dies mid-stream goes offline with the cause and keeps being retried", async () => {
+    const ts = await personPanTs(20, 10);
+    const sockets = new Set<import("node:net").Socket>();
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { "content-type": "video/mp2t" });
+      createReadStream(ts, { highWaterMark: 16 * 1024 }).pipe(res);
+    });
+    server.on("connection", (s) => sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cam.ts`;
+    const { cam, statuses, frames } = camera(url, { realtime: true, stallSeconds: 2, timeoutSeconds: 2 });
+    cam.start();
+    await waitFor(() => cam.current.state === "online" && frames.length > 3, 20_000);
+    // The camera dies: the connection drops and nothing listens any more.
+    server.close();
+    for (const s of sockets) s.destroy();
+    await waitFor(() => cam.current.state === "offline" && cam.current.restarts >= 2, 30_000);
+    expect(statuses[0]!.state).toBe("online");
+    expect(cam.current.reason).toMatch(/refused|no frame|Connection|I\/O error|End of file/i);
+  });
+});

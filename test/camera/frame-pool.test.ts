@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { Backoff } from "../../agent/camera/backoff.js";
+import type { Frame } from "../../agent/camera/frame.js";
+import { FramePool } from "../../agent/camera/frame-pool.js";
+
+const W = 4;
+const H = 2;
+const SIZE = W * H * 3;
+const frameBytes = (v: number) => Buffer.alloc(SIZE, v);
+
+describe("frame pool", () => {
+  it("reassembles frames from arbitrary chunking, in shared memory", () => {
+    const got: number[] = [];
+    const pool = new FramePool("c", W, H, (f) => {
+      got.push(f.data[0]!, f.data[SIZE - 1]!);
+      expect(f.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+      f.release();
+    });
+    const stream = Buffer.concat([frameBytes(1), frameBytes(2), frameBytes(3)]);
+    for (let i = 0; i < stream.length; i += 5) pool.write(stream.subarray(i, i + 5));
+    expect(got).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(pool.delivered).toBe(3);
+    expect(pool.skipped).toBe(0);
+  });
+
+  it("while the consumer is busy, keeps only the newest frame and counts the skipped ones", () => {
+    const held: Frame[] = [];
+    const pool = new FramePool("c", W, H, (f) => held.push(f));
+    pool.write(frameBytes(1)); // delivered, held
+    pool.write(frameBytes(2)); // ready
+    pool.write(frameBytes(3)); // replaces 2
+    pool.write(frameBytes(4)); // replaces 3
+    expect(held.map((f) => f.data[0])).toEqual([1]);
+    expect(held[0]!.data[0]).toBe(1); // the held frame was never overwritten
+    held[0]!.release();
+    expect(held.map((f) => f.data[0])).toEqual([1, 4]);
+    expect(held[1]!.seq).toBe(3);
+    expect(pool.skipped).toBe(2);
+  });
+
+  it("drops a partial frame when ffmpeg restarts", () => {
+    const got: number[] = [];
+    const pool = new FramePool("c", W, H, (f) => {
+      got.push(f.data[0]!);
+      f.release();
+    });
+    pool.write(frameBytes(9).subarray(0, 10));
+    pool.resetPartial();
+    pool.write(frameBytes(5));
+    expect(got).toEqual([5]);
+  });
+});
+
+describe("backoff", () => {
+  it("doubles from 1 s to a 30 s cap and starts over after a healthy minute", () => {
+    const b = new Backoff();
+    expect([0, 0, 0, 0, 0, 0, 0].map(() => b.next(0))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect(b.next(59_000)).toBe(30000);
+    expect(b.next(60_000)).toBe(1000);
+    expect(b.next(0)).toBe(2000);
+  });
+});
