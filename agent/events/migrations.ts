@@ -1,0 +1,77 @@
+import type Database from "better-sqlite3";
+
+/** One schema step. Never edit a released migration: add the next one. */
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Database.Database): void;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "events and outbox",
+    up(db) {
+      db.exec(`
+        CREATE TABLE events (
+          id         TEXT PRIMARY KEY,
+          device     TEXT NOT NULL,
+          camera     TEXT NOT NULL,
+          label      TEXT NOT NULL,
+          start_ms   INTEGER NOT NULL,
+          end_ms     INTEGER,
+          top_score  REAL NOT NULL,
+          box        TEXT NOT NULL,  -- JSON [x1, y1, x2, y2]
+          snapshot   TEXT,
+          updated_ms INTEGER NOT NULL
+        );
+        CREATE INDEX events_camera_start ON events (camera, start_ms);
+        CREATE INDEX events_label ON events (label);
+
+        -- Messages waiting for the broker's PUBACK. AUTOINCREMENT: a seq is never reused, even after the
+        -- newest rows are deleted, so the publisher's "after seq" cursor can never skip a new row.
+        CREATE TABLE outbox (
+          seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+          topic      TEXT NOT NULL,    -- suffix after <prefix>/<device>/
+          payload    TEXT NOT NULL,
+          qos        INTEGER NOT NULL,
+          retain     INTEGER NOT NULL,
+          created_ms INTEGER NOT NULL
+        );
+      `);
+    },
+  },
+];
+
+/**
+ * Brings the schema up to the newest migration; each step and its bookkeeping row commit together, so a crash
+ * leaves the database at a whole version. Returns the versions applied now (empty when already current).
+ * Throws a plain Error when the database is newer than this code: the caller wraps it.
+ */
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_ms INTEGER NOT NULL
+  )`);
+  const current = (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+  const newest = list.reduce((m, x) => Math.max(m, x.version), 0);
+  if (current > newest) {
+    throw new Error(`database schema is version ${current}, newer than this agent knows (${newest}); upgrade the agent`);
+  }
+  const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)");
+  const done = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
+  const applied: number[] = [];
+  for (const m of [...list].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    // Checked again under the write lock: another process opening the same file may have just applied it.
+    const ran = db.transaction(() => {
+      if (done.get(m.version)) return false;
+      m.up(db);
+      record.run(m.version, m.name, Date.now());
+      return true;
+    }).immediate();
+    if (ran) applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,416 @@
+import { connect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import type { MqttConfig } from "../config/schema.js";
+import type { Outbox, OutboxMessage } from "./outbox.js";
+
+export type MqttSettings = Pick<
+  MqttConfig,
+  "url" | "topic_prefix" | "username" | "password" | "client_id" | "keepalive" | "reconnect_seconds"
+>;
+
+export interface OutboxPublisherOptions {
+  outbox: Outbox;
+  deviceId: string;
+  mqtt: MqttSettings;
+  log: Logger;
+  /** most messages awaiting PUBACK at once (also capped by the broker's Receive Maximum); default 32 */
+  window?: number;
+  /** safety-net poll of the outbox when nobody calls notify(); default 1000 ms */
+  pollMs?: number;
+}
+
+/** A publisher fault that is not the network's: a broker URL mqtt.js cannot use. */
+export class PublishError extends Error {
+  readonly code = "EVA_PUBLISH";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PublishError";
+  }
+}
+
+/** The URL without user:password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+/**
+ * Drains the outbox to MQTT in seq order, deleting a row only once the broker has acknowledged it. The outbox is
+ * the source of truth: after any reconnect sending restarts at the first unacknowledged row, so a message may
+ * arrive twice (same payload, same event id) but never out of order and never not at all.
+ *
+ * `<prefix>/<device>/status` is retained: `online` on connect, `offline` as the will and on stop().
+ */
+export class OutboxPublisher {
+  readonly statusTopic: string;
+  private readonly topicBase: string;
+  private readonly log: Logger;
+  private readonly maxWindow: number;
+  private readonly pollMs: number;
+
+  private client: MqttClient | null = null;
+  private isConnected = false;
+  /** bumped on every connect/close: callbacks from an older connection are ignored */
+  private epoch = 0;
+  /** highest seq handed to mqtt.js on the current connection */
+  private cursor = 0;
+  private readonly inflight = new Set<number>();
+  private window = 1;
+  private pumpScheduled = false;
+  /** after a refused message, and once stop() has flushed */
+  private paused = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private stopped: Promise<void> | null = null;
+  private drainWaiters: Array<() => void> = [];
+
+  // Logging state: one line per outage, not per retry or per message.
+  private everConnected = false;
+  private downSinceMs = Date.now();
+  private attempts = 0;
+  private lastReconnectLogMs = 0;
+  private lastError: string | undefined;
+  private readonly errorsLogged = new Set<string>();
+  private depthLevel = 0;
+
+  constructor(private readonly opts: OutboxPublisherOptions) {
+    this.topicBase = `${opts.mqtt.topic_prefix}/${opts.deviceId}`;
+    this.statusTopic = `${this.topicBase}/status`;
+    this.log = opts.log;
+    this.maxWindow = Math.max(1, opts.window ?? 32);
+    this.pollMs = opts.pollMs ?? 1000;
+  }
+
+  /** Whether the broker connection is up now. */
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  /** Messages waiting in the outbox, including those sent but not yet acknowledged. */
+  get depth(): number {
+    return this.opts.outbox.outboxDepth();
+  }
+
+  /**
+   * Starts connecting in the background. Never fails because the broker is down or unreachable: rows wait in the
+   * outbox and mqtt.js keeps retrying. Throws PublishError only for a URL it cannot use at all.
+   */
+  start(): void {
+    if (this.client || this.stopping) return;
+    const m = this.opts.mqtt;
+    const clientId = m.client_id ?? `eva-${this.opts.deviceId}`;
+    const options: IClientOptions = {
+      protocolVersion: 5,
+      clientId,
+      // clean: delivery does not rest on the broker session but on the outbox, which is resent from the first
+      // unacknowledged row after every reconnect; the agent subscribes to nothing yet. Revisit with commands.
+      clean: true,
+      keepalive: m.keepalive,
+      reconnectPeriod: Math.round(m.reconnect_seconds * 1000),
+      connectTimeout: 10_000,
+      username: m.username,
+      password: m.password,
+      will: { topic: this.statusTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
+      // Only the outbox queues: nothing is handed to mqtt.js while disconnected.
+      queueQoSZero: false,
+      resubscribe: false,
+    };
+    this.log.info({ url: redactUrl(m.url), clientId, topic: this.topicBase }, "connecting to MQTT broker");
+    let client: MqttClient;
+    try {
+      client = connect(m.url, options);
+    } catch (err) {
+      throw new PublishError(`mqtt.url ${redactUrl(m.url)}: ${(err as Error).message}`, { cause: err });
+    }
+    this.client = client;
+    client.on("connect", (connack) => this.onConnect(client, connack));
+    client.on("close", () => this.onClose(client));
+    client.on("error", (err) => this.onError(err));
+    client.on("reconnect", () => this.onReconnect());
+    client.on("disconnect", (packet: IDisconnectPacket) => {
+      this.lastError = `broker sent DISCONNECT (reason ${packet.reasonCode ?? 0}${
+        packet.properties?.reasonString ? `: ${packet.properties.reasonString}` : ""
+      })`;
+    });
+    this.pollTimer = setInterval(() => {
+      this.pump();
+      this.checkDepth();
+    }, this.pollMs);
+    this.pollTimer.unref();
+  }
+
+  /** Call after enqueuing: wakes the publisher now instead of at the next poll. Cheap; calls coalesce. */
+  notify(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * Clean shutdown: while connected, keeps sending for up to flushTimeoutMs until the outbox is empty, then
+   * publishes retained `offline` and disconnects (a clean DISCONNECT, so the broker discards the will).
+   * Whatever is left stays in the outbox for the next start.
+   */
+  stop(opts: { flushTimeoutMs?: number } = {}): Promise<void> {
+    this.stopped ??= this.doStop(opts.flushTimeoutMs ?? 5000);
+    return this.stopped;
+  }
+
+  private async doStop(flushTimeoutMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    const client = this.client;
+    if (!client) return;
+    const deadline = Date.now() + flushTimeoutMs;
+    if (this.isConnected) {
+      this.pump();
+      await this.waitDrained(flushTimeoutMs);
+    }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.paused = true; // nothing new goes out from here on
+    const left = this.opts.outbox.outboxDepth();
+    if (this.isConnected) {
+      try {
+        await withTimeout(
+          client.publishAsync(this.statusTopic, "offline", { qos: 1, retain: true }),
+          Math.max(deadline - Date.now(), 1000),
+        );
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "could not publish offline status");
+      }
+    }
+    // Unacknowledged messages stay in the outbox; drop mqtt.js's copies so end() does not wait for their acks.
+    this.epoch++;
+    this.dropClientInflight(client);
+    const graceful = this.isConnected;
+    try {
+      await withTimeout(client.endAsync(!graceful), 2000);
+    } catch {
+      await client.endAsync(true);
+    }
+    this.log.info({ unsent: left }, "MQTT publisher stopped");
+  }
+
+  private onConnect(client: MqttClient, connack: IConnackPacket): void {
+    if (client !== this.client) return;
+    this.isConnected = true;
+    this.epoch++;
+    this.cursor = 0;
+    this.inflight.clear();
+    // MQTT 5 Receive Maximum: the broker may allow fewer unacknowledged QoS 1 messages than our window.
+    const receiveMax = connack.properties?.receiveMaximum ?? Number.POSITIVE_INFINITY;
+    this.window = Math.max(1, Math.min(this.maxWindow, receiveMax - 1));
+    const depth = this.safeDepth();
+    if (!this.everConnected) {
+      this.log.info({ url: redactUrl(this.opts.mqtt.url), depth }, "MQTT broker connected");
+    } else {
+      this.log.info({ downSeconds: Math.round((Date.now() - this.downSinceMs) / 1000), attempts: this.attempts, depth }, "MQTT broker reconnected");
+    }
+    this.everConnected = true;
+    this.attempts = 0;
+    this.errorsLogged.clear();
+    this.lastError = undefined;
+    const epoch = this.epoch;
+    client.publish(this.statusTopic, "online", { qos: 1, retain: true }, (err) => {
+      if (err && epoch === this.epoch) this.log.warn({ err: err.message }, "could not publish online status");
+    });
+    this.pump();
+  }
+
+  private onClose(client: MqttClient): void {
+    if (client !== this.client) return;
+    const wasConnected = this.isConnected;
+    this.isConnected = false;
+    this.epoch++;
+    // mqtt.js keeps unacknowledged QoS 1 publishes and resends them first on reconnect; the outbox already holds
+    // them, so drop mqtt.js's copies and resend from the first unacknowledged row: in order, and only once.
+    this.dropClientInflight(client);
+    const unacked = this.inflight.size;
+    this.inflight.clear();
+    this.cursor = 0;
+    if (wasConnected) {
+      this.downSinceMs = Date.now();
+      const fields = { reason: this.lastError ?? "connection closed", unacked };
+      if (this.stopping) this.log.debug(fields, "MQTT connection closed");
+      else this.log.warn(fields, "MQTT broker connection lost");
+    }
+    this.resolveDrainWaiters();
+  }
+
+  private onError(err: Error & { code?: string | number }): void {
+    const message = err.message;
+    this.lastError = message;
+    if (this.isConnected) {
+      // A socket error while connected is followed by 'close', which logs the loss with this reason.
+      this.log.debug({ err: message, code: err.code }, "MQTT client error");
+      return;
+    }
+    if (this.errorsLogged.has(message)) {
+      this.log.debug({ err: message }, "MQTT connect failed");
+      return;
+    }
+    this.errorsLogged.add(message);
+    // Refused credentials will not fix themselves: an installer has to act.
+    const refused = typeof err.code === "number" && [4, 5, 134, 135, 138].includes(err.code);
+    const fields = { err: message, code: err.code, url: redactUrl(this.opts.mqtt.url) };
+    if (refused) this.log.error(fields, "MQTT broker refused the connection");
+    else this.log.warn(fields, "MQTT broker unreachable; events wait in the outbox");
+  }
+
+  private onReconnect(): void {
+    this.attempts++;
+    const now = Date.now();
+    const fields = { attempt: this.attempts, downSeconds: Math.round((now - this.downSinceMs) / 1000), reason: this.lastError };
+    // Retries every reconnect_seconds would flood the log during a long outage: at most one info line a minute.
+    if (this.attempts === 1 || now - this.lastReconnectLogMs >= 60_000) {
+      this.lastReconnectLogMs = now;
+      this.log.info(fields, "reconnecting to MQTT broker");
+    } else {
+      this.log.debug(fields, "reconnecting to MQTT broker");
+    }
+  }
+
+  private pump(): void {
+    const client = this.client;
+    if (!client || !this.isConnected || !client.connected || this.paused) return;
+    try {
+      while (this.inflight.size < this.window) {
+        const rows = this.opts.outbox.peekOutbox(this.cursor, this.window - this.inflight.size);
+        if (rows.length === 0) break;
+        for (const row of rows) this.send(client, row);
+      }
+    } catch (err) {
+      // A store fault (disk, lock): nothing was lost, the next poll tries again.
+      this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code }, "reading the outbox failed");
+    }
+    this.checkDrained();
+  }
+
+  private send(client: MqttClient, row: OutboxMessage): void {
+    const epoch = this.epoch;
+    this.cursor = row.seq;
+    this.inflight.add(row.seq);
+    client.publish(`${this.topicBase}/${row.topic}`, row.payload, { qos: row.qos, retain: row.retain }, (err) =>
+      this.onAck(epoch, row, err),
+    );
+  }
+
+  private onAck(epoch: number, row: OutboxMessage, err: Error | undefined): void {
+    // An ack from a connection that is gone: the row is resent from the outbox on the current one.
+    if (epoch !== this.epoch) return;
+    this.inflight.delete(row.seq);
+    if (err) {
+      // The broker refused it (MQTT 5 PUBACK reason ≥ 0x80, e.g. not authorised for the topic). Keep the row:
+      // a stuck queue that the logs and `depth` show is better than losing an event; retry after a delay.
+      this.log.error(
+        { seq: row.seq, topic: `${this.topicBase}/${row.topic}`, err: err.message, code: (err as { code?: unknown }).code },
+        "MQTT broker refused a message; retrying",
+      );
+      this.epoch++;
+      this.inflight.clear();
+      this.cursor = 0;
+      const delay = Math.max(1000, this.opts.mqtt.reconnect_seconds * 1000);
+      this.paused = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        if (this.stopping) return;
+        this.paused = false;
+        this.pump();
+      }, delay);
+      return;
+    }
+    try {
+      this.opts.outbox.deleteOutbox(row.seq);
+    } catch (e) {
+      this.log.error({ seq: row.seq, err: (e as Error).message }, "deleting a delivered message failed; it will be sent again");
+    }
+    this.notify();
+  }
+
+  private dropClientInflight(client: MqttClient): void {
+    for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
+  }
+
+  private safeDepth(): number | undefined {
+    try {
+      return this.opts.outbox.outboxDepth();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Logs when the backlog passes 100, 1000, 10000… and once when it is empty again. Not from 10: a burst of
+   * events on a healthy link reaches that for a moment.
+   */
+  private checkDepth(): void {
+    const depth = this.safeDepth();
+    if (depth === undefined) return;
+    const level = depth >= 100 ? Math.floor(Math.log10(depth)) : 0;
+    if (level > this.depthLevel) {
+      this.depthLevel = level;
+      this.log.warn({ depth, connected: this.isConnected }, "MQTT outbox backlog growing");
+    } else if (depth === 0 && this.depthLevel > 0) {
+      this.depthLevel = 0;
+      this.log.info("MQTT outbox drained");
+    }
+  }
+
+  private isDrained(): boolean {
+    if (!this.isConnected) return true; // nothing more can be flushed
+    if (this.inflight.size > 0) return false;
+    try {
+      return this.opts.outbox.peekOutbox(0, 1).length === 0;
+    } catch {
+      return true;
+    }
+  }
+
+  private checkDrained(): void {
+    if (this.drainWaiters.length > 0 && this.isDrained()) this.resolveDrainWaiters();
+  }
+
+  private resolveDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private waitDrained(timeoutMs: number): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drainWaiters.push(done);
+    });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

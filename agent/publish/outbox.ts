@@ -1,0 +1,20 @@
+/** One queued message as the publisher sees it. */
+export interface OutboxMessage {
+  /** strictly increasing; the publisher sends in this order */
+  seq: number;
+  /** suffix after `<prefix>/<device>/` */
+  topic: string;
+  payload: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+/**
+ * What the publisher needs from durable storage. Structural so that publish does not depend on how events are
+ * stored (agent/events' EventStore satisfies it); a message is deleted only once the broker has acknowledged it.
+ */
+export interface Outbox {
+  peekOutbox(afterSeq: number, limit: number): OutboxMessage[];
+  deleteOutbox(seq: number): void;
+  outboxDepth(): number;
+}
