@@ -19,6 +19,11 @@ export interface OutboxPublisherOptions {
   pollMs?: number;
 }
 
+const BROKER_SCHEMES = new Set(["mqtt", "mqtts", "ws", "wss", "tcp", "ssl"]);
+
+/** A connection that ends sooner than this after it was made counts as flapping. */
+const FLAP_MS = 10_000;
+
 /** A publisher fault that is not the network's: a broker URL mqtt.js cannot use. */
 export class PublishError extends Error {
   readonly code = "EVA_PUBLISH";
@@ -67,6 +72,8 @@ export class OutboxPublisher {
   private paused = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  private refusals = 0;
+  private lastRefusedSeq = 0;
   private stopping = false;
   private stopped: Promise<void> | null = null;
   private drainWaiters: Array<() => void> = [];
@@ -76,6 +83,10 @@ export class OutboxPublisher {
   private downSinceMs = Date.now();
   private attempts = 0;
   private lastReconnectLogMs = 0;
+  private connectedAtMs = 0;
+  private flaps = 0;
+  private lastLossLogMs = 0;
+  private lossLogged = false;
   private lastError: string | undefined;
   private readonly errorsLogged = new Set<string>();
   private depthLevel = 0;
@@ -93,7 +104,7 @@ export class OutboxPublisher {
     return this.isConnected;
   }
 
-  /** Messages waiting in the outbox, including those sent but not yet acknowledged. */
+  /** Messages waiting in the outbox, including those sent but not yet acknowledged. Throws the outbox's error. */
   get depth(): number {
     return this.opts.outbox.outboxDepth();
   }
@@ -122,6 +133,11 @@ export class OutboxPublisher {
       queueQoSZero: false,
       resubscribe: false,
     };
+    // mqtt.js takes an unknown scheme for mqtt:// on localhost:1883; say so instead of connecting somewhere else.
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(m.url)?.[1]?.toLowerCase();
+    if (!scheme || !BROKER_SCHEMES.has(scheme)) {
+      throw new PublishError(`mqtt.url ${redactUrl(m.url)}: use mqtt://, mqtts://, ws:// or wss://`);
+    }
     this.log.info({ url: redactUrl(m.url), clientId, topic: this.topicBase }, "connecting to MQTT broker");
     let client: MqttClient;
     try {
@@ -178,7 +194,7 @@ export class OutboxPublisher {
     }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.paused = true; // nothing new goes out from here on
-    const left = this.opts.outbox.outboxDepth();
+    const left = this.safeDepth();
     if (this.isConnected) {
       try {
         await withTimeout(
@@ -207,16 +223,25 @@ export class OutboxPublisher {
     this.epoch++;
     this.cursor = 0;
     this.inflight.clear();
+    // A fresh connection retries a refused message at once (the broker may have been reconfigured).
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.paused = this.stopping;
+    this.refusals = 0;
     // MQTT 5 Receive Maximum: the broker may allow fewer unacknowledged QoS 1 messages than our window.
     const receiveMax = connack.properties?.receiveMaximum ?? Number.POSITIVE_INFINITY;
     this.window = Math.max(1, Math.min(this.maxWindow, receiveMax - 1));
     const depth = this.safeDepth();
+    const now = Date.now();
     if (!this.everConnected) {
       this.log.info({ url: redactUrl(this.opts.mqtt.url), depth }, "MQTT broker connected");
     } else {
-      this.log.info({ downSeconds: Math.round((Date.now() - this.downSinceMs) / 1000), attempts: this.attempts, depth }, "MQTT broker reconnected");
+      const fields = { downSeconds: Math.round((now - this.downSinceMs) / 1000), attempts: this.attempts, depth };
+      if (this.lossLogged) this.log.info(fields, "MQTT broker reconnected");
+      else this.log.debug(fields, "MQTT broker reconnected");
     }
     this.everConnected = true;
+    this.connectedAtMs = now;
     this.attempts = 0;
     this.errorsLogged.clear();
     this.lastError = undefined;
@@ -239,10 +264,23 @@ export class OutboxPublisher {
     this.inflight.clear();
     this.cursor = 0;
     if (wasConnected) {
-      this.downSinceMs = Date.now();
-      const fields = { reason: this.lastError ?? "connection closed", unacked };
-      if (this.stopping) this.log.debug(fields, "MQTT connection closed");
-      else this.log.warn(fields, "MQTT broker connection lost");
+      const now = Date.now();
+      this.downSinceMs = now;
+      // A connection the broker drops within seconds, again and again (e.g. mosquitto 2.0.11 with
+      // max_queued_messages 0 closes it after denying a QoS 1 publish, or another client takes over our id), must not hammer the
+      // broker or flood the log: back off up to a minute, and log such losses once a minute.
+      const flapping = now - this.connectedAtMs < FLAP_MS;
+      this.flaps = flapping ? this.flaps + 1 : 0;
+      const base = Math.round(this.opts.mqtt.reconnect_seconds * 1000);
+      client.options.reconnectPeriod = flapping ? Math.min(60_000, base * 2 ** Math.min(this.flaps, 16)) : base;
+      const fields = { reason: this.lastError ?? "connection closed", unacked, ...(this.flaps > 1 ? { flaps: this.flaps } : {}) };
+      this.lossLogged = !this.stopping && (!flapping || now - this.lastLossLogMs >= 60_000);
+      if (this.lossLogged) {
+        this.lastLossLogMs = now;
+        this.log.warn(fields, "MQTT broker connection lost");
+      } else {
+        this.log.debug(fields, "MQTT connection closed");
+      }
     }
     this.resolveDrainWaiters();
   }
@@ -272,7 +310,7 @@ export class OutboxPublisher {
     const now = Date.now();
     const fields = { attempt: this.attempts, downSeconds: Math.round((now - this.downSinceMs) / 1000), reason: this.lastError };
     // Retries every reconnect_seconds would flood the log during a long outage: at most one info line a minute.
-    if (this.attempts === 1 || now - this.lastReconnectLogMs >= 60_000) {
+    if ((this.attempts === 1 && (this.lossLogged || !this.everConnected)) || now - this.lastReconnectLogMs >= 60_000) {
       this.lastReconnectLogMs = now;
       this.log.info(fields, "reconnecting to MQTT broker");
     } else {
@@ -310,31 +348,43 @@ export class OutboxPublisher {
     if (epoch !== this.epoch) return;
     this.inflight.delete(row.seq);
     if (err) {
-      // The broker refused it (MQTT 5 PUBACK reason ≥ 0x80, e.g. not authorised for the topic). Keep the row:
-      // a stuck queue that the logs and `depth` show is better than losing an event; retry after a delay.
-      this.log.error(
-        { seq: row.seq, topic: `${this.topicBase}/${row.topic}`, err: err.message, code: (err as { code?: unknown }).code },
-        "MQTT broker refused a message; retrying",
-      );
-      this.epoch++;
-      this.inflight.clear();
-      this.cursor = 0;
-      const delay = Math.max(1000, this.opts.mqtt.reconnect_seconds * 1000);
-      this.paused = true;
-      if (this.retryTimer) clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => {
-        if (this.stopping) return;
-        this.paused = false;
-        this.pump();
-      }, delay);
+      this.onRefused(row, err);
       return;
     }
+    this.refusals = 0;
     try {
       this.opts.outbox.deleteOutbox(row.seq);
     } catch (e) {
       this.log.error({ seq: row.seq, err: (e as Error).message }, "deleting a delivered message failed; it will be sent again");
     }
     this.notify();
+  }
+
+  /**
+   * The broker refused a message (MQTT 5 PUBACK reason ≥ 0x80, e.g. not authorised for the topic). The row stays:
+   * a stuck queue that the log and `depth` show is better than a lost event, and fixing the broker's ACL lets
+   * everything through in order. Retries back off to once a minute; the error is logged once per row.
+   */
+  private onRefused(row: OutboxMessage, err: Error): void {
+    const fields = { seq: row.seq, topic: `${this.topicBase}/${row.topic}`, err: err.message, code: (err as { code?: unknown }).code };
+    if (row.seq !== this.lastRefusedSeq) this.log.error(fields, "MQTT broker refused a message; it stays queued and is retried");
+    else this.log.debug(fields, "MQTT broker refused a message again");
+    this.lastRefusedSeq = row.seq;
+    this.refusals++;
+    // Restart the window from the refused row once the delay is over; acks still due on this one are ignored
+    // and their rows sent again (duplicates with the same id, never a gap).
+    this.epoch++;
+    this.inflight.clear();
+    this.cursor = 0;
+    this.paused = true;
+    const delay = Math.min(60_000, this.opts.mqtt.reconnect_seconds * 1000 * 2 ** Math.min(this.refusals - 1, 16));
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stopping) return;
+      this.paused = false;
+      this.pump();
+    }, delay);
   }
 
   private dropClientInflight(client: MqttClient): void {

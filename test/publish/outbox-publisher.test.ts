@@ -178,6 +178,42 @@ describe("OutboxPublisher", () => {
     expect(p.connected).toBe(false);
   });
 
+  it("keeps messages the broker refuses, logs once, and delivers them in order once the ACL allows", async () => {
+    broker = await TestBroker.create();
+    // status may be written, events may not: every PUBACK on events says "Not authorized" (0x87)
+    broker.setAcl(`topic readwrite ${STATUS}\ntopic read #`);
+    await broker.start();
+    const c = (collector = await MessageCollector.subscribe(broker.url, EVENTS));
+    const p = startPublisher(broker.url);
+    const ids = record(3);
+    await until(() => logLines.some((l) => l.includes("refused a message again")), 2000, "a retry refused");
+    expect(p.depth).toBe(3);
+    expect(p.connected).toBe(true);
+    expect(c.messages).toEqual([]);
+    // one error line per refused row, not per retry
+    expect(logLines.filter((l) => l.includes('"level":50')).length).toBe(1);
+
+    broker.setAcl(null);
+    await broker.reload();
+    await untilIds(c, 3);
+    expect(distinctIds(c)).toEqual(ids);
+    await until(() => p.depth === 0, 2000, "outbox empty");
+  });
+
+  it("starts without throwing when the broker cannot be reached; an unusable URL is a PublishError", async () => {
+    const p = startPublisher("mqtt://127.0.0.1:1", { reconnect_seconds: 60 }); // nothing listens on port 1
+    record(2);
+    await until(() => logLines.some((l) => l.includes("MQTT broker unreachable")), 2000, "unreachable logged");
+    expect(p.connected).toBe(false);
+    expect(p.depth).toBe(2);
+    await p.stop({ flushTimeoutMs: 100 });
+    expect(store.outboxDepth()).toBe(2);
+
+    for (const url of ["foo://127.0.0.1", "127.0.0.1:1883"]) {
+      expect(() => startPublisher(url)).toThrowError(expect.objectContaining({ code: "EVA_PUBLISH" }));
+    }
+  });
+
   it.runIf(process.env.EVA_BENCH)("drain throughput", async () => {
     broker = await TestBroker.start();
     const c = (collector = await MessageCollector.subscribe(broker.url, EVENTS));

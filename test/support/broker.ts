@@ -14,26 +14,42 @@ export class TestBroker {
   private readonly confPath: string;
   private readonly logPath: string;
 
+  private acl: string | null = null;
+
   private constructor(readonly port: number) {
     this.url = `mqtt://127.0.0.1:${port}`;
     this.dir = mkdtempSync(join(tmpdir(), "eva-mosquitto-"));
     this.confPath = join(this.dir, "mosquitto.conf");
     this.logPath = join(this.dir, "mosquitto.log");
+  }
+
+  /** Mosquitto ACL lines (e.g. `topic read #`) for anonymous clients, or null for none; read at the next start. */
+  setAcl(acl: string | null): void {
+    this.acl = acl;
+  }
+
+  private writeConfig(): void {
     const lines = [
-      `listener ${port} 127.0.0.1`,
+      `listener ${this.port} 127.0.0.1`,
       "allow_anonymous true",
       // Persistence so that a restart keeps the test subscriber's session and the messages queued for it, as a
       // production broker would; without it, messages published while the subscriber reconnects are lost.
       "persistence true",
       `persistence_location ${this.dir}/`,
       "autosave_interval 0",
-      "max_queued_messages 0",
+      // Large, not 0 ("unlimited"): mosquitto 2.0.11 with 0 drops a client right after denying it a QoS 1 publish.
+      "max_queued_messages 1000000",
       `log_dest file ${this.logPath}`,
       "log_type error",
       "log_type warning",
       "log_type notice",
       "log_type information",
     ];
+    if (this.acl !== null) {
+      const aclPath = join(this.dir, "acl");
+      writeFileSync(aclPath, `${this.acl}\n`);
+      lines.push(`acl_file ${aclPath}`);
+    }
     // Run as root, mosquitto drops to the 'mosquitto' user, which cannot write our temp dir.
     if (process.getuid?.() === 0) lines.push("user root");
     writeFileSync(this.confPath, `${lines.join("\n")}\n`);
@@ -60,6 +76,7 @@ export class TestBroker {
 
   async start(): Promise<void> {
     if (this.proc) return;
+    this.writeConfig();
     const proc = spawn(MOSQUITTO, ["-c", this.confPath], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -91,6 +108,19 @@ export class TestBroker {
       });
       proc.kill("SIGTERM");
     });
+  }
+
+  /** Rewrites the config and has the running broker reload it (SIGHUP: ACL changes apply, clients stay). */
+  async reload(): Promise<void> {
+    if (!this.proc) return;
+    const before = this.log().length;
+    this.writeConfig();
+    this.proc.kill("SIGHUP");
+    const deadline = Date.now() + 3000;
+    while (!this.log().slice(before).includes("Reloading config")) {
+      if (Date.now() > deadline) throw new Error(`mosquitto did not reload its config: ${this.log().slice(before)}`);
+      await sleep(10);
+    }
   }
 
   /** Stop, then start on the same port. */
