@@ -1,4 +1,4 @@
-import { connect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from "mqtt";
+import { ReasonCodes, connect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttConfig } from "../config/schema.js";
 import type { Outbox, OutboxMessage } from "./outbox.js";
@@ -147,13 +147,14 @@ export class OutboxPublisher {
     }
     this.client = client;
     client.on("connect", (connack) => this.onConnect(client, connack));
-    client.on("close", () => this.onClose(client));
+    // Before mqtt.js's own handler, which arms the reconnect timer with the period onClose may change.
+    client.prependListener("close", () => this.onClose(client));
     client.on("error", (err) => this.onError(err));
     client.on("reconnect", () => this.onReconnect());
     client.on("disconnect", (packet: IDisconnectPacket) => {
-      this.lastError = `broker sent DISCONNECT (reason ${packet.reasonCode ?? 0}${
-        packet.properties?.reasonString ? `: ${packet.properties.reasonString}` : ""
-      })`;
+      const code = packet.reasonCode ?? 0;
+      const why = packet.properties?.reasonString ?? ReasonCodes[code as keyof typeof ReasonCodes] ?? "";
+      this.lastError = `broker sent DISCONNECT (reason ${code}${why ? `: ${why}` : ""})`;
     });
     this.pollTimer = setInterval(() => {
       this.pump();
@@ -266,9 +267,9 @@ export class OutboxPublisher {
     if (wasConnected) {
       const now = Date.now();
       this.downSinceMs = now;
-      // A connection the broker drops within seconds, again and again (e.g. mosquitto 2.0.11 with
-      // max_queued_messages 0 closes it after denying a QoS 1 publish, or another client takes over our id), must not hammer the
-      // broker or flood the log: back off up to a minute, and log such losses once a minute.
+      // A connection dropped within seconds, again and again (mosquitto 2.0.11 with max_queued_messages 0 does
+      // that after denying a QoS 1 publish; so does a second agent with our client id) must neither hammer the
+      // broker nor flood the log: back off up to a minute, and log such losses once a minute.
       const flapping = now - this.connectedAtMs < FLAP_MS;
       this.flaps = flapping ? this.flaps + 1 : 0;
       const base = Math.round(this.opts.mqtt.reconnect_seconds * 1000);

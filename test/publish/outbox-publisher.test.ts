@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { MqttClient } from "mqtt";
+import { connect, type MqttClient } from "mqtt";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EvaEvent } from "../../agent/events/event.js";
@@ -212,6 +212,20 @@ describe("OutboxPublisher", () => {
     for (const url of ["foo://127.0.0.1", "127.0.0.1:1883"]) {
       expect(() => startPublisher(url)).toThrowError(expect.objectContaining({ code: "EVA_PUBLISH" }));
     }
+  });
+
+  it("damps a flapping connection: one warning, a growing reconnect delay", async () => {
+    broker = await TestBroker.start();
+    const p = startPublisher(broker.url);
+    await until(() => p.connected, 2000, "connected");
+    // A rival with the agent's client id: every connect of one takes the session over and drops the other.
+    const rival = connect(broker.url, { protocolVersion: 5, clientId: `eva-${DEVICE}`, reconnectPeriod: 20 });
+    rival.on("error", () => {});
+    await sleep(1500);
+    await rival.endAsync(true);
+    expect(logLines.filter((l) => l.includes("MQTT broker connection lost"))).toHaveLength(1);
+    // a fixed 100 ms period would reconnect ~14 times in 1.5 s; doubling from 200 ms, about 3
+    expect(logLines.filter((l) => l.includes("MQTT connection closed")).length).toBeLessThan(6);
   });
 
   it.runIf(process.env.EVA_BENCH)("drain throughput", async () => {
