@@ -1,0 +1,70 @@
+import { Candidates, mapToFrame } from "./candidates.js";
+import { decodeFastestdet } from "./decode-fastestdet.js";
+import { decodeYolov8 } from "./decode-yolov8.js";
+import { decodeYolox } from "./decode-yolox.js";
+import { classThresholds, type DetectFilter } from "./detect-filter.js";
+import type { Box, Detection } from "./detection.js";
+import { inputSpecOf, type ModelInfo } from "./model-info.js";
+import { allocateModelInput, placeFrame, writeModelInput, type InputSpec, type Placement } from "./model-input.js";
+import { nonMaxSuppression } from "./non-max-suppression.js";
+
+/**
+ * Everything around one model's inference that needs no runtime: frame → input tensor data, output tensor
+ * → detections in frame pixels. Owns the buffers, sized once, that every frame reuses.
+ */
+export class DetectionPipeline {
+  readonly spec: InputSpec;
+  /** the input tensor's data, rewritten by `prepare` */
+  readonly input: Float32Array | Uint8Array;
+  private readonly thresholds: Float32Array;
+  private candidates = new Candidates(0);
+  private order = new Int32Array(0);
+
+  constructor(readonly info: ModelInfo) {
+    this.spec = inputSpecOf(info);
+    this.input = allocateModelInput(this.spec);
+    this.thresholds = new Float32Array(info.labels.length);
+  }
+
+  /** Writes a packed RGB24 frame into `input`; the placement maps boxes back in `finish`. */
+  prepare(rgb: Uint8Array, width: number, height: number): Placement {
+    const placement = placeFrame(width, height, this.spec);
+    writeModelInput(rgb, width, height, this.spec, placement, this.input);
+    return placement;
+  }
+
+  finish(output: Float32Array, dims: readonly number[], filter: DetectFilter, placement: Placement, width: number, height: number): Detection[] {
+    const { info, thresholds } = this;
+    classThresholds(filter, info.labels, thresholds);
+    const c = this.candidatesFor(dims);
+    const { inputWidth: w, inputHeight: h } = info;
+    if (info.format === "yolox") decodeYolox(output, dims, w, h, thresholds, c);
+    else if (info.format === "yolov8") decodeYolov8(output, dims, thresholds, c);
+    else decodeFastestdet(output, dims, w, h, thresholds, c);
+    mapToFrame(c, placement, width, height);
+    const kept = nonMaxSuppression(c, filter.nms_iou, this.order);
+    const detections: Detection[] = [];
+    for (let k = 0; k < kept; k++) {
+      const i = this.order[k];
+      const b = i * 4;
+      const classId = c.classIds[i];
+      const box: Box = [c.boxes[b], c.boxes[b + 1], c.boxes[b + 2], c.boxes[b + 3]];
+      detections.push({ label: info.labels[classId] ?? `class${classId}`, classId, score: c.scores[i], box });
+    }
+    return detections;
+  }
+
+  /** Output dims are only final at run time for models exported with dynamic axes, so buffers grow then. */
+  private candidatesFor(dims: readonly number[]): Candidates {
+    const classChannels = this.info.format === "yolox" ? dims[2] : dims[1];
+    if (classChannels - (this.info.format === "yolov8" ? 4 : 5) !== this.thresholds.length) {
+      throw new Error(`output shape [${dims.join(", ")}] does not match the ${this.thresholds.length} classes the model declared`);
+    }
+    const anchors = this.info.format === "yolox" ? dims[1] : this.info.format === "yolov8" ? dims[2] : dims[2] * dims[3];
+    if (this.candidates.capacity < anchors) {
+      this.candidates = new Candidates(anchors);
+      this.order = new Int32Array(anchors);
+    }
+    return this.candidates;
+  }
+}

@@ -1,0 +1,156 @@
+// One model's InferenceSession, off the main thread: onnxruntime-node's run() holds the thread for the whole
+// inference, which would stall every camera's ingest and the MQTT client if it ran beside them.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parentPort, workerData } from "node:worker_threads";
+import ort from "onnxruntime-node";
+import { DetectionPipeline } from "./detection-pipeline.js";
+import { DetectorError } from "./detector-error.js";
+import type { FromWorker, PlainError, ToWorker, WorkerInit } from "./detector-protocol.js";
+import { resolveModelInfo } from "./model-info.js";
+import { NotOnnxError, readOnnxModel } from "./onnx-model-proto.js";
+
+const port = parentPort!;
+// A provider that fails to load is also printed to stderr by onnxruntime's global logger, as a wall of text
+// on every start of a CPU-only box; the error each attempt throws says the same and is what we report.
+ort.env.logLevel = "fatal";
+const init = workerData as WorkerInit;
+
+function send(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+function plain(err: unknown, fallback: PlainError["code"]): PlainError {
+  if (err instanceof DetectorError) return err.toJSON();
+  return { code: fallback, message: err instanceof Error ? err.message : String(err) };
+}
+
+async function readModelFile(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder" : (err as Error).message;
+    throw new DetectorError("EVA_MODEL_NOT_FOUND", `${file}: ${why}`);
+  }
+}
+
+async function readLabelsFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    throw new DetectorError("EVA_LABELS_INVALID", `${file}: cannot read labels file (${(err as Error).message})`);
+  }
+}
+
+/**
+ * A provider whose library is missing makes create() throw instead of falling back, so each is tried alone,
+ * in the configured order.
+ */
+async function createSession(bytes: Uint8Array, base: string) {
+  const skipped: { provider: string; error: string }[] = [];
+  for (const provider of init.providers) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: [provider],
+        intraOpNumThreads: init.threads,
+        interOpNumThreads: 1,
+      });
+      return { session, provider, skipped };
+    } catch (err) {
+      const message = (err as Error).message.split("\n")[0];
+      if (provider === "cpu") throw new DetectorError("EVA_MODEL_INVALID", `${base}: onnxruntime cannot load it (${message})`);
+      skipped.push({ provider, error: message });
+    }
+  }
+  throw new DetectorError(
+    "EVA_PROVIDER_UNAVAILABLE",
+    `${base}: no execution provider could run it: ${skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`,
+  );
+}
+
+async function open() {
+  const file = init.model.path;
+  const base = path.basename(file);
+  const bytes = await readModelFile(file);
+  let description;
+  try {
+    description = readOnnxModel(bytes);
+  } catch (err) {
+    if (err instanceof NotOnnxError) throw new DetectorError("EVA_MODEL_INVALID", `${base}: not an ONNX model (${err.message})`);
+    throw err;
+  }
+  const labelsText = init.model.labels ? await readLabelsFile(init.model.labels) : undefined;
+  const { session, provider, skipped } = await createSession(bytes, base);
+  if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
+    throw new DetectorError(
+      "EVA_MODEL_UNSUPPORTED",
+      `${base}: ${session.inputMetadata.length} inputs and ${session.outputMetadata.length} outputs; one image input and a detection output expected`,
+    );
+  }
+  const tensorMeta = (m: ort.InferenceSession.ValueMetadata) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "non-tensor", shape: [] };
+  const { info, warnings } = resolveModelInfo({
+    file: base,
+    config: init.model,
+    metadata: description.metadata,
+    input: tensorMeta(session.inputMetadata[0]),
+    output: tensorMeta(session.outputMetadata[0]),
+    labelsText,
+  });
+  const pipeline = new DetectionPipeline(info);
+  const dims = info.inputLayout === "NCHW" ? [1, 3, info.inputHeight, info.inputWidth] : [1, info.inputHeight, info.inputWidth, 3];
+  // The tensor wraps the pipeline's buffer, so every frame's pre-processing lands in it without a copy.
+  const tensor = new ort.Tensor(info.inputDtype, pipeline.input, dims);
+  return { session, provider, skipped, warnings, info, pipeline, tensor };
+}
+
+type Loaded = Awaited<ReturnType<typeof open>>;
+
+async function detect(m: Loaded, req: Extract<ToWorker, { type: "detect" }>): Promise<FromWorker> {
+  const { width, height } = req;
+  if (!(width > 0 && height > 0 && req.byteOffset + width * height * 3 <= req.buffer.byteLength)) {
+    throw new DetectorError("EVA_FRAME_INVALID", `frame ${width}×${height} does not fit its ${req.buffer.byteLength}-byte buffer`);
+  }
+  const rgb = new Uint8Array(req.buffer, req.byteOffset, width * height * 3);
+  const placement = m.pipeline.prepare(rgb, width, height);
+  const start = performance.now();
+  const outputs = await m.session.run({ [m.info.inputName]: m.tensor });
+  const inferMs = performance.now() - start;
+  const out = outputs[m.info.outputName];
+  if (out.type !== "float32") throw new DetectorError("EVA_INFERENCE_FAILED", `output '${m.info.outputName}' is ${out.type}, float32 expected`);
+  const detections = m.pipeline.finish(out.data as Float32Array, out.dims, req.filter, placement, width, height);
+  return { type: "result", id: req.id, detections, inferMs };
+}
+
+async function main(): Promise<void> {
+  let loaded: Loaded;
+  try {
+    loaded = await open();
+  } catch (err) {
+    send({ type: "failed", error: plain(err, "EVA_MODEL_INVALID") });
+    port.close();
+    return;
+  }
+  send({ type: "ready", info: loaded.info, provider: loaded.provider, skipped: loaded.skipped, warnings: loaded.warnings });
+
+  // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a time.
+  let queue: Promise<void> = Promise.resolve();
+  port.on("message", (msg: ToWorker) => {
+    queue = queue.then(async () => {
+      if (msg.type === "close") {
+        await loaded.session.release();
+        send({ type: "closed" });
+        port.close();
+        return;
+      }
+      try {
+        send(await detect(loaded, msg));
+      } catch (err) {
+        send({ type: "error", id: msg.id, error: plain(err, "EVA_INFERENCE_FAILED") });
+      }
+    });
+  });
+}
+
+void main();

@@ -1,0 +1,136 @@
+/** How a frame is written into a model's input tensor. */
+export interface InputSpec {
+  width: number;
+  height: number;
+  layout: "NCHW" | "NHWC";
+  dtype: "float32" | "uint8";
+  color: "RGB" | "BGR";
+  resize: "letterbox" | "stretch";
+  /** fill for the letterbox border, in 0–255 pixel units (YOLOX and Ultralytics use 114) */
+  padValue: number;
+  /** multiplier from 0–255 pixel values to the model's range (1 for YOLOX, 1/255 for most others; ignored for uint8) */
+  scale: number;
+}
+
+/**
+ * Where the frame landed inside the model input: model = frame * scale + offset. The content covers
+ * [offsetX, offsetX + contentWidth) × [offsetY, offsetY + contentHeight); the rest is padding.
+ */
+export interface Placement {
+  scaleX: number;
+  scaleY: number;
+  offsetX: number;
+  offsetY: number;
+  contentWidth: number;
+  contentHeight: number;
+}
+
+/** Keeps the aspect ratio and pads bottom/right, as YOLOX's and Ultralytics' reference pre-processing do. */
+export function letterbox(frameWidth: number, frameHeight: number, inputWidth: number, inputHeight: number): Placement {
+  const s = Math.min(inputWidth / frameWidth, inputHeight / frameHeight);
+  const contentWidth = Math.min(inputWidth, Math.max(1, Math.round(frameWidth * s)));
+  const contentHeight = Math.min(inputHeight, Math.max(1, Math.round(frameHeight * s)));
+  return {
+    scaleX: contentWidth / frameWidth,
+    scaleY: contentHeight / frameHeight,
+    offsetX: 0,
+    offsetY: 0,
+    contentWidth,
+    contentHeight,
+  };
+}
+
+/** Fills the whole input, distorting the aspect ratio, as FastestDet's reference does. */
+export function stretch(frameWidth: number, frameHeight: number, inputWidth: number, inputHeight: number): Placement {
+  return {
+    scaleX: inputWidth / frameWidth,
+    scaleY: inputHeight / frameHeight,
+    offsetX: 0,
+    offsetY: 0,
+    contentWidth: inputWidth,
+    contentHeight: inputHeight,
+  };
+}
+
+export function placeFrame(frameWidth: number, frameHeight: number, spec: InputSpec): Placement {
+  const place = spec.resize === "letterbox" ? letterbox : stretch;
+  return place(frameWidth, frameHeight, spec.width, spec.height);
+}
+
+/** The buffer `writeModelInput` needs for a spec; allocate it once and reuse it for every frame. */
+export function allocateModelInput(spec: InputSpec): Float32Array | Uint8Array {
+  const n = spec.width * spec.height * 3;
+  return spec.dtype === "uint8" ? new Uint8Array(n) : new Float32Array(n);
+}
+
+/**
+ * Bilinear resize of a packed RGB24 frame into `out` (the model's layout, channel order and scale), padding
+ * outside the placement's content. Allocates nothing.
+ */
+export function writeModelInput(
+  rgb: Uint8Array,
+  frameWidth: number,
+  frameHeight: number,
+  spec: InputSpec,
+  placement: Placement,
+  out: Float32Array | Uint8Array,
+): void {
+  const { width, height } = spec;
+  const plane = width * height;
+  const nchw = spec.layout === "NCHW";
+  const integer = spec.dtype === "uint8";
+  const scale = integer ? 1 : spec.scale;
+  const bgr = spec.color === "BGR";
+  const pad = integer ? Math.round(spec.padValue) : spec.padValue * scale;
+  const { offsetX, offsetY, contentWidth, contentHeight } = placement;
+  // Sample at pixel centres so both edges of the frame map onto the edges of the content area.
+  const stepX = frameWidth / contentWidth;
+  const stepY = frameHeight / contentHeight;
+  const rowBytes = frameWidth * 3;
+
+  for (let y = 0; y < height; y++) {
+    const cy = y - offsetY;
+    const inside = cy >= 0 && cy < contentHeight;
+    let sy = (cy + 0.5) * stepY - 0.5;
+    if (sy < 0) sy = 0;
+    const y0 = Math.min(Math.floor(sy), frameHeight - 1);
+    const y1 = Math.min(y0 + 1, frameHeight - 1);
+    const fy = sy - y0;
+    const row0 = y0 * rowBytes;
+    const row1 = y1 * rowBytes;
+    for (let x = 0; x < width; x++) {
+      const cx = x - offsetX;
+      const o = y * width + x;
+      if (!inside || cx < 0 || cx >= contentWidth) {
+        if (nchw) {
+          out[o] = pad;
+          out[o + plane] = pad;
+          out[o + 2 * plane] = pad;
+        } else {
+          out[o * 3] = pad;
+          out[o * 3 + 1] = pad;
+          out[o * 3 + 2] = pad;
+        }
+        continue;
+      }
+      let sx = (cx + 0.5) * stepX - 0.5;
+      if (sx < 0) sx = 0;
+      const x0 = Math.min(Math.floor(sx), frameWidth - 1);
+      const x1 = Math.min(x0 + 1, frameWidth - 1);
+      const fx = sx - x0;
+      const a = row0 + x0 * 3;
+      const b = row0 + x1 * 3;
+      const c = row1 + x0 * 3;
+      const d = row1 + x1 * 3;
+      for (let ch = 0; ch < 3; ch++) {
+        const top = rgb[a + ch] + (rgb[b + ch] - rgb[a + ch]) * fx;
+        const bottom = rgb[c + ch] + (rgb[d + ch] - rgb[c + ch]) * fx;
+        const v = top + (bottom - top) * fy;
+        const dst = bgr ? 2 - ch : ch;
+        const value = integer ? (v + 0.5) | 0 : v * scale;
+        if (nchw) out[o + dst * plane] = value;
+        else out[o * 3 + dst] = value;
+      }
+    }
+  }
+}
