@@ -89,8 +89,10 @@ export class Detector {
         } else if (msg.type === "failed") fail(DetectorError.from(msg.error));
         else fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': unexpected '${msg.type}' from the worker while loading`));
       };
-      const onError = (err: Error) =>
-        fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker failed to start: ${err.message}`));
+      const onError = (err: Error & { code?: string }) => {
+        const hint = err.code === "MODULE_NOT_FOUND" || err.code === "ERR_MODULE_NOT_FOUND" ? " (is dist/ built? run `npx tsc`)" : "";
+        fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker failed to start: ${err.message}${hint}`));
+      };
       const onExit = (code: number) =>
         fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker exited with code ${code} while loading`));
       worker.on("message", onMessage);

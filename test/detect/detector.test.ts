@@ -127,6 +127,20 @@ describe("Detector.open on a bad model file", () => {
     expect(err).toMatchObject({ code: "EVA_MODEL_INVALID", message: expect.stringMatching(new RegExp(`^${base}: not an ONNX model \\(`)) });
   });
 
+  it("names an unreadable labels file", async () => {
+    const labels = path.join(tmp, "missing.names");
+    await expect(
+      Detector.open({ name: "bad", model: { path: sharedModel("fastestdet.onnx"), labels }, providers: ["cpu"], threads: 1 }),
+    ).rejects.toMatchObject({ code: "EVA_LABELS_INVALID", message: expect.stringContaining(labels) });
+  });
+
+  it("lists every provider that failed when none can run the model", async () => {
+    await expect(Detector.open({ name: "gpu", model: { path: sharedModel("fastestdet.onnx") }, providers: ["cuda"], threads: 1 })).rejects.toMatchObject({
+      code: "EVA_PROVIDER_UNAVAILABLE",
+      message: expect.stringMatching(/^fastestdet\.onnx: no execution provider could run it: cuda: /),
+    });
+  });
+
   it("names a missing file", async () => {
     const missing = path.join(tmp, "nope.onnx");
     await expect(Detector.open({ name: "bad", model: { path: missing }, providers: ["cpu"], threads: 1 })).rejects.toMatchObject({
