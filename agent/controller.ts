@@ -24,6 +24,8 @@ export interface CameraFigures {
   inferMsTotal: number;
 }
 
+const DETECT_WATCHDOG_MS = 30_000;
+
 class CameraPipeline {
   readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0 };
   readonly camera: Camera;
@@ -61,6 +63,19 @@ class CameraPipeline {
   }
 
   private process(frame: Frame): void {
+    // A detector that never answers must not hold the camera's frame slot for ever: after the watchdog the
+    // frame is let go (and reported), so the camera keeps flowing while the cause is investigated.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(watchdog);
+      frame.release();
+    };
+    const watchdog = setTimeout(() => {
+      this.log.error({ camera: this.name, seconds: DETECT_WATCHDOG_MS / 1000 }, "detector did not answer; frame dropped");
+      release();
+    }, DETECT_WATCHDOG_MS);
     this.inflight = this.detector
       .detect(frame, this.cfg.detect)
       .then(({ detections, inferMs }) => {
@@ -74,7 +89,7 @@ class CameraPipeline {
         if (err.message !== this.lastError) this.log.error({ camera: this.name, err: err.message }, "detection failed");
         this.lastError = err.message;
       })
-      .finally(() => frame.release());
+      .finally(release);
   }
 
   /** Waits for the frame in the detector, then ends the camera's open events. */

@@ -39,7 +39,6 @@ export class Camera {
   private restartTimer: NodeJS.Timeout | null = null;
   private startedAt = 0;
   private firstFrameAt = 0;
-  private lastFrameAt = 0;
   private stallReason: string | null = null;
   private stopping = false;
   private status: CameraStatus;
@@ -51,9 +50,9 @@ export class Camera {
     private readonly log: Logger,
   ) {
     this.pool = new FramePool(opts.name, opts.width, opts.height, (frame) => {
-      this.lastFrameAt = frame.time;
       if (!this.firstFrameAt) this.firstFrameAt = frame.time;
-      if (this.status.state !== "online") this.setState("online", null);
+      // The last frames of a file can be handed on after ffmpeg's exit was seen: the camera stays ended.
+      if (this.status.state === "offline") this.setState("online", null);
       consume(frame);
     });
     this.status = { camera: opts.name, state: "offline", reason: "starting", since: Date.now(), restarts: 0 };
@@ -73,6 +72,7 @@ export class Camera {
 
   start(): void {
     this.stopping = false;
+    if (this.status.state !== "offline") this.setState("offline", "starting");
     this.spawn();
     this.stallTimer = setInterval(() => this.checkStall(), 1000);
     this.stallTimer.unref();
@@ -101,8 +101,8 @@ export class Camera {
     this.stallReason = null;
     this.startedAt = Date.now();
     this.firstFrameAt = 0;
-    this.lastFrameAt = 0;
     this.pool.resetPartial();
+    this.pool.lastCompleteAt = 0;
     const proc = startFrameSource(this.opts, {
       onStderr: (line) => {
         this.stderr.push(line);
@@ -125,7 +125,7 @@ export class Camera {
     }
     const reason =
       this.stallReason ?? (summarizeStderr(this.stderr) || (err ? err.message : "ffmpeg ended without a frame"));
-    const healthyMs = this.firstFrameAt ? this.lastFrameAt - this.firstFrameAt : 0;
+    const healthyMs = this.firstFrameAt ? this.pool.lastCompleteAt - this.firstFrameAt : 0;
     const delay = this.backoff.next(healthyMs);
     this.setState("offline", reason);
     this.status.restarts++;
@@ -138,7 +138,7 @@ export class Camera {
 
   private checkStall(): void {
     if (!this.proc) return;
-    const since = this.lastFrameAt || this.startedAt;
+    const since = this.pool.lastCompleteAt || this.startedAt;
     const idleMs = Date.now() - since;
     if (idleMs > this.opts.stallSeconds * 1000) {
       this.stallReason = `no frame for ${Math.round(idleMs / 1000)} s` + (this.stderr.length ? `: ${summarizeStderr(this.stderr)}` : "");
@@ -150,7 +150,7 @@ export class Camera {
     if (this.status.state === state && this.status.reason === reason) return;
     this.status = { ...this.status, state, reason, since: Date.now() };
     const fields = { camera: this.name, state, reason };
-    if (state === "offline" && this.status.restarts > 0) this.log.warn(fields, "camera offline");
+    if (state === "offline" && reason !== "starting") this.log.warn(fields, "camera offline");
     else this.log.info(fields, `camera ${state}`);
     this.onStatus(this.current);
   }

@@ -15,6 +15,8 @@ export class FramePool {
   private seq = 0;
   skipped = 0;
   delivered = 0;
+  /** when ffmpeg last completed a frame (taken or not), ms since epoch; a busy consumer is not a stalled camera */
+  lastCompleteAt = 0;
 
   constructor(
     readonly camera: string,
@@ -63,7 +65,7 @@ export class FramePool {
     const done = this.writing;
     const frame = this.frames[done]!;
     frame.seq = this.seq++;
-    frame.time = Date.now();
+    frame.time = this.lastCompleteAt = Date.now();
     if (this.ready >= 0) this.skipped++;
     this.ready = done;
     this.writing = this.freeSlot();

@@ -149,6 +149,8 @@ async function main(): Promise<void> {
       } catch (err) {
         send({ type: "error", id: msg.id, error: plain(err, "EVA_INFERENCE_FAILED") });
       }
+    }).catch(() => {
+      // A rejected link would skip every later frame's handler: the chain must stay fulfilled.
     });
   });
 }

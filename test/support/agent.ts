@@ -1,0 +1,79 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { evaBin, shared } from "./paths.js";
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled `eva` CLI (dist/ is built by the test global setup). */
+export function eva(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [evaBin, ...args], { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`eva ${args.join(" ")} timed out\nstdout: ${stdout}\nstderr: ${stderr.slice(-3000)}`));
+    }, opts.timeoutMs ?? 60_000);
+    opts.onSpawn?.((sig) => child.kill(sig));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Parsed pino lines from a run's stderr. */
+export function logLines(stderr: string): Array<Record<string, unknown> & { msg: string }> {
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { msg: string });
+}
+
+export interface TestConfigOptions {
+  brokerUrl: string;
+  deviceId?: string;
+  cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string }>;
+  model?: "yolox" | "fastestdet";
+}
+
+/** Writes a config for the shared YOLOX-Nano model into a fresh temp dir; returns its path and dir. */
+export function writeTestConfig(o: TestConfigOptions): { file: string; dir: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), "eva-run-"));
+  const model =
+    o.model === "fastestdet"
+      ? `{path: ${path.join(shared, "models/fastestdet.onnx")}, labels: ${path.join(shared, "models/coco.names")}}`
+      : `{path: ${path.join(shared, "models/yolox_nano.onnx")}, labels: ${path.join(shared, "models/coco.names")}}`;
+  const cams = Object.entries(o.cameras)
+    .map(
+      ([name, c]) => `  ${name}:
+    source: ${c.source}
+    fps: ${c.fps ?? 5}
+    stall_seconds: 5
+    detect: {model: coco, width: 640, height: 360, labels: [${(c.labels ?? ["person"]).join(", ")}], min_score: 0.4}
+    events: {min_frames: 2, end_after_seconds: 1, update_interval_seconds: 1}
+${c.extra ?? ""}`,
+    )
+    .join("\n");
+  const text = `device: {id: ${o.deviceId ?? "test-dev"}}
+mqtt: {url: "${o.brokerUrl}", topic_prefix: eva, keepalive: 5, reconnect_seconds: 0.5}
+storage: {db: eva.db, snapshots: snapshots}
+models:
+  coco: ${model}
+detector: {providers: [cpu], threads: 1}
+cameras:
+${cams}
+`;
+  const file = path.join(dir, "eva.yaml");
+  writeFileSync(file, text);
+  return { file, dir };
+}
