@@ -13,7 +13,7 @@ async function make(name: string, args: string[]): Promise<string> {
   mkdirSync(cacheDir, { recursive: true });
   const out = path.join(cacheDir, name);
   if (existsSync(out)) return out;
-  const tmp = `${out}.tmp.mp4`;
+  const tmp = `${out}.${process.pid}.tmp.mp4`;
   await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10", tmp]);
   await run("mv", [tmp, out]);
   return out;
@@ -46,8 +46,8 @@ export async function personPanTs(seconds = 20, fps = 10): Promise<string> {
   await run("ffmpeg", [
     "-hide_banner", "-loglevel", "error", "-y", "-loop", "1", "-t", String(seconds), "-i", path.join(shared, "media/person.jpg"),
     "-vf", `scale=720:-2,crop=640:360:'mod(t*12,80)':40,fps=${fps},setsar=1`,
-    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", String(fps), "-f", "mpegts", `${out}.tmp`,
+    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", String(fps), "-f", "mpegts", `${out}.${process.pid}.tmp`,
   ]);
-  await run("mv", [`${out}.tmp`, out]);
+  await run("mv", [`${out}.${process.pid}.tmp`, out]);
   return out;
 }
