@@ -143,7 +143,7 @@ export class Agent {
           const d = await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log });
           this.detectors.set(name, d);
         } catch (err) {
-          failures.set(name, (err as Error).message);
+          failures.set(`models.${name}.path`, (err as Error).message);
           this.log.error({ model: name, err: (err as Error).message }, "model failed to load; its cameras stay off");
         }
       }),

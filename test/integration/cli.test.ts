@@ -1,0 +1,113 @@
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { EventStore, newEventId } from "../../agent/events/store.js";
+import { eva, writeTestConfig } from "../support/agent.js";
+import { emptyClip, personPanClip } from "../support/clips.js";
+import { repoRoot } from "../support/paths.js";
+
+const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*:\d+:\d+/);
+
+describe("eva CLI", () => {
+  it("--help lists the commands", async () => {
+    const r = await eva(["--help"]);
+    expect(r.code).toBe(0);
+    for (const cmd of ["run", "check-config", "events", "bench"]) expect(r.stdout).toContain(`eva ${cmd}`);
+  });
+
+  it("an unknown command or option is a usage error, exit 1", async () => {
+    const r = await eva(["frobnicate"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unknown command 'frobnicate'");
+    const o = await eva(["run", "--confg", "x.yaml"]);
+    expect(o.code).toBe(1);
+    expect(o.stderr).toMatch(/confg/);
+    noStack(o.stderr);
+  });
+
+  it("check-config accepts the shipped example", async () => {
+    const r = await eva(["check-config", path.join(repoRoot, "config/example.yaml")], { env: { EVA_MQTT_USER: "u", EVA_MQTT_PASSWORD: "p", EVA_CAM_PASSWORD: "c" } });
+    expect(r.stdout + r.stderr).toContain("ok");
+    expect(r.code).toBe(0);
+  });
+
+  it("check-config prints file:line:col path: message per problem and exits 1", async () => {
+    const { file } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: "x.mp4", extra: "    colour: red\n" } } });
+    const r = await eva(["check-config", file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`^${file}:\\d+:5 cameras\\.street\\.colour: unknown key 'colour'$`, "m"));
+
+    writeFileSync(file, "device: {id: x\nmodels: [\n");
+    const y = await eva(["check-config", file]);
+    expect(y.code).toBe(1);
+    expect(y.stdout).toMatch(new RegExp(`^${file}:\\d+:\\d+ \\(file\\): YAML syntax: `, "m"));
+    noStack(y.stdout + y.stderr);
+
+    const missing = await eva(["check-config", path.join(path.dirname(file), "nope.yaml")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain("nope.yaml:1:1 (file): file not found");
+  });
+
+  it("run with a model that is not ONNX: a clear error naming the file and key, exit 1, no stack", async () => {
+    const clip = await emptyClip(2);
+    const { file, dir } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: clip } } });
+    const fake = path.join(dir, "model.onnx");
+    writeFileSync(fake, "this is not a model\n");
+    writeFileSync(file, (await import("node:fs")).readFileSync(file, "utf8").replace(/coco: \{path: [^,]+,/, `coco: {path: ${fake},`));
+    const r = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/models\.coco\.path: model\.onnx: not an ONNX model/);
+    noStack(r.stderr);
+  });
+
+  it("run with a broken config exits 1 with the place", async () => {
+    const { file } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: "x.mp4", extra: "    realtime: maybe\n" } } });
+    const r = await eva(["run", "--config", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/:\d+:\d+ cameras\.street\.realtime: /);
+    noStack(r.stderr);
+  });
+
+  it("events filters by camera, label and time and prints JSON", async () => {
+    const { dir } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: {} });
+    const db = path.join(dir, "events.db");
+    const store = new EventStore(db);
+    const base = Date.parse("2026-11-27T08:00:00Z");
+    const mk = (camera: string, label: string, minutes: number) => ({
+      id: newEventId(base + minutes * 60_000),
+      device: "d",
+      camera,
+      label,
+      start_time: new Date(base + minutes * 60_000).toISOString(),
+      end_time: null,
+      top_score: 0.8,
+      box: [1, 2, 3, 4] as [number, number, number, number],
+      snapshot: null,
+    });
+    store.recordEvent("new", mk("gate", "person", 0));
+    store.recordEvent("new", mk("gate", "car", 10));
+    store.recordEvent("new", mk("yard", "person", 20));
+    store.close();
+    const all = JSON.parse((await eva(["events", "--db", db, "--json"])).stdout) as { camera: string; label: string }[];
+    expect(all).toHaveLength(3);
+    const gatePeople = JSON.parse((await eva(["events", "--db", db, "--camera", "gate", "--label", "person", "--json"])).stdout) as unknown[];
+    expect(gatePeople).toHaveLength(1);
+    const late = JSON.parse((await eva(["events", "--db", db, "--since", "2026-11-27T08:05:00Z", "--json"])).stdout) as { label: string }[];
+    expect(late.map((e) => e.label)).toEqual(["car", "person"]);
+    const text = await eva(["events", "--db", db, "--camera", "yard"]);
+    expect(text.stdout).toMatch(/yard\s+person/);
+    const bad = await eva(["events", "--db", db, "--since", "yesterday"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("not an ISO 8601 time");
+  });
+
+  it("bench prints decode, inference and pipeline fps and their efficiency as JSON", async () => {
+    const clip = await personPanClip(5, 3);
+    const { file } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: clip } } });
+    const r = await eva(["bench", "--config", file, "--seconds", "2", "--json"], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const b = JSON.parse(r.stdout) as Record<string, number>;
+    for (const k of ["decode_fps", "infer_fps", "pipeline_fps", "efficiency"]) expect(b[k], k).toBeGreaterThan(0);
+    expect(b.efficiency).toBeCloseTo(b.pipeline_fps! / Math.min(b.decode_fps!, b.infer_fps!), 1);
+  });
+});
