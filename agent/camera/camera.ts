@@ -49,12 +49,28 @@ export class Camera {
     private readonly onStatus: (s: CameraStatus) => void,
     private readonly log: Logger,
   ) {
-    this.pool = new FramePool(opts.name, opts.width, opts.height, (frame) => {
-      if (!this.firstFrameAt) this.firstFrameAt = frame.time;
-      // The last frames of a file can be handed on after ffmpeg's exit was seen: the camera stays ended.
-      if (this.status.state === "offline") this.setState("online", null);
-      consume(frame);
-    });
+    // A file read faster than real time is analysed frame by frame (backpressure) and its frames are dated by
+    // their place in the clip; everything else is live: latest frame wins, dated by the wall clock.
+    const batch = sourceKind(opts.source) === "file" && !opts.realtime;
+    const flow = {
+      backpressure: batch,
+      pause: () => this.proc?.stdout.pause(),
+      resume: () => this.proc?.stdout.resume(),
+    };
+    const clock = batch ? (seq: number) => this.startedAt + (seq * 1000) / opts.fps : null;
+    this.pool = new FramePool(
+      opts.name,
+      opts.width,
+      opts.height,
+      (frame) => {
+        if (!this.firstFrameAt) this.firstFrameAt = Date.now();
+        // The last frames of a file can be handed on after ffmpeg's exit was seen: the camera stays ended.
+        if (this.status.state === "offline") this.setState("online", null);
+        consume(frame);
+      },
+      flow,
+      clock,
+    );
     this.status = { camera: opts.name, state: "offline", reason: "starting", since: Date.now(), restarts: 0 };
   }
 
@@ -120,7 +136,7 @@ export class Camera {
     if (this.stopping) return;
     const isFile = sourceKind(this.opts.source) === "file";
     if (!err && isFile && !this.opts.loop && this.firstFrameAt) {
-      this.setState("ended", "end of file");
+      void this.whenConsumed(proc).then(() => this.setState("ended", "end of file"));
       return;
     }
     const reason =
@@ -136,8 +152,14 @@ export class Camera {
     }, delay);
   }
 
+  /** ffmpeg can exit before its last frames were read and handed on: the file has ended once they were. */
+  private async whenConsumed(proc: FrameSourceProcess): Promise<void> {
+    if (!proc.stdout.readableEnded) await new Promise((r) => proc.stdout.once("close", r));
+    while (!this.pool.drained && !this.stopping) await new Promise((r) => setTimeout(r, 20));
+  }
+
   private checkStall(): void {
-    if (!this.proc) return;
+    if (!this.proc || this.pool.waiting) return;
     const since = this.pool.lastCompleteAt || this.startedAt;
     const idleMs = Date.now() - since;
     if (idleMs > this.opts.stallSeconds * 1000) {

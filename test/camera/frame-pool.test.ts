@@ -60,3 +60,29 @@ describe("backoff", () => {
     expect(b.next(0)).toBe(2000);
   });
 });
+
+describe("frame pool with backpressure (files read as fast as possible)", () => {
+  it("hands on every frame, pausing the source while one waits, and dates frames by their number", () => {
+    const held: Frame[] = [];
+    const seen: number[] = [];
+    const times: number[] = [];
+    const calls: string[] = [];
+    const take = (f: Frame) => {
+      held.push(f);
+      seen.push(f.data[0]!);
+      times.push(f.time);
+    };
+    const pool = new FramePool("c", W, H, take, { backpressure: true, pause: () => calls.push("pause"), resume: () => calls.push("resume") }, (seq) => 1000 + seq * 200);
+    // five frames in one chunk: the first is taken, the second waits, the rest are held back unread
+    pool.write(Buffer.concat([1, 2, 3, 4, 5].map(frameBytes)));
+    expect(seen).toEqual([1]);
+    expect(calls).toEqual(["pause"]);
+    expect(pool.waiting).toBe(true);
+    for (let i = 0; i < 4; i++) held[i]!.release();
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(times).toEqual([1000, 1200, 1400, 1600, 1800]);
+    expect(pool.skipped).toBe(0);
+    expect(calls.at(-1)).toBe("resume");
+    expect(pool.drained).toBe(true);
+  });
+});
