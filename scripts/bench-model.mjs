@@ -1,0 +1,76 @@
+// Time detector models in onnxruntime-node on one thread, as the agent runs them.
+// usage: node scripts/bench-model.mjs [model.onnx ...] [--runs 100] [--threads 1]
+// With no model given it times models/traffic-signs.onnx beside YOLOX-nano@416 from
+// ../shared/models (when present), so the ratio comes from one run on one machine.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(repoRoot, 'package.json'));
+const ort = require('onnxruntime-node');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  const v = Number(args[i + 1]);
+  args.splice(i, 2);
+  return v;
+};
+const runs = opt('--runs', 100);
+const threads = opt('--threads', 1);
+const models = args.length
+  ? args
+  : [path.join(repoRoot, 'models/traffic-signs.onnx'), path.resolve(repoRoot, '../shared/models/yolox_nano.onnx')].filter(existsSync);
+
+function inputFor(session) {
+  // onnxruntime-node 1.30 exposes input metadata; fall back to the uint8 NHWC contract.
+  const meta = session.inputMetadata?.[0];
+  const dims = meta?.shape?.map((d) => (typeof d === 'number' ? d : 1)) ?? [1, 288, 512, 3];
+  const size = dims.reduce((a, b) => a * b, 1);
+  const type = meta?.type ?? 'uint8';
+  if (type === 'uint8') {
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24; // deterministic pseudo-image
+    return { tensor: new ort.Tensor('uint8', data, dims), label: `uint8 [${dims}]` };
+  }
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24; // YOLOX-nano takes 0-255 floats
+  return { tensor: new ort.Tensor('float32', data, dims), label: `float32 [${dims}]` };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+
+const results = [];
+for (const file of models) {
+  const session = await ort.InferenceSession.create(file, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const { tensor, label } = inputFor(session);
+  const feeds = { [session.inputNames[0]]: tensor };
+  for (let i = 0; i < 10; i++) await session.run(feeds); // warm-up: allocations, kernel caches
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const r = { model: path.basename(file), input: label, median: median(times), p90: pct(times, 0.9), min: Math.min(...times) };
+  results.push(r);
+  console.log(`${r.model.padEnd(22)} ${r.input.padEnd(26)} median ${r.median.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  min ${r.min.toFixed(2)} ms  (${runs} runs, ${threads} thread)`);
+  await session.release?.();
+}
+if (results.length > 1) {
+  for (const r of results.slice(1)) {
+    console.log(`${results[0].model} is ${(r.median / results[0].median).toFixed(1)}x faster than ${r.model} (median)`);
+  }
+}

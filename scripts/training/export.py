@@ -1,0 +1,65 @@
+"""Export a trained SignDetector to the agent's ONNX contract (uint8 NHWC RGB in, YOLOv8 out)."""
+import json
+import os
+
+import onnx
+import torch
+
+from model import ExportWrapper
+from signs import CLASS_NAMES
+
+OPSET = 13
+
+
+def export_onnx(net, path, h, w, seed, version="1.0.0"):
+    net = net.eval()
+    wrapper = ExportWrapper(net, h, w).eval()
+    dummy = torch.zeros(1, h, w, 3, dtype=torch.uint8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.onnx.export(wrapper, dummy, path, opset_version=OPSET, input_names=["images"],
+                      output_names=["output0"], do_constant_folding=True)
+    m = onnx.load(path)
+    names = "{" + ", ".join(f"{i}: {n!r}" for i, n in enumerate(CLASS_NAMES)) + "}"
+    meta = {
+        "format": "yolov8",
+        "labels": json.dumps(CLASS_NAMES),
+        "names": names,
+        "imgsz": json.dumps([h, w]),
+        "input_layout": "NHWC",
+        "input_dtype": "uint8",
+        "color": "RGB",
+        "resize": "letterbox",
+        "pad_value": "114",
+        "seed": str(seed),
+        "description": ("eva traffic-sign detector: 43 GTSRB classes, ShuffleNetV2-style backbone, "
+                        "anchor-free stride-8 head, trained only on procedurally rendered scenes. "
+                        "Output [1, 4+43, N]: cx, cy, w, h in input pixels, then per-class sigmoid "
+                        "scores (objectness folded in); no NMS inside."),
+        "license": "Apache-2.0",
+        "version": version,
+        "author": "eva project",
+    }
+    del m.metadata_props[:]
+    for k, v in meta.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    m.producer_name = "eva scripts/training"
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return path
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from model import SignDetector
+    ap = argparse.ArgumentParser(description="re-export a checkpoint from scripts/training/work")
+    ap.add_argument("checkpoint")
+    ap.add_argument("out")
+    ap.add_argument("--version", default="1.0.0")
+    a = ap.parse_args()
+    ck = torch.load(a.checkpoint)
+    net = SignDetector()
+    net.load_state_dict(ck["model"])
+    export_onnx(net, a.out, 288, 512, ck["seed"], a.version)

@@ -1,0 +1,215 @@
+"""Train the traffic-sign detector from a seed and export models/traffic-signs.onnx.
+
+    /usr/bin/python3 scripts/training/train.py --seed 1
+
+Data is rendered up front and cached in scripts/training/work/ (git-ignored); the schedule is
+a fixed number of iterations so the same seed gives the same model on the same machine.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import dataset  # noqa: E402
+import scenes  # noqa: E402
+from model import SignDetector, decode, grid_centres  # noqa: E402
+from export import export_onnx  # noqa: E402
+
+H, W = 288, 512
+
+
+def assign(pts, gt, max_pos=9):
+    """Anchor-free label assignment for one image.
+
+    A cell is a candidate for a box if its centre lies within max(8 px, 30% of the box size)
+    of the box centre (so a 12 px sign still gets ~4 cells); each box keeps its max_pos
+    nearest candidates, always at least the nearest cell; ties go to the smaller box.
+    Returns (gt index per cell or -1).
+    """
+    n = pts.shape[0]
+    owner = torch.full((n,), -1, dtype=torch.long)
+    if gt.shape[0] == 0:
+        return owner
+    cx, cy = (gt[:, 0] + gt[:, 2]) / 2, (gt[:, 1] + gt[:, 3]) / 2
+    w, h = gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1]
+    dx = (pts[None, :, 0] - cx[:, None]).abs()
+    dy = (pts[None, :, 1] - cy[:, None]).abs()
+    cand = (dx < torch.clamp(0.3 * w, min=8)[:, None]) & (dy < torch.clamp(0.3 * h, min=8)[:, None])
+    dist = dx ** 2 + dy ** 2
+    dist_c = torch.where(cand, dist, torch.full_like(dist, 1e9))
+    k = min(max_pos, n)
+    _, idx = dist_c.topk(k, dim=1, largest=False)
+    keep = torch.zeros_like(cand)
+    keep.scatter_(1, idx, True)
+    keep &= cand
+    keep[torch.arange(gt.shape[0]), dist.argmin(1)] = True
+    area = (w * h)[:, None].expand_as(dist)
+    area = torch.where(keep, area, torch.full_like(area, 1e12))
+    best_area, best = area.min(0)
+    owner[best_area < 1e12] = best[best_area < 1e12]
+    return owner
+
+
+def giou(a, b):
+    ix1, iy1 = torch.max(a[:, 0], b[:, 0]), torch.max(a[:, 1], b[:, 1])
+    ix2, iy2 = torch.min(a[:, 2], b[:, 2]), torch.min(a[:, 3], b[:, 3])
+    inter = (ix2 - ix1).clamp(min=0) * (iy2 - iy1).clamp(min=0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a + area_b - inter + 1e-6
+    iou = inter / union
+    cx1, cy1 = torch.min(a[:, 0], b[:, 0]), torch.min(a[:, 1], b[:, 1])
+    cx2, cy2 = torch.max(a[:, 2], b[:, 2]), torch.max(a[:, 3], b[:, 3])
+    hull = (cx2 - cx1) * (cy2 - cy1) + 1e-6
+    return iou - (hull - union) / hull
+
+
+def detection_loss(raw, targets, pts, num_classes):
+    obj, cls, boxes = decode(raw)
+    b = raw.shape[0]
+    owners = [assign(pts, t) for t in targets]
+    obj_t = torch.zeros_like(obj)
+    pos_cls, pos_box, pos_gt, pos_lbl = [], [], [], []
+    for i, (t, own) in enumerate(zip(targets, owners)):
+        m = own >= 0
+        if m.any():
+            obj_t[i, m] = 1.0
+            g = t[own[m]]
+            pos_cls.append(cls[i, m])
+            pos_box.append(boxes[i, m])
+            pos_gt.append(g[:, :4])
+            pos_lbl.append(g[:, 4].long())
+    num_pos = max(1.0, float(obj_t.sum()))
+    l_obj = F.binary_cross_entropy_with_logits(obj, obj_t, reduction="sum") / num_pos
+    if pos_cls:
+        pc, pb, pg, pl = torch.cat(pos_cls), torch.cat(pos_box), torch.cat(pos_gt), torch.cat(pos_lbl)
+        l_cls = F.binary_cross_entropy_with_logits(pc, F.one_hot(pl, num_classes).float(), reduction="sum") / num_pos
+        l_box = (1 - giou(pb, pg)).sum() / num_pos
+    else:
+        l_cls = l_box = raw.sum() * 0
+    return l_obj + l_cls + 5.0 * l_box, (l_obj.item(), l_cls.item(), l_box.item())
+
+
+def photometric(x, g):
+    """Cheap per-image brightness/contrast/saturation jitter so epochs are not identical."""
+    b = x.shape[0]
+    gain = torch.exp(torch.randn(b, 1, 1, 1, generator=g) * 0.15)
+    bias = torch.randn(b, 1, 1, 1, generator=g) * 0.04
+    sat = 1 + torch.randn(b, 1, 1, 1, generator=g) * 0.15
+    grey = x.mean(1, keepdim=True)
+    x = grey + (x - grey) * sat
+    return (x * gain + bias).clamp(0, 1)
+
+
+class EMA:
+    def __init__(self, model, decay=0.9995):
+        import copy
+        self.model = copy.deepcopy(model).eval()
+        self.decay, self.updates = decay, 0
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    def update(self, model):
+        self.updates += 1
+        d = self.decay * (1 - math.exp(-self.updates / 1000))
+        with torch.no_grad():
+            msd = model.state_dict()
+            for k, v in self.model.state_dict().items():
+                if v.dtype.is_floating_point:
+                    v.mul_(d).add_(msd[k].detach(), alpha=1 - d)
+                else:
+                    v.copy_(msd[k])
+
+
+def fmt_time(s):
+    s = int(s)
+    return f"{s // 60:d}m{s % 60:02d}s"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=1, help="training-data and init seed")
+    ap.add_argument("--images", type=int, default=12000, help="synthetic training scenes")
+    ap.add_argument("--iters", type=int, default=2400, help="optimizer steps")
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="end after this many steps of the --iters schedule (0: run it all)")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=4e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--work", default=os.path.join(HERE, "work"))
+    ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "models", "traffic-signs.onnx"))
+    ap.add_argument("--version", default="1.0.0")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    t_start = time.time()
+    print(f"[data] rendering {args.images} training scenes (seed {args.seed})", flush=True)
+    images, boxes = dataset.build(args.work, "train", args.seed, args.images, H, W, scenes.TRAIN_FAMILIES, args.threads)
+    print(f"[data] ready in {fmt_time(time.time() - t_start)}: {sum(len(b) for b in boxes)} signs", flush=True)
+
+    model = SignDetector()
+    print(f"[model] {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M parameters", flush=True)
+    decay, no_decay = [], []
+    for n_, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0}],
+                            lr=args.lr, betas=(0.9, 0.99))
+    warm = min(300, args.iters // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: (it + 1) / warm if it < warm else
+                                              0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, args.iters - warm))))
+    ema = EMA(model)
+    pts = grid_centres(H // 8, W // 8)
+    g = torch.Generator().manual_seed(args.seed)
+    n = len(boxes)
+    order = torch.randperm(n, generator=g)
+    cursor = 0
+    t0 = time.time()
+    run = np.zeros(4)
+    model.train()
+    steps = min(args.iters, args.stop_at) if args.stop_at > 0 else args.iters
+    for it in range(steps):
+        if cursor + args.batch > n:
+            order, cursor = torch.randperm(n, generator=g), 0
+        idx = order[cursor:cursor + args.batch].sort().values.numpy()
+        cursor += args.batch
+        x = torch.from_numpy(np.ascontiguousarray(images[idx])).permute(0, 3, 1, 2).contiguous().float() / 255.0
+        x = photometric(x, g)
+        targets = [torch.from_numpy(boxes[i]) for i in idx]
+        loss, parts = detection_loss(model(x), targets, pts, 43)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        sched.step()
+        ema.update(model)
+        run = run * 0.95 + np.array([loss.item(), *parts]) * 0.05 if it else np.array([loss.item(), *parts])
+        if (it + 1) % 400 == 0:  # lets evaluate.py look at a long run before it ends
+            torch.save({"model": ema.model.state_dict(), "seed": args.seed, "iters": it + 1},
+                       os.path.join(args.work, f"traffic-signs_s{args.seed}_last.pt"))
+        if (it + 1) % 25 == 0 or it + 1 == steps:
+            el = time.time() - t0
+            ips = (it + 1) * args.batch / el
+            print(f"[train] it {it + 1}/{args.iters} ep {(it + 1) * args.batch / n:.2f} loss {run[0]:.3f} "
+                  f"(obj {run[1]:.3f} cls {run[2]:.3f} box {run[3]:.3f}) lr {sched.get_last_lr()[0]:.2e} "
+                  f"{ips:.1f} img/s elapsed {fmt_time(el)} eta {fmt_time(el / (it + 1) * (steps - it - 1))}",
+                  flush=True)
+    os.makedirs(args.work, exist_ok=True)
+    ckpt = os.path.join(args.work, f"traffic-signs_s{args.seed}.pt")
+    torch.save({"model": ema.model.state_dict(), "seed": args.seed, "iters": steps}, ckpt)
+    print(f"[train] done in {fmt_time(time.time() - t0)}; checkpoint {ckpt}", flush=True)
+    export_onnx(ema.model, args.out, H, W, seed=args.seed, version=args.version)
+    print(f"[export] {args.out} ({os.path.getsize(args.out) / 1e6:.2f} MB); total {fmt_time(time.time() - t_start)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
