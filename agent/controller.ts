@@ -17,6 +17,7 @@ import { HealthServer, type HealthReport } from "./health/http.js";
 import type { CommandOutcome } from "./publish/commands.js";
 import { ControlRoomApi, type ControlledAgent } from "./publish/control-room.js";
 import { deepStreamEncoder } from "./publish/deepstream.js";
+import { OutboxBound } from "./publish/outbox-bound.js";
 
 export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
@@ -158,6 +159,7 @@ export class Agent {
   private publisher: OutboxPublisher | null = null;
   private snapshots: SnapshotWriter | null = null;
   private api: ControlRoomApi | null = null;
+  private bound: OutboxBound | null = null;
   private health: HealthServer | null = null;
   private readonly modelFailures = new Map<string, string>();
   private readonly detectors = new Map<string, Detector>();
@@ -187,6 +189,8 @@ export class Agent {
       log: this.log,
       ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder } : {}),
     });
+    const bound = (this.bound = new OutboxBound(this.store, { maxRows: cfg.mqtt.outbox.max_rows, maxAgeMs: cfg.mqtt.outbox.max_age_hours * 3_600_000 }, this.log));
+    bound.start();
     this.api = new ControlRoomApi({
       publisher: this.publisher,
       outbox: this.store,
@@ -197,6 +201,7 @@ export class Agent {
       publishSnapshots: cfg.mqtt.snapshots,
       dbFile: cfg.storage.db,
       newId: newEventId,
+      outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
     });
     this.api.start();
     this.publisher.start();
@@ -346,6 +351,7 @@ export class Agent {
     for (const p of this.pipelines.values()) await p.drain();
     this.publisher?.notify();
     this.api?.stop();
+    this.bound?.stop();
     await this.health?.stop();
     await Promise.all([...this.detectors.values()].map((d) => d.close()));
     await this.publisher?.stop({ flushTimeoutMs });
