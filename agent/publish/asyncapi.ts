@@ -41,6 +41,7 @@ const SCHEMA_NAMES: Record<PublishedChannel["kind"], string> = {
   status: "DeviceStatus",
   camera_status: "CameraStatus",
   events: "EventMessage",
+  deepstream_events: "DeepStreamEvent",
   crossings: "Crossing",
   signs: "SignSighting",
   alarms: "Alarm",
@@ -86,6 +87,12 @@ export function asyncApiDocument(): Json {
       bindings: { mqtt: { qos: c.kind === "snapshot" ? 0 : 1, bindingVersion: "0.2.0" } },
     };
   }
+
+  // payload_format: deepstream puts DeepStream's schema on events instead of eva's own.
+  schemas.DeepStreamEvent = toJsonSchema(publishedSchemas.deepstream_events);
+  messages.DeepStreamEvent = { name: "DeepStreamEvent", title: "Event (payload_format: deepstream)", contentType: "application/json", payload: { $ref: "#/components/schemas/DeepStreamEvent" } };
+  (channels.events as { messages: Json }).messages.DeepStreamEvent = { $ref: "#/components/messages/DeepStreamEvent" };
+  (operations.sendEventMessage as { messages: Json[] }).messages.push({ $ref: "#/channels/events/messages/DeepStreamEvent" });
 
   schemas.CommandReply = toJsonSchema(publishedSchemas.command_result);
   messages.CommandReply = { name: "CommandReply", title: "Command reply", contentType: "application/json", payload: { $ref: "#/components/schemas/CommandReply" } };

@@ -1,31 +1,10 @@
 import { createHash } from "node:crypto";
-import type { EventMessage } from "./payload-schemas.js";
+import type { DeepStreamEvent, EventMessage } from "./payload-schemas.js";
 
 // payload_format: deepstream — events in NVIDIA DeepStream nvmsgconv's full schema (DeepStream's
 // NVDS_PAYLOAD_DEEPSTREAM, schema version 4.0), so platforms fed by DeepStream take eva events unchanged.
 // Field names follow the nvmsgconv sample payloads; what eva does not know (place, sensor location) is left
 // at DeepStream's own defaults.
-
-export interface DeepStreamMessage {
-  messageid: string;
-  mdsversion: string;
-  "@timestamp": string;
-  place: { id: string; name: string; type: string };
-  sensor: { id: string; type: string; description: string; location: { lat: number; lon: number; alt: number }; coordinate: { x: number; y: number; z: number } };
-  analyticsModule: { id: string; description: string; source: string; version: string };
-  object: {
-    id: string;
-    speed: number;
-    direction: number;
-    orientation: number;
-    [label: string]: unknown;
-    bbox: { topleftx: number; toplefty: number; bottomrightx: number; bottomrighty: number };
-    location: { lat: number; lon: number; alt: number };
-    coordinate: { x: number; y: number; z: number };
-  };
-  event: { id: string; type: string };
-  videoPath: string;
-}
 
 /** DeepStream's event types: an eva `new` is an entry, `end` an exit, `update` a moving object. */
 const EVENT_TYPE = { new: "entry", update: "moving", end: "exit" } as const;
@@ -36,7 +15,7 @@ function uuidFrom(s: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
 }
 
-export function toDeepStream(m: EventMessage): DeepStreamMessage {
+export function toDeepStream(m: EventMessage): DeepStreamEvent {
   const ev = m.event;
   const [x1, y1, x2, y2] = ev.box;
   const time = m.type === "end" && ev.end_time ? ev.end_time : ev.start_time;

@@ -46,6 +46,35 @@ export const eventMessageSchema = z
   .describe("one change of an event's lifecycle, on events; per camera in order, QoS 1 from the durable outbox");
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
+const xyz = z.looseObject({ x: z.number(), y: z.number(), z: z.number() });
+const geo = z.looseObject({ lat: z.number(), lon: z.number(), alt: z.number() });
+
+export const deepStreamEventSchema = z
+  .looseObject({
+    messageid: z.string().describe("UUID, the same when a message is resent"),
+    mdsversion: z.string(),
+    "@timestamp": time,
+    place: z.looseObject({ id: z.string(), name: z.string(), type: z.string() }),
+    sensor: z.looseObject({ id: z.string().describe("camera name"), type: z.string(), description: z.string(), location: geo, coordinate: xyz }),
+    analyticsModule: z.looseObject({ id: z.string(), description: z.string(), source: z.string(), version: z.string() }),
+    object: z
+      .looseObject({
+        id: z.string().describe("track id, else the eva event id"),
+        speed: z.number(),
+        direction: z.number(),
+        orientation: z.number(),
+        bbox: z.looseObject({ topleftx: z.number(), toplefty: z.number(), bottomrightx: z.number(), bottomrighty: z.number() }),
+        location: geo,
+        coordinate: xyz,
+      })
+      .describe("plus one key named after the label, e.g. {\"person\": {\"confidence\": 0.9}}"),
+    event: z.looseObject({ id: z.string().describe("the eva event id"), type: z.enum(["entry", "moving", "exit"]).describe("eva new / update / end") }),
+    videoPath: z.string().describe("snapshot path on the device"),
+  })
+  .describe("payload_format: deepstream — an event in NVIDIA DeepStream nvmsgconv's full schema, on events");
+
+export type DeepStreamEvent = z.infer<typeof deepStreamEventSchema>;
+
 export const crossingSchema = z
   .looseObject({
     line: z.string(),
@@ -191,6 +220,7 @@ export const publishedSchemas = {
   status: deviceStatusSchema,
   camera_status: cameraStatusSchema,
   events: eventMessageSchema,
+  deepstream_events: deepStreamEventSchema,
   crossings: crossingSchema,
   signs: signSchema,
   alarms: alarmSchema,
