@@ -142,7 +142,9 @@ export class OutboxPublisher {
       // resent from the first unacknowledged row after every reconnect (mqtt.js's own in-flight copies are
       // dropped), so a broker that lost the session loses nothing either.
       clean: false,
-      properties: { sessionExpiryInterval: m.session_expiry_seconds ?? 86_400 },
+      // Maximum Packet Size: the broker drops anything bigger instead of sending it, so a huge command cannot
+      // make us buffer it (commands over 16 KiB are refused anyway, with a reply).
+      properties: { sessionExpiryInterval: m.session_expiry_seconds ?? 86_400, maximumPacketSize: 1 << 20 },
       keepalive: m.keepalive,
       reconnectPeriod: Math.round(m.reconnect_seconds * 1000),
       connectTimeout: 10_000,
