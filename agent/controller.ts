@@ -15,6 +15,7 @@ import { frameJpeg } from "./events/frame-jpeg.js";
 import { LatencyWindow } from "./health/latency-window.js";
 import { HealthServer, type HealthReport } from "./health/http.js";
 import type { CommandOutcome } from "./publish/commands.js";
+import type { AlarmKey } from "./publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent } from "./publish/control-room.js";
 import { deepStreamEncoder } from "./publish/deepstream.js";
 import { OutboxBound } from "./publish/outbox-bound.js";
@@ -288,6 +289,11 @@ export class Agent {
   async snapshotNow(camera: string): Promise<{ path: string; jpeg: Buffer } | null> {
     const p = this.pipelines.get(camera);
     return p ? p.snapshotNext(this.config.storage.snapshots) : null;
+  }
+
+  /** An alarm condition from analytics (loitering, overcrowding, sign_missing) holds or has ended. */
+  alarmCondition(key: AlarmKey, active: boolean, reason: string | null = null, extra: Record<string, unknown> = {}): void {
+    this.api?.setAlarmCondition(key, active, Date.now(), reason, extra);
   }
 
   /** The reload command: the live reload hook when there is one (issue 6). */

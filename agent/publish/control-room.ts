@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { CameraStatus } from "../camera/camera.js";
 import type { EvaEvent } from "../events/event.js";
 import { ProcessSampler } from "../health/process-figures.js";
-import { AlarmBook, isAlarmActionError } from "./alarm-book.js";
+import { AlarmBook, isAlarmActionError, type AlarmKey } from "./alarm-book.js";
 import { CommandChannel } from "./command-channel.js";
 import type { CommandOutcome, CommandTarget } from "./commands.js";
 import { decodeCursor, eventPage } from "./event-pages.js";
@@ -109,6 +109,14 @@ export class ControlRoomApi implements CommandTarget {
         await this.o.publisher.publishLive(this.o.publisher.topic(snapshotTopic(ev.camera)), jpeg, { qos: 0, retain: true });
       })
       .catch((err: Error) => this.o.log.debug({ camera: ev.camera, err: err.message }, "snapshot not published"));
+  }
+
+  /**
+   * For alarms decided elsewhere (analytics: loitering, overcrowding, sign_missing): the condition holds or not.
+   * Raises once while it holds and clears when it ends, through the alarm book, so operators can ack them.
+   */
+  setAlarmCondition(key: AlarmKey, active: boolean, now = Date.now(), reason: string | null = null, extra: Record<string, unknown> = {}): void {
+    this.publishAlarm(active ? this.alarms.raise(key, now, reason, extra) : this.alarms.clear(key, now, reason));
   }
 
   /** Publishes an alarm message through the outbox (for alarms raised elsewhere, e.g. analytics). */

@@ -194,7 +194,7 @@ export class OutboxPublisher {
   subscribe(suffixFilter: string, handler: MessageHandler): void {
     const filter = `${this.topicBase}/${suffixFilter}`;
     this.subscriptions.push({ filter, handler });
-    if (this.client && this.isConnected) this.client.subscribe(filter, { qos: 1 });
+    if (this.client && this.isConnected) this.client.subscribe(filter, { qos: 1, nl: true });
   }
 
   /** The full topic of a suffix under `<prefix>/<device>/`. */
@@ -306,7 +306,8 @@ export class OutboxPublisher {
       if (err && epoch === this.epoch) this.log.warn({ err: err.message }, "could not publish online status");
     });
     for (const { filter } of this.subscriptions) {
-      client.subscribe(filter, { qos: 1 }, (err, granted) => {
+      // No Local: a reply the agent sends to a response topic under its own cmd/ never comes back as a command.
+      client.subscribe(filter, { qos: 1, nl: true }, (err, granted) => {
         const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error("subscription refused by the broker") : null);
         if (refused && epoch === this.epoch) this.log.error({ filter, err: refused.message }, "could not subscribe");
       });

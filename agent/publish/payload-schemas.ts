@@ -133,7 +133,7 @@ export const cameraStatsSchema = z.looseObject({
   fps_in: z.number().min(0).describe("frames per second from ffmpeg over the last interval"),
   fps_processed: z.number().min(0).describe("frames per second through the detector"),
   fps_skipped: z.number().min(0).describe("frames per second dropped because the detector was busy"),
-  inference_ms: latency.describe("detector time per frame over the last interval; null without frames"),
+  inference_ms: latency.describe("detector time per frame over the most recent frames (up to 512); null before the first"),
   provider: z.string().nullable().describe("execution provider running this camera's model"),
 });
 
