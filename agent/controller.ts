@@ -238,7 +238,11 @@ export class Agent {
     };
     for (const [name, cam] of enabled) {
       const detector = this.detectors.get(cam.detect.model);
-      if (!detector) continue;
+      if (!detector) {
+        const reason = `model ${cam.detect.model} failed to load: ${failures.get(cam.detect.model) ?? "unknown error"}`;
+        this.api.onCameraStatus({ camera: name, state: "offline", reason, since: Date.now(), restarts: 0 });
+        continue;
+      }
       const events = new EventMaintainer(
         {
           device: cfg.device.id,

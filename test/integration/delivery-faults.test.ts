@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EvaEvent } from "../../agent/events/event.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
+import { checkPublished } from "../support/api-schemas.js";
 import { TestBroker, sleep } from "../support/broker.js";
 import { personPanClip } from "../support/clips.js";
 import { MessageCollector, retained } from "../support/mqtt.js";
@@ -146,6 +147,8 @@ describe("delivery faults, end to end (real agent, detector and mosquitto)", () 
       for (const m of all) expect(ids.has(m.event.id), m.event.id).toBe(true);
       for (const m of all) expect(m.event.start_time).toBe(after.events.find((e) => e.id === m.event.id)!.start_time);
       expectOrdered(all);
+      // and what went out across the kill and the restart matches the AsyncAPI document
+      expect(sub.messages.flatMap((m) => checkPublished(`eva/${device}`, m.topic, m.payload)).slice(0, 10)).toEqual([]);
     } finally {
       kill2("SIGKILL");
       await sub.close();
