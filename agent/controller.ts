@@ -208,7 +208,10 @@ export class Agent {
     this.publisher.start();
     if (cfg.health.port > 0) {
       this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.api!.stats() }, this.log);
-      await this.health.start(cfg.health.port, cfg.health.host);
+      // A taken port must not stop video analytics: the error is logged and the agent runs without it.
+      await this.health.start(cfg.health.port, cfg.health.host).catch((err: Error) => {
+        this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
+      });
     }
 
     const enabled = Object.entries(cfg.cameras).filter(([, c]) => c.enabled);
