@@ -17,6 +17,8 @@ import { freePort } from "../support/ports.js";
 const SERVER_NAME = "broker.eva.test";
 let dir: string;
 let port: number;
+/** a second listener that also requires a client certificate signed by the CA */
+let mtlsPort: number;
 let proc: ChildProcess;
 
 function openssl(...args: string[]): void {
@@ -30,6 +32,8 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, "san.ext"), `subjectAltName=DNS:${SERVER_NAME}\n`);
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${SERVER_NAME}`, "-keyout", "server.key", "-out", "server.csr");
   openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=eva-dev-t", "-keyout", "client.key", "-out", "client.csr");
+  openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "client.crt");
   writeFileSync(path.join(dir, "passwd"), "");
   execFileSync("mosquitto_passwd", ["-b", path.join(dir, "passwd"), "eva-dev-t", "agent-s3cret"]);
   execFileSync("mosquitto_passwd", ["-b", path.join(dir, "passwd"), "observer", "observer-pw"]);
@@ -47,6 +51,7 @@ beforeAll(async () => {
     ].join("\n"),
   );
   port = await freePort();
+  mtlsPort = await freePort();
   writeFileSync(
     path.join(dir, "mosquitto.conf"),
     [
@@ -54,6 +59,11 @@ beforeAll(async () => {
       `cafile ${dir}/ca.crt`,
       `certfile ${dir}/server.crt`,
       `keyfile ${dir}/server.key`,
+      `listener ${mtlsPort} 127.0.0.1`,
+      `cafile ${dir}/ca.crt`,
+      `certfile ${dir}/server.crt`,
+      `keyfile ${dir}/server.key`,
+      "require_certificate true",
       "allow_anonymous false",
       `password_file ${dir}/passwd`,
       `acl_file ${dir}/acl`,
@@ -151,5 +161,19 @@ describe("TLS, password and ACL with mosquitto", () => {
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
     const line = result.stderr.split("\n").find((l) => l.includes("MQTT broker unreachable"));
     expect(line).toContain("ERR_TLS_CERT_ALTNAME_INVALID");
+  });
+
+  it("with a client certificate on a listener that requires one: connects; without it: refused, and the agent keeps running", async () => {
+    const clip = await emptyClip(2);
+    const tls = (withCert: boolean) =>
+      `tls: {ca: ${dir}/ca.crt, servername: ${SERVER_NAME}${withCert ? `, cert: ${dir}/client.crt, key: ${dir}/client.key` : ""}}`;
+    for (const withCert of [true, false]) {
+      const { file } = writeTestConfig({ brokerUrl: `mqtts://127.0.0.1:${mtlsPort}`, deviceId: "dev-t", cameras: { street: { source: clip } } });
+      writeFileSync(file, readFileSync(file, "utf8").replace("reconnect_seconds: 0.5}", `reconnect_seconds: 0.5, username: eva-dev-t, password: agent-s3cret, ${tls(withCert)}}`));
+      const result = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
+      expect(result.code, result.stderr.slice(-2000)).toBe(0);
+      if (withCert) expect(result.stderr).toContain("MQTT broker connected");
+      else expect(result.stderr).not.toContain("MQTT broker connected");
+    }
   });
 });
