@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished, validateAgainst } from "../support/api-schemas.js";
 import { TestBroker, sleep } from "../support/broker.js";
-import { personPanClip } from "../support/clips.js";
+import { emptyClip, personPanClip } from "../support/clips.js";
 import { MessageCollector, retained } from "../support/mqtt.js";
 import { freePort } from "../support/ports.js";
 
@@ -145,5 +145,25 @@ describe("the control-room API on a running agent", () => {
       await v5.endAsync(true);
       await sub.close();
     }
+  });
+
+  it("persistent session: a command sent while the agent is stopped is answered when it starts again", async () => {
+    const clip = await emptyClip(3);
+    const device = "dev-s";
+    const { file } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { street: { source: clip } } });
+    const first = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
+    expect(first.code, first.stderr.slice(-2000)).toBe(0);
+
+    const results = await MessageCollector.subscribe(broker.url, `eva/${device}/cmd/+/result`);
+    const pub = connect(broker.url, { protocolVersion: 4 });
+    await new Promise((r) => pub.once("connect", r));
+    await pub.publishAsync(`eva/${device}/cmd/get_status`, JSON.stringify({ request_id: "sent-while-away" }), { qos: 1 });
+    await pub.endAsync();
+
+    const second = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
+    expect(second.code, second.stderr.slice(-2000)).toBe(0);
+    const got = await results.until((m) => m.some((x) => x.payload.includes("sent-while-away")), 5_000, "the queued command's reply");
+    expect(JSON.parse(got.find((x) => x.payload.includes("sent-while-away"))!.payload)).toMatchObject({ ok: true, command: "get_status" });
+    await results.close();
   });
 });
