@@ -140,6 +140,13 @@ describe("the control-room API on a running agent", () => {
       const kinds = new Set(published.map((m) => m.topic.slice(base.length + 1).split("/")[0]));
       expect([...kinds].sort()).toEqual(expect.arrayContaining(["alarms", "cameras", "cmd", "events", "snapshots", "stats", "status"]));
       expect(validateAgainst("CommandReply", ack)).toEqual([]);
+      // stats carry real figures: frames flowing, the provider in use, the process's own numbers
+      const stats = sub.on(`${base}/stats`).map((m) => JSON.parse(m.payload) as { cameras: Record<string, { fps_in: number; fps_processed: number; provider: string; inference_ms: { p50: number | null } }>; rss_bytes: number; db_bytes: number });
+      const busy = stats.find((x) => (x.cameras.street?.fps_in ?? 0) > 0 && x.cameras.street!.inference_ms.p50 !== null);
+      expect(busy, JSON.stringify(stats.at(-1))).toBeDefined();
+      expect(busy!.cameras.street).toMatchObject({ provider: "cpu" });
+      expect(busy!.rss_bytes).toBeGreaterThan(10_000_000);
+      expect(busy!.db_bytes).toBeGreaterThan(0);
     } finally {
       kill("SIGKILL");
       await v5.endAsync(true);
