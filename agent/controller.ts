@@ -10,10 +10,21 @@ import { SnapshotWriter } from "./events/snapshot.js";
 import { EventStore } from "./events/store.js";
 import { newEventId } from "./events/ulid.js";
 import { OutboxPublisher } from "./publish/outbox-publisher.js";
+import type { EvaEvent, EventChange } from "./events/event.js";
+import { frameJpeg } from "./events/frame-jpeg.js";
+import { LatencyWindow } from "./health/latency-window.js";
+import { HealthServer, type HealthReport } from "./health/http.js";
+import type { CommandOutcome } from "./publish/commands.js";
+import type { AlarmKey } from "./publish/alarm-book.js";
+import { ControlRoomApi, type ControlledAgent } from "./publish/control-room.js";
+import { deepStreamEncoder } from "./publish/deepstream.js";
+import { OutboxBound } from "./publish/outbox-bound.js";
 
 export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
   exitOnEof?: boolean;
+  /** live config reload (issue 6); without it the `reload` command answers not_supported */
+  reload?: () => Promise<CommandOutcome>;
 }
 
 /** Per-camera figures for logs, bench and stats. */
@@ -30,7 +41,12 @@ class CameraPipeline {
   readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0 };
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
-  private lastError = "";
+  lastError = "";
+  /** detector time of the most recent frames, for the p50/p95 in stats */
+  readonly inferMs = new LatencyWindow();
+  /** off by the set_detection command: frames still flow, nothing is detected */
+  detection = true;
+  private snapshotWaiters: Array<(frame: Frame) => void> = [];
 
   constructor(
     readonly name: string,
@@ -62,7 +78,31 @@ class CameraPipeline {
     );
   }
 
+  /** Resolves with a JPEG of the next frame (written under dir), or rejects after timeoutMs without one. */
+  snapshotNext(dir: string, timeoutMs = 10_000): Promise<{ path: string; jpeg: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== take);
+        reject(new Error(`no frame from camera ${this.name} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const take = (frame: Frame): void => {
+        clearTimeout(timer);
+        frameJpeg(frame, dir).then(resolve, reject);
+      };
+      this.snapshotWaiters.push(take);
+    });
+  }
+
   private process(frame: Frame): void {
+    if (this.snapshotWaiters.length) {
+      const waiters = this.snapshotWaiters;
+      this.snapshotWaiters = [];
+      for (const w of waiters) w(frame);
+    }
+    if (!this.detection) {
+      frame.release();
+      return;
+    }
     // A detector that never answers must not hold the camera's frame slot for ever: after the watchdog the
     // frame is let go (and reported), so the camera keeps flowing while the cause is investigated.
     let released = false;
@@ -81,6 +121,7 @@ class CameraPipeline {
       .then(({ detections, inferMs }) => {
         this.figures.processed++;
         this.figures.inferMsTotal += inferMs;
+        this.inferMs.add(inferMs);
         this.events.observe(frame, detections);
         this.lastError = "";
       })
@@ -90,6 +131,13 @@ class CameraPipeline {
         this.lastError = err.message;
       })
       .finally(release);
+  }
+
+  /** Turns detection on or off; turning it off ends the camera's open events. */
+  setDetection(enabled: boolean): void {
+    if (this.detection === enabled) return;
+    this.detection = enabled;
+    if (!enabled) void this.drain();
   }
 
   /** Waits for the frame in the detector, then ends the camera's open events. */
@@ -111,6 +159,10 @@ export class Agent {
   private store: EventStore | null = null;
   private publisher: OutboxPublisher | null = null;
   private snapshots: SnapshotWriter | null = null;
+  private api: ControlRoomApi | null = null;
+  private bound: OutboxBound | null = null;
+  private health: HealthServer | null = null;
+  private readonly modelFailures = new Map<string, string>();
   private readonly detectors = new Map<string, Detector>();
   private readonly pipelines = new Map<string, CameraPipeline>();
   private finish!: () => void;
@@ -131,12 +183,40 @@ export class Agent {
   async start(): Promise<void> {
     const cfg = this.config;
     this.store = new EventStore(cfg.storage.db);
-    this.publisher = new OutboxPublisher({ mqtt: cfg.mqtt, deviceId: cfg.device.id, outbox: this.store, log: this.log });
+    this.publisher = new OutboxPublisher({
+      mqtt: cfg.mqtt,
+      deviceId: cfg.device.id,
+      outbox: this.store,
+      log: this.log,
+      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder } : {}),
+    });
+    const bound = (this.bound = new OutboxBound(this.store, { maxRows: cfg.mqtt.outbox.max_rows, maxAgeMs: cfg.mqtt.outbox.max_age_hours * 3_600_000 }, this.log));
+    bound.start();
+    this.api = new ControlRoomApi({
+      publisher: this.publisher,
+      outbox: this.store,
+      agent: this.controlled(),
+      log: this.log,
+      cameras: Object.fromEntries(Object.entries(cfg.cameras).map(([n, c]) => [n, { enabled: c.enabled }])),
+      statsIntervalSeconds: cfg.mqtt.stats_interval_seconds,
+      publishSnapshots: cfg.mqtt.snapshots,
+      dbFile: cfg.storage.db,
+      newId: newEventId,
+      outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
+    });
+    this.api.start();
     this.publisher.start();
+    if (cfg.health.port > 0) {
+      this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.api!.stats() }, this.log);
+      // A taken port must not stop video analytics: the error is logged and the agent runs without it.
+      await this.health.start(cfg.health.port, cfg.health.host).catch((err: Error) => {
+        this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
+      });
+    }
 
     const enabled = Object.entries(cfg.cameras).filter(([, c]) => c.enabled);
     const usedModels = new Set(enabled.map(([, c]) => c.detect.model));
-    const failures = new Map<string, string>();
+    const failures = this.modelFailures;
     await Promise.all(
       [...usedModels].map(async (name) => {
         try {
@@ -150,9 +230,22 @@ export class Agent {
     );
 
     const snapshots = (this.snapshots = new SnapshotWriter(cfg.storage.snapshots));
+    const store = this.store;
+    const api = this.api;
+    // Events go to the store (with their outbox row); the API publishes their snapshots once written.
+    const sink = {
+      recordEvent: (change: EventChange, ev: EvaEvent) => {
+        store.recordEvent(change, ev);
+        api.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => snapshots.idle()));
+      },
+    };
     for (const [name, cam] of enabled) {
       const detector = this.detectors.get(cam.detect.model);
-      if (!detector) continue;
+      if (!detector) {
+        const reason = `model ${cam.detect.model} failed to load: ${failures.get(cam.detect.model) ?? "unknown error"}`;
+        this.api.onCameraStatus({ camera: name, state: "offline", reason, since: Date.now(), restarts: 0 });
+        continue;
+      }
       const events = new EventMaintainer(
         {
           device: cfg.device.id,
@@ -163,7 +256,7 @@ export class Agent {
           newId: newEventId,
         },
         snapshots,
-        this.store,
+        sink,
         () => this.publisher?.notify(),
         this.log,
       );
@@ -191,7 +284,66 @@ export class Agent {
     return Object.fromEntries([...this.detectors].map(([n, d]) => [n, d.provider]));
   }
 
+  /** Turns detection on or off for a running camera; false when there is none by that name. */
+  setDetection(camera: string, enabled: boolean): boolean {
+    const p = this.pipelines.get(camera);
+    if (!p) return false;
+    p.setDetection(enabled);
+    return true;
+  }
+
+  /** A JPEG of the camera's next frame; null when the camera is not running. */
+  async snapshotNow(camera: string): Promise<{ path: string; jpeg: Buffer } | null> {
+    const p = this.pipelines.get(camera);
+    return p ? p.snapshotNext(this.config.storage.snapshots) : null;
+  }
+
+  /** An alarm condition from analytics (loitering, overcrowding, sign_missing) holds or has ended. */
+  alarmCondition(key: AlarmKey, active: boolean, reason: string | null = null, extra: Record<string, unknown> = {}): void {
+    this.api?.setAlarmCondition(key, active, Date.now(), reason, extra);
+  }
+
+  /** The reload command: the live reload hook when there is one (issue 6). */
+  requestReload(): Promise<CommandOutcome> {
+    if (this.opts.reload) return this.opts.reload();
+    return Promise.resolve({ ok: false, code: "not_supported", message: "live config reload is not available in this version; restart the agent" });
+  }
+
+  /** /healthz: every running camera online (or ended) with detection working, every model loaded. */
+  healthReport(): HealthReport {
+    const reasons: string[] = [];
+    for (const [m, err] of this.modelFailures) reasons.push(`model ${m}: ${err}`);
+    for (const p of this.pipelines.values()) {
+      const s = p.camera.current;
+      if (s.state === "offline" || s.state === "stopped") reasons.push(`camera ${s.camera} ${s.state}: ${s.reason ?? ""}`);
+      if (p.lastError) reasons.push(`camera ${p.name} detection failing: ${p.lastError}`);
+    }
+    if (this.pipelines.size === 0) reasons.push("no camera running");
+    return { healthy: reasons.length === 0, reasons };
+  }
+
+  private controlled(): ControlledAgent {
+    return {
+      cameraStatuses: () => this.cameraStatuses(),
+      cameraFigures: () => {
+        const providers = this.providers();
+        return Object.fromEntries(
+          [...this.pipelines].map(([n, p]) => {
+            const f = p.snapshotFigures();
+            const inference = p.inferMs.percentiles([50, 95] as const);
+            return [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, inference, provider: providers[p.cfg.detect.model] ?? null, detection: p.detection }];
+          }),
+        );
+      },
+      setDetection: (c, e) => this.setDetection(c, e),
+      snapshotNow: (c) => this.snapshotNow(c),
+      requestReload: () => this.requestReload(),
+      queryEvents: (q) => this.store?.queryEvents(q) ?? [],
+    };
+  }
+
   private cameraStatus(s: CameraStatus): void {
+    this.api?.onCameraStatus(s);
     if (s.state === "ended") {
       const p = this.pipelines.get(s.camera);
       void p?.drain().then(() => this.checkAllEnded());
@@ -211,6 +363,9 @@ export class Agent {
     await Promise.all([...this.pipelines.values()].map((p) => p.camera.stop()));
     for (const p of this.pipelines.values()) await p.drain();
     this.publisher?.notify();
+    this.api?.stop();
+    this.bound?.stop();
+    await this.health?.stop();
     await Promise.all([...this.detectors.values()].map((d) => d.close()));
     await this.publisher?.stop({ flushTimeoutMs });
     await this.snapshots?.idle();

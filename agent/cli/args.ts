@@ -8,6 +8,7 @@ Usage:
   eva events --db FILE [--camera C] [--label L] [--since ISO] [--limit N] [--json]
   eva bench --config FILE [--camera NAME] [--seconds N] [--json]
                                              decode-only, inference-only and whole-pipeline fps
+  eva asyncapi                               print the MQTT API's AsyncAPI 3 document (YAML)
   eva --help | --version
 `;
 

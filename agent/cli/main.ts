@@ -26,6 +26,9 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./events.js")).events(rest);
     case "bench":
       return (await import("./bench.js")).bench(rest);
+    case "asyncapi":
+      process.stdout.write((await import("../publish/asyncapi.js")).asyncApiYaml());
+      return 0;
     default:
       throw new UsageError(`unknown command '${cmd}'\n\n${USAGE}`);
   }

@@ -141,6 +141,8 @@ function resolvePaths(cfg: Config, dir: string): Config {
     m.path = abs(m.path);
     if (m.labels) m.labels = abs(m.labels);
   }
+  const tls = cfg.mqtt.tls;
+  if (tls) for (const k of ["ca", "cert", "key"] as const) if (tls[k]) tls[k] = abs(tls[k]);
   for (const c of Object.values(cfg.cameras)) {
     // A source with a scheme (rtsp://, http://) or a device stays as written; a relative file path is the config's.
     if (!/^[a-z][a-z0-9+.-]*:/i.test(c.source) && !c.source.startsWith("/")) c.source = abs(c.source);

@@ -21,6 +21,20 @@ export const deviceSchema = z.strictObject({
   name: z.string().optional().describe("human-readable name"),
 });
 
+// --- Control-room API (agent/publish): TLS, stats, snapshots, payload format and the outbox bound.
+export const mqttTlsSchema = z.strictObject({
+  ca: z.string().optional().describe("CA certificate file (PEM) the broker's certificate must chain to; default the system CAs"),
+  cert: z.string().optional().describe("client certificate file (PEM), for brokers that require one"),
+  key: z.string().optional().describe("client private key file (PEM)"),
+  servername: z.string().optional().describe("name the broker's certificate must carry, when it differs from the URL's host"),
+  reject_unauthorized: z.boolean().default(true).describe("refuse a broker whose certificate does not check out; false only for tests"),
+});
+
+export const outboxBoundSchema = z.strictObject({
+  max_rows: z.number().int().min(100).default(100_000).describe("most messages kept while the broker is unreachable; superseded event updates go first"),
+  max_age_hours: z.number().min(0.1).default(168).describe("messages older than this are dropped (counted, logged and reported in stats)"),
+});
+
 export const mqttSchema = z.strictObject({
   url: z.string().default("mqtt://localhost:1883").describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
   topic_prefix: z.string().regex(/^[^#+]+$/, "no MQTT wildcards").default("eva").describe("first topic level"),
@@ -29,6 +43,12 @@ export const mqttSchema = z.strictObject({
   client_id: z.string().optional().describe("MQTT client id; default eva-<device.id>, stable so the broker keeps the session"),
   keepalive: z.number().int().min(5).max(3600).default(30).describe("seconds between MQTT pings"),
   reconnect_seconds: z.number().min(0.1).max(300).default(2).describe("delay between reconnect attempts"),
+  session_expiry_seconds: z.number().int().min(0).default(86_400).describe("how long the broker keeps the agent's session (command subscription, queued commands) while it is away"),
+  tls: mqttTlsSchema.optional().describe("TLS settings for mqtts:// and wss:// brokers"),
+  stats_interval_seconds: z.number().min(1).max(3600).default(60).describe("how often health figures go to <prefix>/<device>/stats"),
+  snapshots: z.boolean().default(false).describe("publish each event's JPEG, retained, on <prefix>/<device>/snapshots/<camera>"),
+  payload_format: z.enum(["eva", "deepstream"]).default("eva").describe("events as eva's JSON or as NVIDIA DeepStream nvmsgconv's full schema"),
+  outbox: outboxBoundSchema.default(() => outboxBoundSchema.parse({})).describe("bound on the queue kept while the broker is unreachable"),
 });
 export type MqttConfig = z.infer<typeof mqttSchema>;
 
@@ -78,6 +98,11 @@ export const cameraSchema = z.strictObject({
 });
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
+export const healthSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535).default(9108).describe("HTTP port for GET /healthz and GET /metrics; 0 turns it off"),
+  host: z.string().default("127.0.0.1").describe("address the health server listens on; 0.0.0.0 for a Prometheus elsewhere"),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
 });
@@ -91,6 +116,7 @@ export const configSchema = z
     detector: detectorSchema.default(() => detectorSchema.parse({})),
     cameras: z.record(name, cameraSchema),
     log: logSchema.default(() => logSchema.parse({})),
+    health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
   })
   .superRefine((cfg, ctx) => {
     for (const [cam, c] of Object.entries(cfg.cameras)) {

@@ -283,6 +283,30 @@ export class EventStore {
     }
   }
 
+  /** Outbox rows with their age, for the outbox bound (agent/publish/outbox-bound.ts), in seq order. */
+  listOutbox(afterSeq: number, limit: number): Array<OutboxRow & { created_ms: number }> {
+    try {
+      const rows = this.db
+        .prepare("SELECT seq, topic, payload, qos, retain, created_ms FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
+        .all(afterSeq, limit) as Array<Omit<OutboxRow, "retain"> & { retain: number; created_ms: number }>;
+      return rows.map((r) => ({ ...r, retain: r.retain !== 0 }));
+    } catch (err) {
+      throw toStoreError("listOutbox", this.file, err);
+    }
+  }
+
+  /** Deletes outbox rows in one transaction (the outbox bound's compaction and drops). */
+  deleteOutboxRows(seqs: readonly number[]): void {
+    try {
+      const del = this.stmt.deleteOutbox;
+      this.db.transaction(() => {
+        for (const seq of seqs) del.run(seq);
+      })();
+    } catch (err) {
+      throw toStoreError("deleteOutboxRows", this.file, err);
+    }
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -1,4 +1,14 @@
-import { ReasonCodes, connect, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from "mqtt";
+import { readFileSync } from "node:fs";
+import {
+  ReasonCodes,
+  connect,
+  type IClientOptions,
+  type IClientPublishOptions,
+  type IConnackPacket,
+  type IDisconnectPacket,
+  type IPublishPacket,
+  type MqttClient,
+} from "mqtt";
 import type { Logger } from "pino";
 import type { MqttConfig } from "../config/schema.js";
 import type { Outbox, OutboxMessage } from "./outbox.js";
@@ -6,7 +16,11 @@ import type { Outbox, OutboxMessage } from "./outbox.js";
 export type MqttSettings = Pick<
   MqttConfig,
   "url" | "topic_prefix" | "username" | "password" | "client_id" | "keepalive" | "reconnect_seconds"
->;
+> &
+  Partial<Pick<MqttConfig, "tls" | "session_expiry_seconds">>;
+
+/** Called for each message on a topic matching a subscribe() filter. */
+export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
 
 export interface OutboxPublisherOptions {
   outbox: Outbox;
@@ -17,6 +31,8 @@ export interface OutboxPublisherOptions {
   window?: number;
   /** safety-net poll of the outbox when nobody calls notify(); default 1000 ms */
   pollMs?: number;
+  /** turns a stored row into the payload sent (e.g. payload_format: deepstream); default the row's payload */
+  encode?: (row: OutboxMessage) => string | Buffer;
 }
 
 const BROKER_SCHEMES = new Set(["mqtt", "mqtts", "ws", "wss", "tcp", "ssl"]);
@@ -90,6 +106,7 @@ export class OutboxPublisher {
   private lastError: string | undefined;
   private readonly errorsLogged = new Set<string>();
   private depthLevel = 0;
+  private readonly subscriptions: Array<{ filter: string; handler: MessageHandler }> = [];
 
   constructor(private readonly opts: OutboxPublisherOptions) {
     this.topicBase = `${opts.mqtt.topic_prefix}/${opts.deviceId}`;
@@ -120,15 +137,21 @@ export class OutboxPublisher {
     const options: IClientOptions = {
       protocolVersion: 5,
       clientId,
-      // clean: delivery does not rest on the broker session but on the outbox, which is resent from the first
-      // unacknowledged row after every reconnect; the agent subscribes to nothing yet. Revisit with commands.
-      clean: true,
+      // A persistent session with a stable client id: the broker keeps the command subscription and queues
+      // commands sent while the link is down. Delivery of what we publish does not rest on it: the outbox is
+      // resent from the first unacknowledged row after every reconnect (mqtt.js's own in-flight copies are
+      // dropped), so a broker that lost the session loses nothing either.
+      clean: false,
+      // Maximum Packet Size: the broker drops anything bigger instead of sending it, so a huge command cannot
+      // make us buffer it (commands over 16 KiB are refused anyway, with a reply).
+      properties: { sessionExpiryInterval: m.session_expiry_seconds ?? 86_400, maximumPacketSize: 1 << 20 },
       keepalive: m.keepalive,
       reconnectPeriod: Math.round(m.reconnect_seconds * 1000),
       connectTimeout: 10_000,
       username: m.username,
       password: m.password,
       will: { topic: this.statusTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
+      ...tlsOptions(m),
       // Only the outbox queues: nothing is handed to mqtt.js while disconnected.
       queueQoSZero: false,
       resubscribe: false,
@@ -151,6 +174,7 @@ export class OutboxPublisher {
     client.prependListener("close", () => this.onClose(client));
     client.on("error", (err) => this.onError(err));
     client.on("reconnect", () => this.onReconnect());
+    client.on("message", (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on("disconnect", (packet: IDisconnectPacket) => {
       const code = packet.reasonCode ?? 0;
       const why = packet.properties?.reasonString ?? ReasonCodes[code as keyof typeof ReasonCodes] ?? "";
@@ -161,6 +185,37 @@ export class OutboxPublisher {
       this.checkDepth();
     }, this.pollMs);
     this.pollTimer.unref();
+  }
+
+  /**
+   * Routes messages on `<prefix>/<device>/<suffixFilter>` (MQTT wildcards allowed) to handler; subscribed with
+   * QoS 1 on every connect. Register before start() so that commands queued by the broker are not missed.
+   */
+  subscribe(suffixFilter: string, handler: MessageHandler): void {
+    const filter = `${this.topicBase}/${suffixFilter}`;
+    this.subscriptions.push({ filter, handler });
+    if (this.client && this.isConnected) this.client.subscribe(filter, { qos: 1, nl: true });
+  }
+
+  /** The full topic of a suffix under `<prefix>/<device>/`. */
+  topic(suffix: string): string {
+    return `${this.topicBase}/${suffix}`;
+  }
+
+  /**
+   * Publishes now, bypassing the outbox, to a full topic: for messages only worth sending while connected
+   * (command replies, stats, the latest snapshot). Resolves false when not connected or the broker refused it.
+   */
+  async publishLive(topic: string, payload: string | Buffer, opts: IClientPublishOptions): Promise<boolean> {
+    const client = this.client;
+    if (!client || !this.isConnected || this.stopping) return false;
+    try {
+      await client.publishAsync(topic, payload, opts);
+      return true;
+    } catch (err) {
+      this.log.debug({ topic, err: (err as Error).message }, "live publish failed");
+      return false;
+    }
   }
 
   /** Call after enqueuing: wakes the publisher now instead of at the next poll. Cheap; calls coalesce. */
@@ -175,7 +230,7 @@ export class OutboxPublisher {
 
   /**
    * Clean shutdown: while connected, keeps sending for up to flushTimeoutMs until the outbox is empty, then
-   * publishes retained `offline` and disconnects (a clean DISCONNECT, so the broker discards the will).
+   * publishes retained `stopped` and disconnects (a clean DISCONNECT, so the broker discards the will).
    * Whatever is left stays in the outbox for the next start.
    */
   stop(opts: { flushTimeoutMs?: number } = {}): Promise<void> {
@@ -199,11 +254,11 @@ export class OutboxPublisher {
     if (this.isConnected) {
       try {
         await withTimeout(
-          client.publishAsync(this.statusTopic, "offline", { qos: 1, retain: true }),
+          client.publishAsync(this.statusTopic, "stopped", { qos: 1, retain: true }),
           Math.max(deadline - Date.now(), 1000),
         );
       } catch (err) {
-        this.log.warn({ err: (err as Error).message }, "could not publish offline status");
+        this.log.warn({ err: (err as Error).message }, "could not publish stopped status");
       }
     }
     // Unacknowledged messages stay in the outbox; drop mqtt.js's copies so end() does not wait for their acks.
@@ -250,6 +305,13 @@ export class OutboxPublisher {
     client.publish(this.statusTopic, "online", { qos: 1, retain: true }, (err) => {
       if (err && epoch === this.epoch) this.log.warn({ err: err.message }, "could not publish online status");
     });
+    for (const { filter } of this.subscriptions) {
+      // No Local: a reply the agent sends to a response topic under its own cmd/ never comes back as a command.
+      client.subscribe(filter, { qos: 1, nl: true }, (err, granted) => {
+        const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error("subscription refused by the broker") : null);
+        if (refused && epoch === this.epoch) this.log.error({ filter, err: refused.message }, "could not subscribe");
+      });
+    }
     this.pump();
   }
 
@@ -339,7 +401,16 @@ export class OutboxPublisher {
     const epoch = this.epoch;
     this.cursor = row.seq;
     this.inflight.add(row.seq);
-    client.publish(`${this.topicBase}/${row.topic}`, row.payload, { qos: row.qos, retain: row.retain }, (err) =>
+    let payload: string | Buffer = row.payload;
+    if (this.opts.encode) {
+      try {
+        payload = this.opts.encode(row);
+      } catch (err) {
+        // A row the encoder cannot read goes out as stored rather than blocking the queue behind it.
+        this.log.error({ seq: row.seq, topic: row.topic, err: (err as Error).message }, "could not encode an outbox message; sent as stored");
+      }
+    }
+    client.publish(`${this.topicBase}/${row.topic}`, payload, { qos: row.qos, retain: row.retain }, (err) =>
       this.onAck(epoch, row, err),
     );
   }
@@ -386,6 +457,18 @@ export class OutboxPublisher {
       this.paused = false;
       this.pump();
     }, delay);
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    for (const { filter, handler } of this.subscriptions) {
+      if (!topicMatches(filter, topic)) continue;
+      try {
+        handler(topic, payload, packet);
+      } catch (err) {
+        // A handler fault must never take the connection (and the outbox behind it) down.
+        this.log.error({ topic, err: (err as Error).message }, "MQTT message handler failed");
+      }
+    }
   }
 
   private dropClientInflight(client: MqttClient): void {
@@ -448,6 +531,42 @@ export class OutboxPublisher {
       this.drainWaiters.push(done);
     });
   }
+}
+
+/** MQTT topic filter matching (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length) return false;
+    if (f[i] !== "+" && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/** mqtt.js TLS options from mqtt.tls; files are read now, so a missing one is a PublishError at start. */
+function tlsOptions(m: MqttSettings): Partial<IClientOptions> {
+  const tls = m.tls;
+  if (!tls) return {};
+  const read = (key: "ca" | "cert" | "key"): Buffer | undefined => {
+    const file = tls[key];
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new PublishError(`mqtt.tls.${key}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const out: Partial<IClientOptions> = { rejectUnauthorized: tls.reject_unauthorized };
+  const ca = read("ca");
+  const cert = read("cert");
+  const key = read("key");
+  if (ca) out.ca = ca;
+  if (cert) out.cert = cert;
+  if (key) out.key = key;
+  if (tls.servername) out.servername = tls.servername;
+  return out;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -1,0 +1,42 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+
+export interface ProcessFigures {
+  uptime_seconds: number;
+  /** CPU time since the previous sample over wall time, 100 = one core busy */
+  cpu_percent: number;
+  rss_bytes: number;
+  event_loop_lag_ms: { p50: number | null; p95: number | null; max: number | null };
+}
+
+/** Samples this process's CPU, memory and event-loop delay; each sample covers the time since the previous one. */
+export class ProcessSampler {
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private lastCpu = process.cpuUsage();
+  private lastAt = performance.now();
+
+  constructor() {
+    this.loop.enable();
+  }
+
+  sample(): ProcessFigures {
+    const now = performance.now();
+    const cpu = process.cpuUsage(this.lastCpu);
+    const wallMs = Math.max(1, now - this.lastAt);
+    this.lastCpu = process.cpuUsage();
+    this.lastAt = now;
+    const h = this.loop;
+    const ms = (ns: number): number | null => (h.count > 0 && Number.isFinite(ns) ? Math.round(ns / 1e4) / 100 : null);
+    const figures: ProcessFigures = {
+      uptime_seconds: Math.round(process.uptime()),
+      cpu_percent: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10,
+      rss_bytes: process.memoryUsage.rss(),
+      event_loop_lag_ms: { p50: ms(h.percentile(50)), p95: ms(h.percentile(95)), max: ms(h.max) },
+    };
+    h.reset();
+    return figures;
+  }
+
+  close(): void {
+    this.loop.disable();
+  }
+}
