@@ -5,6 +5,8 @@ import type { Frame } from "./camera/frame.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { CameraConfig, Config } from "./config/schema.js";
 import { Detector } from "./detect/detector.js";
+import { analyticsOptions } from "./analytics/camera-analytics.js";
+import { CrossingStore } from "./events/crossing-store.js";
 import { EventMaintainer } from "./events/maintainer.js";
 import { SnapshotWriter } from "./events/snapshot.js";
 import { EventStore } from "./events/store.js";
@@ -150,25 +152,35 @@ export class Agent {
     );
 
     const snapshots = (this.snapshots = new SnapshotWriter(cfg.storage.snapshots));
+    const crossings = new CrossingStore(this.store);
     for (const [name, cam] of enabled) {
       const detector = this.detectors.get(cam.detect.model);
       if (!detector) continue;
+      const width = cam.detect.width ?? detector.info.inputWidth;
+      const height = cam.detect.height ?? detector.info.inputHeight;
+      const store = this.store;
       const events = new EventMaintainer(
         {
-          device: cfg.device.id,
-          camera: name,
-          minFrames: cam.events.min_frames,
-          endAfterMs: cam.events.end_after_seconds * 1000,
-          updateIntervalMs: cam.events.update_interval_seconds * 1000,
-          newId: newEventId,
+          events: {
+            device: cfg.device.id,
+            camera: name,
+            minFrames: cam.events.min_frames,
+            threshold: cam.events.threshold,
+            updateIntervalMs: cam.events.update_interval_seconds * 1000,
+            stationary: cam.events.stationary,
+            newId: newEventId,
+          },
+          analytics: analyticsOptions(cam, width, height),
         },
         snapshots,
-        this.store,
+        {
+          recordEvent: (change, ev) => store.recordEvent(change, ev),
+          recordCrossing: (camera, c) => crossings.record(camera, c),
+          enqueue: (topic, payload, o) => store.enqueue(topic, payload, o),
+        },
         () => this.publisher?.notify(),
         this.log,
       );
-      const width = cam.detect.width ?? detector.info.inputWidth;
-      const height = cam.detect.height ?? detector.info.inputHeight;
       const pipeline = new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log);
       this.pipelines.set(name, pipeline);
     }

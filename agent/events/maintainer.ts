@@ -1,31 +1,42 @@
 import type { Logger } from "pino";
+import { CameraAnalytics, type CameraAnalyticsOptions } from "../analytics/camera-analytics.js";
+import type { Crossing } from "../analytics/line-crossings.js";
+import type { Occupancy, ZoneAlarm } from "../analytics/zones.js";
 import type { Frame } from "../camera/frame.js";
 import type { Detection } from "../detect/detection.js";
+import type { CrossingMessage } from "./crossing-store.js";
 import type { EvaEvent, EventChange } from "./event.js";
-import { EventRules, type EventOutput } from "./rules.js";
 import { SnapshotWriter } from "./snapshot.js";
+import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-events.js";
 
-/** Where event changes go once decided: the store writes them with their outbox row in one transaction. */
+/**
+ * Where decisions go: the store writes each with its outbox message in one transaction, so whatever is stored
+ * is published and nothing else is.
+ */
 export interface EventSink {
   recordEvent(change: EventChange, ev: EvaEvent): void;
+  recordCrossing(camera: string, c: Crossing): CrossingMessage;
+  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): number;
 }
 
 export interface MaintainerOptions {
-  device: string;
-  camera: string;
-  minFrames: number;
-  endAfterMs: number;
-  updateIntervalMs: number;
-  newId: (timeMs: number) => string;
+  events: TrackEventOptions;
+  analytics: CameraAnalyticsOptions;
 }
 
+/** `alarms` payload: one message when an alarm is raised and one when it clears. */
+export type AlarmMessage = Omit<ZoneAlarm, "time"> & { camera: string; time: string };
+
 /**
- * The events stage for one camera: runs the pure rules on each processed frame, keeps the best frame of each
- * open event for its snapshot, and hands every change to the sink. A failing snapshot write is logged and
- * the event still goes out (without the picture it is still an event).
+ * The events stage for one camera: runs the pure analytics and event rules on each processed frame, keeps the
+ * best frame of each open event for its snapshot, and hands every decision to the sink — events, crossings,
+ * alarms, and retained occupancy per zone. A failing snapshot write is logged and the event still goes out
+ * (without the picture it is still an event).
  */
 export class EventMaintainer {
-  private readonly rules: EventRules;
+  private readonly analytics: CameraAnalytics;
+  private readonly rules: TrackEvents;
+  private readonly camera: string;
 
   constructor(
     opts: MaintainerOptions,
@@ -34,19 +45,47 @@ export class EventMaintainer {
     private readonly onRecorded: () => void,
     private readonly log: Logger,
   ) {
-    this.rules = new EventRules(opts);
+    this.camera = opts.events.camera;
+    this.analytics = new CameraAnalytics(opts.analytics);
+    this.rules = new TrackEvents(opts.events);
+    // Retained, so a control room subscribing later sees each zone's state; empty until the first frame says otherwise.
+    this.publishOccupancy(this.analytics.initialOccupancy());
+    this.onRecorded();
   }
 
   /** Processes one frame's detections. Synchronous, so the frame may be released right after it returns. */
   observe(frame: Frame, detections: readonly Detection[]): void {
-    const step = this.rules.observe(frame.time, detections);
+    const a = this.analytics.observe(frame.time, detections);
+    const step = this.rules.observe(frame.time, a.tracks, a.ended);
     for (const ev of step.improved) this.snapshots.capture(ev.id, frame);
     this.emit(step.changes);
+    for (const c of a.crossings) this.sink.recordCrossing(this.camera, c);
+    this.publishAlarms(a.alarms);
+    this.publishOccupancy(a.occupancy);
+    if (a.crossings.length || a.alarms.length || a.occupancy.length) this.onRecorded();
   }
 
-  /** Ends every open event (camera ended, disabled or agent stopping). */
+  /** Ends every open event and empties the zones (camera ended, disabled or agent stopping). */
   endAll(): void {
-    this.emit(this.rules.endAll());
+    const a = this.analytics.endAll(Date.now());
+    this.emit(this.rules.endAll(a.ended));
+    this.publishAlarms(a.alarms);
+    this.publishOccupancy(a.occupancy);
+    this.onRecorded();
+  }
+
+  private publishAlarms(alarms: readonly ZoneAlarm[]): void {
+    for (const { time, ...rest } of alarms) {
+      const msg: AlarmMessage = { ...rest, camera: this.camera, time: new Date(time).toISOString() };
+      this.sink.enqueue("alarms", JSON.stringify(msg), { qos: 1, retain: false });
+    }
+  }
+
+  private publishOccupancy(changes: readonly Occupancy[]): void {
+    for (const o of changes) {
+      const msg = { zone: o.zone, camera: this.camera, counts: o.counts, total: o.total };
+      this.sink.enqueue(`occupancy/${this.camera}/${o.zone}`, JSON.stringify(msg), { qos: 1, retain: true });
+    }
   }
 
   private emit(changes: EventOutput[]): void {
