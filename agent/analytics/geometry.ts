@@ -68,7 +68,6 @@ export function polygonArea(poly: Polygon): number {
 export function polygonProblem(poly: Polygon): string | null {
   const distinct = new Set(poly.map((p) => `${p[0]},${p[1]}`));
   if (distinct.size < 3) return `a polygon needs at least 3 distinct points, got ${distinct.size}`;
-  if (polygonArea(poly) === 0) return "the polygon has zero area (its points are on one line)";
   const n = poly.length;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
@@ -79,6 +78,8 @@ export function polygonProblem(poly: Polygon): string | null {
       }
     }
   }
+  // After the crossing test: a symmetric bow-tie also has zero signed area, and "intersects itself" says why.
+  if (polygonArea(poly) === 0) return "the polygon has zero area (its points are on one line)";
   return null;
 }
 

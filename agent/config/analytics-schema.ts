@@ -11,6 +11,7 @@ const polygon = z
   .array(point)
   .min(3, "a polygon needs at least 3 points")
   .superRefine((pts, ctx) => {
+    if (pts.length < 3) return; // .min() has said so
     const why = polygonProblem(pts as Point[]);
     if (why) ctx.addIssue({ code: "custom", message: why });
   });

@@ -39,7 +39,7 @@ export class CrossingStore {
     return this.store.inTransaction("recordCrossing", (db) => {
       const s = this.statements(db);
       s.insert.run(camera, c.line, c.direction, c.label, c.track_id, c.time);
-      s.bump.run(camera, c.line, c.direction === "in" ? 1 : 0, c.direction === "out" ? 1 : 0);
+      s.bump.run({ camera, line: c.line, in: c.direction === "in" ? 1 : 0, out: c.direction === "out" ? 1 : 0 });
       const counts = s.counts.get(camera, c.line) as LineCounts;
       const msg: CrossingMessage = { line: c.line, direction: c.direction, label: c.label, track_id: c.track_id, camera, time: new Date(c.time).toISOString(), counts };
       this.store.enqueue(CROSSINGS_TOPIC, JSON.stringify(msg), { qos: 1, retain: false });
@@ -56,8 +56,8 @@ export class CrossingStore {
     return (this.stmt ??= {
       insert: db.prepare("INSERT INTO crossings (camera, line, direction, label, track_id, time_ms) VALUES (?, ?, ?, ?, ?, ?)"),
       bump: db.prepare(`
-        INSERT INTO line_counts (camera, line, in_count, out_count) VALUES (?1, ?2, ?3, ?4)
-        ON CONFLICT (camera, line) DO UPDATE SET in_count = in_count + ?3, out_count = out_count + ?4`),
+        INSERT INTO line_counts (camera, line, in_count, out_count) VALUES (@camera, @line, @in, @out)
+        ON CONFLICT (camera, line) DO UPDATE SET in_count = in_count + @in, out_count = out_count + @out`),
       counts: db.prepare('SELECT in_count AS "in", out_count AS "out" FROM line_counts WHERE camera = ? AND line = ?'),
     });
   }
