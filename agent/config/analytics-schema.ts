@@ -21,7 +21,7 @@ export const trackerSchema = z.strictObject({
   max_age_seconds: z.number().min(0).optional().describe("seconds a lost track is kept before it dies (and its event ends); default events.end_after_seconds"),
   high_score: z.number().min(0).max(1).default(0.5).describe("detections at or above this start and extend tracks"),
   low_score: z.number().min(0).max(1).default(0.1).describe("detections from here to high_score only extend existing tracks (effective floor: detect.min_score)"),
-  iou: z.number().min(0.01).max(1).default(0.2).describe("least IoU between a track's predicted box and a detection to match"),
+  iou: z.number().min(0.01).max(1).default(0.2).describe("least IoU between a track's predicted box and a detection to match, both grown by 30% on each side"),
 });
 
 export const zoneSchema = z.strictObject({

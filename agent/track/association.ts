@@ -8,6 +8,17 @@ export function iou(a: Box, b: Box): number {
   return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
 }
 
+/**
+ * The box grown by `ratio` of its width and height on every side. Matching on grown boxes (the buffered IoU of
+ * C-BIoU, Yang et al. 2023) keeps a track whose object jumped further than its own width between frames —
+ * low frame rates, a dropped frame, someone starting to walk — where plain IoU would be zero.
+ */
+export function expand(b: Box, ratio: number): Box {
+  const dx = (b[2] - b[0]) * ratio;
+  const dy = (b[3] - b[1]) * ratio;
+  return [b[0] - dx, b[1] - dy, b[2] + dx, b[3] + dy];
+}
+
 export interface Matching {
   /** [track index, detection index] */
   pairs: Array<[number, number]>;

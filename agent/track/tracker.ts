@@ -1,5 +1,5 @@
 import type { Box, Detection } from "../detect/detection.js";
-import { matchByIou } from "./association.js";
+import { expand, matchByIou } from "./association.js";
 import { BoxKalman } from "./kalman.js";
 
 export interface TrackerOptions {
@@ -43,6 +43,9 @@ export interface TrackerStep {
 }
 
 const SCORE_HISTORY = 30;
+/** how far boxes are grown for matching, per side, as a share of their size */
+const MATCH_BUFFER = 0.3;
+const grown = (boxes: readonly Box[]) => boxes.map((b) => expand(b, MATCH_BUFFER));
 
 class LiveTrack {
   readonly kalman: BoxKalman;
@@ -103,7 +106,7 @@ class LiveTrack {
 }
 
 /**
- * ByteTrack-style multi-object tracker for one camera: Kalman-predicted boxes matched by IoU to high-score
+ * ByteTrack-style multi-object tracker for one camera: Kalman-predicted boxes matched by (buffered) IoU to high-score
  * detections first, then to the low-score ones (a person half-hidden behind a post scores low but is still the
  * same person), tentative until `minHits` matches in a row, dead `maxAgeMs` after the last match. Matching
  * ignores labels — a detector flipping car/truck on one vehicle must not split it — and the track's label is
@@ -128,16 +131,16 @@ export class Tracker {
 
     // First pass: established tracks (confirmed, including those lost for a while) take the confident detections.
     const established = this.live.filter((t) => t.confirmed);
-    const first = matchByIou(established.map((t) => t.predicted), high.map((d) => d.box), this.opts.iou);
+    const first = matchByIou(grown(established.map((t) => t.predicted)), grown(high.map((d) => d.box)), this.opts.iou);
     for (const [ti, di] of first.pairs) established[ti]!.observe(high[di]!, time);
     const leftHigh = first.unmatchedDetections.map((i) => high[i]!);
     // Second pass: tracks still unmatched may take a low-score detection.
     const leftTracks = first.unmatchedTracks.map((i) => established[i]!);
-    const second = matchByIou(leftTracks.map((t) => t.predicted), low.map((d) => d.box), this.opts.iou);
+    const second = matchByIou(grown(leftTracks.map((t) => t.predicted)), grown(low.map((d) => d.box)), this.opts.iou);
     for (const [ti, di] of second.pairs) leftTracks[ti]!.observe(low[di]!, time);
     // Tentative tracks only grow on confident detections; the rest start new tracks.
     const tentative = this.live.filter((t) => !t.confirmed);
-    const third = matchByIou(tentative.map((t) => t.predicted), leftHigh.map((d) => d.box), this.opts.iou);
+    const third = matchByIou(grown(tentative.map((t) => t.predicted)), grown(leftHigh.map((d) => d.box)), this.opts.iou);
     for (const [ti, di] of third.pairs) tentative[ti]!.observe(leftHigh[di]!, time);
     for (const di of third.unmatchedDetections) this.live.push(new LiveTrack(this.nextId++, leftHigh[di]!, time));
 

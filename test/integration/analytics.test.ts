@@ -6,7 +6,7 @@ import { CrossingStore } from "../../agent/events/crossing-store.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { TestBroker } from "../support/broker.js";
-import { MessageCollector, type Received } from "../support/mqtt.js";
+import { MessageCollector, retained, type Received } from "../support/mqtt.js";
 import { HIDDEN, spriteClip } from "../support/sprite-clips.js";
 
 // Real clips, real detector, real broker: a person sprite walks scripted paths over grey at 5 fps, so every
@@ -64,5 +64,39 @@ describe("tracks, lines and zones on real clips", () => {
     const first = events[0]!;
     expect(Date.parse(first.end_time!) - Date.parse(first.start_time)).toBeGreaterThan(12_000);
     expect(first.track_id).toBe(crossings[0]!.track_id);
+  });
+
+  it("zones: occupancy 0→1→2→1→0 retained, loitering once per stay, overcrowding raised and cleared", async () => {
+    // The zone is the right half of the floor. A walks in and stays about 8 s; B comes in from the right edge
+    // and leaves the way it came, in the zone about 3.5 s counting the tracker's second of grace (under
+    // loiter_seconds); then A walks out.
+    const clip = await spriteClip("zones-v2", 12.5, [
+      [[0, 80, 300], [2, 400, 300], [9, 400, 300], [10.5, 80, 300]],
+      [[0, HIDDEN, 0], [2.99, HIDDEN, 0], [3, 640, 250], [4, 560, 250], [5, 560, 250], [6, 700, 250]],
+    ], FPS);
+    const zone = "    zones:\n      floor: {points: [[320, 200], [640, 200], [640, 360], [320, 360]], loiter_seconds: 5, max_objects: 1}\n";
+    const { sub, dir } = await runClip("dev-zones", clip, zone);
+    const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-zones/events").filter((x) => x.payload.includes('"end"')).length >= 2, 10_000, "two event ends");
+    await new Promise((r) => setTimeout(r, 500));
+    await sub.close();
+
+    const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number }>(msgs, "eva/dev-zones/occupancy/cam/floor");
+    expect(occupancy.map((o) => o.total)).toEqual([0, 1, 2, 1, 0]);
+    expect(occupancy[2]).toEqual({ zone: "floor", camera: "cam", counts: { person: 2 }, total: 2 });
+
+    const alarms = payloads<{ type: string; state: string; zone: string; track_id?: number }>(msgs, "eva/dev-zones/alarms");
+    const loitering = alarms.filter((a) => a.type === "loitering");
+    expect(loitering.map((a) => a.state)).toEqual(["raised", "cleared"]);
+    expect(alarms.filter((a) => a.type === "overcrowding").map((a) => a.state)).toEqual(["raised", "cleared"]);
+
+    const store = new EventStore(path.join(dir, "eva.db"));
+    const events = store.queryEvents({ camera: "cam" });
+    store.close();
+    expect(events).toHaveLength(2);
+    const a = events.find((e) => e.track_id === loitering[0]!.track_id)!;
+    expect(a.entered_zones).toEqual(["floor"]);
+    expect(a.current_zones).toEqual([]);
+    // the retained message a late subscriber gets is the last state
+    expect(await retained(broker.url, "eva/dev-zones/occupancy/cam/floor")).toBe(JSON.stringify({ zone: "floor", camera: "cam", counts: {}, total: 0 }));
   });
 });

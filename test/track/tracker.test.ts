@@ -88,3 +88,23 @@ describe("tracker", () => {
     expect(t.update(400, [det(at(4), 0.5, "car")]).tracks[0]!.label).toBe("car");
   });
 });
+
+describe("tracker on a walker who stops and starts", () => {
+  it("keeps one id when a person standing still walks off briskly (1.5 heights/s at 10 fps), frames dropped included", () => {
+    const t = new Tracker(opts);
+    const ids = new Set<number>();
+    let time = 0;
+    for (let i = 0; i < 30; i++) ids.add(t.update((time += 100), [det(at(300, 100, 44, 140))]).tracks[0]!.id);
+    let x = 300;
+    for (let i = 0; i < 15; i++) {
+      // every fourth frame is lost on a busy machine: the next one is two steps further
+      const step = i % 4 === 3 ? 2 : 1;
+      x -= 21 * step;
+      time += 100 * step;
+      const tracks = t.update(time, [det(at(x, 100, 44, 140))]).tracks;
+      expect(tracks).toHaveLength(1);
+      ids.add(tracks[0]!.id);
+    }
+    expect(ids.size).toBe(1);
+  });
+});
