@@ -8,6 +8,7 @@ import { Detector } from "./detect/detector.js";
 import { analyticsOptions } from "./analytics/camera-analytics.js";
 import { CrossingStore } from "./events/crossing-store.js";
 import { EventMaintainer } from "./events/maintainer.js";
+import { SignStore } from "./events/sign-store.js";
 import { SnapshotWriter } from "./events/snapshot.js";
 import { EventStore } from "./events/store.js";
 import { newEventId } from "./events/ulid.js";
@@ -153,6 +154,7 @@ export class Agent {
 
     const snapshots = (this.snapshots = new SnapshotWriter(cfg.storage.snapshots));
     const crossings = new CrossingStore(this.store);
+    const signs = new SignStore(this.store);
     for (const [name, cam] of enabled) {
       const detector = this.detectors.get(cam.detect.model);
       if (!detector) continue;
@@ -170,12 +172,13 @@ export class Agent {
             stationary: cam.events.stationary,
             newId: newEventId,
           },
-          analytics: analyticsOptions(cam, width, height),
+          analytics: analyticsOptions(name, cam, width, height, newEventId),
         },
         snapshots,
         {
           recordEvent: (change, ev) => store.recordEvent(change, ev),
           recordCrossing: (camera, c) => crossings.record(camera, c),
+          recordSighting: (s) => signs.record(s),
           enqueue: (topic, payload, o) => store.enqueue(topic, payload, o),
         },
         () => this.publisher?.notify(),

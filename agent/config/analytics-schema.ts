@@ -41,12 +41,40 @@ export const lineSchema = z.strictObject({
   hysteresis_px: z.number().min(0).default(8).describe("distance past the line before a crossing counts (an object stopping on the line counts once)"),
 });
 
+export const signsSchema = z.strictObject({
+  labels: z.array(z.string()).optional().describe("labels that are signs (one sighting per pass instead of events); default every label the camera detects"),
+  watch: z
+    .array(
+      z.strictObject({
+        label: z.string().describe("expected sign class"),
+        zone: z.string().describe("zone (under zones) where it stands"),
+        missing_after_seconds: z.number().min(1).describe("not seen for this long while frames are usable (not dark, not frozen) → sign_missing alarm"),
+      }),
+    )
+    .default([])
+    .describe("signs a fixed camera must keep seeing"),
+});
+
 export const cameraAnalyticsKeys = {
   tracker: trackerSchema.default(() => trackerSchema.parse({})),
   zones: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-' (it becomes part of MQTT topics)"), zoneSchema).default({}),
   lines: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-'"), lineSchema).default({}),
   masks: z.array(polygon).default([]).describe("polygons where detections are ignored (their bottom-centre inside)"),
+  signs: signsSchema.optional().describe("traffic-sign sightings and sign watch; off when absent"),
 };
+
+/** Checks between keys of one camera's analytics, for the config's superRefine. */
+export function checkCameraAnalytics(
+  cam: { zones: Record<string, unknown>; signs?: z.infer<typeof signsSchema> | undefined },
+  at: (string | number)[],
+  ctx: z.RefinementCtx,
+): void {
+  cam.signs?.watch.forEach((w, i) => {
+    if (!(w.zone in cam.zones)) {
+      ctx.addIssue({ code: "custom", path: [...at, "signs", "watch", i, "zone"], message: `unknown zone '${w.zone}'; defined: ${Object.keys(cam.zones).join(", ") || "none"}` });
+    }
+  });
+}
 
 export type TrackerConfig = z.infer<typeof trackerSchema>;
 export type ZoneConfig = z.infer<typeof zoneSchema>;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cameraAnalyticsKeys } from "./analytics-schema.js";
+import { cameraAnalyticsKeys, checkCameraAnalytics } from "./analytics-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -106,6 +106,7 @@ export const configSchema = z
           message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
         });
       }
+      checkCameraAnalytics(c, ["cameras", cam], ctx);
     }
   });
 

@@ -1,9 +1,12 @@
 import type { Logger } from "pino";
 import { CameraAnalytics, type CameraAnalyticsOptions } from "../analytics/camera-analytics.js";
 import type { Crossing } from "../analytics/line-crossings.js";
+import { FrameQuality, sharpness } from "../analytics/frame-quality.js";
+import type { SignSighting } from "../analytics/sign-sightings.js";
+import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { Occupancy, ZoneAlarm } from "../analytics/zones.js";
 import type { Frame } from "../camera/frame.js";
-import type { Detection } from "../detect/detection.js";
+import type { Box, Detection } from "../detect/detection.js";
 import type { CrossingMessage } from "./crossing-store.js";
 import type { EvaEvent, EventChange } from "./event.js";
 import { SnapshotWriter } from "./snapshot.js";
@@ -16,6 +19,7 @@ import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-e
 export interface EventSink {
   recordEvent(change: EventChange, ev: EvaEvent): void;
   recordCrossing(camera: string, c: Crossing): CrossingMessage;
+  recordSighting(s: SignSighting): void;
   enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): number;
 }
 
@@ -25,7 +29,10 @@ export interface MaintainerOptions {
 }
 
 /** `alarms` payload: one message when an alarm is raised and one when it clears. */
-export type AlarmMessage = Omit<ZoneAlarm, "time"> & { camera: string; time: string };
+export type AlarmMessage = (Omit<ZoneAlarm, "time"> | Omit<SignAlarm, "time">) & { camera: string; time: string };
+
+/** A stream repeating one picture this long is frozen: sign watch stops counting until it changes. */
+const FROZEN_MS = 10_000;
 
 /**
  * The events stage for one camera: runs the pure analytics and event rules on each processed frame, keeps the
@@ -37,6 +44,7 @@ export class EventMaintainer {
   private readonly analytics: CameraAnalytics;
   private readonly rules: TrackEvents;
   private readonly camera: string;
+  private readonly frameQuality = new FrameQuality(FROZEN_MS);
 
   constructor(
     opts: MaintainerOptions,
@@ -55,10 +63,18 @@ export class EventMaintainer {
 
   /** Processes one frame's detections. Synchronous, so the frame may be released right after it returns. */
   observe(frame: Frame, detections: readonly Detection[]): void {
-    const a = this.analytics.observe(frame.time, detections);
-    const step = this.rules.observe(frame.time, a.tracks, a.ended);
+    const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
+    const quality = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b));
+    const a = this.analytics.observe(frame.time, detections, { usable: !dark && !frozen, quality });
+    const isObject = (label: string) => !this.analytics.isSign(label);
+    const step = this.rules.observe(frame.time, a.tracks.filter((s) => isObject(s.track.label)), a.ended.filter((t) => isObject(t.label)));
     for (const ev of step.improved) this.snapshots.capture(ev.id, frame);
     this.emit(step.changes);
+    for (const s of a.sightings.improved) {
+      if (!s.snapshot) this.analytics.setSightingSnapshot(s.id, this.snapshots.pathFor(s));
+      this.snapshots.capture(s.id, frame);
+    }
+    this.recordSightings(a.sightings.done);
     for (const c of a.crossings) this.sink.recordCrossing(this.camera, c);
     this.publishAlarms(a.alarms);
     this.publishOccupancy(a.occupancy);
@@ -69,12 +85,24 @@ export class EventMaintainer {
   endAll(): void {
     const a = this.analytics.endAll(Date.now());
     this.emit(this.rules.endAll(a.ended));
+    this.recordSightings(a.sightings.done);
     this.publishAlarms(a.alarms);
     this.publishOccupancy(a.occupancy);
     this.onRecorded();
   }
 
-  private publishAlarms(alarms: readonly ZoneAlarm[]): void {
+  /** A pass is stored once it ends, with the JPEG of its best view (the box and class drawn). */
+  private recordSightings(done: readonly SignSighting[]): void {
+    for (const s of done) {
+      this.sink.recordSighting(s);
+      const picture: EvaEvent = {
+        id: s.id, device: "", camera: s.camera, label: s.label, start_time: s.first_seen, end_time: s.last_seen, top_score: s.score, box: s.box, snapshot: s.snapshot,
+      };
+      this.writeSnapshot("end", picture);
+    }
+  }
+
+  private publishAlarms(alarms: ReadonlyArray<ZoneAlarm | SignAlarm>): void {
     for (const { time, ...rest } of alarms) {
       const msg: AlarmMessage = { ...rest, camera: this.camera, time: new Date(time).toISOString() };
       this.sink.enqueue("alarms", JSON.stringify(msg), { qos: 1, retain: false });

@@ -28,7 +28,7 @@ describe("analytics config", () => {
     expect([cam.zones, cam.lines, cam.masks]).toEqual([{}, {}, []]);
     expect(cam.events).toMatchObject({ threshold: 0.7, stationary_seconds: 30, stationary: "keep" });
     // the tracker's max age falls back to events.end_after_seconds
-    expect(analyticsOptions(cam, 640, 360).tracker.maxAgeMs).toBe(5000);
+    expect(analyticsOptions("front", cam, 640, 360, () => "id").tracker.maxAgeMs).toBe(5000);
   });
 
   it("zones and lines in pixels or fractions become detect-frame pixels", () => {
@@ -43,7 +43,7 @@ describe("analytics config", () => {
       "c.yaml",
       {},
     ).cameras.front!;
-    const o = analyticsOptions(cam, 640, 360);
+    const o = analyticsOptions("front", cam, 640, 360, () => "id");
     expect(o.zones[0]).toEqual({ name: "lobby", polygon: [[0, 180], [640, 180], [640, 360], [0, 360]], labels: ["person"], minScore: 0, loiterMs: 10000, maxObjects: 3 });
     expect(o.lines[0]).toEqual({ name: "door", a: [320, 0], b: [320, 360], hysteresisPx: 8 });
     expect(o.masks).toEqual([[[0, 0], [100, 0], [100, 50]]]);
@@ -66,5 +66,17 @@ describe("analytics config", () => {
       { path: "cameras.front.lines.dot.points", line: 13, message: "a line needs two different points" },
       { path: "cameras.front.masks.0", line: 15, message: expect.stringMatching(/at least 3 points/) },
     ]);
+  });
+});
+
+describe("sign watch config", () => {
+  it("a watched sign must name a defined zone", () => {
+    expect(problems(`    zones:
+      corner: {points: [[0, 0], [0.2, 0], [0.2, 0.3]]}
+    signs:
+      watch:
+        - {label: stop, zone: corner, missing_after_seconds: 60}
+        - {label: stop, zone: kerb, missing_after_seconds: 60}
+`)).toEqual([{ path: "cameras.front.signs.watch.1.zone", line: 13, message: "unknown zone 'kerb'; defined: corner" }]);
   });
 });

@@ -47,3 +47,25 @@ describe("CrossingStore", () => {
     s.close();
   });
 });
+
+describe("SignStore", () => {
+  it("stores sightings, queues them on `signs`, and keeps an inventory per camera", async () => {
+    const { SignStore } = await import("../../agent/events/sign-store.js");
+    const s = new EventStore(file);
+    const signs = new SignStore(s);
+    const sighting = (id: string, label: string, last: string) => ({
+      id, camera: "road", label, score: 0.9, first_seen: "2026-11-27T10:00:00.000Z", last_seen: last, box: [1, 2, 3, 4] as [number, number, number, number], track_id: 1, snapshot: null,
+    });
+    signs.record(sighting("a", "stop", "2026-11-27T10:00:01.000Z"));
+    signs.record(sighting("b", "stop", "2026-11-27T10:05:00.000Z"));
+    signs.record(sighting("c", "speed_50", "2026-11-27T10:01:00.000Z"));
+    expect(signs.inventory("road")).toEqual([
+      { camera: "road", label: "speed_50", last_seen: "2026-11-27T10:01:00.000Z", count: 1 },
+      { camera: "road", label: "stop", last_seen: "2026-11-27T10:05:00.000Z", count: 2 },
+    ]);
+    const rows = s.peekOutbox(0, 10);
+    expect(rows.map((r) => r.topic)).toEqual(["signs", "signs", "signs"]);
+    expect(JSON.parse(rows[0]!.payload)).toEqual(sighting("a", "stop", "2026-11-27T10:00:01.000Z"));
+    s.close();
+  });
+});
