@@ -161,6 +161,8 @@ export class Agent {
       const width = cam.detect.width ?? detector.info.inputWidth;
       const height = cam.detect.height ?? detector.info.inputHeight;
       const store = this.store;
+      const analytics = analyticsOptions(name, cam, width, height, newEventId);
+      snapshots.setScene(name, { zones: analytics.zones, lines: analytics.lines });
       const events = new EventMaintainer(
         {
           events: {
@@ -172,7 +174,7 @@ export class Agent {
             stationary: cam.events.stationary,
             newId: newEventId,
           },
-          analytics: analyticsOptions(name, cam, width, height, newEventId),
+          analytics,
         },
         snapshots,
         {
