@@ -8,6 +8,7 @@ import { Detector } from "./detect/detector.js";
 import { analyticsOptions } from "./analytics/camera-analytics.js";
 import { CrossingStore } from "./events/crossing-store.js";
 import { EventMaintainer } from "./events/maintainer.js";
+import { Retention } from "./events/retention.js";
 import { SignStore } from "./events/sign-store.js";
 import { SnapshotWriter } from "./events/snapshot.js";
 import { EventStore } from "./events/store.js";
@@ -114,6 +115,7 @@ export class Agent {
   private store: EventStore | null = null;
   private publisher: OutboxPublisher | null = null;
   private snapshots: SnapshotWriter | null = null;
+  private retention: Retention | null = null;
   private readonly detectors = new Map<string, Detector>();
   private readonly pipelines = new Map<string, CameraPipeline>();
   private finish!: () => void;
@@ -136,6 +138,14 @@ export class Agent {
     this.store = new EventStore(cfg.storage.db);
     this.publisher = new OutboxPublisher({ mqtt: cfg.mqtt, deviceId: cfg.device.id, outbox: this.store, log: this.log });
     this.publisher.start();
+    const keep = cfg.storage.retention;
+    if (keep && (keep.days !== undefined || keep.max_mb !== undefined)) {
+      this.retention = new Retention(this.store, {
+        ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
+        ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
+      }, this.log);
+      this.retention.start();
+    }
 
     const enabled = Object.entries(cfg.cameras).filter(([, c]) => c.enabled);
     const usedModels = new Set(enabled.map(([, c]) => c.detect.model));
@@ -231,6 +241,7 @@ export class Agent {
     await Promise.all([...this.detectors.values()].map((d) => d.close()));
     await this.publisher?.stop({ flushTimeoutMs });
     await this.snapshots?.idle();
+    this.retention?.stop();
     this.store?.close();
   }
 }

@@ -79,3 +79,8 @@ export function checkCameraAnalytics(
 export type TrackerConfig = z.infer<typeof trackerSchema>;
 export type ZoneConfig = z.infer<typeof zoneSchema>;
 export type LineConfig = z.infer<typeof lineSchema>;
+
+export const retentionSchema = z.strictObject({
+  days: z.number().min(0).optional().describe("events, sign sightings and crossings older than this are deleted"),
+  max_mb: z.number().min(1).optional().describe("snapshots beyond this many MB are deleted with their events, oldest first"),
+});

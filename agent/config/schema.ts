@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cameraAnalyticsKeys, checkCameraAnalytics } from "./analytics-schema.js";
+import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -36,6 +36,7 @@ export type MqttConfig = z.infer<typeof mqttSchema>;
 export const storageSchema = z.strictObject({
   db: z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)"),
   snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
+  retention: retentionSchema.optional().describe("deleting old events with their snapshots (oldest first); keep everything when absent"),
 });
 
 export const modelSchema = z.strictObject({
