@@ -35,6 +35,8 @@ interface TrackEvent {
   lastEmit: number;
   /** the event ended because the object parked: no new one until it moves */
   parked: boolean;
+  /** when the object drove off after parking: its next event starts there, not at the track's birth */
+  movedAt: number | null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -78,22 +80,24 @@ export class TrackEvents {
   private observeTrack(time: number, s: TrackState, step: EventStep): void {
     const { track } = s;
     let te = this.byTrack.get(track.id);
-    if (!te) this.byTrack.set(track.id, (te = { open: null, dirty: false, lastEmit: 0, parked: false }));
+    if (!te) this.byTrack.set(track.id, (te = { open: null, dirty: false, lastEmit: 0, parked: false, movedAt: null }));
 
     if (te.parked) {
       if (s.stationary) return;
       te.parked = false; // moving again: a new event may open below
+      te.movedAt = time;
     }
     const ev = te.open;
     if (!ev) {
       if (track.scores.length < this.opts.minFrames || median(track.scores) < this.opts.threshold || !track.detected) return;
       if (s.stationary && this.opts.stationary === "end") return;
+      const start = te.movedAt ?? track.firstSeen;
       te.open = {
-        id: this.opts.newId(track.firstSeen),
+        id: this.opts.newId(start),
         device: this.opts.device,
         camera: this.opts.camera,
         label: track.label,
-        start_time: iso(track.firstSeen),
+        start_time: iso(start),
         end_time: null,
         top_score: round3(track.score),
         box: roundBox(track.box),

@@ -57,6 +57,6 @@ describe("track events", () => {
     r.observe(1000, [state()], []);
     expect(r.observe(2000, [state({}, [], true)], []).changes).toMatchObject([{ change: "end", event: { id: "ev1", stationary: true } }]);
     for (let t = 2200; t < 5000; t += 200) expect(r.observe(t, [state({}, [], true)], []).changes).toEqual([]);
-    expect(r.observe(5200, [state({}, [], false)], []).changes).toMatchObject([{ change: "new", event: { id: "ev2", track_id: 1 } }]);
+    expect(r.observe(5200, [state({}, [], false)], []).changes).toMatchObject([{ change: "new", event: { id: "ev2", track_id: 1, start_time: new Date(5200).toISOString() } }]);
   });
 });

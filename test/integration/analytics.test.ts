@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CrossingMessage } from "../../agent/events/crossing-store.js";
@@ -25,8 +26,9 @@ afterAll(async () => {
 
 const payloads = <T>(msgs: Received[], topic: string): T[] => msgs.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload) as T);
 
-async function runClip(device: string, clip: string, extra: string) {
+async function runClip(device: string, clip: string, extra: string, events = "") {
   const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { cam: { source: clip, fps: FPS, extra } } });
+  if (events) writeFileSync(file, readFileSync(file, "utf8").replace("events: {min_frames: 2,", `events: {${events}, min_frames: 2,`));
   const sub = await MessageCollector.subscribe(broker.url, `eva/${device}/#`);
   const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
   expect(run.code, run.stderr).toBe(0);
@@ -98,5 +100,22 @@ describe("tracks, lines and zones on real clips", () => {
     expect(a.current_zones).toEqual([]);
     // the retained message a late subscriber gets is the last state
     expect(await retained(broker.url, "eva/dev-zones/occupancy/cam/floor")).toBe(JSON.stringify({ zone: "floor", camera: "cam", counts: {}, total: 0 }));
+  });
+
+  it("stationary: end — a parked object's event ends once, it does not re-trigger while parked, and driving off is a new event", async () => {
+    const clip = await spriteClip("parked-v1", 10, [[[0, 80, 300], [2, 300, 300], [7, 300, 300], [9, 80, 300]]], FPS);
+    const { sub, dir } = await runClip("dev-parked", clip, "", "stationary: end, stationary_seconds: 2");
+    await sub.close();
+    const store = new EventStore(path.join(dir, "eva.db"));
+    const events = store.queryEvents({ camera: "cam" });
+    store.close();
+    expect(events).toHaveLength(2);
+    const [parked, leaving] = events as [EvaEvent, EvaEvent];
+    expect(parked.stationary).toBe(true);
+    expect(parked.track_id).toBe(leaving.track_id);
+    // parked about 2 s after arriving, long before it drives off at 7 s
+    const parkedFor = Date.parse(leaving.start_time) - Date.parse(parked.end_time!);
+    expect(parkedFor).toBeGreaterThan(2000);
+    expect(leaving.stationary).toBe(false);
   });
 });
