@@ -1,6 +1,7 @@
 import type { Box } from "../detect/detection.js";
 import type { TrackState } from "../analytics/camera-analytics.js";
 import { median } from "../analytics/zones.js";
+import { iou } from "../track/association.js";
 import type { Track } from "../track/tracker.js";
 import type { EvaEvent, EventChange } from "./event.js";
 
@@ -37,7 +38,21 @@ interface TrackEvent {
   parked: boolean;
   /** when the object drove off after parking: its next event starts there, not at the track's birth */
   movedAt: number | null;
+  /** a new track born on a parked object's spot: no event until it leaves the spot */
+  onSpot: Box | null;
 }
+
+/** Where a stationary object's track died: the same object found again there is not news. */
+interface ParkedSpot {
+  label: string;
+  box: Box;
+  until: number;
+}
+
+/** How long a parked object's spot is remembered after its track dies (a detector can miss a car for minutes at dusk). */
+const SPOT_MEMORY_MS = 3_600_000;
+/** A new track overlapping a spot this much is the parked object again. */
+const SAME_SPOT_IOU = 0.5;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -45,10 +60,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * Events as track lifecycles: `new` once a confirmed track's median score reaches the threshold over enough
  * detections, `update` only when something a person would care about changed (zone entered or left, a better
  * snapshot, stationary or moving again, the label vote) and at most every `updateIntervalMs`, `end` when the
- * track dies. A stationary object either ends its event or keeps it; it never opens a new one while parked.
+ * track dies. A stationary object either ends its event or keeps it; it never opens a new one while parked,
+ * not even when the detector loses it for a while and the tracker finds it again under a new id.
  */
 export class TrackEvents {
   private readonly byTrack = new Map<number, TrackEvent>();
+  private spots: ParkedSpot[] = [];
 
   constructor(private readonly opts: TrackEventOptions) {}
 
@@ -58,6 +75,7 @@ export class TrackEvents {
     for (const t of ended) {
       const te = this.byTrack.get(t.id);
       this.byTrack.delete(t.id);
+      if (te?.parked || te?.onSpot || te?.open?.stationary) this.spots.push({ label: t.label, box: t.box, until: time + SPOT_MEMORY_MS });
       if (te?.open) step.changes.push(end(te, t.lastSeen));
     }
     return step;
@@ -80,7 +98,17 @@ export class TrackEvents {
   private observeTrack(time: number, s: TrackState, step: EventStep): void {
     const { track } = s;
     let te = this.byTrack.get(track.id);
-    if (!te) this.byTrack.set(track.id, (te = { open: null, dirty: false, lastEmit: 0, parked: false, movedAt: null }));
+    if (!te) {
+      this.spots = this.spots.filter((p) => p.until > time);
+      const spot = this.spots.findIndex((p) => p.label === track.label && iou(p.box, track.box) >= SAME_SPOT_IOU);
+      const onSpot = spot >= 0 ? this.spots.splice(spot, 1)[0]!.box : null;
+      this.byTrack.set(track.id, (te = { open: null, dirty: false, lastEmit: 0, parked: false, movedAt: null, onSpot }));
+    }
+    if (te.onSpot) {
+      if (iou(te.onSpot, track.box) >= SAME_SPOT_IOU) return;
+      te.onSpot = null; // left the spot: from here it is news
+      te.movedAt = time;
+    }
 
     if (te.parked) {
       if (s.stationary) return;

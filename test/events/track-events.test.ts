@@ -59,4 +59,21 @@ describe("track events", () => {
     for (let t = 2200; t < 5000; t += 200) expect(r.observe(t, [state({}, [], true)], []).changes).toEqual([]);
     expect(r.observe(5200, [state({}, [], false)], []).changes).toMatchObject([{ change: "new", event: { id: "ev2", track_id: 1, start_time: new Date(5200).toISOString() } }]);
   });
+
+  it("a parked object lost by the detector and found again on its spot does not re-trigger; leaving the spot is news", () => {
+    for (const mode of ["keep", "end"] as const) {
+      const r = rules({ stationary: mode });
+      r.observe(1000, [state({ label: "car" })], []);
+      r.observe(40_000, [state({ label: "car" }, [], true)], []);
+      // the detector misses it long enough for the track to die
+      r.observe(50_000, [], [track({ label: "car", lastSeen: 45_000 })]);
+      // found again on the same spot under a new id: nothing, however long it stays
+      for (let t = 60_000; t < 70_000; t += 1000) expect(r.observe(t, [state({ id: 2, label: "car", firstSeen: 60_000 })], []).changes).toEqual([]);
+      // it drives off the spot: a new event from then
+      const off = r.observe(70_000, [state({ id: 2, label: "car", firstSeen: 60_000, box: [200, 10, 240, 110] })], []).changes;
+      expect(off).toMatchObject([{ change: "new", event: { track_id: 2, start_time: new Date(70_000).toISOString() } }]);
+      // a different object arriving elsewhere is unaffected
+      expect(r.observe(71_000, [state({ id: 3, label: "car", firstSeen: 71_000, box: [400, 10, 440, 110] })], []).changes).toMatchObject([{ change: "new" }]);
+    }
+  });
 });
