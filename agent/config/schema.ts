@@ -62,8 +62,8 @@ export const cameraDetectSchema = z.strictObject({
 });
 
 export const cameraEventsSchema = z.strictObject({
-  min_frames: z.number().int().min(1).default(3).describe("consecutive processed frames with the label before an event starts"),
-  end_after_seconds: z.number().min(0).default(5).describe("seconds without the label before the event ends"),
+  min_frames: z.number().int().min(1).default(3).describe("detections of a tracked object before its event can start"),
+  end_after_seconds: z.number().min(0).default(5).describe("seconds an object is unseen before its track dies and its event ends (unless tracker.max_age_seconds is set)"),
   update_interval_seconds: z.number().min(0).default(5).describe("at most one 'update' per event this often"),
   threshold: z.number().min(0).max(1).default(0.7).describe("median detection score over the track that confirms an event"),
   stationary_seconds: z.number().min(1).default(30).describe("an object that has not moved for this long is stationary"),
