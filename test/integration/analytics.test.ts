@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CrossingMessage } from "../../agent/events/crossing-store.js";
@@ -8,7 +8,9 @@ import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { TestBroker } from "../support/broker.js";
 import { MessageCollector, retained, type Received } from "../support/mqtt.js";
-import { HIDDEN, spriteClip } from "../support/sprite-clips.js";
+import type { SignSighting } from "../../agent/analytics/sign-sightings.js";
+import { SignStore } from "../../agent/events/sign-store.js";
+import { HIDDEN, spriteClip, stopSign } from "../support/sprite-clips.js";
 
 // Real clips, real detector, real broker: a person sprite walks scripted paths over grey at 5 fps, so every
 // expected count below follows from the script. Positions are the sprite's feet (bottom-centre).
@@ -26,8 +28,8 @@ afterAll(async () => {
 
 const payloads = <T>(msgs: Received[], topic: string): T[] => msgs.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload) as T);
 
-async function runClip(device: string, clip: string, extra: string, events = "") {
-  const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { cam: { source: clip, fps: FPS, extra } } });
+async function runClip(device: string, clip: string, extra: string, events = "", labels?: string[]) {
+  const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { cam: { source: clip, fps: FPS, extra, ...(labels ? { labels } : {}) } } });
   if (events) writeFileSync(file, readFileSync(file, "utf8").replace("events: {min_frames: 2,", `events: {${events}, min_frames: 2,`));
   const sub = await MessageCollector.subscribe(broker.url, `eva/${device}/#`);
   const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
@@ -117,5 +119,50 @@ describe("tracks, lines and zones on real clips", () => {
     const parkedFor = Date.parse(leaving.start_time) - Date.parse(parked.end_time!);
     expect(parkedFor).toBeGreaterThan(2000);
     expect(leaving.stationary).toBe(false);
+  });
+
+  it("signs: one sighting per pass, an inventory, and sign watch raising sign_missing while hidden and clearing when shown", async () => {
+    // A stop sign on its post (bottom-centre 340, 180) for 2 s, hidden 3 s, then a second pass sliding in
+    // from the right and staying 2 s, then hidden again.
+    const clip = await spriteClip(
+      "stop-sign-v1",
+      8.5,
+      [[[0, 340, 180], [1.99, 340, 180], [2, HIDDEN, 0], [4.99, HIDDEN, 0], [5, 490, 180], [6, 340, 180], [7, 340, 180], [7.01, HIDDEN, 0]]],
+      FPS,
+      await stopSign(80),
+    );
+    const extra = `    zones:
+      post: {points: [[280, 140], [420, 140], [420, 220], [280, 220]]}
+    signs:
+      labels: [stop sign]
+      watch:
+        - {label: stop sign, zone: post, missing_after_seconds: 2}
+`;
+    const { sub, dir } = await runClip("dev-signs", clip, extra, "", ["stop sign"]);
+    const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-signs/signs").length >= 2, 10_000, "two sightings");
+    await new Promise((r) => setTimeout(r, 500));
+    await sub.close();
+
+    const sightings = payloads<SignSighting>(msgs, "eva/dev-signs/signs");
+    expect(sightings).toHaveLength(2);
+    expect(sightings.map((s) => s.label)).toEqual(["stop sign", "stop sign"]);
+    expect(new Set(sightings.map((s) => s.track_id)).size).toBe(2);
+    for (const s of sightings) {
+      expect(s.score).toBeGreaterThan(0.7);
+      expect(Date.parse(s.last_seen) - Date.parse(s.first_seen)).toBeGreaterThan(1200);
+      expect(s.box[2] - s.box[0]).toBeGreaterThan(60);
+      expect(s.snapshot && existsSync(s.snapshot)).toBe(true);
+    }
+    const alarms = payloads<{ type: string; state: string; zone: string; label: string }>(msgs, "eva/dev-signs/alarms");
+    expect(alarms.map((a) => [a.type, a.state, a.zone, a.label])).toEqual([
+      ["sign_missing", "raised", "post", "stop sign"],
+      ["sign_missing", "cleared", "post", "stop sign"],
+    ]);
+
+    const store = new EventStore(path.join(dir, "eva.db"));
+    expect(new SignStore(store).inventory("cam")).toEqual([{ camera: "cam", label: "stop sign", last_seen: sightings[1]!.last_seen, count: 2 }]);
+    // signs are sightings, not events
+    expect(store.queryEvents({ camera: "cam" })).toEqual([]);
+    store.close();
   });
 });
