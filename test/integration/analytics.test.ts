@@ -38,7 +38,7 @@ async function runClip(device: string, clip: string, extra: string, events = "",
 }
 
 describe("tracks, lines and zones on real clips", () => {
-  it("counts line crossings exactly: both directions, a stop on the line that turns back, two crossing together", async () => {
+  it("counts line crossings exactly: both directions, a stop on the line that turns back, two crossing together; totals survive a restart", async () => {
     // The line runs down the picture at x = 320, drawn top to bottom: right-to-left is "in".
     const clip = await spriteClip("lines-v1", 17, [
       // one walker: out (left→right), pause, in (right→left), pause, up to the line, stands on it, turns back
@@ -68,6 +68,17 @@ describe("tracks, lines and zones on real clips", () => {
     const first = events[0]!;
     expect(Date.parse(first.end_time!) - Date.parse(first.start_time)).toBeGreaterThan(12_000);
     expect(first.track_id).toBe(crossings[0]!.track_id);
+
+    // Restart on the same database: the totals carry on from where they were.
+    const again = await spriteClip("lines-restart-v1", 4, [[[0, 480, 300], [3, 160, 300]]], FPS);
+    const file = path.join(dir, "eva.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace(clip, again));
+    const sub2 = await MessageCollector.subscribe(broker.url, "eva/dev-lines/crossings");
+    const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const after = await sub2.until((m) => m.length >= 1, 5000, "a crossing after the restart");
+    await sub2.close();
+    expect(after.map((m) => (JSON.parse(m.payload) as CrossingMessage).counts)).toEqual([{ in: 4, out: 1 }]);
   });
 
   it("zones: occupancy 0→1→2→1→0 retained, loitering once per stay, overcrowding raised and cleared", async () => {
