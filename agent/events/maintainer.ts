@@ -78,7 +78,7 @@ export class EventMaintainer {
     for (const c of a.crossings) this.sink.recordCrossing(this.camera, c);
     this.publishAlarms(a.alarms);
     this.publishOccupancy(a.occupancy);
-    if (a.crossings.length || a.alarms.length || a.occupancy.length) this.onRecorded();
+    if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length) this.onRecorded();
   }
 
   /** Ends every open event and empties the zones (camera ended, disabled or agent stopping). */
