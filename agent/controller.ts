@@ -5,7 +5,13 @@ import type { Frame } from "./camera/frame.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { CameraConfig, Config } from "./config/schema.js";
 import { Detector } from "./detect/detector.js";
-import { EventMaintainer } from "./events/maintainer.js";
+import { analyticsOptions } from "./analytics/camera-analytics.js";
+import { CrossingStore } from "./events/crossing-store.js";
+import { EventMaintainer, type EventSink } from "./events/maintainer.js";
+import type { SignAlarm } from "./analytics/sign-watch.js";
+import type { ZoneAlarm } from "./analytics/zones.js";
+import { Retention } from "./events/retention.js";
+import { SignStore } from "./events/sign-store.js";
 import { SnapshotWriter } from "./events/snapshot.js";
 import { EventStore } from "./events/store.js";
 import { newEventId } from "./events/ulid.js";
@@ -154,6 +160,21 @@ class CameraPipeline {
   }
 }
 
+function alarmReason(a: ZoneAlarm | SignAlarm): string {
+  switch (a.type) {
+    case "loitering":
+      return `${a.label ?? "object"} (track ${a.track_id ?? "?"}) ${a.state === "raised" ? "loitering in" : "left"} zone ${a.zone}`;
+    case "overcrowding":
+      return `${a.count ?? "?"} objects in zone ${a.zone} (max ${a.max_objects ?? "?"})`;
+    case "sign_missing":
+      return a.state === "raised"
+        ? `expected '${(a as SignAlarm).label}' not seen in zone ${a.zone} for ${(a as SignAlarm).missing_after_seconds} s`
+        : `'${(a as SignAlarm).label}' seen again in zone ${a.zone}`;
+    default:
+      return `${(a as ZoneAlarm).type} in zone ${(a as ZoneAlarm).zone}`;
+  }
+}
+
 /** Builds the pipeline graph from the config, starts it and stops it. Stages do the work. */
 export class Agent {
   private store: EventStore | null = null;
@@ -162,6 +183,7 @@ export class Agent {
   private api: ControlRoomApi | null = null;
   private bound: OutboxBound | null = null;
   private health: HealthServer | null = null;
+  private retention: Retention | null = null;
   private readonly modelFailures = new Map<string, string>();
   private readonly detectors = new Map<string, Detector>();
   private readonly pipelines = new Map<string, CameraPipeline>();
@@ -213,6 +235,14 @@ export class Agent {
         this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
       });
     }
+    const keep = cfg.storage.retention;
+    if (keep && (keep.days !== undefined || keep.max_mb !== undefined)) {
+      this.retention = new Retention(this.store, {
+        ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
+        ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
+      }, this.log);
+      this.retention.start();
+    }
 
     const enabled = Object.entries(cfg.cameras).filter(([, c]) => c.enabled);
     const usedModels = new Set(enabled.map(([, c]) => c.detect.model));
@@ -232,36 +262,51 @@ export class Agent {
     const snapshots = (this.snapshots = new SnapshotWriter(cfg.storage.snapshots));
     const store = this.store;
     const api = this.api;
+    const crossings = new CrossingStore(store);
+    const signs = new SignStore(store);
     // Events go to the store (with their outbox row); the API publishes their snapshots once written.
-    const sink = {
-      recordEvent: (change: EventChange, ev: EvaEvent) => {
+    const sink: EventSink = {
+      recordEvent: (change, ev) => {
         store.recordEvent(change, ev);
         api.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => snapshots.idle()));
+      },
+      recordCrossing: (camera, c) => crossings.record(camera, c),
+      recordSighting: (s) => signs.record(s),
+      enqueue: (topic, payload, o) => store.enqueue(topic, payload, o),
+      alarm: (camera, a) => {
+        const { type, state, zone, time: _time, ...extra } = a;
+        this.api?.setAlarmCondition({ type, camera, zone }, state === "raised", a.time, alarmReason(a), extra);
       },
     };
     for (const [name, cam] of enabled) {
       const detector = this.detectors.get(cam.detect.model);
       if (!detector) {
-        const reason = `model ${cam.detect.model} failed to load: ${failures.get(cam.detect.model) ?? "unknown error"}`;
+        const reason = `model ${cam.detect.model} failed to load: ${failures.get(`models.${cam.detect.model}.path`) ?? "unknown error"}`;
         this.api.onCameraStatus({ camera: name, state: "offline", reason, since: Date.now(), restarts: 0 });
         continue;
       }
+      const width = cam.detect.width ?? detector.info.inputWidth;
+      const height = cam.detect.height ?? detector.info.inputHeight;
+      const analytics = analyticsOptions(name, cam, width, height, newEventId);
+      snapshots.setScene(name, { zones: analytics.zones, lines: analytics.lines });
       const events = new EventMaintainer(
         {
-          device: cfg.device.id,
-          camera: name,
-          minFrames: cam.events.min_frames,
-          endAfterMs: cam.events.end_after_seconds * 1000,
-          updateIntervalMs: cam.events.update_interval_seconds * 1000,
-          newId: newEventId,
+          events: {
+            device: cfg.device.id,
+            camera: name,
+            minFrames: cam.events.min_frames,
+            threshold: cam.events.threshold,
+            updateIntervalMs: cam.events.update_interval_seconds * 1000,
+            stationary: cam.events.stationary,
+            newId: newEventId,
+          },
+          analytics,
         },
         snapshots,
         sink,
         () => this.publisher?.notify(),
         this.log,
       );
-      const width = cam.detect.width ?? detector.info.inputWidth;
-      const height = cam.detect.height ?? detector.info.inputHeight;
       const pipeline = new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log);
       this.pipelines.set(name, pipeline);
     }
@@ -369,6 +414,7 @@ export class Agent {
     await Promise.all([...this.detectors.values()].map((d) => d.close()));
     await this.publisher?.stop({ flushTimeoutMs });
     await this.snapshots?.idle();
+    this.retention?.stop();
     this.store?.close();
   }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -55,6 +56,7 @@ export type MqttConfig = z.infer<typeof mqttSchema>;
 export const storageSchema = z.strictObject({
   db: z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)"),
   snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
+  retention: retentionSchema.optional().describe("deleting old events with their snapshots (oldest first); keep everything when absent"),
 });
 
 export const modelSchema = z.strictObject({
@@ -80,9 +82,12 @@ export const cameraDetectSchema = z.strictObject({
 });
 
 export const cameraEventsSchema = z.strictObject({
-  min_frames: z.number().int().min(1).default(3).describe("consecutive processed frames with the label before an event starts"),
-  end_after_seconds: z.number().min(0).default(5).describe("seconds without the label before the event ends"),
+  min_frames: z.number().int().min(1).default(3).describe("detections of a tracked object before its event can start"),
+  end_after_seconds: z.number().min(0).default(5).describe("seconds an object is unseen before its track dies and its event ends (unless tracker.max_age_seconds is set)"),
   update_interval_seconds: z.number().min(0).default(5).describe("at most one 'update' per event this often"),
+  threshold: z.number().min(0).max(1).default(0.7).describe("median detection score over the track that confirms an event"),
+  stationary_seconds: z.number().min(1).default(30).describe("an object that has not moved for this long is stationary"),
+  stationary: z.enum(["end", "keep"]).default("keep").describe("a stationary object's event: end it (a new one opens when it moves) or keep it open"),
 });
 
 export const cameraSchema = z.strictObject({
@@ -95,6 +100,7 @@ export const cameraSchema = z.strictObject({
   rtsp_transport: z.enum(["tcp", "udp"]).default("tcp"),
   detect: cameraDetectSchema,
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
+  ...cameraAnalyticsKeys,
 });
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
@@ -127,6 +133,7 @@ export const configSchema = z
           message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
         });
       }
+      checkCameraAnalytics(c, ["cameras", cam], ctx);
     }
   });
 

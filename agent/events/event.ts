@@ -18,4 +18,15 @@ export interface EvaEvent {
   box: Box;
   /** path of the JPEG of the best frame with the box drawn; null until written */
   snapshot: string | null;
+  /** the tracker's id of the object (per camera, while the agent runs) */
+  track_id?: number;
+  /** zones the object is in now */
+  current_zones?: string[];
+  /** every zone the object has been in during the event, in order of entry */
+  entered_zones?: string[];
+  /** the object has not moved for the camera's events.stationary_seconds */
+  stationary?: boolean;
 }
+
+/** The fields the tracking and analytics stages add to an event (stored together as JSON). */
+export const TRACK_FIELDS = ["track_id", "current_zones", "entered_zones", "stationary"] as const;

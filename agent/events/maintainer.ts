@@ -1,31 +1,49 @@
 import type { Logger } from "pino";
+import { CameraAnalytics, type CameraAnalyticsOptions } from "../analytics/camera-analytics.js";
+import type { Crossing } from "../analytics/line-crossings.js";
+import { FrameQuality, sharpness } from "../analytics/frame-quality.js";
+import type { SignSighting } from "../analytics/sign-sightings.js";
+import type { SignAlarm } from "../analytics/sign-watch.js";
+import type { Occupancy, ZoneAlarm } from "../analytics/zones.js";
 import type { Frame } from "../camera/frame.js";
-import type { Detection } from "../detect/detection.js";
+import type { Box, Detection } from "../detect/detection.js";
+import type { CrossingMessage } from "./crossing-store.js";
 import type { EvaEvent, EventChange } from "./event.js";
-import { EventRules, type EventOutput } from "./rules.js";
 import { SnapshotWriter } from "./snapshot.js";
+import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-events.js";
 
-/** Where event changes go once decided: the store writes them with their outbox row in one transaction. */
+/**
+ * Where decisions go: the store writes each with its outbox message in one transaction, so whatever is stored
+ * is published and nothing else is.
+ */
 export interface EventSink {
   recordEvent(change: EventChange, ev: EvaEvent): void;
+  recordCrossing(camera: string, c: Crossing): CrossingMessage;
+  recordSighting(s: SignSighting): void;
+  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): number;
+  /** an analytics alarm raised or cleared; the control-room API's alarm book gives it an id operators can ack */
+  alarm(camera: string, alarm: ZoneAlarm | SignAlarm): void;
 }
 
 export interface MaintainerOptions {
-  device: string;
-  camera: string;
-  minFrames: number;
-  endAfterMs: number;
-  updateIntervalMs: number;
-  newId: (timeMs: number) => string;
+  events: TrackEventOptions;
+  analytics: CameraAnalyticsOptions;
 }
 
+/** A stream repeating one picture this long is frozen: sign watch stops counting until it changes. */
+const FROZEN_MS = 10_000;
+
 /**
- * The events stage for one camera: runs the pure rules on each processed frame, keeps the best frame of each
- * open event for its snapshot, and hands every change to the sink. A failing snapshot write is logged and
- * the event still goes out (without the picture it is still an event).
+ * The events stage for one camera: runs the pure analytics and event rules on each processed frame, keeps the
+ * best frame of each open event for its snapshot, and hands every decision to the sink — events, crossings,
+ * alarms, and retained occupancy per zone. A failing snapshot write is logged and the event still goes out
+ * (without the picture it is still an event).
  */
 export class EventMaintainer {
-  private readonly rules: EventRules;
+  private readonly analytics: CameraAnalytics;
+  private readonly rules: TrackEvents;
+  private readonly camera: string;
+  private readonly frameQuality = new FrameQuality(FROZEN_MS);
 
   constructor(
     opts: MaintainerOptions,
@@ -34,19 +52,64 @@ export class EventMaintainer {
     private readonly onRecorded: () => void,
     private readonly log: Logger,
   ) {
-    this.rules = new EventRules(opts);
+    this.camera = opts.events.camera;
+    this.analytics = new CameraAnalytics(opts.analytics);
+    this.rules = new TrackEvents(opts.events);
+    // Retained, so a control room subscribing later sees each zone's state; empty until the first frame says otherwise.
+    this.publishOccupancy(this.analytics.initialOccupancy());
+    this.onRecorded();
   }
 
   /** Processes one frame's detections. Synchronous, so the frame may be released right after it returns. */
   observe(frame: Frame, detections: readonly Detection[]): void {
-    const step = this.rules.observe(frame.time, detections);
+    const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
+    const quality = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b));
+    const a = this.analytics.observe(frame.time, detections, { usable: !dark && !frozen, quality });
+    const isObject = (label: string) => !this.analytics.isSign(label);
+    const step = this.rules.observe(frame.time, a.tracks.filter((s) => isObject(s.track.label)), a.ended.filter((t) => isObject(t.label)));
     for (const ev of step.improved) this.snapshots.capture(ev.id, frame);
     this.emit(step.changes);
+    for (const s of a.sightings.improved) {
+      if (!s.snapshot) this.analytics.setSightingSnapshot(s.id, this.snapshots.pathFor(s));
+      this.snapshots.capture(s.id, frame);
+    }
+    this.recordSightings(a.sightings.done);
+    for (const c of a.crossings) this.sink.recordCrossing(this.camera, c);
+    this.publishAlarms(a.alarms);
+    this.publishOccupancy(a.occupancy);
+    if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length) this.onRecorded();
   }
 
-  /** Ends every open event (camera ended, disabled or agent stopping). */
+  /** Ends every open event and empties the zones (camera ended, disabled or agent stopping). */
   endAll(): void {
-    this.emit(this.rules.endAll());
+    const a = this.analytics.endAll(Date.now());
+    this.emit(this.rules.endAll(a.ended));
+    this.recordSightings(a.sightings.done);
+    this.publishAlarms(a.alarms);
+    this.publishOccupancy(a.occupancy);
+    this.onRecorded();
+  }
+
+  /** A pass is stored once it ends, with the JPEG of its best view (the box and class drawn). */
+  private recordSightings(done: readonly SignSighting[]): void {
+    for (const s of done) {
+      this.sink.recordSighting(s);
+      const picture: EvaEvent = {
+        id: s.id, device: "", camera: s.camera, label: s.label, start_time: s.first_seen, end_time: s.last_seen, top_score: s.score, box: s.box, snapshot: s.snapshot,
+      };
+      this.writeSnapshot("end", picture);
+    }
+  }
+
+  private publishAlarms(alarms: ReadonlyArray<ZoneAlarm | SignAlarm>): void {
+    for (const a of alarms) this.sink.alarm(this.camera, a);
+  }
+
+  private publishOccupancy(changes: readonly Occupancy[]): void {
+    for (const o of changes) {
+      const msg = { zone: o.zone, camera: this.camera, counts: o.counts, total: o.total };
+      this.sink.enqueue(`occupancy/${this.camera}/${o.zone}`, JSON.stringify(msg), { qos: 1, retain: true });
+    }
   }
 
   private emit(changes: EventOutput[]): void {

@@ -41,6 +41,54 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: "tracks on events, line crossings and their counts, sign sightings",
+    up(db) {
+      db.exec(`
+        -- JSON of the tracking fields (track_id, current_zones, entered_zones, stationary): one column, so the
+        -- analytics can grow without a migration per field.
+        ALTER TABLE events ADD COLUMN track TEXT;
+
+        CREATE TABLE crossings (
+          id        INTEGER PRIMARY KEY AUTOINCREMENT,
+          camera    TEXT NOT NULL,
+          line      TEXT NOT NULL,
+          direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+          label     TEXT NOT NULL,
+          track_id  INTEGER NOT NULL,
+          time_ms   INTEGER NOT NULL
+        );
+        CREATE INDEX crossings_camera_time ON crossings (camera, time_ms);
+
+        -- Running totals per line, kept beside the crossings so they survive restarts and retention alike.
+        CREATE TABLE line_counts (
+          camera    TEXT NOT NULL,
+          line      TEXT NOT NULL,
+          in_count  INTEGER NOT NULL DEFAULT 0,
+          out_count INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (camera, line)
+        );
+
+        -- One row per physical sign per pass (issue 4): class by vote, best view, first and last seen.
+        CREATE TABLE sign_sightings (
+          id        TEXT PRIMARY KEY,
+          camera    TEXT NOT NULL,
+          label     TEXT NOT NULL,
+          score     REAL NOT NULL,
+          first_ms  INTEGER NOT NULL,
+          last_ms   INTEGER NOT NULL,
+          box       TEXT NOT NULL,  -- JSON [x1, y1, x2, y2]
+          track_id  INTEGER NOT NULL,
+          snapshot  TEXT
+        );
+        CREATE INDEX sign_sightings_camera_last ON sign_sightings (camera, last_ms);
+        CREATE VIEW sign_inventory AS
+          SELECT camera, label, MAX(last_ms) AS last_seen_ms, COUNT(*) AS count
+          FROM sign_sightings GROUP BY camera, label;
+      `);
+    },
+  },
 ];
 
 /**

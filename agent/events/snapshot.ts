@@ -4,6 +4,14 @@ import sharp from "sharp";
 import type { Frame } from "../camera/frame.js";
 import type { EvaEvent } from "./event.js";
 
+type XY = readonly [number, number];
+
+/** A camera's zones and lines, drawn under the box so a snapshot shows why the event mattered. */
+export interface SnapshotScene {
+  zones: ReadonlyArray<{ name: string; polygon: readonly XY[] }>;
+  lines: ReadonlyArray<{ name: string; a: XY; b: XY }>;
+}
+
 interface Held {
   pixels: Uint8Array;
   width: number;
@@ -21,8 +29,14 @@ export class SnapshotWriter {
   private readonly held = new Map<string, Held>();
   private readonly spare: Uint8Array[] = [];
   private readonly pending = new Set<Promise<void>>();
+  private readonly scenes = new Map<string, SnapshotScene>();
 
   constructor(private readonly dir: string) {}
+
+  /** Zones and lines to draw on this camera's snapshots. */
+  setScene(camera: string, scene: SnapshotScene): void {
+    this.scenes.set(camera, scene);
+  }
 
   pathFor(ev: Pick<EvaEvent, "camera" | "id">): string {
     return path.join(this.dir, ev.camera, `${ev.id}.jpg`);
@@ -51,7 +65,7 @@ export class SnapshotWriter {
     h.dirty = false;
     // JPEG encoding runs in libvips' thread pool; writes of one event are chained so the newest lands last.
     const jpeg = sharp(h.pixels, { raw: { width: h.width, height: h.height, channels: 3 } })
-      .composite([{ input: Buffer.from(boxOverlay(ev, h.width, h.height)), left: 0, top: 0 }])
+      .composite([{ input: Buffer.from(boxOverlay(ev, h.width, h.height, this.scenes.get(ev.camera))), left: 0, top: 0 }])
       .jpeg({ quality: 85 });
     h.writing = h.writing.catch(() => {}).then(async () => {
       await mkdir(path.dirname(file), { recursive: true });
@@ -93,13 +107,31 @@ export class SnapshotWriter {
   }
 }
 
-function boxOverlay(ev: EvaEvent, width: number, height: number): string {
+const svgText = (t: string) => t.replace(/[<>&"']/g, "");
+
+function sceneOverlay(scene: SnapshotScene | undefined, fontSize: number): string {
+  if (!scene) return "";
+  const zones = scene.zones.map(
+    (z) =>
+      `<polygon points="${z.polygon.map((p) => p.join(",")).join(" ")}" fill="#2d8cff" fill-opacity="0.15" stroke="#2d8cff" stroke-width="2"/>` +
+      `<text x="${z.polygon[0]![0] + 4}" y="${z.polygon[0]![1] + fontSize}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="#2d8cff">${svgText(z.name)}</text>`,
+  );
+  const lines = scene.lines.map(
+    (l) =>
+      `<line x1="${l.a[0]}" y1="${l.a[1]}" x2="${l.b[0]}" y2="${l.b[1]}" stroke="#ffd21f" stroke-width="3"/>` +
+      `<text x="${l.b[0] + 4}" y="${l.b[1] - 4}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="#ffd21f">${svgText(l.name)}</text>`,
+  );
+  return [...zones, ...lines].join("\n");
+}
+
+function boxOverlay(ev: EvaEvent, width: number, height: number, scene?: SnapshotScene): string {
   const [x1, y1, x2, y2] = ev.box;
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 200));
   const text = `${ev.label} ${Math.round(ev.top_score * 100)}%`.replace(/[<>&"']/g, "");
   const fontSize = Math.max(12, Math.round(height / 30));
   const ty = y1 > fontSize + 4 ? y1 - 4 : y2 + fontSize + 2;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+${sceneOverlay(scene, fontSize)}
 <rect x="${x1}" y="${y1}" width="${Math.max(1, x2 - x1)}" height="${Math.max(1, y2 - y1)}" fill="none" stroke="#ff2d2d" stroke-width="${stroke}"/>
 <text x="${x1}" y="${ty}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="#ff2d2d" stroke="#000" stroke-width="0.5">${text}</text>
 </svg>`;

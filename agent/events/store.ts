@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { EvaEvent, EventChange } from "./event.js";
+import { TRACK_FIELDS, type EvaEvent, type EventChange } from "./event.js";
 import { migrate, migrations } from "./migrations.js";
 
 export { newEventId } from "./ulid.js";
@@ -60,6 +60,7 @@ interface EventRow {
   top_score: number;
   box: string;
   snapshot: string | null;
+  track: string | null;
 }
 
 const EVENTS_TOPIC = "events";
@@ -101,7 +102,14 @@ function rowToEvent(r: EventRow): EvaEvent {
     top_score: r.top_score,
     box: JSON.parse(r.box) as EvaEvent["box"],
     snapshot: r.snapshot,
+    ...(r.track ? (JSON.parse(r.track) as Partial<EvaEvent>) : {}),
   };
+}
+
+/** The event's tracking fields as one JSON column, or null for an event without them. */
+function trackJson(ev: EvaEvent): string | null {
+  const fields = Object.fromEntries(TRACK_FIELDS.filter((k) => ev[k] !== undefined).map((k) => [k, ev[k]]));
+  return Object.keys(fields).length ? JSON.stringify(fields) : null;
 }
 
 /** A read-only open cannot migrate: it needs the schema this code was written for. */
@@ -168,12 +176,12 @@ export class EventStore {
       }
       this.stmt = {
         upsertEvent: this.db.prepare(`
-          INSERT INTO events (id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, updated_ms)
-          VALUES (@id, @device, @camera, @label, @start_ms, @end_ms, @top_score, @box, @snapshot, @updated_ms)
+          INSERT INTO events (id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, updated_ms, track)
+          VALUES (@id, @device, @camera, @label, @start_ms, @end_ms, @top_score, @box, @snapshot, @updated_ms, @track)
           ON CONFLICT (id) DO UPDATE SET
             device = excluded.device, camera = excluded.camera, label = excluded.label,
             start_ms = excluded.start_ms, end_ms = excluded.end_ms, top_score = excluded.top_score,
-            box = excluded.box, snapshot = excluded.snapshot, updated_ms = excluded.updated_ms`),
+            box = excluded.box, snapshot = excluded.snapshot, updated_ms = excluded.updated_ms, track = excluded.track`),
         insertOutbox: this.db.prepare(
           "INSERT INTO outbox (topic, payload, qos, retain, created_ms) VALUES (?, ?, ?, ?, ?)",
         ),
@@ -200,6 +208,7 @@ export class EventStore {
         box: JSON.stringify(ev.box),
         snapshot: ev.snapshot,
         updated_ms: now,
+        track: trackJson(ev),
       });
       const payload = JSON.stringify({ type: change, event: ev });
       return Number(this.stmt.insertOutbox.run(EVENTS_TOPIC, payload, 1, 0, now).lastInsertRowid);
@@ -224,6 +233,18 @@ export class EventStore {
     }
   }
 
+  /**
+   * Runs `fn` in one transaction on this store's connection: a stage's own rows and the outbox messages that
+   * announce them (queued with `enqueue` inside `fn`) commit together or not at all.
+   */
+  inTransaction<T>(op: string, fn: (db: Database.Database) => T): T {
+    try {
+      return this.db.transaction(() => fn(this.db))();
+    } catch (err) {
+      throw toStoreError(op, this.file, err);
+    }
+  }
+
   /** Stored events, oldest start first. */
   queryEvents(q: EventQuery = {}): EvaEvent[] {
     const where: string[] = [];
@@ -242,7 +263,7 @@ export class EventStore {
     }
     params.limit = q.limit ?? -1; // SQLite: a negative LIMIT means none
     const sql =
-      "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot FROM events" +
+      "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track FROM events" +
       (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
       " ORDER BY start_ms, id LIMIT @limit";
     try {

@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { polygonProblem, type Point } from "../analytics/geometry.js";
+
+// The per-camera keys of the tracking and analytics stages (agent/track, agent/analytics), kept apart from
+// schema.ts so that file stays the map of the whole config. Geometry is checked here, at load, so a zone drawn
+// wrong is a config error with its line and column, not a silent zero count at run time.
+
+const point = z.tuple([z.number().min(0), z.number().min(0)]).describe("[x, y]: detect-frame pixels, or 0–1 fractions of the frame");
+
+const polygon = z
+  .array(point)
+  .min(3, "a polygon needs at least 3 points")
+  .superRefine((pts, ctx) => {
+    if (pts.length < 3) return; // .min() has said so
+    const why = polygonProblem(pts as Point[]);
+    if (why) ctx.addIssue({ code: "custom", message: why });
+  });
+
+export const trackerSchema = z.strictObject({
+  min_hits: z.number().int().min(1).default(3).describe("consecutive detections before a track is confirmed"),
+  max_age_seconds: z.number().min(0).optional().describe("seconds a lost track is kept before it dies (and its event ends); default events.end_after_seconds"),
+  high_score: z.number().min(0).max(1).default(0.5).describe("detections at or above this start and extend tracks"),
+  low_score: z.number().min(0).max(1).default(0.1).describe("detections from here to high_score only extend existing tracks (effective floor: detect.min_score)"),
+  iou: z.number().min(0.01).max(1).default(0.2).describe("least IoU between a track's predicted box and a detection to match, both grown by 30% on each side"),
+});
+
+export const zoneSchema = z.strictObject({
+  points: polygon.describe("polygon corners in order; an object is in the zone when the bottom-centre of its box is"),
+  labels: z.array(z.string()).optional().describe("labels that count in this zone; default all"),
+  min_score: z.number().min(0).max(1).default(0).describe("least median detection score of a track to count"),
+  loiter_seconds: z.number().min(0).optional().describe("a track staying this long raises one loitering alarm per stay"),
+  max_objects: z.number().int().min(0).optional().describe("more objects than this raise an overcrowding alarm"),
+});
+
+export const lineSchema = z.strictObject({
+  points: z
+    .tuple([point, point])
+    .refine(([a, b]) => a[0] !== b[0] || a[1] !== b[1], "a line needs two different points")
+    .describe("[[x1, y1], [x2, y2]]: crossing from the left to the right side, walking from the first point to the second, is 'in'"),
+  labels: z.array(z.string()).optional().describe("labels counted; default all"),
+  hysteresis_px: z.number().min(0).default(8).describe("distance past the line before a crossing counts (an object stopping on the line counts once)"),
+});
+
+export const signsSchema = z.strictObject({
+  labels: z.array(z.string()).optional().describe("labels that are signs (one sighting per pass instead of events); default every label the camera detects"),
+  watch: z
+    .array(
+      z.strictObject({
+        label: z.string().describe("expected sign class"),
+        zone: z.string().describe("zone (under zones) where it stands"),
+        missing_after_seconds: z.number().min(1).describe("not seen for this long while frames are usable (not dark, not frozen) → sign_missing alarm"),
+      }),
+    )
+    .default([])
+    .describe("signs a fixed camera must keep seeing"),
+});
+
+export const cameraAnalyticsKeys = {
+  tracker: trackerSchema.default(() => trackerSchema.parse({})),
+  zones: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-' (it becomes part of MQTT topics)"), zoneSchema).default({}),
+  lines: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-'"), lineSchema).default({}),
+  masks: z.array(polygon).default([]).describe("polygons where detections are ignored (their bottom-centre inside)"),
+  signs: signsSchema.optional().describe("traffic-sign sightings and sign watch; off when absent"),
+};
+
+/** Checks between keys of one camera's analytics, for the config's superRefine. */
+export function checkCameraAnalytics(
+  cam: { zones: Record<string, unknown>; signs?: z.infer<typeof signsSchema> | undefined },
+  at: (string | number)[],
+  ctx: z.RefinementCtx,
+): void {
+  cam.signs?.watch.forEach((w, i) => {
+    if (!(w.zone in cam.zones)) {
+      ctx.addIssue({ code: "custom", path: [...at, "signs", "watch", i, "zone"], message: `unknown zone '${w.zone}'; defined: ${Object.keys(cam.zones).join(", ") || "none"}` });
+    }
+  });
+}
+
+export type TrackerConfig = z.infer<typeof trackerSchema>;
+export type ZoneConfig = z.infer<typeof zoneSchema>;
+export type LineConfig = z.infer<typeof lineSchema>;
+
+export const retentionSchema = z.strictObject({
+  days: z.number().min(0).optional().describe("events, sign sightings and crossings older than this are deleted"),
+  max_mb: z.number().min(1).optional().describe("snapshots beyond this many MB are deleted with their events, oldest first"),
+});

@@ -1,0 +1,170 @@
+import type { Box, Detection } from "../detect/detection.js";
+import { expand, matchByIou } from "./association.js";
+import { BoxKalman } from "./kalman.js";
+
+export interface TrackerOptions {
+  /** consecutive matched frames before a track is confirmed */
+  minHits: number;
+  /** a confirmed track not matched for longer than this dies, ms */
+  maxAgeMs: number;
+  /** detections at or above this score are matched first and may start tracks */
+  highScore: number;
+  /** detections between this and highScore only keep existing tracks alive (ByteTrack's second pass) */
+  lowScore: number;
+  /** least IoU between a track's predicted box and a detection for them to match */
+  iou: number;
+}
+
+/** One tracked object as the stages after the tracker see it: plain data, a copy per frame. */
+export interface Track {
+  /** unique per camera while the agent runs */
+  id: number;
+  /** the label with the highest summed score over the track's detections */
+  label: string;
+  /** the last detected box (not the prediction: analytics count what was seen) */
+  box: Box;
+  /** the last detection's score */
+  score: number;
+  /** matched a detection in this frame */
+  detected: boolean;
+  confirmed: boolean;
+  /** ms since epoch */
+  firstSeen: number;
+  lastSeen: number;
+  /** detection scores, oldest first (the most recent SCORE_HISTORY) */
+  scores: readonly number[];
+}
+
+export interface TrackerStep {
+  /** every live track, tentative ones included, in id order */
+  tracks: Track[];
+  /** confirmed tracks that died in this step */
+  ended: Track[];
+}
+
+const SCORE_HISTORY = 30;
+/** how far boxes are grown for matching, per side, as a share of their size */
+const MATCH_BUFFER = 0.3;
+const grown = (boxes: readonly Box[]) => boxes.map((b) => expand(b, MATCH_BUFFER));
+
+class LiveTrack {
+  readonly kalman: BoxKalman;
+  readonly votes = new Map<string, number>();
+  readonly scores: number[] = [];
+  predicted: Box;
+  box: Box;
+  score = 0;
+  hits = 0;
+  detected = true;
+  confirmed = false;
+  lastSeen: number;
+
+  constructor(
+    readonly id: number,
+    det: Detection,
+    readonly firstSeen: number,
+  ) {
+    this.kalman = new BoxKalman(det.box);
+    this.predicted = det.box;
+    this.box = det.box;
+    this.lastSeen = firstSeen;
+    this.observe(det, firstSeen);
+  }
+
+  observe(det: Detection, time: number): void {
+    this.kalman.update(det.box);
+    this.box = det.box;
+    this.score = det.score;
+    this.hits++;
+    this.detected = true;
+    this.lastSeen = time;
+    this.votes.set(det.label, (this.votes.get(det.label) ?? 0) + det.score);
+    this.scores.push(det.score);
+    if (this.scores.length > SCORE_HISTORY) this.scores.shift();
+  }
+
+  label(): string {
+    let best = "";
+    let bestVote = -1;
+    for (const [label, v] of this.votes) if (v > bestVote) [best, bestVote] = [label, v];
+    return best;
+  }
+
+  view(): Track {
+    return {
+      id: this.id,
+      label: this.label(),
+      box: [...this.box],
+      score: this.score,
+      detected: this.detected,
+      confirmed: this.confirmed,
+      firstSeen: this.firstSeen,
+      lastSeen: this.lastSeen,
+      scores: [...this.scores],
+    };
+  }
+}
+
+/**
+ * ByteTrack-style multi-object tracker for one camera: Kalman-predicted boxes matched by (buffered) IoU to high-score
+ * detections first, then to the low-score ones (a person half-hidden behind a post scores low but is still the
+ * same person), tentative until `minHits` matches in a row, dead `maxAgeMs` after the last match. Matching
+ * ignores labels — a detector flipping car/truck on one vehicle must not split it — and the track's label is
+ * the score-weighted vote. Pure: time comes in with the detections.
+ */
+export class Tracker {
+  private live: LiveTrack[] = [];
+  private nextId = 1;
+  private lastTime: number | null = null;
+
+  constructor(private readonly opts: TrackerOptions) {}
+
+  update(time: number, detections: readonly Detection[]): TrackerStep {
+    const dt = this.lastTime === null ? 0 : Math.max(0, (time - this.lastTime) / 1000);
+    this.lastTime = time;
+    for (const t of this.live) {
+      t.predicted = t.kalman.predict(dt);
+      t.detected = false;
+    }
+    const high = detections.filter((d) => d.score >= this.opts.highScore);
+    const low = detections.filter((d) => d.score < this.opts.highScore && d.score >= this.opts.lowScore);
+
+    // First pass: established tracks (confirmed, including those lost for a while) take the confident detections.
+    const established = this.live.filter((t) => t.confirmed);
+    const first = matchByIou(grown(established.map((t) => t.predicted)), grown(high.map((d) => d.box)), this.opts.iou);
+    for (const [ti, di] of first.pairs) established[ti]!.observe(high[di]!, time);
+    const leftHigh = first.unmatchedDetections.map((i) => high[i]!);
+    // Second pass: tracks still unmatched may take a low-score detection.
+    const leftTracks = first.unmatchedTracks.map((i) => established[i]!);
+    const second = matchByIou(grown(leftTracks.map((t) => t.predicted)), grown(low.map((d) => d.box)), this.opts.iou);
+    for (const [ti, di] of second.pairs) leftTracks[ti]!.observe(low[di]!, time);
+    // Tentative tracks only grow on confident detections; the rest start new tracks.
+    const tentative = this.live.filter((t) => !t.confirmed);
+    const third = matchByIou(grown(tentative.map((t) => t.predicted)), grown(leftHigh.map((d) => d.box)), this.opts.iou);
+    for (const [ti, di] of third.pairs) tentative[ti]!.observe(leftHigh[di]!, time);
+    for (const di of third.unmatchedDetections) this.live.push(new LiveTrack(this.nextId++, leftHigh[di]!, time));
+
+    const ended: Track[] = [];
+    this.live = this.live.filter((t) => {
+      if (!t.confirmed) {
+        // A tentative track missing a frame was noise: ByteTrack drops it at once.
+        if (!t.detected) return false;
+        if (t.hits >= this.opts.minHits) t.confirmed = true;
+        return true;
+      }
+      if (!t.detected && time - t.lastSeen > this.opts.maxAgeMs) {
+        ended.push(t.view());
+        return false;
+      }
+      return true;
+    });
+    return { tracks: this.live.map((t) => t.view()), ended };
+  }
+
+  /** Ends every confirmed track (camera ended or agent stopping). */
+  endAll(): Track[] {
+    const ended = this.live.filter((t) => t.confirmed).map((t) => t.view());
+    this.live = [];
+    return ended;
+  }
+}

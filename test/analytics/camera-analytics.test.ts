@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { CameraAnalytics, type CameraAnalyticsOptions } from "../../agent/analytics/camera-analytics.js";
+import type { Box, Detection } from "../../agent/detect/detection.js";
+
+const person = (x: number, y = 300): Detection => ({ label: "person", classId: 0, score: 0.9, box: [x - 20, y - 120, x + 20, y] as Box });
+const opts = (over: Partial<CameraAnalyticsOptions> = {}): CameraAnalyticsOptions => ({
+  camera: "c",
+  newId: () => "id",
+  tracker: { minHits: 2, maxAgeMs: 500, highScore: 0.5, lowScore: 0.1, iou: 0.2 },
+  stationaryMs: 10_000,
+  masks: [],
+  zones: [{ name: "right", polygon: [[320, 0], [640, 0], [640, 360], [320, 360]], minScore: 0 }],
+  lines: [{ name: "mid", a: [320, 0], b: [320, 360], hysteresisPx: 5 }],
+  ...over,
+});
+
+describe("camera analytics", () => {
+  it("a walker through the frame: one track, its zones, one crossing, occupancy up and down", () => {
+    const a = new CameraAnalytics(opts());
+    const crossings: string[] = [];
+    const totals: number[] = [];
+    const zones: string[][] = [];
+    for (let i = 0; i <= 12; i++) {
+      const step = a.observe(i * 100, [person(200 + 20 * i)]);
+      crossings.push(...step.crossings.map((c) => c.direction));
+      totals.push(...step.occupancy.map((o) => o.total));
+      if (step.tracks[0]) zones.push(step.tracks[0].zones);
+    }
+    expect(crossings).toEqual(["out"]);
+    expect(zones[0]).toEqual([]);
+    expect(zones.at(-1)).toEqual(["right"]);
+    const end = a.endAll(2000);
+    expect(end.ended).toHaveLength(1);
+    expect([...totals, ...end.occupancy.map((o) => o.total)]).toEqual([1, 0]);
+  });
+
+  it("detections standing in a mask are ignored", () => {
+    const a = new CameraAnalytics(opts({ masks: [[[0, 250], [640, 250], [640, 360], [0, 360]]] }));
+    for (let i = 0; i < 5; i++) expect(a.observe(i * 100, [person(100, 300)]).tracks).toEqual([]);
+    // feet above the mask: tracked
+    let tracked = 0;
+    for (let i = 5; i < 10; i++) tracked = a.observe(i * 100, [person(100, 200)]).tracks.length;
+    expect(tracked).toBe(1);
+  });
+});

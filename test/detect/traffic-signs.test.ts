@@ -1,0 +1,55 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Box } from "../../agent/detect/detection.js";
+import { Detector } from "../../agent/detect/detector.js";
+import { repoRoot } from "../support/paths.js";
+import { renderSignScene } from "../support/sign-scene.js";
+
+const MODEL = process.env.EVA_SIGN_MODEL ?? path.join(repoRoot, "models/traffic-signs.onnx");
+
+function iou(a: Box, b: Box): number {
+  const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = ix * iy;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
+
+describe("the shipped traffic-sign model", () => {
+  let detector: Detector;
+  beforeAll(async () => {
+    expect(existsSync(MODEL), `${MODEL} is part of the repo`).toBe(true);
+    // No format, no labels: everything comes from the model's own metadata.
+    detector = await Detector.open({ name: "signs", model: { path: MODEL }, providers: ["cpu"], threads: 1 });
+  });
+  afterAll(async () => {
+    await detector?.close();
+  });
+
+  it("describes itself: YOLOv8 layout, 43 GTSRB classes, uint8 NHWC RGB input", () => {
+    const info = detector.info;
+    expect(info.format).toBe("yolov8");
+    expect(info.labels).toHaveLength(43);
+    expect(info.labels[14]).toBe("stop");
+    expect(info.labels[0]).toBe("speed limit (20km/h)");
+    expect([info.inputDtype, info.inputLayout, info.color]).toEqual(["uint8", "NHWC", "RGB"]);
+  });
+
+  it("finds signs in a freshly rendered roadside scene it was never trained on", async () => {
+    const scene = await renderSignScene([
+      { kind: "stop", x: 40, y: 90, size: 56 },
+      { kind: "yield", x: 150, y: 110, size: 44 },
+      { kind: "no entry", x: 260, y: 80, size: 40 },
+      { kind: "priority road", x: 350, y: 100, size: 48 },
+      { kind: "speed limit (50km/h)", x: 450, y: 70, size: 60 },
+      { kind: "general caution", x: 560, y: 110, size: 36 },
+    ]);
+    const { detections } = await detector.detect({ data: scene.rgb, width: scene.width, height: scene.height }, { min_score: 0.3, nms_iou: 0.45 });
+    const found = scene.truth.filter((t) => detections.some((d) => d.label === t.label && iou(d.box, t.box) >= 0.5));
+    const missed = scene.truth.filter((t) => !found.includes(t)).map((t) => t.label);
+    expect(missed, `detections: ${JSON.stringify(detections.map((d) => [d.label, +d.score.toFixed(2), d.box.map(Math.round)]))}`).toEqual([]);
+    // nothing else: every detection is one of the signs
+    const strays = detections.filter((d) => !scene.truth.some((t) => iou(d.box, t.box) >= 0.3));
+    expect(strays).toEqual([]);
+  });
+});
