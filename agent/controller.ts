@@ -2,7 +2,9 @@ import type { Logger } from "pino";
 import { Camera, type CameraStatus } from "./camera/camera.js";
 import { sourceKind } from "./camera/ffmpeg.js";
 import type { Frame } from "./camera/frame.js";
-import type { LoadedConfig } from "./config/load.js";
+import type { ConfigProblem, LoadedConfig } from "./config/load.js";
+import { locate } from "./config/load.js";
+import { planReload } from "./config/diff.js";
 import type { CameraConfig, Config } from "./config/schema.js";
 import { Detector } from "./detect/detector.js";
 import { EventMaintainer } from "./events/maintainer.js";
@@ -26,6 +28,14 @@ export interface CameraFigures {
 
 const DETECT_WATCHDOG_MS = 30_000;
 
+/** A reload that cannot be applied (a model that does not load): the running config stays. */
+export class ReloadError extends Error {
+  readonly code = "EVA_RELOAD";
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map((p) => `${p.path}: ${p.message}`).join("; "));
+  }
+}
+
 class CameraPipeline {
   readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0 };
   readonly camera: Camera;
@@ -34,11 +44,13 @@ class CameraPipeline {
 
   constructor(
     readonly name: string,
-    readonly cfg: CameraConfig,
-    private readonly detector: Detector,
-    private readonly events: EventMaintainer,
-    width: number,
-    height: number,
+    /** replaced by a reload; read at every frame */
+    public cfg: CameraConfig,
+    /** swapped by a reload that loaded a new model */
+    public detector: Detector,
+    readonly events: EventMaintainer,
+    readonly width: number,
+    readonly height: number,
     onStatus: (s: CameraStatus) => void,
     private readonly log: Logger,
   ) {
@@ -92,6 +104,11 @@ class CameraPipeline {
       .finally(release);
   }
 
+  /** Resolves when the frame now in the detector (if any) is done. */
+  idle(): Promise<void> {
+    return this.inflight;
+  }
+
   /** Waits for the frame in the detector, then ends the camera's open events. */
   async drain(): Promise<void> {
     await this.inflight;
@@ -119,7 +136,7 @@ export class Agent {
   private stopped = false;
 
   constructor(
-    private readonly loaded: LoadedConfig,
+    private loaded: LoadedConfig,
     private readonly log: Logger,
     private readonly opts: AgentOptions = {},
   ) {}
@@ -131,8 +148,7 @@ export class Agent {
   async start(): Promise<void> {
     const cfg = this.config;
     this.store = new EventStore(cfg.storage.db);
-    this.publisher = new OutboxPublisher({ mqtt: cfg.mqtt, deviceId: cfg.device.id, outbox: this.store, log: this.log });
-    this.publisher.start();
+    this.startPublisher(cfg);
 
     const enabled = Object.entries(cfg.cameras).filter(([, c]) => c.enabled);
     const usedModels = new Set(enabled.map(([, c]) => c.detect.model));
@@ -149,34 +165,153 @@ export class Agent {
       }),
     );
 
-    const snapshots = (this.snapshots = new SnapshotWriter(cfg.storage.snapshots));
+    this.snapshots = new SnapshotWriter(cfg.storage.snapshots);
     for (const [name, cam] of enabled) {
-      const detector = this.detectors.get(cam.detect.model);
-      if (!detector) continue;
-      const events = new EventMaintainer(
-        {
-          device: cfg.device.id,
-          camera: name,
-          minFrames: cam.events.min_frames,
-          endAfterMs: cam.events.end_after_seconds * 1000,
-          updateIntervalMs: cam.events.update_interval_seconds * 1000,
-          newId: newEventId,
-        },
-        snapshots,
-        this.store,
-        () => this.publisher?.notify(),
-        this.log,
-      );
-      const width = cam.detect.width ?? detector.info.inputWidth;
-      const height = cam.detect.height ?? detector.info.inputHeight;
-      const pipeline = new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log);
-      this.pipelines.set(name, pipeline);
+      const pipeline = this.buildPipeline(cfg, name, cam);
+      if (pipeline) this.pipelines.set(name, pipeline);
     }
     if (this.pipelines.size === 0) {
       const why = [...failures].map(([m, e]) => `${m}: ${e}`).join("; ");
       throw new Error(`no camera can run${why ? ` (${why})` : ""}`);
     }
     for (const p of this.pipelines.values()) p.camera.start();
+  }
+
+  private startPublisher(cfg: Config): void {
+    if (!this.store) return;
+    this.publisher = new OutboxPublisher({ mqtt: cfg.mqtt, deviceId: cfg.device.id, outbox: this.store, log: this.log });
+    this.publisher.start();
+  }
+
+  /** Queues a message on `<prefix>/<device>/<topic>` through the outbox (QoS 1, not retained). */
+  publish(topic: string, payload: unknown): void {
+    this.store?.enqueue(topic, JSON.stringify(payload), { qos: 1, retain: false });
+    this.publisher?.notify();
+  }
+
+  /**
+   * Applies a validated config, changing only what differs from the running one (see planReload). Whatever
+   * can fail (a model load, a new database) is prepared first while the cameras keep running on the old
+   * config; if it fails, nothing is applied and a ReloadError says why. Returns the changed key paths.
+   */
+  async reload(next: LoadedConfig): Promise<string[]> {
+    if (this.stopped) throw new Error("the agent is stopping");
+    const cfg = next.config;
+    const plan = planReload(this.config, cfg);
+    const problem = (keys: string[], message: string): ConfigProblem => ({ file: next.file, ...locate(next.text, keys), path: keys.join("."), message });
+
+    // Models: the changed ones, plus any an enabled camera needs that is not loaded (it failed at start).
+    const load = new Set(plan.models.load);
+    for (const c of Object.values(cfg.cameras)) if (c.enabled && !this.detectors.has(c.detect.model)) load.add(c.detect.model);
+    const opened = new Map<string, Detector>();
+    const failed: ConfigProblem[] = [];
+    await Promise.all(
+      [...load].map(async (name) => {
+        try {
+          opened.set(name, await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log }));
+        } catch (err) {
+          failed.push(problem(["models", name, "path"], `model does not load: ${(err as Error).message}`));
+        }
+      }),
+    );
+    let store: EventStore | null = null;
+    if (plan.storage && !failed.length) {
+      try {
+        store = new EventStore(cfg.storage.db);
+      } catch (err) {
+        failed.push(problem(["storage", "db"], (err as Error).message));
+      }
+    }
+    if (failed.length || this.stopped) {
+      await Promise.all([...opened.values()].map((d) => d.close()));
+      store?.close();
+      throw new ReloadError(failed.length ? failed : [problem([], "the agent is stopping")]);
+    }
+
+    if (plan.log) this.log.level = cfg.log.level;
+    // Cameras going away or starting again stop first: their open events end in the store they began in.
+    const restart = new Set(plan.cameras.restarted);
+    await Promise.all([...plan.cameras.removed, ...restart].map((n) => this.stopPipeline(n)));
+    if (store) {
+      await this.publisher?.stop({ flushTimeoutMs: 2000 });
+      await this.snapshots?.idle();
+      this.store?.close();
+      this.store = store;
+      this.snapshots = new SnapshotWriter(cfg.storage.snapshots);
+      this.startPublisher(cfg);
+    } else if (plan.mqtt) {
+      await this.publisher?.stop({ flushTimeoutMs: 2000 });
+      this.startPublisher(cfg);
+    }
+
+    // Swap new detectors into running cameras; one whose frame size follows the model restarts if it changed.
+    const retired: Detector[] = [];
+    const users: CameraPipeline[] = [];
+    for (const [model, detector] of opened) {
+      const old = this.detectors.get(model);
+      this.detectors.set(model, detector);
+      if (old) retired.push(old);
+      for (const p of this.pipelines.values()) {
+        if (p.cfg.detect.model !== model) continue;
+        const size = detectSize(cfg.cameras[p.name]!, detector);
+        if (size.width !== p.width || size.height !== p.height) {
+          await this.stopPipeline(p.name);
+          restart.add(p.name);
+        } else {
+          p.detector = detector;
+          users.push(p);
+        }
+      }
+    }
+    for (const model of plan.models.close) {
+      const d = this.detectors.get(model);
+      this.detectors.delete(model);
+      if (d) retired.push(d);
+    }
+
+    for (const name of plan.cameras.updated) {
+      const p = this.pipelines.get(name);
+      const cam = cfg.cameras[name]!;
+      if (!p) continue;
+      p.cfg = cam;
+      p.events.reconfigure(eventSettings(cfg, cam));
+    }
+    for (const name of [...plan.cameras.added, ...restart]) {
+      const cam = cfg.cameras[name];
+      if (!cam?.enabled || this.pipelines.has(name)) continue;
+      const p = this.buildPipeline(cfg, name, cam);
+      if (!p) continue;
+      this.pipelines.set(name, p);
+      p.camera.start();
+    }
+    this.loaded = next;
+
+    // An old detector closes once the frame it may still hold is done.
+    await Promise.all(users.map((p) => p.idle()));
+    await Promise.all(retired.map((d) => d.close()));
+    return plan.changed;
+  }
+
+  private async stopPipeline(name: string): Promise<void> {
+    const p = this.pipelines.get(name);
+    if (!p) return;
+    this.pipelines.delete(name);
+    await p.camera.stop();
+    await p.drain();
+  }
+
+  private buildPipeline(cfg: Config, name: string, cam: CameraConfig): CameraPipeline | null {
+    const detector = this.detectors.get(cam.detect.model);
+    if (!detector || !this.store || !this.snapshots) return null;
+    const events = new EventMaintainer(
+      { ...eventSettings(cfg, cam), camera: name, newId: newEventId },
+      this.snapshots,
+      this.store,
+      () => this.publisher?.notify(),
+      this.log,
+    );
+    const { width, height } = detectSize(cam, detector);
+    return new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log);
   }
 
   cameraStatuses(): CameraStatus[] {
@@ -216,4 +351,17 @@ export class Agent {
     await this.snapshots?.idle();
     this.store?.close();
   }
+}
+
+function detectSize(cam: CameraConfig, detector: Detector): { width: number; height: number } {
+  return { width: cam.detect.width ?? detector.info.inputWidth, height: cam.detect.height ?? detector.info.inputHeight };
+}
+
+function eventSettings(cfg: Config, cam: CameraConfig) {
+  return {
+    device: cfg.device.id,
+    minFrames: cam.events.min_frames,
+    endAfterMs: cam.events.end_after_seconds * 1000,
+    updateIntervalMs: cam.events.update_interval_seconds * 1000,
+  };
 }

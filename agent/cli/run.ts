@@ -1,4 +1,5 @@
 import { loadConfigFile } from "../config/load.js";
+import { ConfigReloader } from "../config-reloader.js";
 import { Agent } from "../controller.js";
 import { createLogger } from "../health/logger.js";
 import { parse, UsageError } from "./args.js";
@@ -29,8 +30,14 @@ export async function run(args: string[]): Promise<number> {
     throw Object.assign(new Error((err as Error).message), { code: "EVA_START" });
   }
   log.info({ config: loaded.file, cameras: Object.keys(loaded.config.cameras), providers: agent.providers() }, "eva running");
+  // Live config: edits of the file and SIGHUP reload; see config/README.md.
+  const reloader = new ConfigReloader(values.config, agent, log, { runningText: loaded.text }).watch();
+  const onHup = () => void reloader.trigger();
+  process.on("SIGHUP", onHup);
   await Promise.race([stopped, agent.finished]);
   log.info({ reason: signal ?? "every file camera ended" }, "eva stopping");
+  process.off("SIGHUP", onHup);
+  await reloader.close();
   await agent.stop();
   log.info({ figures: agent.figures() }, "eva stopped");
   log.flush();

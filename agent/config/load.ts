@@ -56,7 +56,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const problems: ConfigProblem[] = [];
   // After the first syntax error the parser's later complaints are mostly echoes of it: report that one.
   const syntax = doc.errors[0];
-  if (syntax) throw new ConfigError([{ file, ...at(syntax.pos[0]), path: "", message: `YAML syntax: ${firstLine(syntax.message)}` }]);
+  if (syntax) {
+    throw new ConfigError([{ file, ...at(syntax.pos[0]), path: keyPathAt(doc, syntax.pos[0]), message: `YAML syntax: ${firstLine(syntax.message)}` }]);
+  }
 
   substituteEnv(doc, env, (offset, message, keyPath) => problems.push({ file, ...at(offset), path: keyPath, message }));
   if (problems.length) throw new ConfigError(problems);
@@ -81,6 +83,32 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     problems.push({ file, ...at(offsetOf(doc, keyPath, false)), path: keyPath.join("."), message });
   }
   throw new ConfigError(problems);
+}
+
+/** Line and column of a key path in config text (of its nearest existing ancestor when it is not written). */
+export function locate(text: string, keyPath: readonly (string | number)[]): { line: number; col: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  return lineCounter.linePos(offsetOf(doc, keyPath.map(String), false));
+}
+
+/** Dotted path of the deepest key whose entry contains `offset`: where a syntax error sits. */
+function keyPathAt(doc: Document, offset: number): string {
+  const keys: string[] = [];
+  let node = doc.contents as { items?: unknown[] } | null;
+  for (let depth = 0; node?.items && depth < 64; depth++) {
+    let next: { items?: unknown[] } | null = null;
+    node.items.forEach((item, i) => {
+      const pair = item as { key?: { value?: unknown; range?: number[] } | null; value?: { range?: number[] } | null; range?: number[] };
+      const start = pair.key?.range?.[0] ?? pair.value?.range?.[0] ?? pair.range?.[0];
+      const end = pair.value?.range?.[2] ?? pair.key?.range?.[2] ?? pair.range?.[2];
+      if (start === undefined || end === undefined || offset < start || offset > end) return;
+      keys.push(pair.key ? String(pair.key.value) : String(i));
+      next = (pair.key ? pair.value : pair) as { items?: unknown[] } | null;
+    });
+    node = next;
+  }
+  return keys.join(".");
 }
 
 function firstLine(s: string): string {

@@ -44,6 +44,11 @@ export class EventMaintainer {
     this.emit(step.changes);
   }
 
+  /** Applies a config reload's event settings without losing open events. */
+  reconfigure(opts: Pick<MaintainerOptions, "device" | "minFrames" | "endAfterMs" | "updateIntervalMs">): void {
+    this.rules.reconfigure(opts);
+  }
+
   /** Ends every open event (camera ended, disabled or agent stopping). */
   endAll(): void {
     this.emit(this.rules.endAll());

@@ -43,7 +43,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export class EventRules {
   private readonly labels = new Map<string, LabelState>();
 
-  constructor(private readonly opts: EventRulesOptions) {}
+  constructor(private opts: EventRulesOptions) {}
+
+  /** New settings from a config reload, effective from the next frame; open events carry on. */
+  reconfigure(opts: Partial<Omit<EventRulesOptions, "camera" | "newId">>): void {
+    this.opts = { ...this.opts, ...opts };
+  }
 
   /** Feeds one processed frame's detections; returns the event changes it causes, in order. */
   observe(time: number, detections: readonly Detection[]): RulesStep {
