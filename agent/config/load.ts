@@ -63,7 +63,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   substituteEnv(doc, env, (offset, message, keyPath) => problems.push({ file, ...at(offset), path: keyPath, message }));
   if (problems.length) throw new ConfigError(problems);
 
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (err) {
+    // toJS throws for an alias whose anchor is missing or comes later, and for alias bombs.
+    throw new ConfigError([{ file, ...aliasProblem(doc, at), message: `YAML: ${firstLine((err as Error).message)}` }]);
+  }
   const result = configSchema.safeParse(raw);
   if (result.success) return resolvePaths(result.data, path.dirname(path.resolve(file)));
 
@@ -109,6 +115,25 @@ function keyPathAt(doc: Document, offset: number): string {
     node = next;
   }
   return keys.join(".");
+}
+
+/** Where the first alias that does not resolve sits (else the first alias): the usual cause of a toJS failure. */
+function aliasProblem(doc: Document, at: (offset: number) => { line: number; col: number }): { line: number; col: number; path: string } {
+  let found: { line: number; col: number; path: string } | null = null;
+  visit(doc, {
+    Alias(_key, node, ancestors) {
+      let resolves = false;
+      try {
+        resolves = node.resolve(doc) !== undefined;
+      } catch {
+        resolves = false;
+      }
+      if (found && resolves) return;
+      found = { ...at(node.range?.[0] ?? 0), path: keyPathOf(ancestors) };
+      if (!resolves) return visit.BREAK;
+    },
+  });
+  return found ?? { line: 1, col: 1, path: "" };
 }
 
 function firstLine(s: string): string {
