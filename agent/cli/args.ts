@@ -8,6 +8,8 @@ Usage:
   eva events --db FILE [--camera C] [--label L] [--since ISO] [--limit N] [--json]
   eva bench --config FILE [--camera NAME] [--seconds N] [--json]
                                              decode-only, inference-only and whole-pipeline fps
+  eva preview --config FILE --camera NAME --out FILE.png
+                                             one frame with the camera's zones, lines (in arrow) and masks drawn
   eva --help | --version
 `;
 

@@ -26,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./events.js")).events(rest);
     case "bench":
       return (await import("./bench.js")).bench(rest);
+    case "preview":
+      return (await import("./preview.js")).preview(rest);
     default:
       throw new UsageError(`unknown command '${cmd}'\n\n${USAGE}`);
   }
