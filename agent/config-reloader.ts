@@ -60,6 +60,8 @@ export class ConfigReloader {
       debounceMs: this.opts.debounceMs,
       onError: (err) => this.log.warn({ file: this.file, err: err.message }, "config watch failed; SIGHUP still reloads"),
     });
+    // An edit saved while the agent was starting (before the watch existed) is picked up now.
+    void this.onFileChange();
     return this;
   }
 

@@ -235,6 +235,7 @@ export class Agent {
     if (store) {
       await this.publisher?.stop({ flushTimeoutMs: 2000 });
       await this.snapshots?.idle();
+      if (this.store) moveOutbox(this.store, store, this.log);
       this.store?.close();
       this.store = store;
       this.snapshots = new SnapshotWriter(cfg.storage.snapshots);
@@ -364,4 +365,17 @@ function eventSettings(cfg: Config, cam: CameraConfig) {
     endAfterMs: cam.events.end_after_seconds * 1000,
     updateIntervalMs: cam.events.update_interval_seconds * 1000,
   };
+}
+
+/** Messages not yet delivered follow the database to its new place, in order, so a storage move loses none. */
+function moveOutbox(from: EventStore, to: EventStore, log: Logger): void {
+  let moved = 0;
+  for (let rows = from.peekOutbox(0, 500); rows.length; rows = from.peekOutbox(0, 500)) {
+    for (const row of rows) {
+      to.enqueue(row.topic, row.payload, { qos: row.qos, retain: row.retain });
+      from.deleteOutbox(row.seq);
+      moved++;
+    }
+  }
+  if (moved) log.info({ messages: moved }, "undelivered messages moved to the new database");
 }

@@ -83,14 +83,33 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
     .on("stderr", (line: string) => events.onStderr(line))
     .on("error", (err: Error) => finish(err))
     .on("end", () => finish(null));
+  const kill = killOnceStarted(cmd);
   const stdout = cmd.pipe() as Readable;
   // When ffmpeg dies, fluent-ffmpeg ends the pipe; an error on it is reported through 'error' above.
   stdout.on("error", () => {});
   return {
     stdout,
     kill() {
-      if (!exited) cmd.kill("SIGKILL");
+      if (!exited) kill();
     },
+  };
+}
+
+/**
+ * fluent-ffmpeg spawns ffmpeg asynchronously and its kill() does nothing before the spawn, so a camera stopped
+ * right after it started (a quick second config edit) would leave a looping ffmpeg running for ever: a kill
+ * asked for early is carried out at the 'start' event.
+ */
+function killOnceStarted(cmd: ffmpeg.FfmpegCommand): () => void {
+  let started = false;
+  let wanted = false;
+  cmd.on("start", () => {
+    started = true;
+    if (wanted) cmd.kill("SIGKILL");
+  });
+  return () => {
+    wanted = true;
+    if (started) cmd.kill("SIGKILL");
   };
 }
 
@@ -135,6 +154,7 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
       .on("error", (err: Error) => settle(new Error(summarizeStderr(stderr) || err.message)))
       // ffmpeg's exit can be seen before the pipe has handed over the last bytes.
       .on("end", () => (stdout.readableEnded || stdout.destroyed ? settle(null) : stdout.once("close", () => settle(null))));
+    const kill = killOnceStarted(cmd);
     const stdout = cmd.pipe() as Readable;
     stdout.on("error", () => {});
     stdout.on("data", (chunk: Buffer) => {
@@ -143,7 +163,7 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
       if (got >= size) settle(null);
     });
     const timer = setTimeout(() => {
-      cmd.kill("SIGKILL");
+      kill();
       settle(new Error(`no frame within ${o.timeoutSeconds + 5} s${stderr.length ? `: ${summarizeStderr(stderr)}` : ""}`));
     }, (o.timeoutSeconds + 5) * 1000);
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines } from "../support/agent.js";
 import { TestBroker } from "../support/broker.js";
 import { emptyClip, personPanClip } from "../support/clips.js";
@@ -30,6 +31,9 @@ interface Edit {
   model?: string;
   extraB?: string;
   cameraC?: string;
+  providers?: string;
+  db?: string;
+  prefix?: string;
 }
 
 function configText(clip: string, empty: string, e: Edit = {}): string {
@@ -41,11 +45,11 @@ function configText(clip: string, empty: string, e: Edit = {}): string {
     events: {min_frames: 2, end_after_seconds: 1, update_interval_seconds: 1}
 ${extra}`;
   return `device: {id: dev-r}
-mqtt: {url: "${broker.url}", topic_prefix: eva, keepalive: ${e.keepalive ?? 5}, reconnect_seconds: 0.5}
-storage: {db: eva.db, snapshots: snapshots}
+mqtt: {url: "${broker.url}", topic_prefix: ${e.prefix ?? "eva"}, keepalive: ${e.keepalive ?? 5}, reconnect_seconds: 0.5}
+storage: {db: ${e.db ?? "eva.db"}, snapshots: snapshots}
 models:
   coco: {path: ${e.model ?? path.join(shared, "models/yolox_nano.onnx")}, labels: ${path.join(shared, "models/coco.names")}}
-detector: {providers: [cpu], threads: 1}
+detector: {providers: [${e.providers ?? "cpu"}], threads: 1}
 cameras:
 ${cam("a", clip, e.fpsA ?? 2, e.minScoreA ?? 0.4)}${cam("b", clip, 2, 0.4, e.extraB)}${e.cameraC ? cam("c", e.cameraC, 2, 0.4) : ""}`;
 }
@@ -60,7 +64,7 @@ describe("live config reload of a running agent", () => {
 
     const sub = await MessageCollector.subscribe(broker.url, "eva/dev-r/#");
     let kill: (s: NodeJS.Signals) => void = () => {};
-    const running = eva(["run", "--config", file], { timeoutMs: 150_000, onSpawn: (k) => (kill = k) });
+    const running = eva(["run", "--config", file], { timeoutMs: 140_000, onSpawn: (k) => (kill = k) });
     await sub.until((m) => m.some((x) => x.topic === "eva/dev-r/status" && x.payload === "online"), 30_000, "agent online");
     await new Promise((r) => setTimeout(r, 2000));
 
@@ -104,6 +108,12 @@ describe("live config reload of a running agent", () => {
     expect(r.errors![0]).toMatchObject({ path: "models.coco.path", line: 5 });
     expect(r.errors![0]!.message).toContain("not an ONNX model");
 
+    // 3b. a model that does not load (no TensorRT here): rejected after the background load failed
+    r = await save(configText(clip, empty, { minScoreA: 0.6, providers: "tensorrt" }));
+    expect(r.result).toBe("rejected");
+    expect(r.errors![0]).toMatchObject({ path: "models.coco.path", line: 5 });
+    expect(r.errors![0]!.message).toMatch(/model does not load: .*tensorrt/);
+
     // 4. valid: camera a's fps (restart a only), camera c added, MQTT keepalive (publisher reconnects).
     // `changed` is relative to edit 1: the rejected edits left nothing behind.
     r = await save(configText(clip, empty, { minScoreA: 0.6, fpsA: 3, cameraC: empty, keepalive: 10 }));
@@ -131,7 +141,7 @@ describe("live config reload of a running agent", () => {
     const lines = logLines(result.stderr);
     const reloadLines = lines.filter((l) => l.msg === "config applied" || l.msg.startsWith("config rejected"));
     expect(reloadLines.map((l) => l.msg.split(";")[0])).toEqual([
-      "config applied", "config rejected", "config rejected", "config applied", "config applied", "config applied", "config applied",
+      "config applied", "config rejected", "config rejected", "config rejected", "config applied", "config applied", "config applied", "config applied",
     ]);
     // Camera b ran through every edit on one ffmpeg: its frame counters only ever grew (a restart resets them).
     const bIn = reloadLines.map((l) => (l.figures as Record<string, { framesIn: number; processed: number }>).b!);
@@ -151,5 +161,37 @@ describe("live config reload of a running agent", () => {
     expect(lines.filter((l) => l.msg === "detector ready").map((l) => l.format)).toEqual(["yolox", "fastestdet"]);
     // the publisher reconnected once for the keepalive change
     expect(lines.filter((l) => l.msg === "connecting to MQTT broker").length).toBe(2);
-  });
+  }, 150_000);
+});
+
+describe("live reload of storage and MQTT topics", () => {
+  it("a new database and topic prefix: the store reopens, the publisher reconnects, events go to the new place", async () => {
+    const clip = await personPanClip(5, 3);
+    const dir = mkdtempSync(path.join(tmpdir(), "eva-reload-"));
+    const file = path.join(dir, "eva.yaml");
+    const one = (e: Edit) => configText(clip, clip, e).replace(/ {2}b:[\s\S]*$/, "").replace("dev-r", "dev-s");
+    writeFileSync(file, one({}));
+    const sub = await MessageCollector.subscribe(broker.url, "+/dev-s/#");
+    let kill: (s: NodeJS.Signals) => void = () => {};
+    const running = eva(["run", "--config", file], { timeoutMs: 80_000, onSpawn: (k) => (kill = k) });
+    await sub.until((m) => m.some((x) => x.topic === "eva/dev-s/status" && x.payload === "online"), 30_000, "agent online");
+
+    // saved while the agent may still be loading its model: the edit must not be lost
+    writeFileSync(file, one({ db: "moved.db", prefix: "site9" }));
+    const [applied] = (await sub.until((m) => m.some((x) => x.topic === "site9/dev-s/config"), 30_000, "report on the new prefix")).filter(
+      (x) => x.topic === "site9/dev-s/config",
+    );
+    expect(JSON.parse(applied!.payload)).toMatchObject({ result: "applied", changed: ["mqtt.topic_prefix", "storage.db"] });
+    // the old topic's device went offline cleanly; events now come on the new prefix
+    expect(sub.on("eva/dev-s/status").at(-1)?.payload).toBe("offline");
+    await sub.until((m) => m.some((x) => x.topic === "site9/dev-s/events"), 30_000, "an event on the new prefix");
+    kill("SIGTERM");
+    const result = await running;
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    await sub.close();
+
+    const store = new EventStore(path.join(dir, "moved.db"));
+    expect(store.queryEvents({ camera: "a" }).length).toBeGreaterThan(0);
+    store.close();
+  }, 90_000);
 });
