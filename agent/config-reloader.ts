@@ -41,7 +41,7 @@ export class ConfigReloader {
   private watchQueued = false;
   private watcher: ConfigWatcher | null = null;
   private runningHash: string;
-  /** the last text looked at, applied or not: a save that changes nothing is not reported again */
+  /** hash of the last text looked at, applied or not (or why it could not be read): a save that changes nothing is not reported again */
   private seenHash: string;
   private closed = false;
 
@@ -94,7 +94,12 @@ export class ConfigReloader {
 
   private async reloadOnce(trigger: "file changed" | "SIGHUP"): Promise<ReloadReport | null> {
     const text = await this.readText();
-    if (typeof text !== "string") return this.report(trigger, { result: "rejected", hash: null, errors: [{ file: this.file, line: 1, col: 1, path: "", message: text.error }] });
+    if (typeof text !== "string") {
+      const seen = `unreadable: ${text.error}`;
+      if (trigger === "file changed" && seen === this.seenHash) return null;
+      this.seenHash = seen;
+      return this.report(trigger, { result: "rejected", hash: null, errors: [{ file: this.file, line: 1, col: 1, path: "", message: text.error }] });
+    }
     const hash = hashText(text);
     if (trigger === "file changed" && hash === this.seenHash) return null;
     this.seenHash = hash;
