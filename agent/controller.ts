@@ -48,7 +48,7 @@ class CameraPipeline {
     public cfg: CameraConfig,
     /** swapped by a reload that loaded a new model */
     public detector: Detector,
-    readonly events: EventMaintainer,
+    private readonly events: EventMaintainer,
     readonly width: number,
     readonly height: number,
     onStatus: (s: CameraStatus) => void,
@@ -102,6 +102,16 @@ class CameraPipeline {
         this.lastError = err.message;
       })
       .finally(release);
+  }
+
+  /**
+   * A reload's new settings for this camera, effective from its next frame (ffmpeg untouched). Every stage
+   * that keeps camera settings (events today; tracker, zones, lines and masks with the analytics work)
+   * takes them here.
+   */
+  reconfigure(cfg: CameraConfig, events: ReturnType<typeof eventSettings>): void {
+    this.cfg = cfg;
+    this.events.reconfigure(events);
   }
 
   /** Resolves when the frame now in the detector (if any) is done. */
@@ -271,11 +281,8 @@ export class Agent {
     }
 
     for (const name of plan.cameras.updated) {
-      const p = this.pipelines.get(name);
       const cam = cfg.cameras[name]!;
-      if (!p) continue;
-      p.cfg = cam;
-      p.events.reconfigure(eventSettings(cfg, cam));
+      this.pipelines.get(name)?.reconfigure(cam, eventSettings(cfg, cam));
     }
     for (const name of [...plan.cameras.added, ...restart]) {
       const cam = cfg.cameras[name];
