@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { cameraShapes, inDirection, shapesOutsideFrame, toPixels } from "../../agent/config/camera-shapes.js";
-import { checkConfigFile, checkConfigText } from "../../agent/config/check.js";
+import { checkConfigFile, checkConfigText, semanticProblems } from "../../agent/config/check.js";
 import { eva } from "../support/agent.js";
 import { shared } from "../support/paths.js";
 
@@ -35,6 +35,20 @@ describe("checks beyond the schema (check-config and every reload)", () => {
     const [p] = checkConfigText(text(bad), "/tmp/eva.yaml", {}).problems;
     expect(p).toMatchObject({ line: 3, path: "models.m.path" });
     expect(p!.message).toMatch(/is not an ONNX model/);
+  });
+
+  it("zones, lines and masks outside the detect frame are placed at their points (keys from the analytics schema)", () => {
+    // The zone/line keys arrive with issue 4's schema; here they are added to an already-parsed config.
+    const t = text(model, "{model: m}"); // size from the model: 416×416
+    const loaded = checkConfigText(t, "/tmp/eva.yaml", {}).loaded!;
+    Object.assign(loaded.config.cameras.front!, {
+      zones: { door: { points: [[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]] } },
+      lines: { gate: { points: [[10, 400], [500, 400]] } },
+    });
+    expect(semanticProblems(loaded)).toEqual([
+      // not written in this text, so placed at the nearest key that is: the camera
+      { file: "/tmp/eva.yaml", line: 6, col: 5, path: "cameras.front.lines.gate.points.1", message: "line 'gate' point [500, 400] is outside the 416×416 detect frame" },
+    ]);
   });
 
   it("a missing config file is a problem value, not a throw", () => {
