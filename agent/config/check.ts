@@ -36,7 +36,7 @@ export function checkConfigText(text: string, file: string, env: NodeJS.ProcessE
     throw err;
   }
   const loaded: LoadedConfig = { config, file: path.resolve(file), text };
-  const problems = semanticProblems(loaded);
+  const problems = semanticProblems(loaded, file);
   return problems.length ? { problems } : { loaded, problems };
 }
 
@@ -45,9 +45,9 @@ interface ModelFacts {
   inputSize?: { width: number; height: number };
 }
 
-/** Problems in a schema-valid config that only the files and the frame size reveal. */
-export function semanticProblems(loaded: LoadedConfig): ConfigProblem[] {
-  const { config, text, file } = loaded;
+/** Problems in a schema-valid config that only the files and the frame size reveal; `file` as the user named it. */
+export function semanticProblems(loaded: LoadedConfig, file: string = loaded.file): ConfigProblem[] {
+  const { config, text } = loaded;
   const problems: ConfigProblem[] = [];
   const add = (keys: (string | number)[], message: string) => problems.push({ file, ...locate(text, keys), path: keys.join("."), message });
 
