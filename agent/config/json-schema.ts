@@ -36,7 +36,6 @@ export function configJsonSchema(): JsonSchema {
   const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as JsonSchema;
   return {
     $schema: schema.$schema,
-    $id: "https://github.com/eva-agent/eva/config/eva.schema.json",
     title: "eva agent configuration",
     description: "One YAML file per device; see config/README.md. Generated from agent/config/schema.ts: do not edit.",
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== "$schema")),
