@@ -21,23 +21,28 @@ export async function run(args: string[]): Promise<number> {
     process.once("SIGINT", () => onSignal("SIGINT"));
     process.once("SIGTERM", () => onSignal("SIGTERM"));
   });
+  // Live config: edits of the file and SIGHUP reload (see config/README.md). A SIGHUP while the agent starts,
+  // which by Node's default would kill it, is served once it runs.
+  let reloader: ConfigReloader | null = null;
+  let hupWhileStarting = false;
+  const onHup = () => (reloader ? void reloader.trigger() : (hupWhileStarting = true));
+  process.on("SIGHUP", onHup);
 
   try {
     await agent.start();
   } catch (err) {
+    process.off("SIGHUP", onHup);
     await agent.stop(0).catch(() => {});
     log.flush();
     throw Object.assign(new Error((err as Error).message), { code: "EVA_START" });
   }
   log.info({ config: loaded.file, cameras: Object.keys(loaded.config.cameras), providers: agent.providers() }, "eva running");
-  // Live config: edits of the file and SIGHUP reload; see config/README.md.
-  const reloader = new ConfigReloader(values.config, agent, log, { runningText: loaded.text }).watch();
-  const onHup = () => void reloader.trigger();
-  process.on("SIGHUP", onHup);
+  const live = (reloader = new ConfigReloader(values.config, agent, log, { runningText: loaded.text }).watch());
+  if (hupWhileStarting) void live.trigger();
   await Promise.race([stopped, agent.finished]);
   log.info({ reason: signal ?? "every file camera ended" }, "eva stopping");
   process.off("SIGHUP", onHup);
-  await reloader.close();
+  await live.close();
   await agent.stop();
   log.info({ figures: agent.figures() }, "eva stopped");
   log.flush();
