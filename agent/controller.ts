@@ -2,12 +2,14 @@ import type { Logger } from "pino";
 import { Camera, type CameraStatus } from "./camera/camera.js";
 import { sourceKind } from "./camera/ffmpeg.js";
 import type { Frame } from "./camera/frame.js";
-import type { LoadedConfig } from "./config/load.js";
+import type { ConfigProblem, LoadedConfig } from "./config/load.js";
+import { locate } from "./config/load.js";
+import { planReload } from "./config/diff.js";
 import type { CameraConfig, Config } from "./config/schema.js";
 import { Detector } from "./detect/detector.js";
 import { analyticsOptions } from "./analytics/camera-analytics.js";
 import { CrossingStore } from "./events/crossing-store.js";
-import { EventMaintainer, type EventSink } from "./events/maintainer.js";
+import { EventMaintainer, type EventSink, type MaintainerOptions } from "./events/maintainer.js";
 import type { SignAlarm } from "./analytics/sign-watch.js";
 import type { ZoneAlarm } from "./analytics/zones.js";
 import { Retention } from "./events/retention.js";
@@ -16,7 +18,6 @@ import { SnapshotWriter } from "./events/snapshot.js";
 import { EventStore } from "./events/store.js";
 import { newEventId } from "./events/ulid.js";
 import { OutboxPublisher } from "./publish/outbox-publisher.js";
-import type { EvaEvent, EventChange } from "./events/event.js";
 import { frameJpeg } from "./events/frame-jpeg.js";
 import { LatencyWindow } from "./health/latency-window.js";
 import { HealthServer, type HealthReport } from "./health/http.js";
@@ -43,6 +44,14 @@ export interface CameraFigures {
 
 const DETECT_WATCHDOG_MS = 30_000;
 
+/** A reload that cannot be applied (a model that does not load): the running config stays. */
+export class ReloadError extends Error {
+  readonly code = "EVA_RELOAD";
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map((p) => `${p.path}: ${p.message}`).join("; "));
+  }
+}
+
 class CameraPipeline {
   readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0 };
   readonly camera: Camera;
@@ -56,11 +65,13 @@ class CameraPipeline {
 
   constructor(
     readonly name: string,
-    readonly cfg: CameraConfig,
-    private readonly detector: Detector,
+    /** replaced by a reload; read at every frame */
+    public cfg: CameraConfig,
+    /** swapped by a reload that loaded a new model */
+    public detector: Detector,
     private readonly events: EventMaintainer,
-    width: number,
-    height: number,
+    readonly width: number,
+    readonly height: number,
     onStatus: (s: CameraStatus) => void,
     private readonly log: Logger,
   ) {
@@ -146,6 +157,20 @@ class CameraPipeline {
     if (!enabled) void this.drain();
   }
 
+  /**
+   * A reload's new settings for this camera, effective from its next frame (ffmpeg untouched): detect
+   * thresholds, event rules, tracker, zones, lines, masks and sign watch.
+   */
+  reconfigure(cfg: CameraConfig, events: MaintainerOptions): void {
+    this.cfg = cfg;
+    this.events.reconfigure(events);
+  }
+
+  /** Resolves when the frame now in the detector (if any) is done. */
+  idle(): Promise<void> {
+    return this.inflight;
+  }
+
   /** Waits for the frame in the detector, then ends the camera's open events. */
   async drain(): Promise<void> {
     await this.inflight;
@@ -184,6 +209,8 @@ export class Agent {
   private bound: OutboxBound | null = null;
   private health: HealthServer | null = null;
   private retention: Retention | null = null;
+  private crossings: CrossingStore | null = null;
+  private signs: SignStore | null = null;
   private readonly modelFailures = new Map<string, string>();
   private readonly detectors = new Map<string, Detector>();
   private readonly pipelines = new Map<string, CameraPipeline>();
@@ -193,7 +220,7 @@ export class Agent {
   private stopped = false;
 
   constructor(
-    private readonly loaded: LoadedConfig,
+    private loaded: LoadedConfig,
     private readonly log: Logger,
     private readonly opts: AgentOptions = {},
   ) {}
@@ -205,29 +232,7 @@ export class Agent {
   async start(): Promise<void> {
     const cfg = this.config;
     this.store = new EventStore(cfg.storage.db);
-    this.publisher = new OutboxPublisher({
-      mqtt: cfg.mqtt,
-      deviceId: cfg.device.id,
-      outbox: this.store,
-      log: this.log,
-      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder } : {}),
-    });
-    const bound = (this.bound = new OutboxBound(this.store, { maxRows: cfg.mqtt.outbox.max_rows, maxAgeMs: cfg.mqtt.outbox.max_age_hours * 3_600_000 }, this.log));
-    bound.start();
-    this.api = new ControlRoomApi({
-      publisher: this.publisher,
-      outbox: this.store,
-      agent: this.controlled(),
-      log: this.log,
-      cameras: Object.fromEntries(Object.entries(cfg.cameras).map(([n, c]) => [n, { enabled: c.enabled }])),
-      statsIntervalSeconds: cfg.mqtt.stats_interval_seconds,
-      publishSnapshots: cfg.mqtt.snapshots,
-      dbFile: cfg.storage.db,
-      newId: newEventId,
-      outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
-    });
-    this.api.start();
-    this.publisher.start();
+    this.startPublisher(cfg);
     if (cfg.health.port > 0) {
       this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.api!.stats() }, this.log);
       // A taken port must not stop video analytics: the error is logged and the agent runs without it.
@@ -235,14 +240,7 @@ export class Agent {
         this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
       });
     }
-    const keep = cfg.storage.retention;
-    if (keep && (keep.days !== undefined || keep.max_mb !== undefined)) {
-      this.retention = new Retention(this.store, {
-        ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
-        ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
-      }, this.log);
-      this.retention.start();
-    }
+    this.startRetention(cfg);
 
     const enabled = Object.entries(cfg.cameras).filter(([, c]) => c.enabled);
     const usedModels = new Set(enabled.map(([, c]) => c.detect.model));
@@ -259,62 +257,222 @@ export class Agent {
       }),
     );
 
-    const snapshots = (this.snapshots = new SnapshotWriter(cfg.storage.snapshots));
-    const store = this.store;
-    const api = this.api;
-    const crossings = new CrossingStore(store);
-    const signs = new SignStore(store);
-    // Events go to the store (with their outbox row); the API publishes their snapshots once written.
-    const sink: EventSink = {
-      recordEvent: (change, ev) => {
-        store.recordEvent(change, ev);
-        api.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => snapshots.idle()));
-      },
-      recordCrossing: (camera, c) => crossings.record(camera, c),
-      recordSighting: (s) => signs.record(s),
-      enqueue: (topic, payload, o) => store.enqueue(topic, payload, o),
-      alarm: (camera, a) => {
-        const { type, state, zone, time: _time, ...extra } = a;
-        this.api?.setAlarmCondition({ type, camera, zone }, state === "raised", a.time, alarmReason(a), extra);
-      },
-    };
+    this.snapshots = new SnapshotWriter(cfg.storage.snapshots);
     for (const [name, cam] of enabled) {
-      const detector = this.detectors.get(cam.detect.model);
-      if (!detector) {
-        const reason = `model ${cam.detect.model} failed to load: ${failures.get(`models.${cam.detect.model}.path`) ?? "unknown error"}`;
-        this.api.onCameraStatus({ camera: name, state: "offline", reason, since: Date.now(), restarts: 0 });
-        continue;
-      }
-      const width = cam.detect.width ?? detector.info.inputWidth;
-      const height = cam.detect.height ?? detector.info.inputHeight;
-      const analytics = analyticsOptions(name, cam, width, height, newEventId);
-      snapshots.setScene(name, { zones: analytics.zones, lines: analytics.lines });
-      const events = new EventMaintainer(
-        {
-          events: {
-            device: cfg.device.id,
-            camera: name,
-            minFrames: cam.events.min_frames,
-            threshold: cam.events.threshold,
-            updateIntervalMs: cam.events.update_interval_seconds * 1000,
-            stationary: cam.events.stationary,
-            newId: newEventId,
-          },
-          analytics,
-        },
-        snapshots,
-        sink,
-        () => this.publisher?.notify(),
-        this.log,
-      );
-      const pipeline = new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log);
-      this.pipelines.set(name, pipeline);
+      const pipeline = this.buildPipeline(cfg, name, cam);
+      if (pipeline) this.pipelines.set(name, pipeline);
     }
     if (this.pipelines.size === 0) {
       const why = [...failures].map(([m, e]) => `${m}: ${e}`).join("; ");
       throw new Error(`no camera can run${why ? ` (${why})` : ""}`);
     }
     for (const p of this.pipelines.values()) p.camera.start();
+  }
+
+  /** The publisher with what rides on it: the outbox bound and the control-room API (commands, stats, alarms). */
+  private startPublisher(cfg: Config): void {
+    const store = this.store;
+    if (!store) return;
+    this.crossings = new CrossingStore(store);
+    this.signs = new SignStore(store);
+    this.publisher = new OutboxPublisher({
+      mqtt: cfg.mqtt,
+      deviceId: cfg.device.id,
+      outbox: store,
+      log: this.log,
+      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder } : {}),
+    });
+    const bound = (this.bound = new OutboxBound(store, { maxRows: cfg.mqtt.outbox.max_rows, maxAgeMs: cfg.mqtt.outbox.max_age_hours * 3_600_000 }, this.log));
+    bound.start();
+    this.api = new ControlRoomApi({
+      publisher: this.publisher,
+      outbox: store,
+      agent: this.controlled(),
+      log: this.log,
+      cameras: Object.fromEntries(Object.entries(cfg.cameras).map(([n, c]) => [n, { enabled: c.enabled }])),
+      statsIntervalSeconds: cfg.mqtt.stats_interval_seconds,
+      publishSnapshots: cfg.mqtt.snapshots,
+      dbFile: cfg.storage.db,
+      newId: newEventId,
+      outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
+    });
+    this.api.start();
+    this.publisher.start();
+    // A publisher started by a reload tells the control room where the running cameras stand.
+    for (const p of this.pipelines.values()) this.api.onCameraStatus(p.camera.current);
+  }
+
+  private async stopPublisher(flushTimeoutMs: number): Promise<void> {
+    this.api?.stop();
+    this.bound?.stop();
+    await this.publisher?.stop({ flushTimeoutMs });
+  }
+
+  private startRetention(cfg: Config): void {
+    this.retention?.stop();
+    this.retention = null;
+    const keep = cfg.storage.retention;
+    if (!this.store || !keep || (keep.days === undefined && keep.max_mb === undefined)) return;
+    this.retention = new Retention(this.store, {
+      ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
+      ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
+    }, this.log);
+    this.retention.start();
+  }
+
+  /**
+   * Where every camera's decisions go. It looks up the store and the API when called, so a reload that moves
+   * the database or reconnects MQTT is followed by cameras that keep running.
+   */
+  private readonly sink: EventSink = {
+    recordEvent: (change, ev) => {
+      this.store!.recordEvent(change, ev);
+      // The API publishes the event's snapshot once it is written.
+      this.api?.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => this.snapshots?.idle()));
+    },
+    recordCrossing: (camera, c) => this.crossings!.record(camera, c),
+    recordSighting: (s) => this.signs!.record(s),
+    enqueue: (topic, payload, o) => this.store!.enqueue(topic, payload, o),
+    alarm: (camera, a) => {
+      const { type, state, zone, time: _time, ...extra } = a;
+      this.api?.setAlarmCondition({ type, camera, zone }, state === "raised", a.time, alarmReason(a), extra);
+    },
+  };
+
+  /** Queues a message on `<prefix>/<device>/<topic>` through the outbox (QoS 1, not retained). */
+  publish(topic: string, payload: unknown): void {
+    this.store?.enqueue(topic, JSON.stringify(payload), { qos: 1, retain: false });
+    this.publisher?.notify();
+  }
+
+  /**
+   * Applies a validated config, changing only what differs from the running one (see planReload). Whatever
+   * can fail (a model load, a new database) is prepared first while the cameras keep running on the old
+   * config; if it fails, nothing is applied and a ReloadError says why. Returns the changed key paths.
+   */
+  async reload(next: LoadedConfig): Promise<string[]> {
+    if (this.stopped) throw new Error("the agent is stopping");
+    const cfg = next.config;
+    const plan = planReload(this.config, cfg);
+    const problem = (keys: string[], message: string): ConfigProblem => ({ file: next.file, ...locate(next.text, keys), path: keys.join("."), message });
+
+    // Models: the changed ones, plus any an enabled camera needs that is not loaded (it failed at start).
+    const load = new Set(plan.models.load);
+    for (const c of Object.values(cfg.cameras)) if (c.enabled && !this.detectors.has(c.detect.model)) load.add(c.detect.model);
+    const opened = new Map<string, Detector>();
+    const failed: ConfigProblem[] = [];
+    await Promise.all(
+      [...load].map(async (name) => {
+        try {
+          opened.set(name, await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log }));
+        } catch (err) {
+          failed.push(problem(["models", name, "path"], `model does not load: ${(err as Error).message}`));
+        }
+      }),
+    );
+    let store: EventStore | null = null;
+    if (plan.storage && !failed.length) {
+      try {
+        store = new EventStore(cfg.storage.db);
+      } catch (err) {
+        failed.push(problem(["storage", "db"], (err as Error).message));
+      }
+    }
+    if (failed.length || this.stopped) {
+      await Promise.all([...opened.values()].map((d) => d.close()));
+      store?.close();
+      throw new ReloadError(failed.length ? failed : [problem([], "the agent is stopping")]);
+    }
+
+    if (plan.log) this.log.level = cfg.log.level;
+    // Cameras going away or starting again stop first: their open events end in the store they began in.
+    const restart = new Set(plan.cameras.restarted);
+    await Promise.all([...plan.cameras.removed, ...restart].map((n) => this.stopPipeline(n)));
+    if (store) {
+      await this.stopPublisher(2000);
+      await this.snapshots?.idle();
+      this.retention?.stop();
+      if (this.store) moveOutbox(this.store, store, this.log);
+      this.store?.close();
+      this.store = store;
+      this.snapshots = new SnapshotWriter(cfg.storage.snapshots);
+      this.startPublisher(cfg);
+      this.startRetention(cfg);
+    } else if (plan.mqtt) {
+      await this.stopPublisher(2000);
+      this.startPublisher(cfg);
+    }
+
+    // Swap new detectors into running cameras; one whose frame size follows the model restarts if it changed.
+    const retired: Detector[] = [];
+    const users: CameraPipeline[] = [];
+    for (const [model, detector] of opened) {
+      const old = this.detectors.get(model);
+      this.detectors.set(model, detector);
+      if (old) retired.push(old);
+      for (const p of this.pipelines.values()) {
+        if (p.cfg.detect.model !== model) continue;
+        const size = detectSize(cfg.cameras[p.name]!, detector);
+        if (size.width !== p.width || size.height !== p.height) {
+          await this.stopPipeline(p.name);
+          restart.add(p.name);
+        } else {
+          p.detector = detector;
+          users.push(p);
+        }
+      }
+    }
+    for (const model of plan.models.close) {
+      const d = this.detectors.get(model);
+      this.detectors.delete(model);
+      if (d) retired.push(d);
+    }
+
+    for (const name of plan.cameras.updated) {
+      const cam = cfg.cameras[name]!;
+      const p = this.pipelines.get(name);
+      if (!p) continue;
+      const opts = maintainerOptions(cfg, name, cam, p.width, p.height);
+      this.snapshots?.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
+      p.reconfigure(cam, opts);
+    }
+    for (const name of [...plan.cameras.added, ...restart]) {
+      const cam = cfg.cameras[name];
+      if (!cam?.enabled || this.pipelines.has(name)) continue;
+      const p = this.buildPipeline(cfg, name, cam);
+      if (!p) continue;
+      this.pipelines.set(name, p);
+      p.camera.start();
+    }
+    this.loaded = next;
+
+    // An old detector closes once the frame it may still hold is done.
+    await Promise.all(users.map((p) => p.idle()));
+    await Promise.all(retired.map((d) => d.close()));
+    return plan.changed;
+  }
+
+  private async stopPipeline(name: string): Promise<void> {
+    const p = this.pipelines.get(name);
+    if (!p) return;
+    this.pipelines.delete(name);
+    await p.camera.stop();
+    await p.drain();
+  }
+
+  private buildPipeline(cfg: Config, name: string, cam: CameraConfig): CameraPipeline | null {
+    const detector = this.detectors.get(cam.detect.model);
+    if (!detector) {
+      const reason = `model ${cam.detect.model} failed to load: ${this.modelFailures.get(`models.${cam.detect.model}.path`) ?? "unknown error"}`;
+      this.api?.onCameraStatus({ camera: name, state: "offline", reason, since: Date.now(), restarts: 0 });
+      return null;
+    }
+    if (!this.store || !this.snapshots) return null;
+    const { width, height } = detectSize(cam, detector);
+    const opts = maintainerOptions(cfg, name, cam, width, height);
+    this.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
+    const events = new EventMaintainer(opts, this.snapshots, this.sink, () => this.publisher?.notify(), this.log);
+    return new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log);
   }
 
   cameraStatuses(): CameraStatus[] {
@@ -408,13 +566,44 @@ export class Agent {
     await Promise.all([...this.pipelines.values()].map((p) => p.camera.stop()));
     for (const p of this.pipelines.values()) await p.drain();
     this.publisher?.notify();
-    this.api?.stop();
-    this.bound?.stop();
     await this.health?.stop();
     await Promise.all([...this.detectors.values()].map((d) => d.close()));
-    await this.publisher?.stop({ flushTimeoutMs });
+    await this.stopPublisher(flushTimeoutMs);
     await this.snapshots?.idle();
     this.retention?.stop();
     this.store?.close();
   }
+}
+
+function detectSize(cam: CameraConfig, detector: Detector): { width: number; height: number } {
+  return { width: cam.detect.width ?? detector.info.inputWidth, height: cam.detect.height ?? detector.info.inputHeight };
+}
+
+/** What a camera's events stage is built from: event rules and analytics (at the camera's detect size). */
+function maintainerOptions(cfg: Config, name: string, cam: CameraConfig, width: number, height: number): MaintainerOptions {
+  return {
+    events: {
+      device: cfg.device.id,
+      camera: name,
+      minFrames: cam.events.min_frames,
+      threshold: cam.events.threshold,
+      updateIntervalMs: cam.events.update_interval_seconds * 1000,
+      stationary: cam.events.stationary,
+      newId: newEventId,
+    },
+    analytics: analyticsOptions(name, cam, width, height, newEventId),
+  };
+}
+
+/** Messages not yet delivered follow the database to its new place, in order, so a storage move loses none. */
+function moveOutbox(from: EventStore, to: EventStore, log: Logger): void {
+  let moved = 0;
+  for (let rows = from.peekOutbox(0, 500); rows.length; rows = from.peekOutbox(0, 500)) {
+    for (const row of rows) {
+      to.enqueue(row.topic, row.payload, { qos: row.qos, retain: row.retain });
+      from.deleteOutbox(row.seq);
+      moved++;
+    }
+  }
+  if (moved) log.info({ messages: moved }, "undelivered messages moved to the new database");
 }

@@ -53,14 +53,14 @@ const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
  * lines. Pure: a frame's time and detections in, plain data out; the events stage decides what to store.
  */
 export class CameraAnalytics {
-  private readonly tracker: Tracker;
-  private readonly stationary: StationaryClassifier;
-  private readonly zones: ZoneAnalytics;
-  private readonly lines: LineCrossings;
-  private readonly sightings: SignSightings | null;
-  private readonly signWatch: SignWatch | null;
+  private tracker: Tracker;
+  private stationary: StationaryClassifier;
+  private zones: ZoneAnalytics;
+  private lines: LineCrossings;
+  private sightings: SignSightings | null;
+  private signWatch: SignWatch | null;
 
-  constructor(private readonly opts: CameraAnalyticsOptions) {
+  constructor(private opts: CameraAnalyticsOptions) {
     this.tracker = new Tracker(opts.tracker);
     this.sightings = opts.signs ? new SignSightings(opts.camera, opts.newId) : null;
     this.signWatch = opts.signs?.watch.length ? new SignWatch(opts.signs.watch) : null;
@@ -103,6 +103,28 @@ export class CameraAnalytics {
   /** Sets the snapshot path of a sign pass in progress. */
   setSightingSnapshot(id: string, file: string): void {
     this.sightings?.setSnapshot(id, file);
+  }
+
+  /**
+   * Takes edited settings (a config reload). The old zones empty out first (their occupancy goes to zero and
+   * their alarms clear), then the new zones, lines, masks and sign watch apply from the next frame. Tracks
+   * survive unless the tracker's own settings changed; then they end, as when the camera stops.
+   */
+  reconfigure(next: CameraAnalyticsOptions, time: number): Pick<AnalyticsStep, "ended" | "alarms" | "occupancy" | "sightings"> {
+    const trackerChanged = JSON.stringify(next.tracker) !== JSON.stringify(this.opts.tracker) || next.stationaryMs !== this.opts.stationaryMs;
+    const out = trackerChanged ? this.endAll(time) : { ended: [], ...this.zones.observe(time, []), sightings: { improved: [], done: [] } };
+    if (trackerChanged) {
+      this.tracker = new Tracker(next.tracker);
+      this.stationary = new StationaryClassifier(next.stationaryMs);
+    }
+    if (JSON.stringify(next.signs) !== JSON.stringify(this.opts.signs)) {
+      this.sightings = next.signs ? (this.sightings ?? new SignSightings(next.camera, next.newId)) : null;
+      this.signWatch = next.signs?.watch.length ? new SignWatch(next.signs.watch) : null;
+    }
+    this.zones = new ZoneAnalytics(next.zones);
+    this.lines = new LineCrossings(next.lines);
+    this.opts = next;
+    return { ended: out.ended, alarms: out.alarms, occupancy: [...out.occupancy, ...this.zones.initial()], sightings: out.sightings };
   }
 
   /** Ends every track (camera ended, agent stopping); zones empty out and their alarms clear. */

@@ -83,14 +83,33 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
     .on("stderr", (line: string) => events.onStderr(line))
     .on("error", (err: Error) => finish(err))
     .on("end", () => finish(null));
+  const kill = killOnceStarted(cmd);
   const stdout = cmd.pipe() as Readable;
   // When ffmpeg dies, fluent-ffmpeg ends the pipe; an error on it is reported through 'error' above.
   stdout.on("error", () => {});
   return {
     stdout,
     kill() {
-      if (!exited) cmd.kill("SIGKILL");
+      if (!exited) kill();
     },
+  };
+}
+
+/**
+ * fluent-ffmpeg spawns ffmpeg asynchronously and its kill() does nothing before the spawn, so a camera stopped
+ * right after it started (a quick second config edit) would leave a looping ffmpeg running for ever: a kill
+ * asked for early is carried out at the 'start' event.
+ */
+function killOnceStarted(cmd: ffmpeg.FfmpegCommand): () => void {
+  let started = false;
+  let wanted = false;
+  cmd.on("start", () => {
+    started = true;
+    if (wanted) cmd.kill("SIGKILL");
+  });
+  return () => {
+    wanted = true;
+    if (started) cmd.kill("SIGKILL");
   };
 }
 
@@ -98,4 +117,54 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
 export function summarizeStderr(lines: readonly string[]): string {
   const meaningful = lines.filter((l) => l.trim() && !/^\s*(frame=|size=|Stream mapping|Press \[q\])/.test(l));
   return meaningful.slice(-3).join(" | ").slice(0, 500);
+}
+
+export interface GrabOptions {
+  source: string;
+  width: number;
+  height: number;
+  rtspTransport: "tcp" | "udp";
+  /** socket timeout for network sources, and the whole grab's limit (plus a few seconds to connect) */
+  timeoutSeconds: number;
+}
+
+/** Decodes one frame of `source`, scaled to width × height, as packed RGB24 (for `eva preview`). */
+export function grabFrame(o: GrabOptions): Promise<Buffer> {
+  const size = o.width * o.height * 3;
+  const input = inputOptions({ ...o, fps: 1, loop: false, realtime: false, threads: 2 });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    let settled = false;
+    const stderr: string[] = [];
+    const settle = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (got >= size) resolve(Buffer.concat(chunks).subarray(0, size));
+      else reject(err ?? new Error(summarizeStderr(stderr) || "ffmpeg gave no frame"));
+    };
+    const cmd = ffmpeg(o.source, { stdoutLines: 0 })
+      .inputOptions(input)
+      .outputOptions(["-an", "-sn", "-dn", "-frames:v", "1", "-vf", `scale=${o.width}:${o.height}:flags=bilinear`, "-pix_fmt", "rgb24", "-f", "rawvideo"])
+      .on("stderr", (line: string) => {
+        stderr.push(line);
+        if (stderr.length > 20) stderr.shift();
+      })
+      .on("error", (err: Error) => settle(new Error(summarizeStderr(stderr) || err.message)))
+      // ffmpeg's exit can be seen before the pipe has handed over the last bytes.
+      .on("end", () => (stdout.readableEnded || stdout.destroyed ? settle(null) : stdout.once("close", () => settle(null))));
+    const kill = killOnceStarted(cmd);
+    const stdout = cmd.pipe() as Readable;
+    stdout.on("error", () => {});
+    stdout.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      got += chunk.length;
+      if (got >= size) settle(null);
+    });
+    const timer = setTimeout(() => {
+      kill();
+      settle(new Error(`no frame within ${o.timeoutSeconds + 5} s${stderr.length ? `: ${summarizeStderr(stderr)}` : ""}`));
+    }, (o.timeoutSeconds + 5) * 1000);
+  });
 }

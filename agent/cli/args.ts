@@ -9,6 +9,8 @@ Usage:
   eva bench --config FILE [--camera NAME] [--seconds N] [--json]
                                              decode-only, inference-only and whole-pipeline fps
   eva asyncapi                               print the MQTT API's AsyncAPI 3 document (YAML)
+  eva preview --config FILE --camera NAME --out FILE.png
+                                             one frame with the camera's zones, lines (in arrow) and masks drawn
   eva --help | --version
 `;
 

@@ -29,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
     case "asyncapi":
       process.stdout.write((await import("../publish/asyncapi.js")).asyncApiYaml());
       return 0;
+    case "preview":
+      return (await import("./preview.js")).preview(rest);
     default:
       throw new UsageError(`unknown command '${cmd}'\n\n${USAGE}`);
   }

@@ -1,4 +1,6 @@
-import { loadConfigFile } from "../config/load.js";
+import { formatProblem, loadConfigFile } from "../config/load.js";
+import type { CommandOutcome } from "../publish/commands.js";
+import { ConfigReloader } from "../config-reloader.js";
 import { Agent } from "../controller.js";
 import { createLogger } from "../health/logger.js";
 import { parse, UsageError } from "./args.js";
@@ -8,7 +10,16 @@ export async function run(args: string[]): Promise<number> {
   if (!values.config) throw new UsageError("eva run needs --config FILE");
   const loaded = loadConfigFile(values.config);
   const log = createLogger(process.env.EVA_LOG_LEVEL ?? loaded.config.log.level);
-  const agent = new Agent(loaded, log, { exitOnEof: values["exit-on-eof"] });
+  let reloader: ConfigReloader | null = null;
+  // The control room's `reload` command does what an edit of the file or a SIGHUP does.
+  const reload = async (): Promise<CommandOutcome> => {
+    const report = reloader ? await reloader.trigger() : null;
+    if (!report) return { ok: false, code: "failed", message: "the agent is starting or stopping" };
+    return report.result === "applied"
+      ? { ok: true, result: { ...report } }
+      : { ok: false, code: "failed", message: report.errors.map(formatProblem).join("; ") };
+  };
+  const agent = new Agent(loaded, log, { exitOnEof: values["exit-on-eof"], reload });
 
   let signal: string | null = null;
   const stopped = new Promise<void>((resolve) => {
@@ -20,17 +31,27 @@ export async function run(args: string[]): Promise<number> {
     process.once("SIGINT", () => onSignal("SIGINT"));
     process.once("SIGTERM", () => onSignal("SIGTERM"));
   });
+  // Live config: edits of the file and SIGHUP reload (see config/README.md). A SIGHUP while the agent starts,
+  // which by Node's default would kill it, is served once it runs.
+  let hupWhileStarting = false;
+  const onHup = () => (reloader ? void reloader.trigger() : (hupWhileStarting = true));
+  process.on("SIGHUP", onHup);
 
   try {
     await agent.start();
   } catch (err) {
+    process.off("SIGHUP", onHup);
     await agent.stop(0).catch(() => {});
     log.flush();
     throw Object.assign(new Error((err as Error).message), { code: "EVA_START" });
   }
   log.info({ config: loaded.file, cameras: Object.keys(loaded.config.cameras), providers: agent.providers() }, "eva running");
+  const live = (reloader = new ConfigReloader(values.config, agent, log, { runningText: loaded.text }).watch());
+  if (hupWhileStarting) void live.trigger();
   await Promise.race([stopped, agent.finished]);
   log.info({ reason: signal ?? "every file camera ended" }, "eva stopping");
+  process.off("SIGHUP", onHup);
+  await live.close();
   await agent.stop();
   log.info({ figures: agent.figures() }, "eva stopped");
   log.flush();

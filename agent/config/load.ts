@@ -56,12 +56,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const problems: ConfigProblem[] = [];
   // After the first syntax error the parser's later complaints are mostly echoes of it: report that one.
   const syntax = doc.errors[0];
-  if (syntax) throw new ConfigError([{ file, ...at(syntax.pos[0]), path: "", message: `YAML syntax: ${firstLine(syntax.message)}` }]);
+  if (syntax) {
+    throw new ConfigError([{ file, ...at(syntax.pos[0]), path: keyPathAt(doc, syntax.pos[0]), message: `YAML syntax: ${firstLine(syntax.message)}` }]);
+  }
 
   substituteEnv(doc, env, (offset, message, keyPath) => problems.push({ file, ...at(offset), path: keyPath, message }));
   if (problems.length) throw new ConfigError(problems);
 
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (err) {
+    // toJS throws for an alias whose anchor is missing or comes later, and for alias bombs.
+    throw new ConfigError([{ file, ...aliasProblem(doc, at), message: `YAML: ${firstLine((err as Error).message)}` }]);
+  }
   const result = configSchema.safeParse(raw);
   if (result.success) return resolvePaths(result.data, path.dirname(path.resolve(file)));
 
@@ -81,6 +89,51 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     problems.push({ file, ...at(offsetOf(doc, keyPath, false)), path: keyPath.join("."), message });
   }
   throw new ConfigError(problems);
+}
+
+/** Line and column of a key path in config text (of its nearest existing ancestor when it is not written). */
+export function locate(text: string, keyPath: readonly (string | number)[]): { line: number; col: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  return lineCounter.linePos(offsetOf(doc, keyPath.map(String), false));
+}
+
+/** Dotted path of the deepest key whose entry contains `offset`: where a syntax error sits. */
+function keyPathAt(doc: Document, offset: number): string {
+  const keys: string[] = [];
+  let node = doc.contents as { items?: unknown[] } | null;
+  for (let depth = 0; node?.items && depth < 64; depth++) {
+    let next: { items?: unknown[] } | null = null;
+    node.items.forEach((item, i) => {
+      const pair = item as { key?: { value?: unknown; range?: number[] } | null; value?: { range?: number[] } | null; range?: number[] };
+      const start = pair.key?.range?.[0] ?? pair.value?.range?.[0] ?? pair.range?.[0];
+      const end = pair.value?.range?.[2] ?? pair.key?.range?.[2] ?? pair.range?.[2];
+      if (start === undefined || end === undefined || offset < start || offset > end) return;
+      keys.push(pair.key ? String(pair.key.value) : String(i));
+      next = (pair.key ? pair.value : pair) as { items?: unknown[] } | null;
+    });
+    node = next;
+  }
+  return keys.join(".");
+}
+
+/** Where the first alias that does not resolve sits (else the first alias): the usual cause of a toJS failure. */
+function aliasProblem(doc: Document, at: (offset: number) => { line: number; col: number }): { line: number; col: number; path: string } {
+  let found: { line: number; col: number; path: string } | null = null;
+  visit(doc, {
+    Alias(_key, node, ancestors) {
+      let resolves = false;
+      try {
+        resolves = node.resolve(doc) !== undefined;
+      } catch {
+        resolves = false;
+      }
+      if (found && resolves) return;
+      found = { ...at(node.range?.[0] ?? 0), path: keyPathOf(ancestors) };
+      if (!resolves) return visit.BREAK;
+    },
+  });
+  return found ?? { line: 1, col: 1, path: "" };
 }
 
 function firstLine(s: string): string {

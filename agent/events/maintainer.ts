@@ -80,6 +80,21 @@ export class EventMaintainer {
     if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length) this.onRecorded();
   }
 
+  /**
+   * A reload's settings, applied from the next frame without losing open events: event rules change in place;
+   * edited zones, lines, masks or sign watch replace the old ones (their occupancy empties and their alarms
+   * clear first); changed tracker settings end the current tracks and start afresh.
+   */
+  reconfigure(opts: MaintainerOptions): void {
+    this.rules.reconfigure(opts.events);
+    const a = this.analytics.reconfigure(opts.analytics, Date.now());
+    if (a.ended.length) this.emit(this.rules.endAll(a.ended));
+    this.recordSightings(a.sightings.done);
+    this.publishAlarms(a.alarms);
+    this.publishOccupancy(a.occupancy);
+    this.onRecorded();
+  }
+
   /** Ends every open event and empties the zones (camera ended, disabled or agent stopping). */
   endAll(): void {
     const a = this.analytics.endAll(Date.now());

@@ -67,7 +67,12 @@ export class TrackEvents {
   private readonly byTrack = new Map<number, TrackEvent>();
   private spots: ParkedSpot[] = [];
 
-  constructor(private readonly opts: TrackEventOptions) {}
+  constructor(private opts: TrackEventOptions) {}
+
+  /** New rules from a reload; open events carry on under them. */
+  reconfigure(opts: TrackEventOptions): void {
+    this.opts = opts;
+  }
 
   observe(time: number, tracks: readonly TrackState[], ended: readonly Track[]): EventStep {
     const step: EventStep = { changes: [], improved: [] };

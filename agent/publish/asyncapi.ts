@@ -35,9 +35,12 @@ const published: PublishedChannel[] = [
     description: "Retained JPEG of the latest event's best frame (mqtt.snapshots: true). Not queued in the outbox: only the latest matters." },
   { id: "stats", address: "stats", kind: "stats", title: "Health figures",
     description: "Every mqtt.stats_interval_seconds, QoS 1 with an MQTT v5 message expiry of twice the interval; not queued while offline." },
+  { id: "config", address: "config", kind: "config", title: "Config reloads",
+    description: "One message per live reload of the config file: applied with the changed key paths, or rejected with each problem's file, line, column and key path. QoS 1 from the outbox." },
 ];
 
-const SCHEMA_NAMES: Record<PublishedChannel["kind"], string> = {
+/** The document's schema name for each published message kind. */
+export const SCHEMA_NAMES: Record<PublishedChannel["kind"], string> = {
   status: "DeviceStatus",
   camera_status: "CameraStatus",
   events: "EventMessage",
@@ -48,6 +51,7 @@ const SCHEMA_NAMES: Record<PublishedChannel["kind"], string> = {
   occupancy: "Occupancy",
   snapshot: "Snapshot",
   stats: "Stats",
+  config: "ConfigReport",
   command_result: "CommandReply",
 };
 

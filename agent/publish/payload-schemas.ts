@@ -215,6 +215,29 @@ export const commandReplySchema = z
   .describe("the reply to a command: on the request's MQTT v5 response topic with its correlation data, else on cmd/<name>/result");
 export type CommandReply = z.infer<typeof commandReplySchema>;
 
+const configProblemSchema = z.strictObject({
+  file: z.string(),
+  line: z.number().int(),
+  col: z.number().int(),
+  path: z.string().describe("dotted key path; empty for the whole file"),
+  message: z.string(),
+});
+
+export const configReportSchema = z
+  .discriminatedUnion("result", [
+    z.strictObject({
+      result: z.literal("applied"),
+      hash: z.string().describe("SHA-256 of the config text now running"),
+      changed: z.array(z.string()).describe("key paths that changed; empty when the text was the same"),
+    }),
+    z.strictObject({
+      result: z.literal("rejected"),
+      hash: z.string().nullable().describe("SHA-256 of the rejected text; null when it could not be read"),
+      errors: z.array(configProblemSchema).min(1),
+    }),
+  ])
+  .describe("the outcome of each live config reload (file edit, SIGHUP or the reload command)");
+
 /** Every published message kind with its schema, for the AsyncAPI document and the tests. */
 export const publishedSchemas = {
   status: deviceStatusSchema,
@@ -227,6 +250,7 @@ export const publishedSchemas = {
   occupancy: occupancySchema,
   snapshot: snapshotPayloadSchema,
   stats: statsSchema,
+  config: configReportSchema,
   command_result: commandReplySchema,
 } as const;
 

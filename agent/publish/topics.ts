@@ -9,6 +9,7 @@ export const CROSSINGS = "crossings";
 export const SIGNS = "signs";
 export const ALARMS = "alarms";
 export const STATS = "stats";
+export const CONFIG = "config";
 export const COMMANDS = "cmd";
 
 export const cameraStatusTopic = (camera: string): string => `cameras/${camera}/status`;
@@ -29,7 +30,7 @@ export function deviceBase(prefix: string, device: string): string {
 export type TopicKind =
   | { kind: "status" }
   | { kind: "camera_status"; camera: string }
-  | { kind: "events" | "crossings" | "signs" | "alarms" | "stats" }
+  | { kind: "events" | "crossings" | "signs" | "alarms" | "stats" | "config" }
   | { kind: "occupancy"; camera: string; zone: string }
   | { kind: "snapshot"; camera: string }
   | { kind: "command"; name: string }
@@ -42,7 +43,7 @@ export function classifyTopic(suffix: string): TopicKind {
   if (p.length === 1) {
     const k = p[0];
     if (k === DEVICE_STATUS) return { kind: "status" };
-    if (k === EVENTS || k === CROSSINGS || k === SIGNS || k === ALARMS || k === STATS) return { kind: k };
+    if (k === EVENTS || k === CROSSINGS || k === SIGNS || k === ALARMS || k === STATS || k === CONFIG) return { kind: k };
   }
   if (p.length === 3 && p[0] === "cameras" && p[2] === "status") return { kind: "camera_status", camera: p[1]! };
   if (p.length === 3 && p[0] === "occupancy") return { kind: "occupancy", camera: p[1]!, zone: p[2]! };

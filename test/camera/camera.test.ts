@@ -37,6 +37,23 @@ const waitFor = async (cond: () => boolean, ms: number) => {
 };
 
 describe("camera (real ffmpeg)", () => {
+  it("stopped right after start (a quick second config edit), it leaves no ffmpeg behind", async () => {
+    const clip = await emptyClip(3);
+    const { cam } = camera(clip, { loop: true, realtime: true });
+    cam.start();
+    await cam.stop();
+    await new Promise((r) => setTimeout(r, 1500));
+    const { execFileSync } = await import("node:child_process");
+    const left = (() => {
+      try {
+        return execFileSync("pgrep", ["-f", `ffmpeg.*-stream_loop -1 -re -i ${clip}`], { encoding: "utf8" });
+      } catch {
+        return ""; // pgrep exits 1 when nothing matches
+      }
+    })();
+    expect(left).toBe("");
+  });
+
   it("decodes a file at the configured fps and size, then ends", async () => {
     const clip = await emptyClip(3, 10);
     const { cam, statuses, frames } = camera(clip);

@@ -1,10 +1,11 @@
-import { writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EventStore, newEventId } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { emptyClip, personPanClip } from "../support/clips.js";
-import { repoRoot } from "../support/paths.js";
+import { repoRoot, shared } from "../support/paths.js";
 
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .*:\d+:\d+/);
 
@@ -25,8 +26,14 @@ describe("eva CLI", () => {
     noStack(o.stderr);
   });
 
-  it("check-config accepts the shipped example", async () => {
-    const r = await eva(["check-config", path.join(repoRoot, "config/example.yaml")], { env: { EVA_MQTT_USER: "u", EVA_MQTT_PASSWORD: "p", EVA_CAM_PASSWORD: "c" } });
+  it("check-config accepts the shipped example once its models are downloaded", async () => {
+    // The example names models/yolox_nano.onnx, which scripts/download-models.sh fetches: lay out the same tree.
+    const dir = mkdtempSync(path.join(tmpdir(), "eva-example-"));
+    mkdirSync(path.join(dir, "config"));
+    mkdirSync(path.join(dir, "models"));
+    copyFileSync(path.join(repoRoot, "config/example.yaml"), path.join(dir, "config/example.yaml"));
+    for (const f of ["yolox_nano.onnx", "coco.names"]) symlinkSync(path.join(shared, "models", f), path.join(dir, "models", f));
+    const r = await eva(["check-config", path.join(dir, "config/example.yaml")], { env: { EVA_MQTT_USER: "u", EVA_MQTT_PASSWORD: "p", EVA_CAM_PASSWORD: "c" } });
     expect(r.stdout + r.stderr).toContain("ok");
     expect(r.code).toBe(0);
   });
@@ -40,7 +47,7 @@ describe("eva CLI", () => {
     writeFileSync(file, "device: {id: x\nmodels: [\n");
     const y = await eva(["check-config", file]);
     expect(y.code).toBe(1);
-    expect(y.stdout).toMatch(new RegExp(`^${file}:\\d+:\\d+ \\(file\\): YAML syntax: `, "m"));
+    expect(y.stdout).toMatch(new RegExp(`^${file}:\\d+:\\d+ \\S+: YAML syntax: `, "m"));
     noStack(y.stdout + y.stderr);
 
     const missing = await eva(["check-config", path.join(path.dirname(file), "nope.yaml")]);

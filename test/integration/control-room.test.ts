@@ -97,7 +97,8 @@ describe("the control-room API on a running agent", () => {
       const page = await request(`${base}/cmd/list_events`, { since: "2000-01-01T00:00:00Z", limit: 1 });
       expect(page.ok).toBe(true);
       expect(page.result.events[0]).toMatchObject({ camera: "street", label: "person" });
-      expect(await request(`${base}/cmd/reload`, {})).toMatchObject({ ok: false, error: { code: "not_supported" } });
+      // the file is unchanged: the reload applies and changes nothing
+      expect(await request(`${base}/cmd/reload`, {})).toMatchObject({ ok: true, result: { result: "applied", changed: [] } });
       expect(await request(`${base}/cmd/snapshot`, { camera: "attic" })).toMatchObject({ ok: false, error: { code: "unknown_camera" } });
 
       // MQTT 3.1.1: no response topic, the reply comes on cmd/<name>/result with the request_id

@@ -3,6 +3,7 @@ import path from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsImport from "ajv-formats";
 import { parse } from "yaml";
+import { SCHEMA_NAMES } from "../../agent/publish/asyncapi.js";
 import { classifyTopic } from "../../agent/publish/topics.js";
 import { repoRoot } from "./paths.js";
 
@@ -30,17 +31,7 @@ function load(): { doc: Doc; validators: Map<string, ValidateFunction> } {
   return cache;
 }
 
-const SCHEMA_BY_KIND: Record<string, string> = {
-  status: "DeviceStatus",
-  camera_status: "CameraStatus",
-  events: "EventMessage",
-  crossings: "Crossing",
-  signs: "SignSighting",
-  alarms: "Alarm",
-  occupancy: "Occupancy",
-  stats: "Stats",
-  command_result: "CommandReply",
-};
+const SCHEMA_BY_KIND: Record<string, string> = SCHEMA_NAMES;
 
 /** Validates one payload against a named schema of the document; returns the problems (empty when valid). */
 export function validateAgainst(schemaName: string, value: unknown): string[] {
