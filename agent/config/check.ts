@@ -1,8 +1,8 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import path from "node:path";
 import { readOnnxModel } from "../detect/onnx-model-proto.js";
 import { cameraShapes, shapesOutsideFrame } from "./camera-shapes.js";
-import { ConfigError, locate, parseConfig, type ConfigProblem, type LoadedConfig } from "./load.js";
+import { ConfigError, locate, parseConfig, readConfigText, type ConfigProblem, type LoadedConfig } from "./load.js";
 import type { Config } from "./schema.js";
 
 // What the schema cannot know: files the config points at and geometry against the frame size. Used by
@@ -16,14 +16,8 @@ export interface CheckResult {
 
 /** Loads, validates and checks a config file; every problem comes back as a value, nothing throws for the config. */
 export function checkConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): CheckResult {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === "ENOENT" ? "file not found" : e.code === "EISDIR" ? "is a folder, not a file" : e.message;
-    return { problems: [{ file, line: 1, col: 1, path: "", message: why }] };
-  }
+  const text = readConfigText(file);
+  if (typeof text !== "string") return { problems: [text] };
   return checkConfigText(text, file, env);
 }
 

@@ -33,15 +33,20 @@ export interface LoadedConfig {
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  let text: string;
+  const text = readConfigText(file);
+  if (typeof text !== "string") throw new ConfigError([text]);
+  return { config: parseConfig(text, file, env), file: path.resolve(file), text };
+}
+
+/** The file's text, or the problem that kept it from being read (placed at its first line). */
+export function readConfigText(file: string): string | ConfigProblem {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === "ENOENT" ? "file not found" : e.code === "EISDIR" ? "is a folder, not a file" : e.message;
-    throw new ConfigError([{ file, line: 1, col: 1, path: "", message: why }]);
+    return { file, line: 1, col: 1, path: "", message: why };
   }
-  return { config: parseConfig(text, file, env), file: path.resolve(file), text };
 }
 
 /** Parses and validates YAML text; throws ConfigError listing every problem with its line and column. */

@@ -10,8 +10,3 @@ export function createLogger(level: string = "info", destination?: NodeJS.Writab
     destination ?? pino.destination({ fd: 2, sync: false }),
   );
 }
-
-/** Removes user:password@ from URLs before they are logged. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@\s]*@/, "//[redacted]@");
-}
