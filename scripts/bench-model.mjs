@@ -1,7 +1,7 @@
 // Time detector models in onnxruntime-node on one thread, as the agent runs them.
 // usage: node scripts/bench-model.mjs [model.onnx ...] [--runs 100] [--threads 1]
-// With no model given it times models/traffic-signs.onnx beside YOLOX-nano@416 from
-// ../shared/models (when present), so the ratio comes from one run on one machine.
+// With no model given it times models/traffic-signs.onnx beside YOLOX-nano@416 and
+// FastestDet@352 from ../shared/models (when present), so ratios come from one run.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -23,7 +23,9 @@ const runs = opt('--runs', 100);
 const threads = opt('--threads', 1);
 const models = args.length
   ? args
-  : [path.join(repoRoot, 'models/traffic-signs.onnx'), path.resolve(repoRoot, '../shared/models/yolox_nano.onnx')].filter(existsSync);
+  : ['models/traffic-signs.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
+      .map((p) => path.resolve(repoRoot, p))
+      .filter(existsSync);
 
 function inputFor(session) {
   // onnxruntime-node 1.30 exposes input metadata; fall back to the uint8 NHWC contract.
@@ -47,7 +49,9 @@ const median = (xs) => {
 };
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
-const results = [];
+// Runs are interleaved (A, B, A, B, ...) so both models see the same background load on a
+// shared machine; the ratio is then fair even when the absolute times drift.
+const sessions = [];
 for (const file of models) {
   const session = await ort.InferenceSession.create(file, {
     intraOpNumThreads: threads,
@@ -58,19 +62,27 @@ for (const file of models) {
   const { tensor, label } = inputFor(session);
   const feeds = { [session.inputNames[0]]: tensor };
   for (let i = 0; i < 10; i++) await session.run(feeds); // warm-up: allocations, kernel caches
-  const times = [];
-  for (let i = 0; i < runs; i++) {
+  sessions.push({ file, session, feeds, label, times: [] });
+}
+for (let i = 0; i < runs; i++) {
+  for (const s of sessions) {
     const t0 = process.hrtime.bigint();
-    await session.run(feeds);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    await s.session.run(s.feeds);
+    s.times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  const r = { model: path.basename(file), input: label, median: median(times), p90: pct(times, 0.9), min: Math.min(...times) };
-  results.push(r);
+}
+const results = sessions.map((s) => ({
+  model: path.basename(s.file),
+  input: s.label,
+  median: median(s.times),
+  p90: pct(s.times, 0.9),
+  min: Math.min(...s.times),
+}));
+for (const r of results) {
   console.log(`${r.model.padEnd(22)} ${r.input.padEnd(26)} median ${r.median.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  min ${r.min.toFixed(2)} ms  (${runs} runs, ${threads} thread)`);
-  await session.release?.();
 }
 if (results.length > 1) {
   for (const r of results.slice(1)) {
-    console.log(`${results[0].model} is ${(r.median / results[0].median).toFixed(1)}x faster than ${r.model} (median)`);
+    console.log(`${r.model} / ${results[0].model} median time ratio: ${(r.median / results[0].median).toFixed(2)}`);
   }
 }

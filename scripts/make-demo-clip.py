@@ -130,7 +130,7 @@ def main():
     ap.add_argument("--size", default="640x360", help="WxH, e.g. 640x360 or 1280x720")
     ap.add_argument("--fps", type=int, default=12)
     ap.add_argument("--seconds", type=float, default=14.0)
-    ap.add_argument("--speed", type=float, default=16.0, help="m/s (16 m/s = 58 km/h)")
+    ap.add_argument("--speed", type=float, default=12.0, help="m/s (12 m/s = 43 km/h)")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(args.seed)
@@ -140,13 +140,13 @@ def main():
     frames = int(round(args.seconds * args.fps))
     distance = args.speed * args.seconds
 
-    posts, z = [], 35.0
+    posts, z = [], 30.0
     while z < distance + 20:
         n = 2 if rng.random() < 0.25 else 1
         classes = [int(c) for c in rng.choice(COMMON, n, replace=False)]
         side = 1 if rng.random() < 0.75 else -1  # German signs stand mostly on the right
-        posts.append({"z": z, "x": 3.2 if side > 0 else -7.0, "classes": classes})
-        z += rng.uniform(22, 38)
+        posts.append({"z": z, "x": 2.9 if side > 0 else -6.6, "classes": classes})
+        z += rng.uniform(18, 30)
     trees = [{"z": float(rng.uniform(5, distance + 120)), "x": float(rng.choice([-1, 1]) * rng.uniform(6, 14) - 1.8),
               "r": float(rng.uniform(1.5, 3.0)), "h": float(rng.uniform(5, 9)),
               "color": tuple(int(v) for v in rng.integers([30, 60, 25], [60, 100, 50]))} for _ in range(45)]

@@ -111,16 +111,16 @@ def photometric(x, g):
 
 
 class EMA:
-    def __init__(self, model, decay=0.9995):
+    def __init__(self, model, decay=0.9995, ramp=1000):
         import copy
         self.model = copy.deepcopy(model).eval()
-        self.decay, self.updates = decay, 0
+        self.decay, self.updates, self.ramp = decay, 0, ramp
         for p in self.model.parameters():
             p.requires_grad_(False)
 
     def update(self, model):
         self.updates += 1
-        d = self.decay * (1 - math.exp(-self.updates / 1000))
+        d = self.decay * (1 - math.exp(-self.updates / self.ramp))
         with torch.no_grad():
             msd = model.state_dict()
             for k, v in self.model.state_dict().items():
@@ -142,6 +142,12 @@ def main():
     ap.add_argument("--iters", type=int, default=2400, help="optimizer steps")
     ap.add_argument("--stop-at", type=int, default=0,
                     help="end after this many steps of the --iters schedule (0: run it all)")
+    ap.add_argument("--init", default=None,
+                    help="start from this checkpoint's EMA weights (second, annealing stage)")
+    ap.add_argument("--stage", type=int, default=1, help="offsets the batch-order seed so stages differ")
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--final-lr", type=float, default=0.02, help="end of the cosine, as a fraction of --lr")
+    ap.add_argument("--ckpt", default=None, help="final EMA checkpoint path (default work/traffic-signs_s<seed>.pt)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=4e-3)
     ap.add_argument("--threads", type=int, default=2)
@@ -158,18 +164,21 @@ def main():
     print(f"[data] ready in {fmt_time(time.time() - t_start)}: {sum(len(b) for b in boxes)} signs", flush=True)
 
     model = SignDetector()
+    if args.init:
+        model.load_state_dict(torch.load(args.init)["model"])
+        print(f"[model] initialised from {args.init}", flush=True)
     print(f"[model] {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M parameters", flush=True)
     decay, no_decay = [], []
     for n_, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0}],
                             lr=args.lr, betas=(0.9, 0.99))
-    warm = min(300, args.iters // 10)
+    warm, fl = max(1, min(args.warmup, args.iters // 10)), args.final_lr
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: (it + 1) / warm if it < warm else
-                                              0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, args.iters - warm))))
-    ema = EMA(model)
+                                              fl + (1 - fl) * 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, args.iters - warm))))
+    ema = EMA(model, ramp=1000 if args.init is None else 100)
     pts = grid_centres(H // 8, W // 8)
-    g = torch.Generator().manual_seed(args.seed)
+    g = torch.Generator().manual_seed(args.seed + 1000 * (args.stage - 1))
     n = len(boxes)
     order = torch.randperm(n, generator=g)
     cursor = 0
@@ -195,7 +204,7 @@ def main():
         run = run * 0.95 + np.array([loss.item(), *parts]) * 0.05 if it else np.array([loss.item(), *parts])
         if (it + 1) % 400 == 0:  # lets evaluate.py look at a long run before it ends
             torch.save({"model": ema.model.state_dict(), "seed": args.seed, "iters": it + 1},
-                       os.path.join(args.work, f"traffic-signs_s{args.seed}_last.pt"))
+                       os.path.join(args.work, f"traffic-signs_s{args.seed}_stage{args.stage}_last.pt"))
         if (it + 1) % 25 == 0 or it + 1 == steps:
             el = time.time() - t0
             ips = (it + 1) * args.batch / el
@@ -204,7 +213,7 @@ def main():
                   f"{ips:.1f} img/s elapsed {fmt_time(el)} eta {fmt_time(el / (it + 1) * (steps - it - 1))}",
                   flush=True)
     os.makedirs(args.work, exist_ok=True)
-    ckpt = os.path.join(args.work, f"traffic-signs_s{args.seed}.pt")
+    ckpt = args.ckpt or os.path.join(args.work, f"traffic-signs_s{args.seed}.pt")
     torch.save({"model": ema.model.state_dict(), "seed": args.seed, "iters": steps}, ckpt)
     print(f"[train] done in {fmt_time(time.time() - t0)}; checkpoint {ckpt}", flush=True)
     export_onnx(ema.model, args.out, H, W, seed=args.seed, version=args.version)

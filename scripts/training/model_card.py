@@ -1,0 +1,54 @@
+"""Write models/README.md from the evaluation report and a benchmark log, so the card's numbers
+are the measured ones.
+
+    /usr/bin/python3 scripts/training/model_card.py --eval work/eval.json --bench work/bench.txt \
+        --head work/card_head.md --tail work/card_tail.md --out models/README.md
+"""
+import argparse
+import json
+
+from signs import CLASS_NAMES
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--eval", required=True)
+    ap.add_argument("--bench", required=True)
+    ap.add_argument("--head", required=True, help="hand-written markdown before the figures")
+    ap.add_argument("--tail", required=True, help="hand-written markdown after the figures")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    r = json.load(open(a.eval))
+    bench = open(a.bench).read().strip()
+    ok_map = "met" if r["map50"] >= 0.95 else "**missed**"
+    lines = [open(a.head).read().rstrip(), "", "## Measured accuracy (held-out synthetic set)", ""]
+    lines += [
+        f"{r['images']} scenes with {r['signs']} signs, rendered with seed {r['seed']} on background families never "
+        f"used in training ({', '.join(r['families'])}). Scored on the shipped `.onnx` through onnxruntime-node "
+        "(`scripts/training/evaluate.py`), class-aware NMS at IoU 0.5, VOC all-point AP.",
+        "",
+        "| metric | value | target |",
+        "|---|---:|---|",
+        f"| mAP@0.5 (mean over 43 classes) | **{r['map50']:.3f}** | ≥ 0.95: {ok_map} |",
+        f"| recall at ≤ 0.1 false positives / image | **{r['recall_at_0.1fp']:.3f}** | (score ≥ {r['score_threshold_at_0.1fp']:.2f}, "
+        f"{r['fp_at_threshold']} FP on {r['images']} images) |",
+    ]
+    for k, v in r["recall_by_size_at_0.1fp"].items():
+        lines.append(f"| recall at that threshold, signs {k.replace('-inf', '+')} | {v['recall']:.3f} | n = {v['n']} |")
+    lines += ["", "![held-out detections](traffic-signs-eval.jpg)", "",
+              "*Held-out scenes: green = ground truth, yellow = correct detection, red = false or misclassified "
+              "detection, at the 0.1 FP/image threshold.*", "",
+              "### Per-class AP@0.5", "", "| id | class | AP@0.5 | held-out signs |", "|---:|---|---:|---:|"]
+    for c, name in enumerate(CLASS_NAMES):
+        v = r["per_class"][name]
+        lines.append(f"| {c} | {name} | {v['ap']:.3f} | {v['n_gt']} |")
+    lines += ["", "## Measured speed", "",
+              "onnxruntime-node 1.30, 1 intra-op thread, sequential execution, median of interleaved runs "
+              "(`node scripts/bench-model.mjs --runs 100`), all models in the same process on the same machine:",
+              "", "```", bench, "```", ""]
+    lines.append(open(a.tail).read().rstrip())
+    open(a.out, "w").write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
