@@ -23,7 +23,9 @@ from signs import CLASS_NAMES, render_sign  # noqa: E402
 # Signs a driver meets often; the clip draws its sequence from these with the seed.
 COMMON = [1, 2, 3, 4, 12, 13, 14, 17, 18, 25, 28, 33, 34, 35, 38, 40, 11, 9, 23, 27]
 CAM_HEIGHT = 1.3     # metres
-SIGN_DIAMETER = 0.75  # metres, German standard size 2 (600-750 mm)
+SIGN_DIAMETER = 0.7  # metres, round and square signs (German size 2: 600 mm, size 3: 750 mm)
+TRIANGLE_SIDE = 0.9  # metres, warning and yield triangles (size 2: 900 mm)
+TRIANGLES = {11, 13} | set(range(18, 32))
 SIGN_HEIGHT = 2.0    # lower edge above the road, metres
 
 
@@ -93,17 +95,19 @@ def draw_sign_post(img, f, cx, cy, post, cam_z, sign_cache):
     if z < 1.5:
         return
     x = post["x"]
-    top = SIGN_HEIGHT + SIGN_DIAMETER * len(post["classes"]) + 0.05
+    widths = [TRIANGLE_SIDE if c in TRIANGLES else SIGN_DIAMETER for c in post["classes"]]
+    top = SIGN_HEIGHT + sum(widths) + 0.05
     base = project(f, cx, cy, x, 0, z)
     head = project(f, cx, cy, x, top, z)
     pole_w = max(1, int(round(f * 0.07 / z)))
     cv2.line(img, (int(base[0]), int(base[1])), (int(head[0]), int(head[1])), (150, 150, 150), pole_w)
     # signs face the road: they look narrower as the viewing angle grows
     squeeze = math.cos(math.atan2(abs(x), z) * 0.8)
-    size = f * SIGN_DIAMETER / z
-    for i, cls in enumerate(post["classes"]):
-        y_top = top - i * (SIGN_DIAMETER + 0.03)
+    y_top = top
+    for cls, width in zip(post["classes"], widths):
+        size = f * width / z
         px, py = project(f, cx, cy, x, y_top, z)
+        y_top -= width + 0.03
         sw, sh = max(2, int(round(size * squeeze))), max(2, int(round(size)))
         key = (cls, sw, sh)
         if key not in sign_cache:
