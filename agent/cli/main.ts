@@ -24,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./check-config.js")).checkConfig(rest);
     case "events":
       return (await import("./events.js")).events(rest);
+    case "signs":
+      return (await import("./signs.js")).signs(rest);
     case "bench":
       return (await import("./bench.js")).bench(rest);
     case "asyncapi":

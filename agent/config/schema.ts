@@ -79,6 +79,10 @@ export const cameraDetectSchema = z.strictObject({
   labels: z.array(z.string()).optional().describe("labels that make events; default all"),
   min_score: minScore.default(0.5),
   nms_iou: z.number().min(0).max(1).default(0.45).describe("IoU above which overlapping boxes of one label are merged"),
+  nms_class_agnostic: z
+    .boolean()
+    .default(false)
+    .describe("merge overlapping boxes whatever their label (one object, one label: e.g. traffic signs whose classes look alike)"),
 });
 
 export const cameraEventsSchema = z.strictObject({

@@ -42,7 +42,7 @@ export class DetectionPipeline {
     else if (info.format === "yolov8") decodeYolov8(output, dims, thresholds, c);
     else decodeFastestdet(output, dims, w, h, thresholds, c);
     mapToFrame(c, placement, width, height);
-    const kept = nonMaxSuppression(c, filter.nms_iou, this.order);
+    const kept = nonMaxSuppression(c, filter.nms_iou, this.order, filter.nms_class_agnostic);
     const detections: Detection[] = [];
     for (let k = 0; k < kept; k++) {
       const i = this.order[k];

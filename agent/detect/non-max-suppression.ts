@@ -1,11 +1,11 @@
 import type { Candidates } from "./candidates.js";
 
 /**
- * Greedy class-aware NMS: a box is dropped when a higher-scoring box of the same class overlaps it by more
- * than `iouThreshold`. Writes the kept candidate indices, best first, to the front of `order` (capacity at
+ * Greedy NMS: a box is dropped when a higher-scoring box of the same class (or of any class, with
+ * `classAgnostic`: one physical object, one label — traffic signs) overlaps it by more than `iouThreshold`. Writes the kept candidate indices, best first, to the front of `order` (capacity at
  * least `candidates.count`) and returns how many were kept.
  */
-export function nonMaxSuppression(candidates: Candidates, iouThreshold: number, order: Int32Array): number {
+export function nonMaxSuppression(candidates: Candidates, iouThreshold: number, order: Int32Array, classAgnostic = false): number {
   const { boxes, scores, classIds, count } = candidates;
   for (let i = 0; i < count; i++) order[i] = i;
   order.subarray(0, count).sort((a, b) => scores[b] - scores[a] || a - b);
@@ -17,7 +17,7 @@ export function nonMaxSuppression(candidates: Candidates, iouThreshold: number, 
     let keep = true;
     for (let k = 0; k < kept; k++) {
       const p = order[k];
-      if (classIds[p] !== classIds[c]) continue;
+      if (!classAgnostic && classIds[p] !== classIds[c]) continue;
       if (iou(boxes, p * 4, cb) > iouThreshold) {
         keep = false;
         break;

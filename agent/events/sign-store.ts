@@ -32,6 +32,24 @@ export class SignStore {
     });
   }
 
+  /** Stored sightings, oldest first. */
+  sightings(q: { camera?: string; sinceMs?: number; limit?: number } = {}): SignSighting[] {
+    return this.store.inTransaction("signSightings", (db) =>
+      (
+        db
+          .prepare(
+            `SELECT * FROM sign_sightings WHERE (@camera IS NULL OR camera = @camera) AND first_ms >= @since ORDER BY first_ms, id LIMIT @limit`,
+          )
+          .all({ camera: q.camera ?? null, since: q.sinceMs ?? 0, limit: q.limit ?? 1000 }) as Array<{
+          id: string; camera: string; label: string; score: number; first_ms: number; last_ms: number; box: string; track_id: number; snapshot: string | null;
+        }>
+      ).map((r) => ({
+        id: r.id, camera: r.camera, label: r.label, score: r.score, first_seen: new Date(r.first_ms).toISOString(), last_seen: new Date(r.last_ms).toISOString(),
+        box: JSON.parse(r.box) as SignSighting["box"], track_id: r.track_id, snapshot: r.snapshot,
+      })),
+    );
+  }
+
   /** A camera's sign inventory, by class. */
   inventory(camera: string): SignInventoryRow[] {
     return this.store.inTransaction("signInventory", (db) =>

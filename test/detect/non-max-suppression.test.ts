@@ -29,6 +29,17 @@ describe("nonMaxSuppression", () => {
     expect(Array.from(order.subarray(0, kept))).toEqual([1, 2, 3]);
   });
 
+  it("class-agnostic: one object, one label — the best box of any class wins", () => {
+    const c = candidates([
+      [0, 0, 10, 10, 0.6, 0],
+      [0, 0, 10, 10, 0.7, 1], // same place, other class, better score: the only one kept there
+      [50, 50, 60, 60, 0.5, 0],
+    ]);
+    const order = new Int32Array(c.capacity);
+    const kept = nonMaxSuppression(c, 0.45, order, true);
+    expect(Array.from(order.subarray(0, kept))).toEqual([1, 2]);
+  });
+
   it("keeps both when the overlap is under the threshold", () => {
     const c = candidates([
       [0, 0, 10, 10, 0.9, 0],

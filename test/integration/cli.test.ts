@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { SignStore } from "../../agent/events/sign-store.js";
 import { EventStore, newEventId } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { emptyClip, personPanClip } from "../support/clips.js";
@@ -106,6 +107,30 @@ describe("eva CLI", () => {
     const bad = await eva(["events", "--db", db, "--since", "yesterday"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("not an ISO 8601 time");
+  });
+
+  it("signs lists sightings and a camera's inventory", async () => {
+    const { dir } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: {} });
+    const db = path.join(dir, "signs.db");
+    const store = new EventStore(db);
+    const signs = new SignStore(store);
+    const base = Date.parse("2026-11-27T08:00:00Z");
+    const pass = (label: string, minutes: number, track: number) => ({
+      id: newEventId(base + minutes * 60_000), camera: "dash", label, score: 0.9, track_id: track, snapshot: null,
+      first_seen: new Date(base + minutes * 60_000).toISOString(), last_seen: new Date(base + minutes * 60_000 + 2000).toISOString(),
+      box: [1, 2, 30, 31] as [number, number, number, number],
+    });
+    signs.record(pass("stop", 0, 1));
+    signs.record(pass("yield", 1, 2));
+    signs.record(pass("stop", 2, 3));
+    store.close();
+    const all = JSON.parse((await eva(["signs", "--db", db, "--json"])).stdout) as { label: string }[];
+    expect(all.map((s) => s.label)).toEqual(["stop", "yield", "stop"]);
+    const inv = JSON.parse((await eva(["signs", "--db", db, "--camera", "dash", "--inventory", "--json"])).stdout) as { label: string; count: number }[];
+    expect(inv.map((r) => [r.label, r.count])).toEqual([["stop", 2], ["yield", 1]]);
+    const bad = await eva(["signs", "--db", db, "--inventory"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("--inventory needs --camera");
   });
 
   it("bench prints decode, inference and pipeline fps and their efficiency as JSON", async () => {
