@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { Backoff } from "./backoff.js";
-import { sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
+import { redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
 
@@ -140,7 +140,7 @@ export class Camera {
       return;
     }
     const reason =
-      this.stallReason ?? (summarizeStderr(this.stderr) || (err ? err.message : "ffmpeg ended without a frame"));
+      this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
     const healthyMs = this.firstFrameAt ? this.pool.lastCompleteAt - this.firstFrameAt : 0;
     const delay = this.backoff.next(healthyMs);
     this.setState("offline", reason);

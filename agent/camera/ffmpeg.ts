@@ -113,10 +113,19 @@ function killOnceStarted(cmd: ffmpeg.FfmpegCommand): () => void {
   };
 }
 
-/** The last meaningful stderr lines, as a camera's offline reason. */
+/**
+ * The last meaningful stderr lines, as a camera's offline reason. ffmpeg repeats the source URL in its errors
+ * (`rtsp://user:password@host: Connection refused`), and the reason goes to logs, MQTT and /healthz: the
+ * credentials are cut out here, where it is made.
+ */
 export function summarizeStderr(lines: readonly string[]): string {
   const meaningful = lines.filter((l) => l.trim() && !/^\s*(frame=|size=|Stream mapping|Press \[q\])/.test(l));
-  return meaningful.slice(-3).join(" | ").slice(0, 500);
+  return redactCredentials(meaningful.slice(-3).join(" | ")).slice(0, 500);
+}
+
+/** `scheme://user:password@host` → `scheme://[redacted]@host`, anywhere in a text. */
+export function redactCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, "$1[redacted]@");
 }
 
 export interface GrabOptions {

@@ -66,7 +66,7 @@ function redactUrl(url: string): string {
  * the source of truth: after any reconnect sending restarts at the first unacknowledged row, so a message may
  * arrive twice (same payload, same event id) but never out of order and never not at all.
  *
- * `<prefix>/<device>/status` is retained: `online` on connect, `offline` as the will and on stop().
+ * `<prefix>/<device>/status` is retained: `online` on connect, `offline` as the will, `stopped` on stop().
  */
 export class OutboxPublisher {
   readonly statusTopic: string;

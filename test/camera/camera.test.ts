@@ -75,6 +75,18 @@ describe("camera (real ffmpeg)", () => {
     expect(statuses.every((x) => x.state === "offline")).toBe(true);
   });
 
+  it("an unreachable RTSP camera's offline reason never carries its password", async () => {
+    const { freePort } = await import("../support/ports.js");
+    const port = await freePort(); // nothing listens there
+    const { cam } = camera(`rtsp://viewer:s3cretPW@127.0.0.1:${port}/stream`, { timeoutSeconds: 2 });
+    cam.start();
+    await waitFor(() => cam.current.restarts >= 1, 15_000);
+    const reason = cam.current.reason ?? "";
+    expect(reason).toMatch(/refused|Connection|error/i);
+    expect(reason).not.toContain("s3cretPW");
+    expect(reason).not.toContain("viewer:");
+  });
+
   it("a network camera that dies mid-stream goes offline with the cause and keeps being retried", async () => {
     const ts = await personPanTs(20, 10);
     const sockets = new Set<import("node:net").Socket>();
