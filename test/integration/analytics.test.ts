@@ -6,6 +6,7 @@ import type { EvaEvent } from "../../agent/events/event.js";
 import { CrossingStore } from "../../agent/events/crossing-store.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
+import { checkPublished } from "../support/api-schemas.js";
 import { TestBroker } from "../support/broker.js";
 import { MessageCollector, retained, type Received } from "../support/mqtt.js";
 import type { SignSighting } from "../../agent/analytics/sign-sightings.js";
@@ -37,6 +38,16 @@ async function runClip(device: string, clip: string, extra: string, events = "",
   return { sub, dir, stderr: run.stderr };
 }
 
+/** Every message the agent published must match the AsyncAPI document's schema for its topic. */
+async function closeChecked(sub: MessageCollector): Promise<void> {
+  const problems = sub.messages.flatMap((m) => {
+    const base = m.topic.split("/").slice(0, 2).join("/");
+    return checkPublished(base, m.topic, m.payload);
+  });
+  await sub.close();
+  expect(problems.slice(0, 10)).toEqual([]);
+}
+
 describe("tracks, lines and zones on real clips", () => {
   it("counts line crossings exactly: both directions, a stop on the line that turns back, two crossing together; totals survive a restart", async () => {
     // The line runs down the picture at x = 320, drawn top to bottom: right-to-left is "in".
@@ -50,7 +61,7 @@ describe("tracks, lines and zones on real clips", () => {
     const { sub, dir } = await runClip("dev-lines", clip, "    lines:\n      door: {points: [[320, 0], [320, 360]], hysteresis_px: 15}\n");
     const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-lines/events").some((x) => x.payload.includes('"end"')), 10_000, "events");
     await new Promise((r) => setTimeout(r, 500));
-    await sub.close();
+    await closeChecked(sub);
 
     const crossings = payloads<CrossingMessage>(msgs, "eva/dev-lines/crossings");
     expect(crossings.map((c) => c.direction)).toEqual(["out", "in", "in", "in"]);
@@ -77,7 +88,7 @@ describe("tracks, lines and zones on real clips", () => {
     const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
     expect(run.code, run.stderr).toBe(0);
     const after = await sub2.until((m) => m.length >= 1, 5000, "a crossing after the restart");
-    await sub2.close();
+    await closeChecked(sub2);
     expect(after.map((m) => (JSON.parse(m.payload) as CrossingMessage).counts)).toEqual([{ in: 4, out: 1 }]);
   });
 
@@ -93,7 +104,7 @@ describe("tracks, lines and zones on real clips", () => {
     const { sub, dir } = await runClip("dev-zones", clip, zone);
     const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-zones/events").filter((x) => x.payload.includes('"end"')).length >= 2, 10_000, "two event ends");
     await new Promise((r) => setTimeout(r, 500));
-    await sub.close();
+    await closeChecked(sub);
 
     const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number }>(msgs, "eva/dev-zones/occupancy/cam/floor");
     expect(occupancy.map((o) => o.total)).toEqual([0, 1, 2, 1, 0]);
@@ -118,7 +129,7 @@ describe("tracks, lines and zones on real clips", () => {
   it("stationary: end — a parked object's event ends once, it does not re-trigger while parked, and driving off is a new event", async () => {
     const clip = await spriteClip("parked-v1", 10, [[[0, 80, 300], [2, 300, 300], [7, 300, 300], [9, 80, 300]]], FPS);
     const { sub, dir } = await runClip("dev-parked", clip, "", "stationary: end, stationary_seconds: 2");
-    await sub.close();
+    await closeChecked(sub);
     const store = new EventStore(path.join(dir, "eva.db"));
     const events = store.queryEvents({ camera: "cam" });
     store.close();
@@ -152,7 +163,7 @@ describe("tracks, lines and zones on real clips", () => {
     const { sub, dir } = await runClip("dev-signs", clip, extra, "", ["stop sign"]);
     const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-signs/signs").length >= 2, 10_000, "two sightings");
     await new Promise((r) => setTimeout(r, 500));
-    await sub.close();
+    await closeChecked(sub);
 
     const sightings = payloads<SignSighting>(msgs, "eva/dev-signs/signs");
     expect(sightings).toHaveLength(2);

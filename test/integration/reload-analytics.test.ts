@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
+import { checkPublished } from "../support/api-schemas.js";
 import { TestBroker } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
 import { spriteClip } from "../support/sprite-clips.js";
@@ -38,6 +39,8 @@ describe("live reload of analytics", () => {
       kill("SIGTERM");
     }
     const result = await running;
+    // every message, the config report and the crossings included, matches the AsyncAPI document
+    expect(sub.messages.flatMap((m) => checkPublished("eva/dev-live", m.topic, m.payload)).slice(0, 10)).toEqual([]);
     await sub.close();
     expect(result.code, result.stderr).toBe(0);
     // ffmpeg was never restarted: the camera came online once
