@@ -10,7 +10,8 @@ type JsonSchema = {
   properties?: Record<string, JsonSchema>;
   additionalProperties?: JsonSchema | boolean;
   propertyNames?: JsonSchema;
-  items?: JsonSchema;
+  items?: JsonSchema | JsonSchema[];
+  prefixItems?: JsonSchema[];
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
   enum?: unknown[];
@@ -69,6 +70,7 @@ function walkObject(node: JsonSchema, prefix: string, rows: KeyRow[]): void {
 
 function descend(node: JsonSchema, path: string, rows: KeyRow[]): void {
   if (node.properties) walkObject(node, path, rows);
+  else if (node.type === "array" && node.items && !Array.isArray(node.items) && node.items.properties) walkObject(node.items, `${path}[]`, rows);
   else if (node.type === "object" && typeof node.additionalProperties === "object") {
     const value = node.additionalProperties;
     if (value.properties) walkObject(value, `${path}.<name>`, rows);
@@ -91,7 +93,9 @@ function typeOf(node: JsonSchema): string {
   if (alts) return alts.map(typeOf).join(" \\| ");
   if (node.enum) return node.enum.map((v) => JSON.stringify(v)).join(" \\| ");
   if (node.const !== undefined) return JSON.stringify(node.const);
-  if (node.type === "array") return `list of ${node.items ? typeOf(node.items) : "any"}`;
+  const tuple = node.prefixItems ?? (Array.isArray(node.items) ? node.items : undefined);
+  if (node.type === "array" && tuple) return `[${tuple.map(typeOf).join(", ")}]`;
+  if (node.type === "array") return `list of ${node.items && !Array.isArray(node.items) ? (node.items.properties ? "mapping" : typeOf(node.items)) : "any"}`;
   if (node.type === "object") {
     if (node.properties) return "mapping";
     const value = node.additionalProperties;

@@ -96,12 +96,12 @@ export const cameraEventsSchema = z.strictObject({
 
 export const cameraSchema = z.strictObject({
   source: z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN"),
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().default(true).describe("false keeps the camera configured but stopped (no ffmpeg, no detection)"),
   fps: z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed"),
   loop: z.boolean().default(false).describe("file sources: start again at the end instead of ending"),
   realtime: z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible"),
   stall_seconds: z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted"),
-  rtsp_transport: z.enum(["tcp", "udp"]).default("tcp"),
+  rtsp_transport: z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN"),
   detect: cameraDetectSchema,
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
@@ -114,7 +114,7 @@ export const healthSchema = z.strictObject({
 });
 
 export const logSchema = z.strictObject({
-  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("log level (EVA_LOG_LEVEL in the environment wins at start)"),
 });
 
 export const configSchema = z
