@@ -56,6 +56,23 @@ describe("eva CLI", () => {
     expect(missing.stdout).toContain("nope.yaml:1:1 (file): file not found");
   });
 
+  it("check-config rejects a self-intersecting zone, and a zone outside the frame, each at its place", async () => {
+    const bowtie = "    zones:\n      bowtie: {points: [[0, 0], [100, 100], [100, 0], [0, 100]]}\n";
+    const a = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: "x.mp4", extra: bowtie } } });
+    const r1 = await eva(["check-config", a.file]);
+    expect(r1.code).toBe(1);
+    expect(r1.stdout).toMatch(new RegExp(`^${a.file}:\\d+:\\d+ cameras\\.street\\.zones\\.bowtie\\.points: the polygon intersects itself`, "m"));
+    // Geometry against the frame is checked once the schema passes: the points that stick out are named.
+    const far = "    zones:\n      far: {points: [[600, 300], [700, 300], [700, 400]]}\n";
+    const b = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: "x.mp4", extra: far } } });
+    const r2 = await eva(["check-config", b.file]);
+    expect(r2.code).toBe(1);
+    expect(r2.stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/:\d+:\d+ cameras\.street\.zones\.far\.points\.1: zone 'far' point \[700, 300\] is outside the 640×360 detect frame$/),
+      expect.stringMatching(/:\d+:\d+ cameras\.street\.zones\.far\.points\.2: zone 'far' point \[700, 400\] is outside the 640×360 detect frame$/),
+    ]);
+  });
+
   it("run with a model that is not ONNX: a clear error naming the file and key, exit 1, no stack", async () => {
     const clip = await emptyClip(2);
     const { file, dir } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: clip } } });
