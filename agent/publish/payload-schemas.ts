@@ -89,9 +89,11 @@ export const crossingSchema = z
 
 export const signSchema = z
   .looseObject({
+    id: z.string().describe("sighting id (ULID), also the snapshot's file name"),
     camera: cameraName,
-    label: z.string(),
+    label: z.string().describe("class by score-weighted vote over the pass"),
     track_id: z.union([z.number(), z.string()]),
+    box: box.describe("the best view's box, detect-frame pixels"),
     first_seen: time,
     last_seen: time,
     score: z.number().min(0).max(1),
@@ -109,6 +111,11 @@ export const alarmSchema = z
     time: time.describe("when this state was entered"),
     reason: z.string().nullable().optional(),
     by: z.enum(["agent", "operator"]).optional().describe("who acknowledged or cleared it"),
+    label: z.string().optional().describe("loitering: the object's label; sign_missing: the expected sign"),
+    track_id: z.number().optional().describe("loitering: the track that stays"),
+    count: z.number().int().optional().describe("overcrowding: objects in the zone"),
+    max_objects: z.number().int().optional().describe("overcrowding: the zone's limit"),
+    missing_after_seconds: z.number().optional().describe("sign_missing: the configured grace"),
   })
   .describe("an alarm changed state");
 export type AlarmPayload = z.infer<typeof alarmSchema>;

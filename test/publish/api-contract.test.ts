@@ -65,7 +65,7 @@ describe("the AsyncAPI document", () => {
     expect(validateAgainst("Alarm", { type: "loitering", state: "raised", camera: "gate", zone: "yard", time: "2026-11-27T10:00:00Z", seconds: 60 })).toEqual([]);
     expect(validateAgainst("Alarm", { type: "fire", state: "raised", camera: "gate", time: "2026-11-27T10:00:00Z" }).length).toBeGreaterThan(0);
     expect(validateAgainst("Occupancy", { zone: "yard", camera: "gate", counts: { person: 2, car: 0 }, total: 2 })).toEqual([]);
-    expect(validateAgainst("SignSighting", { camera: "gate", label: "stop", track_id: "t1", first_seen: "2026-11-27T10:00:00Z", last_seen: "2026-11-27T10:00:02Z", score: 0.8, snapshot: null })).toEqual([]);
+    expect(validateAgainst("SignSighting", { id: "01M8EATEQWAVS9PVQ2HHGBVKYP", camera: "gate", label: "stop", track_id: "t1", box: [1, 2, 30, 31], first_seen: "2026-11-27T10:00:00Z", last_seen: "2026-11-27T10:00:02Z", score: 0.8, snapshot: null })).toEqual([]);
     const tracked = { type: "update", event: { ...event, track_id: 4, current_zones: ["yard"], entered_zones: ["yard"], stationary: false } };
     expect(validateAgainst("EventMessage", tracked)).toEqual([]);
     expect(validateAgainst("EventMessage", { type: "new", event: { ...event, box: [1, 2, 3] } }).length).toBeGreaterThan(0);
