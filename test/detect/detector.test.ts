@@ -109,9 +109,13 @@ describe("Detector with our own uint8 NHWC contract", () => {
     const { detections } = await d.detect(red, filter);
     expect(detections[0].score).toBeCloseTo(1, 2); // stretch from the config beats the metadata's letterbox
 
-    const pending = d.detect(red, filter);
+    // Frames queued when the worker dies are answered with an error, none left hanging. (One or two may finish
+    // before the termination lands: a tiny model is fast, so queue many.)
+    const pending = Array.from({ length: 50 }, () => d.detect(red, filter).then(() => "answered", (e: { code: string }) => e.code));
     await (d as unknown as { worker: Worker }).worker.terminate();
-    await expect(pending).rejects.toMatchObject({ code: "EVA_DETECTOR_DIED" });
+    const outcomes = await Promise.all(pending);
+    expect(outcomes.filter((o) => o !== "answered").every((o) => o === "EVA_DETECTOR_DIED")).toBe(true);
+    expect(outcomes.filter((o) => o === "EVA_DETECTOR_DIED").length).toBeGreaterThan(0);
     await expect(d.detect(red, filter)).rejects.toMatchObject({ code: "EVA_DETECTOR_DIED" });
     await d.close();
   });
