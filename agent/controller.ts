@@ -56,6 +56,10 @@ class CameraPipeline {
   readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0 };
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
+  private held: Frame | null = null;
+  private heldSince = 0;
+  private heldToken = 0;
+  private watchdog: NodeJS.Timeout | null = null;
   lastError = "";
   /** detector time of the most recent frames, for the p50/p95 in stats */
   readonly inferMs = new LatencyWindow();
@@ -120,19 +124,20 @@ class CameraPipeline {
       frame.release();
       return;
     }
-    // A detector that never answers must not hold the camera's frame slot for ever: after the watchdog the
-    // frame is let go (and reported), so the camera keeps flowing while the cause is investigated.
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      clearTimeout(watchdog);
-      frame.release();
-    };
-    const watchdog = setTimeout(() => {
-      this.log.error({ camera: this.name, seconds: DETECT_WATCHDOG_MS / 1000 }, "detector did not answer; frame dropped");
-      release();
-    }, DETECT_WATCHDOG_MS);
+    this.held = frame;
+    this.heldSince = Date.now();
+    // The pool hands the same Frame objects out again: a late answer must not release a newer frame.
+    const token = ++this.heldToken;
+    // A detector that never answers must not hold the camera's frame slot for ever. One slow timer per camera
+    // checks the frame in the detector (a timer per frame would allocate on the hot path).
+    if (!this.watchdog) {
+      this.watchdog = setInterval(() => {
+        if (!this.held || Date.now() - this.heldSince < DETECT_WATCHDOG_MS) return;
+        this.log.error({ camera: this.name, seconds: DETECT_WATCHDOG_MS / 1000 }, "detector did not answer; frame dropped");
+        this.releaseHeld(this.held, this.heldToken);
+      }, DETECT_WATCHDOG_MS / 4);
+      this.watchdog.unref();
+    }
     this.inflight = this.detector
       .detect(frame, this.cfg.detect)
       .then(({ detections, inferMs }) => {
@@ -147,7 +152,14 @@ class CameraPipeline {
         if (err.message !== this.lastError) this.log.error({ camera: this.name, err: err.message }, "detection failed");
         this.lastError = err.message;
       })
-      .finally(release);
+      .finally(() => this.releaseHeld(frame, token));
+  }
+
+  /** Gives the frame back to the camera's pool once, whether the detector answered or the watchdog fired. */
+  private releaseHeld(frame: Frame, token: number): void {
+    if (this.held !== frame || this.heldToken !== token) return;
+    this.held = null;
+    frame.release();
   }
 
   /** Turns detection on or off; turning it off ends the camera's open events. */
@@ -174,6 +186,8 @@ class CameraPipeline {
   /** Waits for the frame in the detector, then ends the camera's open events. */
   async drain(): Promise<void> {
     await this.inflight;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
     this.events.endAll();
   }
 

@@ -16,23 +16,20 @@ seed="${1:-1}"
 work=scripts/training/work
 /usr/bin/python3 scripts/training/train.py --seed "$seed" --iters 2400 --stop-at 800 \
   --ckpt "$work/stage1_s$seed.pt" --out "$work/stage1_s$seed.onnx"
-/usr/bin/python3 scripts/training/train.py --seed "$seed" --stage 2 --init "$work/stage1_s$seed.pt" \
-  --iters 500 --lr 3.4e-3 --warmup 30 --final-lr 0.01 \
-  --ckpt "$work/stage2_s$seed.pt" --out "$work/stage2_s$seed.onnx"
-/usr/bin/python3 scripts/training/train.py --seed "$seed" --stage 3 --init "$work/stage2_s$seed.pt" \
-  --iters 1300 --lr 3e-3 --warmup 30 --final-lr 0.01 \
-  --ckpt "$work/stage3_s$seed.pt" --out "$work/stage3_s$seed.onnx"
-/usr/bin/python3 scripts/training/train.py --seed "$seed" --stage 4 --init "$work/stage3_s$seed.pt" \
-  --iters 1500 --lr 2.5e-3 --warmup 30 --final-lr 0.01 \
-  --ckpt "$work/stage4_s$seed.pt" --out "$work/stage4_s$seed.onnx"
-/usr/bin/python3 scripts/training/train.py --seed "$seed" --stage 5 --init "$work/stage4_s$seed.pt" \
-  --iters 900 --lr 2e-3 --warmup 30 --final-lr 0.01 \
-  --ckpt "$work/stage5_s$seed.pt" --out "$work/stage5_s$seed.onnx"
-/usr/bin/python3 scripts/training/train.py --seed "$seed" --stage 6 --init "$work/stage5_s$seed.pt" \
-  --iters 1400 --lr 1.5e-3 --warmup 30 --final-lr 0.01 \
-  --ckpt "$work/stage6_s$seed.pt" --out "$work/stage6_s$seed.onnx"
-/usr/bin/python3 scripts/training/train.py --seed "$seed" --stage 7 --init "$work/stage6_s$seed.pt" \
-  --iters 1200 --lr 1.2e-3 --warmup 30 --final-lr 0.01 \
-  --ckpt "$work/stage7_s$seed.pt" --out models/traffic-signs.onnx
+# Continuation stages: stage, steps, peak learning rate. Each starts from the previous stage's checkpoint;
+# the last one writes the shipped model.
+stages="2 500 3.4e-3
+3 1300 3e-3
+4 1500 2.5e-3
+5 900 2e-3
+6 1400 1.5e-3
+7 1200 1.2e-3"
+last=7
+while read -r stage iters lr; do
+  out="$work/stage${stage}_s$seed.onnx"
+  [ "$stage" = "$last" ] && out=models/traffic-signs.onnx
+  /usr/bin/python3 scripts/training/train.py --seed "$seed" --stage "$stage" --init "$work/stage$((stage - 1))_s$seed.pt" \
+    --iters "$iters" --lr "$lr" --warmup 30 --final-lr 0.01 --ckpt "$work/stage${stage}_s$seed.pt" --out "$out" </dev/null
+done <<< "$stages"
 /usr/bin/python3 scripts/training/evaluate.py --model models/traffic-signs.onnx
 node scripts/bench-model.mjs --runs 100
