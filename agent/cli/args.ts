@@ -30,3 +30,11 @@ export function parse<O extends Options>(args: string[], options: O, positionals
     throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
   }
 }
+
+/** `--since ISO` as ms since epoch; undefined when absent. */
+export function parseSince(since: string | undefined): number | undefined {
+  if (since === undefined) return undefined;
+  const ms = Date.parse(since);
+  if (Number.isNaN(ms)) throw new UsageError(`--since '${since}' is not an ISO 8601 time (e.g. 2026-11-27T08:00:00Z)`);
+  return ms;
+}

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { EventStore } from "../events/store.js";
-import { parse, UsageError } from "./args.js";
+import { parse, parseSince, UsageError } from "./args.js";
 
 export async function events(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -13,11 +13,7 @@ export async function events(args: string[]): Promise<number> {
   });
   if (!values.db) throw new UsageError("eva events needs --db FILE");
   if (!existsSync(values.db)) throw new UsageError(`${values.db}: no such database file`);
-  let sinceMs: number | undefined;
-  if (values.since !== undefined) {
-    sinceMs = Date.parse(values.since);
-    if (Number.isNaN(sinceMs)) throw new UsageError(`--since '${values.since}' is not an ISO 8601 time (e.g. 2026-11-27T08:00:00Z)`);
-  }
+  const sinceMs = parseSince(values.since);
   const limit = values.limit === undefined ? 1000 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit '${values.limit}' must be a positive integer`);
 

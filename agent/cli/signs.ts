@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { SignStore } from "../events/sign-store.js";
 import { EventStore } from "../events/store.js";
-import { parse, UsageError } from "./args.js";
+import { parse, parseSince, UsageError } from "./args.js";
 
 /** `eva signs`: stored traffic-sign sightings (one per sign per pass), or a camera's inventory by class. */
 export async function signs(args: string[]): Promise<number> {
@@ -15,8 +15,7 @@ export async function signs(args: string[]): Promise<number> {
   if (!values.db) throw new UsageError("eva signs needs --db FILE");
   if (!existsSync(values.db)) throw new UsageError(`${values.db}: no such database file`);
   if (values.inventory && !values.camera) throw new UsageError("eva signs --inventory needs --camera NAME");
-  const sinceMs = values.since === undefined ? undefined : Date.parse(values.since);
-  if (Number.isNaN(sinceMs)) throw new UsageError(`--since '${values.since}' is not an ISO 8601 time (e.g. 2026-11-27T08:00:00Z)`);
+  const sinceMs = parseSince(values.since);
 
   const store = new EventStore(values.db, { readonly: true });
   try {
