@@ -18,11 +18,11 @@ def _init(work_dir, families):
 
 
 def _render(args):
-    seed, index, h, w, families = args
-    return scenes.render_scene(seed, index, h, w, families, _POOL)
+    seed, index, h, w, families, mode = args
+    return scenes.render_scene(seed, index, h, w, families, _POOL, mode)
 
 
-def build(work_dir, name, seed, n, h, w, families, workers=2):
+def build(work_dir, name, seed, n, h, w, families, workers=2, mode="sparse"):
     """Render n scenes (cached): returns (images memmap [n,h,w,3] uint8, list of [m,5] arrays)."""
     path = os.path.join(work_dir, "data", f"{name}_s{seed}_n{n}_{h}x{w}")
     img_path, box_path = path + ".u8", path + ".json"
@@ -35,7 +35,7 @@ def build(work_dir, name, seed, n, h, w, families, workers=2):
     boxes = []
     t0 = time.time()
     with Pool(workers, initializer=_init, initargs=(work_dir, families)) as pool:
-        jobs = ((seed, i, h, w, families) for i in range(n))
+        jobs = ((seed, i, h, w, families, mode) for i in range(n))
         for i, (img, b) in enumerate(pool.imap(_render, jobs, chunksize=16)):
             images[i] = img
             boxes.append(b.tolist())
@@ -46,7 +46,7 @@ def build(work_dir, name, seed, n, h, w, families, workers=2):
     del images
     os.replace(img_path + ".part", img_path)
     json.dump(boxes, open(box_path, "w"))
-    return build(work_dir, name, seed, n, h, w, families, workers)
+    return build(work_dir, name, seed, n, h, w, families, workers, mode)
 
 
 if __name__ == "__main__":

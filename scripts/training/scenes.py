@@ -406,6 +406,11 @@ def _sample_size(rng):
     return float(rng.uniform(100, 180))
 
 
+def _dashcam_size(rng):
+    """Sign size in a 1360x800 dashcam frame: 20-60 px, log-uniform."""
+    return float(np.exp(rng.uniform(np.log(20), np.log(60))))
+
+
 def _occluder(rng, img, box):
     """Cover up to ~35% of a sign with a leaf cluster, a branch or a pole."""
     x0, y0, x1, y1 = box
@@ -485,26 +490,37 @@ def _content_size(rng, H, W):
     return int(round(W / aspect)), W
 
 
-def render_scene(seed, index, H, W, families, pool):
-    """One training/eval image: (uint8 H×W×3 RGB, boxes float32 [n, 5] = x1,y1,x2,y2,cls)."""
+def render_scene(seed, index, H, W, families, pool, mode="sparse"):
+    """One training/eval image: (uint8 H×W×3 RGB, boxes float32 [n, 5] = x1,y1,x2,y2,cls).
+
+    mode "sparse": 0-8 signs (mean 3.4) of 11-180 px, 40 % of frames with a letterbox band (the
+    held-out set); "dense": 4-12 signs per scene (mean ~8), for training: the detector learns
+    from signs, and a dense scene costs the same compute as a sparse one; "dashcam": a full
+    frame (render it at 800x1360) with signs of 20-60 px, the setting of real dashcam photos,
+    to be letterboxed to a model's input by the evaluation.
+    """
     rng = np.random.default_rng([seed, index])
-    ch, cw = _content_size(rng, H, W)
+    sample_size = _dashcam_size if mode == "dashcam" else _sample_size
+    ch, cw = (H, W) if mode == "dashcam" else _content_size(rng, H, W)
     family = families[int(rng.integers(len(families)))]
     img = background(rng, family, ch, cw, pool).astype(np.float32)
 
     for _ in range(int(rng.integers(0, 6))):
-        rgb, a = _distractor(rng, _sample_size(rng) * rng.uniform(0.7, 1.5))
+        rgb, a = _distractor(rng, sample_size(rng) * rng.uniform(0.7, 1.5))
         x, y = int(rng.integers(-5, cw - 5)), int(rng.integers(-5, int(ch * 0.85)))
         if rng.random() < 0.4:
             _pole(img, rng, x + rgb.shape[1] / 2, y + rgb.shape[0], ch, max(1, rgb.shape[1] * 0.08))
         _paste(img, rgb * math.exp(rng.normal(0, 0.25)), a, x, y)
 
     boxes = []
-    n_signs = int(rng.choice([0, 1, 2, 3, 4, 5, 6, 8], p=[0.04, 0.2, 0.22, 0.18, 0.14, 0.1, 0.07, 0.05]))
+    if mode == "dense":
+        n_signs = int(rng.integers(4, 13))
+    else:
+        n_signs = int(rng.choice([0, 1, 2, 3, 4, 5, 6, 8], p=[0.04, 0.2, 0.22, 0.18, 0.14, 0.1, 0.07, 0.05]))
     occupied = []
     for _ in range(n_signs):
         stack = 2 if rng.random() < 0.2 else 1
-        sizes = [_sample_size(rng)]
+        sizes = [sample_size(rng)]
         sizes += [sizes[0] * rng.uniform(0.85, 1.1)] * (stack - 1)
         cls_list = [int(rng.integers(NUM_CLASSES)) for _ in range(stack)]
         patches = [render_sign_patch(rng, c, s) for c, s in zip(cls_list, sizes)]
