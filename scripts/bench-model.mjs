@@ -1,6 +1,6 @@
 // Time detector models in onnxruntime-node on one thread, as the agent runs them.
 // usage: node scripts/bench-model.mjs [model.onnx ...] [--runs 100] [--threads 1]
-// With no model given it times models/traffic-signs.onnx beside YOLOX-nano@416 and
+// With no model given it times models/traffic-signs.onnx (and its 1024x576 sibling) beside YOLOX-nano@416 and
 // FastestDet@352 from ../shared/models (when present), so ratios come from one run.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -23,7 +23,7 @@ const runs = opt('--runs', 100);
 const threads = opt('--threads', 1);
 const models = args.length
   ? args
-  : ['models/traffic-signs.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
+  : ['models/traffic-signs.onnx', 'models/traffic-signs-1024.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
       .map((p) => path.resolve(repoRoot, p))
       .filter(existsSync);
 

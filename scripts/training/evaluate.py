@@ -37,9 +37,9 @@ def iou_matrix(a, b):
     return inter / (aa[:, None] + ab[None, :] - inter + 1e-9)
 
 
-def predict(model, images_path, n, work, min_score):
+def predict(model, images_path, n, work, min_score, h=H, w=W):
     out = os.path.join(work, "eval_predictions.f32")
-    subprocess.run(["node", os.path.join(HERE, "predict-onnx.mjs"), model, images_path, str(n), str(H), str(W),
+    subprocess.run(["node", os.path.join(HERE, "predict-onnx.mjs"), model, images_path, str(n), str(h), str(w),
                     out, str(min_score)], check=True)
     rec = np.fromfile(out, np.float32).reshape(-1, 7)
     return rec
@@ -154,6 +154,31 @@ def draw_figure(images, dets, gts, threshold, path, count=8):
     cv2.imwrite(path, np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 80])
 
 
+def model_input_size(path):
+    """(height, width) from the model's imgsz metadata."""
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+    h, w = json.loads(meta["imgsz"])
+    return int(h), int(w)
+
+
+def letterboxed(images, h, w, path):
+    """The agent's letterbox (keep aspect, pad bottom/right with 114) of every image, cached."""
+    import cv2
+    n, ih, iw = images.shape[:3]
+    k = min(h / ih, w / iw)
+    if not os.path.exists(path):
+        out = np.memmap(path + ".part", np.uint8, "w+", shape=(n, h, w, 3))
+        out[:] = scenes.PAD_VALUE
+        sw, sh = round(iw * k), round(ih * k)
+        for i in range(n):
+            out[i, :sh, :sw] = cv2.resize(np.asarray(images[i]), (sw, sh), interpolation=cv2.INTER_AREA)
+        out.flush()
+        del out
+        os.replace(path + ".part", path)
+    return k
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.join(HERE, "..", "..", "models", "traffic-signs.onnx"))
@@ -162,20 +187,38 @@ def main():
     ap.add_argument("--work", default=os.path.join(HERE, "work"))
     ap.add_argument("--json", default=None, help="write the report here (default work/eval.json)")
     ap.add_argument("--figure", default=None, help="write a contact sheet of held-out detections (JPEG)")
+    ap.add_argument("--dashcam", action="store_true",
+                    help="score on 1360x800 frames with 20-60 px signs (the setting of real dashcam photos), "
+                         "letterboxed to the model's input as the agent does; sizes are reported in frame pixels")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    images, gts = dataset.build(args.work, "heldout", args.seed, args.images, H, W, scenes.HELDOUT_FAMILIES, 2)
-    path = os.path.join(args.work, "data", f"heldout_s{args.seed}_n{args.images}_{H}x{W}.u8")
-    rec = predict(os.path.abspath(args.model), path, args.images, args.work, 0.01)
+    model = os.path.abspath(args.model)
+    mh, mw = model_input_size(model)
+    if args.dashcam:
+        fh, fw = 800, 1360
+        name = "dashcam"
+        images, gts = dataset.build(args.work, name, args.seed, args.images, fh, fw, scenes.HELDOUT_FAMILIES, 2,
+                                    mode="dashcam")
+        path = os.path.join(args.work, "data", f"{name}_s{args.seed}_n{args.images}_{fh}x{fw}_lb{mh}x{mw}.u8")
+        k = letterboxed(images, mh, mw, path)
+        rec = predict(model, path, args.images, args.work, 0.01, mh, mw)
+        rec[:, 3:7] /= k  # back to frame pixels
+    else:
+        if (mh, mw) != (H, W):
+            sys.exit(f"{args.model}: input {mh}x{mw}; the held-out set is {H}x{W} (use --dashcam for other sizes)")
+        name = "heldout"
+        images, gts = dataset.build(args.work, name, args.seed, args.images, H, W, scenes.HELDOUT_FAMILIES, 2)
+        path = os.path.join(args.work, "data", f"heldout_s{args.seed}_n{args.images}_{H}x{W}.u8")
+        rec = predict(model, path, args.images, args.work, 0.01)
     dets = nms_per_image(rec, args.images)
     report = evaluate(dets, gts, args.images)
-    report.update({"model": os.path.basename(args.model), "seed": args.seed,
+    report.update({"model": os.path.basename(args.model), "seed": args.seed, "set": name, "input": [mh, mw],
                    "families": sorted(set(scenes.HELDOUT_FAMILIES))})
     if args.figure:
         draw_figure(images, dets, gts, report["score_threshold_at_0.1fp"], args.figure)
     out = args.json or os.path.join(args.work, "eval.json")
     json.dump(report, open(out, "w"), indent=1)
-    print(f"held-out set: {args.images} images, {report['signs']} signs, seed {args.seed}, "
+    print(f"{name} set: {args.images} images, {report['signs']} signs, seed {args.seed}, "
           f"families {', '.join(report['families'])}")
     print(f"mAP@0.5 {report['map50']:.4f}")
     print(f"recall at <=0.1 FP/img {report['recall_at_0.1fp']:.4f} (score >= {report['score_threshold_at_0.1fp']:.3f}, "

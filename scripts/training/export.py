@@ -58,8 +58,12 @@ if __name__ == "__main__":
     ap.add_argument("checkpoint")
     ap.add_argument("out")
     ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--size", type=int, nargs=2, default=[288, 512], metavar=("H", "W"),
+                    help="input height and width (multiples of 32): the network is fully convolutional, so the "
+                         "same weights run at 576 1024 for 1360x800 dashcam frames, where signs keep 72 %% of their pixels")
     a = ap.parse_args()
     ck = torch.load(a.checkpoint)
-    net = SignDetector()
+    net = SignDetector(**ck.get("config", {}))
     net.load_state_dict(ck["model"])
-    export_onnx(net, a.out, 288, 512, ck["seed"], a.version)
+    export_onnx(net, a.out, a.size[0], a.size[1], ck["seed"], a.version)
+    print(f"{a.out}: input {a.size[0]}x{a.size[1]} ({os.path.getsize(a.out) / 1e6:.2f} MB)")

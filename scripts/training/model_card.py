@@ -10,12 +10,35 @@ import json
 from signs import CLASS_NAMES
 
 
+def dashcam_section(specs):
+    """Side-by-side table of evaluate.py --dashcam reports (1360x800 frames, 20-60 px signs)."""
+    if not specs:
+        return []
+    reps = [(name, json.load(open(path))) for name, path in (s.split("=", 1) for s in specs)]
+    r0 = reps[0][1]
+    lines = ["### Dashcam frames (1360×800, signs 20–60 px)", "",
+             f"{r0['images']} held-out frames rendered at 1360×800 (seed {r0['seed']}, the held-out background "
+             f"families) with {r0['signs']} signs of 20–60 px, the setting of real dashcam photos; each model gets "
+             "them letterboxed to its own input, as the agent does (`evaluate.py --dashcam`). Sizes are in frame pixels.",
+             "", "| metric | " + " | ".join(f"`{n}` ({r['input'][1]}×{r['input'][0]})" for n, r in reps) + " |",
+             "|---|" + "---:|" * len(reps),
+             "| mAP@0.5 | " + " | ".join(f"**{r['map50']:.3f}**" for _, r in reps) + " |",
+             "| recall at ≤ 0.1 FP / image | " + " | ".join(f"{r['recall_at_0.1fp']:.3f}" for _, r in reps) + " |"]
+    for k in r0["recall_by_size_at_0.1fp"]:
+        if r0["recall_by_size_at_0.1fp"][k]["n"]:
+            lines.append(f"| recall, signs {k.replace('-inf', '+')} (n = {r0['recall_by_size_at_0.1fp'][k]['n']}) | " +
+                         " | ".join(f"{r['recall_by_size_at_0.1fp'][k]['recall']:.3f}" for _, r in reps) + " |")
+    return lines + [""]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--eval", required=True)
     ap.add_argument("--bench", required=True)
     ap.add_argument("--head", required=True, help="hand-written markdown before the figures")
     ap.add_argument("--tail", required=True, help="hand-written markdown after the figures")
+    ap.add_argument("--dashcam", nargs="*", default=[], metavar="MODEL=REPORT.json",
+                    help="evaluate.py --dashcam reports, one per model, shown side by side")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     r = json.load(open(a.eval))
@@ -38,6 +61,7 @@ def main():
     lines += ["", "![held-out detections](traffic-signs-eval.jpg)", "",
               "*Held-out scenes: green = ground truth, yellow = correct detection, red = false or misclassified "
               "detection, at the 0.1 FP/image threshold.*", "",
+              *dashcam_section(a.dashcam),
               "### Per-class AP@0.5", "", "| id | class | AP@0.5 | held-out signs |", "|---:|---|---:|---:|"]
     for c, name in enumerate(CLASS_NAMES):
         v = r["per_class"][name]
