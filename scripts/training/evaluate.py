@@ -60,11 +60,20 @@ def nms_per_image(rec, n, iou=0.5, max_det=100):
     return dets
 
 
-def match(dets, gts, iou_thr=0.5):
-    """Greedy by score, class-aware. Returns rows (score, cls, tp, image) and per-GT hit flags."""
+def sign_sizes(g):
+    return np.maximum(g[:, 2] - g[:, 0], g[:, 3] - g[:, 1])
+
+
+def match(dets, gts, iou_thr=0.5, min_size=0):
+    """Greedy by score, class-aware. Returns rows (score, cls, tp, image) and per-GT hit flags.
+
+    Signs smaller than min_size are ignored, COCO-style: a detection that matches one counts as
+    neither true nor false positive, and missing one costs nothing.
+    """
     rows, hit = [], []
     for i, (d, g) in enumerate(zip(dets, gts)):
         used = np.zeros(len(g), bool)
+        ignored = sign_sizes(g) < min_size
         order = np.argsort(-d[:, 4]) if len(d) else []
         ious = iou_matrix(d[:, :4], g[:, :4]) if len(d) and len(g) else None
         for j in order:
@@ -75,9 +84,24 @@ def match(dets, gts, iou_thr=0.5):
                     k = cand[np.argmax(ious[j, cand])]
                     if ious[j, k] >= iou_thr:
                         used[k], tp = True, 1
+                        if ignored[k]:
+                            continue
             rows.append((d[j, 4], d[j, 5], tp, i))
         hit.append(used)
     return np.array(rows, np.float64).reshape(-1, 4), hit
+
+
+def mean_ap(rows, gts, min_size=0):
+    """VOC AP per class, averaged over the classes that have signs of at least min_size."""
+    rows = rows[np.argsort(-rows[:, 0], kind="stable")]
+    all_gt = np.concatenate([g for g in gts if len(g)]) if any(len(g) for g in gts) else np.zeros((0, 5))
+    all_gt = all_gt[sign_sizes(all_gt) >= min_size]
+    per_class = {}
+    for c in range(len(CLASS_NAMES)):
+        n_gt = int((all_gt[:, 4] == c).sum())
+        per_class[c] = {"ap": voc_ap(rows[rows[:, 1] == c][:, 2], n_gt), "n_gt": n_gt}
+    aps = [v["ap"] for v in per_class.values() if not np.isnan(v["ap"])]
+    return float(np.mean(aps)), per_class
 
 
 def voc_ap(tp, n_gt):
@@ -97,14 +121,14 @@ def voc_ap(tp, n_gt):
 
 def evaluate(dets, gts, n_images):
     rows, _ = match(dets, gts)
+    map50, per_class = mean_ap(rows, gts)
+    map50_20, _ = mean_ap(match(dets, gts, min_size=20)[0], gts, min_size=20)
+    # one class: is a sign found at all, whatever it is called?
+    agnostic = [np.concatenate([d[:, :5], np.zeros((len(d), 1), d.dtype)], 1) for d in dets]
+    agnostic_gts = [np.concatenate([g[:, :4], np.zeros((len(g), 1), g.dtype)], 1) for g in gts]
+    ap_agnostic = mean_ap(match(agnostic, agnostic_gts)[0], agnostic_gts)[0]
     rows = rows[np.argsort(-rows[:, 0], kind="stable")]
     all_gt = np.concatenate([g for g in gts if len(g)]) if any(len(g) for g in gts) else np.zeros((0, 5))
-    per_class = {}
-    for c in range(len(CLASS_NAMES)):
-        n_gt = int((all_gt[:, 4] == c).sum())
-        r = rows[rows[:, 1] == c]
-        per_class[c] = {"ap": voc_ap(r[:, 2], n_gt), "n_gt": n_gt}
-    aps = [v["ap"] for v in per_class.values() if not np.isnan(v["ap"])]
     # recall at <= 0.1 false positives per image, all classes pooled on one threshold
     fp = np.cumsum(1 - rows[:, 2])
     tp = np.cumsum(rows[:, 2])
@@ -115,14 +139,16 @@ def evaluate(dets, gts, n_images):
     thr = float(rows[k, 0]) if k >= 0 else 1.0
     # recall by sign size at that operating point
     _, hit = match([d[d[:, 4] >= thr] for d in dets], gts)
-    sizes = np.concatenate([np.maximum(g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]) for g in gts if len(g)])
+    sizes = np.concatenate([sign_sizes(g) for g in gts if len(g)])
     hits = np.concatenate([h for h, g in zip(hit, gts) if len(g)])
     buckets = {}
     for lo, hi in ((0, 20), (20, 30), (30, 60), (60, 1e9)):
         m = (sizes >= lo) & (sizes < hi)
         buckets[f"{lo}-{int(hi) if hi < 1e9 else 'inf'}px"] = {"n": int(m.sum()), "recall": float(hits[m].mean()) if m.any() else None}
     return {
-        "map50": float(np.mean(aps)),
+        "map50": map50,
+        "map50_min20px": map50_20,
+        "ap50_class_agnostic": ap_agnostic,
         "per_class": {CLASS_NAMES[c]: v for c, v in per_class.items()},
         "recall_at_0.1fp": recall,
         "score_threshold_at_0.1fp": thr,
@@ -220,7 +246,8 @@ def main():
     json.dump(report, open(out, "w"), indent=1)
     print(f"{name} set: {args.images} images, {report['signs']} signs, seed {args.seed}, "
           f"families {', '.join(report['families'])}")
-    print(f"mAP@0.5 {report['map50']:.4f}")
+    print(f"mAP@0.5 {report['map50']:.4f} (signs >= 20 px, smaller ones ignored: {report['map50_min20px']:.4f}); "
+          f"class-agnostic AP@0.5 {report['ap50_class_agnostic']:.4f}")
     print(f"recall at <=0.1 FP/img {report['recall_at_0.1fp']:.4f} (score >= {report['score_threshold_at_0.1fp']:.3f}, "
           f"{report['fp_at_threshold']} FP)")
     for k, v in report["recall_by_size_at_0.1fp"].items():

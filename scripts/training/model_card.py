@@ -45,6 +45,8 @@ def main():
     bench = open(a.bench).read().strip()
     ok_map = "met" if r["map50"] >= 0.95 else "**missed**"
     lines = [open(a.head).read().rstrip(), "", "## Measured accuracy (held-out synthetic set)", ""]
+    if r.get("input") and r["input"] != [288, 512]:
+        raise SystemExit(f"{a.eval}: the card's main figures are for the 512x288 model, this report is {r['input']}")
     lines += [
         f"{r['images']} scenes with {r['signs']} signs, rendered with seed {r['seed']} on background families never "
         f"used in training ({', '.join(r['families'])}). Scored on the shipped `.onnx` through onnxruntime-node "
@@ -53,6 +55,8 @@ def main():
         "| metric | value | target |",
         "|---|---:|---|",
         f"| mAP@0.5 (mean over 43 classes) | **{r['map50']:.3f}** | ≥ 0.95: {ok_map} |",
+        f"| mAP@0.5, signs ≥ 20 px (smaller ones ignored, COCO-style) | {r['map50_min20px']:.3f} | |",
+        f"| AP@0.5, class-agnostic (is a sign found at all) | {r['ap50_class_agnostic']:.3f} | |",
         f"| recall at ≤ 0.1 false positives / image | **{r['recall_at_0.1fp']:.3f}** | (score ≥ {r['score_threshold_at_0.1fp']:.2f}, "
         f"{r['fp_at_threshold']} FP on {r['images']} images) |",
     ]
