@@ -63,6 +63,7 @@ class SignDetector(nn.Module):
     def __init__(self, num_classes=43, widths=(24, 64, 128, 256), neck=64, depths=(4, 6, 3)):
         super().__init__()
         self.num_classes = num_classes
+        self.config = dict(num_classes=num_classes, widths=tuple(widths), neck=neck, depths=tuple(depths))
         # 4x4/4 patchify stem: on CPU a full-resolution 3x3 conv + max-pool cost more than the
         # whole rest of the network in training; a linear 4x4 patch loses no pixel information.
         self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 4, 4, bias=False), nn.BatchNorm2d(widths[0]),

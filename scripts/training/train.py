@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -99,6 +100,42 @@ def detection_loss(raw, targets, pts, num_classes):
     return l_obj + l_cls + 5.0 * l_box, (l_obj.item(), l_cls.item(), l_box.item())
 
 
+def sign_crops(images, boxes, index, g, n, size):
+    """n square crops, each around one randomly chosen sign, as a uint8 batch plus their boxes.
+
+    A sign up to 2/3 of the crop keeps its scale (the crop is a window of the scene, placed
+    at random so the sign lies wholly inside); a bigger one is cut with a 30-70 % margin and
+    shrunk to fit. Other signs in the window come along while at least half of them is inside.
+    A 96 px crop costs 1/16 of a 512x288 scene and carries ~2 signs instead of ~8: four times
+    the signs per unit of compute, which is what the 43-way classification needs most.
+    """
+    hh, ww = images.shape[1:3]
+    out = np.empty((n, size, size, 3), np.uint8)
+    picks = torch.randint(len(index), (n,), generator=g).numpy()
+    r = torch.rand(n, 3, generator=g).numpy()
+    targets = []
+    for k, p in enumerate(picks):
+        i, j = index[p]
+        b = boxes[i]
+        x1, y1, x2, y2 = b[j, :4]
+        s = max(x2 - x1, y2 - y1)
+        win = size if s <= size * 2 / 3 else min(hh, ww, int(round(s * (1.3 + 0.4 * r[k, 2]))))
+        wx = int(np.clip(x2 - win + r[k, 0] * (win - (x2 - x1)), 0, ww - win))
+        wy = int(np.clip(y2 - win + r[k, 1] * (win - (y2 - y1)), 0, hh - win))
+        crop = images[i, wy:wy + win, wx:wx + win]
+        f = size / win
+        out[k] = crop if win == size else cv2.resize(np.asarray(crop), (size, size), interpolation=cv2.INTER_AREA)
+        t = b.copy()
+        t[:, [0, 2]] = (t[:, [0, 2]] - wx) * f
+        t[:, [1, 3]] = (t[:, [1, 3]] - wy) * f
+        area = (t[:, 2] - t[:, 0]) * (t[:, 3] - t[:, 1])
+        t[:, :4] = t[:, :4].clip(0, size)
+        vis = (t[:, 2] - t[:, 0]) * (t[:, 3] - t[:, 1])
+        t = t[(vis >= 0.5 * area) & (np.minimum(t[:, 2] - t[:, 0], t[:, 3] - t[:, 1]) >= 4)]
+        targets.append(torch.from_numpy(t))
+    return out, targets
+
+
 def photometric(x, g):
     """Cheap per-image brightness/contrast/saturation jitter so epochs are not identical."""
     b = x.shape[0]
@@ -138,8 +175,8 @@ def fmt_time(s):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=1, help="training-data and init seed")
-    ap.add_argument("--images", type=int, default=12000, help="synthetic training scenes")
-    ap.add_argument("--iters", type=int, default=2400, help="optimizer steps")
+    ap.add_argument("--images", type=int, default=20000, help="synthetic training scenes (dense: ~8 signs each)")
+    ap.add_argument("--iters", type=int, default=12500, help="optimizer steps, crop steps included")
     ap.add_argument("--stop-at", type=int, default=0,
                     help="end after this many steps of the --iters schedule (0: run it all)")
     ap.add_argument("--init", default=None,
@@ -149,6 +186,10 @@ def main():
     ap.add_argument("--final-lr", type=float, default=0.02, help="end of the cosine, as a fraction of --lr")
     ap.add_argument("--ckpt", default=None, help="final EMA checkpoint path (default work/traffic-signs_s<seed>.pt)")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--crop-steps", type=int, default=11000,
+                    help="first steps train on sign-centred crops instead of whole scenes")
+    ap.add_argument("--crop", type=int, default=96, help="crop side (multiple of 32)")
+    ap.add_argument("--crop-batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=4e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=os.path.join(HERE, "work"))
@@ -160,7 +201,8 @@ def main():
     torch.manual_seed(args.seed)
     t_start = time.time()
     print(f"[data] rendering {args.images} training scenes (seed {args.seed})", flush=True)
-    images, boxes = dataset.build(args.work, "train", args.seed, args.images, H, W, scenes.TRAIN_FAMILIES, args.threads)
+    images, boxes = dataset.build(args.work, "train_dense", args.seed, args.images, H, W, scenes.TRAIN_FAMILIES,
+                                  args.threads, mode="dense")
     print(f"[data] ready in {fmt_time(time.time() - t_start)}: {sum(len(b) for b in boxes)} signs", flush=True)
 
     model = SignDetector()
@@ -178,6 +220,8 @@ def main():
                                               fl + (1 - fl) * 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, args.iters - warm))))
     ema = EMA(model, ramp=1000 if args.init is None else 100)
     pts = grid_centres(H // 8, W // 8)
+    pts_crop = grid_centres(args.crop // 8, args.crop // 8)
+    sign_index = [(i, j) for i, b in enumerate(boxes) for j in range(len(b))]
     g = torch.Generator().manual_seed(args.seed + 1000 * (args.stage - 1))
     n = len(boxes)
     order = torch.randperm(n, generator=g)
@@ -186,15 +230,32 @@ def main():
     run = np.zeros(4)
     model.train()
     steps = min(args.iters, args.stop_at) if args.stop_at > 0 else args.iters
+    seen = 0
+    crop_cost = (args.crop_batch * args.crop ** 2) / (args.batch * H * W)  # a crop step vs a scene step, by pixels
+
+    def eta(elapsed, done):
+        """Remaining time, pricing the steps still to come by their pixels."""
+        units = lambda a, b: max(0, min(b, args.crop_steps) - min(a, args.crop_steps)) * crop_cost + \
+            max(0, b - max(a, args.crop_steps))
+        return elapsed / max(1e-9, units(0, done)) * units(done, steps)
+
     for it in range(steps):
-        if cursor + args.batch > n:
-            order, cursor = torch.randperm(n, generator=g), 0
-        idx = order[cursor:cursor + args.batch].sort().values.numpy()
-        cursor += args.batch
-        x = torch.from_numpy(np.ascontiguousarray(images[idx])).permute(0, 3, 1, 2).contiguous().float() / 255.0
+        if it < args.crop_steps:
+            batch, targets = sign_crops(images, boxes, sign_index, g, args.crop_batch, args.crop)
+            grid = pts_crop
+            seen += len(batch) * (args.crop / W) * (args.crop / H)  # in whole-scene equivalents
+        else:
+            if cursor + args.batch > n:
+                order, cursor = torch.randperm(n, generator=g), 0
+            idx = order[cursor:cursor + args.batch].sort().values.numpy()
+            cursor += args.batch
+            batch = np.ascontiguousarray(images[idx])
+            targets = [torch.from_numpy(boxes[i]) for i in idx]
+            grid = pts
+            seen += len(batch)
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().float() / 255.0
         x = photometric(x, g)
-        targets = [torch.from_numpy(boxes[i]) for i in idx]
-        loss, parts = detection_loss(model(x), targets, pts, 43)
+        loss, parts = detection_loss(model(x), targets, grid, 43)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -203,18 +264,19 @@ def main():
         ema.update(model)
         run = run * 0.95 + np.array([loss.item(), *parts]) * 0.05 if it else np.array([loss.item(), *parts])
         if (it + 1) % 400 == 0:  # lets evaluate.py look at a long run before it ends
-            torch.save({"model": ema.model.state_dict(), "seed": args.seed, "iters": it + 1},
+            torch.save({"model": ema.model.state_dict(), "config": model.config, "seed": args.seed, "iters": it + 1},
                        os.path.join(args.work, f"traffic-signs_s{args.seed}_stage{args.stage}_last.pt"))
         if (it + 1) % 25 == 0 or it + 1 == steps:
             el = time.time() - t0
-            ips = (it + 1) * args.batch / el
-            print(f"[train] it {it + 1}/{args.iters} ep {(it + 1) * args.batch / n:.2f} loss {run[0]:.3f} "
+            ips = seen / el
+            phase = "crops" if it < args.crop_steps else "scenes"
+            print(f"[train] it {it + 1}/{args.iters} {phase} ep {seen / n:.2f} loss {run[0]:.3f} "
                   f"(obj {run[1]:.3f} cls {run[2]:.3f} box {run[3]:.3f}) lr {sched.get_last_lr()[0]:.2e} "
-                  f"{ips:.1f} img/s elapsed {fmt_time(el)} eta {fmt_time(el / (it + 1) * (steps - it - 1))}",
+                  f"{ips:.1f} scene-eq/s elapsed {fmt_time(el)} eta {fmt_time(eta(el, it + 1))}",
                   flush=True)
     os.makedirs(args.work, exist_ok=True)
     ckpt = args.ckpt or os.path.join(args.work, f"traffic-signs_s{args.seed}.pt")
-    torch.save({"model": ema.model.state_dict(), "seed": args.seed, "iters": steps}, ckpt)
+    torch.save({"model": ema.model.state_dict(), "config": model.config, "seed": args.seed, "iters": steps}, ckpt)
     print(f"[train] done in {fmt_time(time.time() - t0)}; checkpoint {ckpt}", flush=True)
     export_onnx(ema.model, args.out, H, W, seed=args.seed, version=args.version)
     print(f"[export] {args.out} ({os.path.getsize(args.out) / 1e6:.2f} MB); total {fmt_time(time.time() - t_start)}", flush=True)
