@@ -79,7 +79,7 @@ const results = sessions.map((s) => ({
   min: Math.min(...s.times),
 }));
 for (const r of results) {
-  console.log(`${r.model.padEnd(22)} ${r.input.padEnd(26)} median ${r.median.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  min ${r.min.toFixed(2)} ms  (${runs} runs, ${threads} thread)`);
+  console.log(`${r.model.padEnd(24)} ${r.input.padEnd(26)} median ${r.median.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  min ${r.min.toFixed(2)} ms  (${runs} runs, ${threads} thread)`);
 }
 if (results.length > 1) {
   for (const r of results.slice(1)) {

@@ -40,13 +40,22 @@ function signSvg(kind: Sign, s: number): string {
   }
 }
 
-/** A 640×360 street-side scene (sky, trees, road) with the given signs on poles; returns RGB bytes and the truth. */
-export async function renderSignScene(signs: { kind: Sign; x: number; y: number; size: number }[]): Promise<{ rgb: Uint8Array; width: number; height: number; truth: PlacedSign[]; png: Buffer }> {
+/**
+ * A 640×360 street-side scene (sky, trees, road) with the given signs on poles; returns RGB bytes and the truth.
+ * `scale` draws the same scene bigger (2.125 gives a 1360×765 dashcam-sized frame); sign positions and sizes are
+ * given in 640×360 units and the truth is in output pixels.
+ */
+export async function renderSignScene(
+  signs: { kind: Sign; x: number; y: number; size: number }[],
+  scale = 1,
+): Promise<{ rgb: Uint8Array; width: number; height: number; truth: PlacedSign[]; png: Buffer }> {
   const width = 640;
   const height = 360;
   const poles = signs.map((g) => `<rect x="${g.x + g.size / 2 - 2}" y="${g.y + g.size}" width="4" height="${height - g.y - g.size - 60}" fill="#777"/>`).join("");
   const bodies = signs.map((g) => `<g transform="translate(${g.x},${g.y})">${signSvg(g.kind, g.size)}</g>`).join("");
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+  const outW = Math.round(width * scale);
+  const outH = Math.round(height * scale);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${outW}" height="${outH}" viewBox="0 0 ${width} ${height}">
 <defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#7fa8d8"/><stop offset="1" stop-color="#d9e4ef"/></linearGradient></defs>
 <rect width="${width}" height="200" fill="url(#sky)"/>
 <rect y="120" width="${width}" height="110" fill="#3d6b35"/>
@@ -55,9 +64,9 @@ export async function renderSignScene(signs: { kind: Sign; x: number; y: number;
 <rect y="292" width="${width}" height="6" fill="#e8e8e8"/>
 ${poles}${bodies}
 </svg>`;
-  const img = sharp(Buffer.from(svg)).blur(0.6);
+  const img = sharp(Buffer.from(svg)).blur(0.6 * scale);
   const png = await img.clone().png().toBuffer();
   const { data } = await img.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const truth = signs.map((g) => ({ label: g.kind, box: [g.x, g.y, g.x + g.size, g.y + g.size] as Box }));
-  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, truth, png };
+  const truth = signs.map((g) => ({ label: g.kind, box: [g.x, g.y, g.x + g.size, g.y + g.size].map((v) => v * scale) as Box }));
+  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), width: outW, height: outH, truth, png };
 }
