@@ -216,14 +216,18 @@ def main():
     ap.add_argument("--dashcam", action="store_true",
                     help="score on 1360x800 frames with 20-60 px signs (the setting of real dashcam photos), "
                          "letterboxed to the model's input as the agent does; sizes are reported in frame pixels")
+    ap.add_argument("--train-families", action="store_true",
+                    help="render the set on the training backgrounds instead (with --seed 1: the training "
+                         "distribution, to tell under- from over-fitting)")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    families = scenes.TRAIN_FAMILIES if args.train_families else scenes.HELDOUT_FAMILIES
     model = os.path.abspath(args.model)
     mh, mw = model_input_size(model)
     if args.dashcam:
         fh, fw = 800, 1360
-        name = "dashcam"
-        images, gts = dataset.build(args.work, name, args.seed, args.images, fh, fw, scenes.HELDOUT_FAMILIES, 2,
+        name = "dashcam" + ("_trainfam" if args.train_families else "")
+        images, gts = dataset.build(args.work, name, args.seed, args.images, fh, fw, families, 2,
                                     mode="dashcam")
         path = os.path.join(args.work, "data", f"{name}_s{args.seed}_n{args.images}_{fh}x{fw}_lb{mh}x{mw}.u8")
         k = letterboxed(images, mh, mw, path)
@@ -232,14 +236,14 @@ def main():
     else:
         if (mh, mw) != (H, W):
             sys.exit(f"{args.model}: input {mh}x{mw}; the held-out set is {H}x{W} (use --dashcam for other sizes)")
-        name = "heldout"
-        images, gts = dataset.build(args.work, name, args.seed, args.images, H, W, scenes.HELDOUT_FAMILIES, 2)
-        path = os.path.join(args.work, "data", f"heldout_s{args.seed}_n{args.images}_{H}x{W}.u8")
+        name = "trainfam" if args.train_families else "heldout"
+        images, gts = dataset.build(args.work, name, args.seed, args.images, H, W, families, 2)
+        path = os.path.join(args.work, "data", f"{name}_s{args.seed}_n{args.images}_{H}x{W}.u8")
         rec = predict(model, path, args.images, args.work, 0.01)
     dets = nms_per_image(rec, args.images)
     report = evaluate(dets, gts, args.images)
     report.update({"model": os.path.basename(args.model), "seed": args.seed, "set": name, "input": [mh, mw],
-                   "families": sorted(set(scenes.HELDOUT_FAMILIES))})
+                   "families": sorted(set(families))})
     if args.figure:
         draw_figure(images, dets, gts, report["score_threshold_at_0.1fp"], args.figure)
     out = args.json or os.path.join(args.work, "eval.json")
