@@ -33,19 +33,24 @@ async function expectScene(detector: Detector, scene: Scene): Promise<void> {
   expect(strays, `detections: ${seen}`).toEqual([]);
 }
 
-describe("the shipped traffic-sign model", () => {
-  let detector: Detector;
+/** Opens the model for the enclosing describe block; no format, no labels: everything comes from its metadata. */
+function shippedDetector(model: string): () => Detector {
+  let detector: Detector | undefined;
   beforeAll(async () => {
-    expect(existsSync(MODEL), `${MODEL} is part of the repo`).toBe(true);
-    // No format, no labels: everything comes from the model's own metadata.
-    detector = await Detector.open({ name: "signs", model: { path: MODEL }, providers: ["cpu"], threads: 1 });
+    expect(existsSync(model), `${model} is part of the repo`).toBe(true);
+    detector = await Detector.open({ name: path.basename(model), model: { path: model }, providers: ["cpu"], threads: 1 });
   });
   afterAll(async () => {
     await detector?.close();
   });
+  return () => detector!;
+}
+
+describe("the shipped traffic-sign model", () => {
+  const open = shippedDetector(MODEL);
 
   it("describes itself: YOLOv8 layout, 43 GTSRB classes, uint8 NHWC RGB input", () => {
-    const info = detector.info;
+    const info = open().info;
     expect(info.format).toBe("yolov8");
     expect(info.labels).toHaveLength(43);
     expect(info.labels[14]).toBe("stop");
@@ -61,24 +66,18 @@ describe("the shipped traffic-sign model", () => {
       { kind: "priority road", x: 350, y: 100, size: 48 },
       { kind: "speed limit (50km/h)", x: 450, y: 70, size: 60 },
     ]);
-    await expectScene(detector, scene);
+    await expectScene(open(), scene);
   });
 });
 
 describe("its 1024x576 export, for dashcam-sized frames", () => {
-  let detector: Detector;
-  beforeAll(async () => {
-    expect(existsSync(MODEL_1024), `${MODEL_1024} is part of the repo`).toBe(true);
-    detector = await Detector.open({ name: "signs-1024", model: { path: MODEL_1024 }, providers: ["cpu"], threads: 1 });
-  });
-  afterAll(async () => {
-    await detector?.close();
-  });
+  const open = shippedDetector(MODEL_1024);
 
   it("reads its bigger input from the metadata alone", () => {
-    expect(detector.info.labels).toHaveLength(43);
-    expect([detector.info.inputDtype, detector.info.inputLayout]).toEqual(["uint8", "NHWC"]);
-    expect([detector.info.inputWidth, detector.info.inputHeight]).toEqual([1024, 576]);
+    const info = open().info;
+    expect(info.labels).toHaveLength(43);
+    expect([info.inputDtype, info.inputLayout]).toEqual(["uint8", "NHWC"]);
+    expect([info.inputWidth, info.inputHeight]).toEqual([1024, 576]);
   });
 
   it("finds 30-55 px signs in a 1360x765 frame", async () => {
@@ -94,6 +93,6 @@ describe("its 1024x576 export, for dashcam-sized frames", () => {
       2.125,
     );
     expect([scene.width, scene.height]).toEqual([1360, 765]);
-    await expectScene(detector, scene);
+    await expectScene(open(), scene);
   });
 });
