@@ -2,8 +2,8 @@
 # Reproduce models/traffic-signs.onnx and models/traffic-signs-1024.onnx from a seed, then score and time them.
 #   scripts/train-traffic-signs.sh [seed]        (default 1)
 # One training run (scripts/training/README.md): 20 000 dense scenes rendered up front (~4.5 min),
-# 11 000 steps on 96 px sign-centred crops, then 1 500 steps on whole 512x288 scenes, one cosine
-# schedule (~52 min on 2 quiet cores). The 1024x576 model is the same weights exported at twice the
+# 9 000 steps on 96 px sign-centred crops, then 2 200 steps on whole 512x288 scenes, one cosine
+# schedule (~52 min on 2 quiet cores, 58 min measured while other work shared them). The 1024x576 model is the same weights exported at twice the
 # input size, for 1360x800 dashcam frames. Evaluation and timing add ~4 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
