@@ -4,7 +4,10 @@
 
 The held-out set uses another seed and background families never used in training
 (scenes.HELDOUT_FAMILIES). Reports mAP@0.5 (VOC all-point AP, class-aware NMS at IoU 0.5),
-per-class AP, and recall at the score threshold that keeps false positives <= 0.1 per image.
+per-class AP, and recall at the score threshold that keeps false positives <= 0.1 per image;
+also mAP with signs under 20 px ignored and class-agnostic AP. --dashcam scores 1360x800 frames
+with 20-60 px signs letterboxed to the model's own input (any export size); --train-families
+renders the set on the training backgrounds.
 """
 import argparse
 import json
@@ -181,9 +184,14 @@ def draw_figure(images, dets, gts, threshold, path, count=8):
 
 
 def model_input_size(path):
-    """(height, width) from the model's imgsz metadata."""
+    """(height, width) from the model's imgsz metadata; exits with a clear message when it has none."""
     import onnx
-    meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+    try:
+        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+    except Exception as e:  # missing file, not ONNX
+        sys.exit(f"{path}: cannot read it as an ONNX model ({e})")
+    if "imgsz" not in meta:
+        sys.exit(f"{path}: no 'imgsz' in its metadata_props; export it with scripts/training/export.py")
     h, w = json.loads(meta["imgsz"])
     return int(h), int(w)
 

@@ -5,13 +5,17 @@ import os
 import onnx
 import torch
 
-from model import ExportWrapper
+from model import ExportWrapper, check_input_size
 from signs import CLASS_NAMES
 
 OPSET = 13
 
 
-def export_onnx(net, path, h, w, seed, version="1.0.0"):
+VERSION = "2.0.0"  # of the shipped model: 2 = crops-then-scenes recipe, 1 = seven-stage recipe
+
+
+def export_onnx(net, path, h, w, seed, version=VERSION):
+    check_input_size(h, w)
     net = net.eval()
     wrapper = ExportWrapper(net, h, w).eval()
     dummy = torch.zeros(1, h, w, 3, dtype=torch.uint8)
@@ -57,11 +61,15 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="re-export a checkpoint from scripts/training/work")
     ap.add_argument("checkpoint")
     ap.add_argument("out")
-    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--version", default=VERSION)
     ap.add_argument("--size", type=int, nargs=2, default=[288, 512], metavar=("H", "W"),
                     help="input height and width (multiples of 32): the network is fully convolutional, so the "
                          "same weights run at 576 1024 for 1360x800 dashcam frames, where signs keep 72 %% of their pixels")
     a = ap.parse_args()
+    try:
+        check_input_size(*a.size)
+    except ValueError as e:
+        ap.error(str(e))
     ck = torch.load(a.checkpoint)
     net = SignDetector(**ck.get("config", {}))
     net.load_state_dict(ck["model"])

@@ -10,6 +10,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 STRIDE = 8
+MAX_STRIDE = 32  # input sides must be multiples of this, or the neck's upsampled maps do not line up
+
+
+def check_input_size(h, w):
+    """Raise a clear error for an input the network cannot take."""
+    if h <= 0 or w <= 0 or h % MAX_STRIDE or w % MAX_STRIDE:
+        raise ValueError(f"input {h}x{w}: height and width must be positive multiples of {MAX_STRIDE}")
 
 
 def conv_bn(cin, cout, k=1, s=1, groups=1, act=True):

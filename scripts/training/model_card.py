@@ -2,7 +2,11 @@
 are the measured ones.
 
     /usr/bin/python3 scripts/training/model_card.py --eval work/eval.json --bench work/bench.txt \
-        --head work/card_head.md --tail work/card_tail.md --out models/README.md
+        --head card/head.md --tail card/tail.md --out models/README.md \
+        --dashcam traffic-signs.onnx=work/dashcam_traffic-signs.json \
+                  traffic-signs-1024.onnx=work/dashcam_traffic-signs-1024.json
+
+scripts/train-traffic-signs.sh runs it last, with the paths from the repo root.
 """
 import argparse
 import json
@@ -14,6 +18,9 @@ def dashcam_section(specs):
     """Side-by-side table of evaluate.py --dashcam reports (1360x800 frames, 20-60 px signs)."""
     if not specs:
         return []
+    bad = [s for s in specs if "=" not in s]
+    if bad:
+        raise SystemExit(f"--dashcam {bad[0]}: expected MODEL=REPORT.json")
     reps = [(name, json.load(open(path))) for name, path in (s.split("=", 1) for s in specs)]
     r0 = reps[0][1]
     lines = ["### Dashcam frames (1360×800, signs 20–60 px)", "",

@@ -6,7 +6,6 @@ Frames are letterboxed to the model input (pad 114, bottom/right) by ffmpeg, sco
 onnxruntime-node (predict-onnx.mjs), reduced by class-aware NMS, and summarised per frame.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from evaluate import nms_per_image  # noqa: E402
+from evaluate import model_input_size, nms_per_image  # noqa: E402
 from signs import CLASS_NAMES  # noqa: E402
 
 
@@ -29,9 +28,7 @@ def main():
     ap.add_argument("--every", type=int, default=12)
     ap.add_argument("--work", default=os.path.join(HERE, "work"))
     args = ap.parse_args()
-    import onnx
-    meta = {p.key: p.value for p in onnx.load(args.model).metadata_props}
-    h, w = json.loads(meta["imgsz"])
+    h, w = model_input_size(args.model)
     raw = os.path.join(args.work, "clip.u8")
     vf = f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:0:0:color=0x727272"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", args.clip, "-vf", vf, "-f", "rawvideo", "-pix_fmt", "rgb24", raw],

@@ -22,8 +22,8 @@ sys.path.insert(0, HERE)
 
 import dataset  # noqa: E402
 import scenes  # noqa: E402
-from model import SignDetector, decode, grid_centres  # noqa: E402
-from export import export_onnx  # noqa: E402
+from model import SignDetector, check_input_size, decode, grid_centres  # noqa: E402
+from export import VERSION, export_onnx  # noqa: E402
 
 H, W = 288, 512
 
@@ -195,8 +195,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=os.path.join(HERE, "work"))
     ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "models", "traffic-signs.onnx"))
-    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--version", default=VERSION)
     args = ap.parse_args()
+    try:
+        check_input_size(args.crop, args.crop)
+    except ValueError as e:
+        ap.error(f"--crop: {e}")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
