@@ -18,7 +18,7 @@ import { SnapshotWriter } from "./events/snapshot.js";
 import { EventStore } from "./events/store.js";
 import { newEventId } from "./events/ulid.js";
 import { OutboxPublisher } from "./publish/outbox-publisher.js";
-import { frameJpeg } from "./events/frame-jpeg.js";
+import { frameJpeg, frameJpegBytes } from "./events/frame-jpeg.js";
 import { LatencyWindow } from "./health/latency-window.js";
 import { HealthServer, type HealthReport } from "./health/http.js";
 import type { CommandOutcome } from "./publish/commands.js";
@@ -26,6 +26,7 @@ import type { AlarmKey } from "./publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent } from "./publish/control-room.js";
 import { deepStreamEncoder } from "./publish/deepstream.js";
 import { OutboxBound } from "./publish/outbox-bound.js";
+import { ConsoleRoutes, type ConsoleSource, type ZoneOccupancy } from "./console/console-routes.js";
 
 export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
@@ -101,6 +102,19 @@ class CameraPipeline {
 
   /** Resolves with a JPEG of the next frame (written under dir), or rejects after timeoutMs without one. */
   snapshotNext(dir: string, timeoutMs = 10_000): Promise<{ path: string; jpeg: Buffer }> {
+    return this.nextFrame((frame) => frameJpeg(frame, dir), timeoutMs);
+  }
+
+  /** A JPEG of the next frame in memory, for the web console's live view. */
+  liveJpeg(timeoutMs: number): Promise<{ jpeg: Buffer; time: number }> {
+    return this.nextFrame((frame) => {
+      const time = frame.time;
+      return frameJpegBytes(frame, 80).then((jpeg) => ({ jpeg, time }));
+    }, timeoutMs);
+  }
+
+  /** `use` runs on the next frame before it goes on (it must copy what it keeps); rejects after timeoutMs without one. */
+  private nextFrame<T>(use: (frame: Frame) => Promise<T>, timeoutMs: number): Promise<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== take);
@@ -108,7 +122,7 @@ class CameraPipeline {
       }, timeoutMs);
       const take = (frame: Frame): void => {
         clearTimeout(timer);
-        frameJpeg(frame, dir).then(resolve, reject);
+        use(frame).then(resolve, reject);
       };
       this.snapshotWaiters.push(take);
     });
@@ -228,6 +242,8 @@ export class Agent {
   private readonly modelFailures = new Map<string, string>();
   private readonly detectors = new Map<string, Detector>();
   private readonly pipelines = new Map<string, CameraPipeline>();
+  /** each zone's occupancy as last published, for the web console */
+  private readonly occupancy = new Map<string, ZoneOccupancy>();
   private finish!: () => void;
   /** resolves when every file camera has ended (with exitOnEof) */
   readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
@@ -249,6 +265,7 @@ export class Agent {
     this.startPublisher(cfg);
     if (cfg.health.port > 0) {
       this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.api!.stats() }, this.log);
+      this.health.mount(new ConsoleRoutes(this.consoleSource(), this.log, { host: cfg.health.host }).handle);
       // A taken port must not stop video analytics: the error is logged and the agent runs without it.
       await this.health.start(cfg.health.port, cfg.health.host).catch((err: Error) => {
         this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
@@ -347,6 +364,7 @@ export class Agent {
     recordCrossing: (camera, c) => this.crossings!.record(camera, c),
     recordSighting: (s) => this.signs!.record(s),
     enqueue: (topic, payload, o) => this.store!.enqueue(topic, payload, o),
+    occupancy: (camera, o) => this.occupancy.set(`${camera}/${o.zone}`, { camera, zone: o.zone, counts: o.counts, total: o.total }),
     alarm: (camera, a) => {
       const { type, state, zone, time: _time, ...extra } = a;
       this.api?.setAlarmCondition({ type, camera, zone }, state === "raised", a.time, alarmReason(a), extra);
@@ -537,6 +555,27 @@ export class Agent {
     }
     if (this.pipelines.size === 0) reasons.push("no camera running");
     return { healthy: reasons.length === 0, reasons };
+  }
+
+  /** What the web console reads (agent/console): looked up per request, so it follows reloads. */
+  private consoleSource(): ConsoleSource {
+    return {
+      running: () => this.loaded,
+      cameraStatuses: () => this.cameraStatuses(),
+      cameraFigures: () => this.controlled().cameraFigures(),
+      frameSize: (camera) => {
+        const p = this.pipelines.get(camera);
+        return p ? { width: p.width, height: p.height } : null;
+      },
+      grabFrame: (camera, timeoutMs) => {
+        const p = this.pipelines.get(camera);
+        const state = p?.camera.current.state;
+        return p && state !== "ended" && state !== "stopped" ? p.liveJpeg(timeoutMs) : null;
+      },
+      store: () => this.store,
+      occupancy: () => [...this.occupancy.values()].filter((o) => o.zone in (this.config.cameras[o.camera]?.zones ?? {})),
+      reload: () => this.requestReload(),
+    };
   }
 
   private controlled(): ControlledAgent {

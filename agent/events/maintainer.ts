@@ -21,6 +21,8 @@ export interface EventSink {
   recordCrossing(camera: string, c: Crossing): CrossingMessage;
   recordSighting(s: SignSighting): void;
   enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): number;
+  /** a zone's occupancy changed (it is also queued, retained, on occupancy/<camera>/<zone>) */
+  occupancy?(camera: string, o: Occupancy): void;
   /** an analytics alarm raised or cleared; the control-room API's alarm book gives it an id operators can ack */
   alarm(camera: string, alarm: ZoneAlarm | SignAlarm): void;
 }
@@ -122,6 +124,7 @@ export class EventMaintainer {
 
   private publishOccupancy(changes: readonly Occupancy[]): void {
     for (const o of changes) {
+      this.sink.occupancy?.(this.camera, o);
       const msg = { zone: o.zone, camera: this.camera, counts: o.counts, total: o.total };
       this.sink.enqueue(`occupancy/${this.camera}/${o.zone}`, JSON.stringify(msg), { qos: 1, retain: true });
     }

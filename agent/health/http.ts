@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { Gauge, Registry } from "prom-client";
@@ -9,6 +9,9 @@ export interface HealthReport {
   healthy: boolean;
   reasons: string[];
 }
+
+/** More routes on the same port (the web console): answers the request and returns true, or returns false. */
+export type RouteHook = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export interface HealthSource {
   health(): HealthReport;
@@ -23,6 +26,7 @@ export interface HealthSource {
 export class HealthServer {
   private server: Server | null = null;
   private readonly registry = new Registry();
+  private readonly hooks: RouteHook[] = [];
 
   constructor(
     private readonly source: HealthSource,
@@ -31,9 +35,15 @@ export class HealthServer {
     this.defineMetrics();
   }
 
+  /** Adds routes served before /healthz and /metrics are looked at. */
+  mount(hook: RouteHook): void {
+    this.hooks.push(hook);
+  }
+
   /** Listens on host:port (port 0: any free port); resolves to the port. */
   async start(port: number, host: string): Promise<number> {
     const server = createServer((req, res) => {
+      if (this.hooks.some((hook) => hook(req, res))) return;
       void this.handle(req.method ?? "GET", req.url ?? "/").then(
         ({ status, type, body }) => {
           res.writeHead(status, { "content-type": type, "cache-control": "no-store" });

@@ -5,8 +5,11 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 export default function setup(): void {
-  execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json")], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  // the agent, then the web console's page (its own browser program)
+  for (const project of ["tsconfig.json", "agent/console/web/tsconfig.json"]) {
+    execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", path.join(root, project)], {
+      cwd: root,
+      stdio: "inherit",
+    });
+  }
 }

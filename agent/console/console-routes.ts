@@ -1,0 +1,342 @@
+import { existsSync } from "node:fs";
+import { chmod, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import type { CameraStatus } from "../camera/camera.js";
+import { cameraShapes, toPixels, type Point } from "../config/camera-shapes.js";
+import { checkConfigText } from "../config/check.js";
+import { formatProblem, type LoadedConfig } from "../config/load.js";
+import { hashText } from "../config-reloader.js";
+import { lineTotals, recentCrossings, recentEvents, recentSightings, type RecentQuery } from "../events/recent-records.js";
+import type { EventStore } from "../events/store.js";
+import type { CommandOutcome } from "../publish/commands.js";
+import type { ControlledAgent } from "../publish/control-room.js";
+import { ConsoleAccess, TOKEN_ENV } from "./access.js";
+import { LiveFrames, type GrabFrame } from "./live-frames.js";
+import { editShapes, type ShapeEdits } from "./shape-edit.js";
+import { resolveSnapshot, snapshotUrl } from "./snapshot-files.js";
+
+/** A zone's occupancy as the analytics last published it. */
+export interface ZoneOccupancy {
+  camera: string;
+  zone: string;
+  counts: Record<string, number>;
+  total: number;
+}
+
+/** What the console reads from the running agent; everything is looked up per request (reloads move things). */
+export interface ConsoleSource {
+  running(): LoadedConfig;
+  cameraStatuses(): CameraStatus[];
+  cameraFigures: ControlledAgent["cameraFigures"];
+  /** the detect-frame size of a running camera (the coordinate space of zones and lines) */
+  frameSize(camera: string): { width: number; height: number } | null;
+  grabFrame: GrabFrame;
+  store(): EventStore | null;
+  occupancy(): ZoneOccupancy[];
+  /** the same reload an edit of the file or a SIGHUP runs */
+  reload(): Promise<CommandOutcome>;
+}
+
+export interface ConsoleOptions {
+  /** the address the HTTP server listens on: loopback is open, anything else needs the token */
+  host: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Reply {
+  status: number;
+  type: string;
+  body: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+const MAX_BODY = 256 * 1024;
+const STATIC_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
+// Everything the page loads is its own: it works offline, and nothing injected can load or send elsewhere.
+const PAGE_HEADERS = {
+  "content-security-policy": "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+/** The page's files: HTML and CSS from the source folder, the compiled script from dist/ (see web/tsconfig.json). */
+function webFolders(): { source: string; compiled: string } {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6 && !existsSync(path.join(dir, "package.json")); i++) dir = path.dirname(dir);
+  return { source: path.join(dir, "agent/console/web"), compiled: path.join(dir, "dist/agent/console/web") };
+}
+
+/**
+ * The local web console on the health server's port: cameras and their figures, a live view, recent records
+ * with their snapshots, line totals, zone occupancy, and the zone/line editor whose save goes through the
+ * same validation and live reload as a hand edit of the file.
+ */
+export class ConsoleRoutes {
+  private readonly access: ConsoleAccess;
+  private readonly frames: LiveFrames;
+  private readonly web = webFolders();
+  private rates = new Map<string, { at: number; framesIn: number; processed: number; framesSkipped: number; fps: { in: number; processed: number; skipped: number } }>();
+  private saving: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly source: ConsoleSource,
+    private readonly log: Logger,
+    o: ConsoleOptions,
+  ) {
+    const env = o.env ?? process.env;
+    this.access = new ConsoleAccess({ host: o.host, token: env[TOKEN_ENV] });
+    this.frames = new LiveFrames(source.grabFrame);
+    if (!this.access.enabled) log.warn({ host: o.host }, `web console off: the health server listens beyond loopback and ${TOKEN_ENV} is not set`);
+  }
+
+  /** The route hook for the health server: true when the request was the console's. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = new URL(req.url ?? "/", "http://console.invalid");
+    const p = url.pathname;
+    if (!(p === "/" || p === "/console" || p.startsWith("/console/") || p.startsWith("/api/") || p.startsWith("/snapshots/"))) return false;
+    const decision = this.access.check(req, url);
+    if (!decision.ok) {
+      send(res, { status: decision.status, type: "text/plain; charset=utf-8", body: `${decision.message}\n` });
+      return true;
+    }
+    this.route(req, url).then(
+      (reply) => {
+        if (decision.setCookie) reply.headers = { ...reply.headers, "set-cookie": decision.setCookie };
+        send(res, reply, req.method === "HEAD");
+      },
+      (err: Error) => {
+        this.log.error({ url: p, err: err.message }, "console request failed");
+        send(res, json(500, { error: err.message }));
+      },
+    );
+    return true;
+  };
+
+  private async route(req: IncomingMessage, url: URL): Promise<Reply> {
+    const p = url.pathname;
+    const method = req.method ?? "GET";
+    const save = /^\/api\/cameras\/([^/]+)\/shapes$/.exec(p);
+    if (save && method === "POST") return this.save(req, decodeURIComponent(save[1]!));
+    if (method !== "GET" && method !== "HEAD") return { status: 405, type: "text/plain", body: "GET, or POST to /api/cameras/<camera>/shapes\n" };
+
+    if (p === "/" || p === "/console") return { status: 302, type: "text/plain", body: "", headers: { location: "/console/" } };
+    if (p === "/console/") return this.staticFile(path.join(this.web.source, "index.html"));
+    if (p === "/console/console.css") return this.staticFile(path.join(this.web.source, "console.css"));
+    const script = /^\/console\/([a-z-]+\.js)$/.exec(p);
+    if (script) return this.staticFile(path.join(this.web.compiled, script[1]!));
+    if (p === "/api/state") return json(200, await this.state());
+    const frame = /^\/api\/cameras\/([^/]+)\/frame\.jpg$/.exec(p);
+    if (frame) return this.frame(decodeURIComponent(frame[1]!));
+    if (p === "/api/events" || p === "/api/crossings" || p === "/api/signs") return this.records(p, url.searchParams);
+    if (p.startsWith("/snapshots/")) return this.snapshot(p.slice("/snapshots/".length));
+    return { status: 404, type: "text/plain", body: "not found\n" };
+  }
+
+  private async staticFile(file: string): Promise<Reply> {
+    try {
+      return { status: 200, type: STATIC_TYPES[path.extname(file)] ?? "application/octet-stream", body: await readFile(file), headers: PAGE_HEADERS };
+    } catch {
+      const hint = file.endsWith(".js") ? " (build the page: npm run build)" : "";
+      return { status: 404, type: "text/plain", body: `not found: ${path.basename(file)}${hint}\n` };
+    }
+  }
+
+  /** Everything the page shows that changes by the second, in one answer. */
+  private async state() {
+    const loaded = this.source.running();
+    const cfg = loaded.config;
+    const statuses = new Map(this.source.cameraStatuses().map((s) => [s.camera, s]));
+    const figures = this.source.cameraFigures();
+    const store = this.source.store();
+    const cameras = Object.entries(cfg.cameras).map(([name, cam]) => {
+      const s = statuses.get(name);
+      const f = figures[name];
+      const size = this.source.frameSize(name) ?? (cam.detect.width && cam.detect.height ? { width: cam.detect.width, height: cam.detect.height } : null);
+      const shapes = cameraShapes(cam);
+      const px = (pts: Point[]) => (size ? toPixels(pts, size.width, size.height) : pts);
+      return {
+        name,
+        enabled: cam.enabled,
+        state: !cam.enabled ? "disabled" : s ? (f && !f.detection && s.state === "online" ? "detection off" : s.state) : "not running",
+        reason: s?.reason ?? null,
+        since: s ? new Date(s.since).toISOString() : null,
+        restarts: s?.restarts ?? 0,
+        fps: f ? this.fps(name, f) : null,
+        inference_ms: f?.inference ?? null,
+        provider: f?.provider ?? null,
+        width: size?.width ?? null,
+        height: size?.height ?? null,
+        running: this.source.frameSize(name) !== null,
+        zones: shapes.zones.map((z) => ({ name: z.name, points: px(z.points) })),
+        lines: shapes.lines.map((l) => ({ name: l.name, points: px(l.points) })),
+        masks: shapes.masks.map((m, i) => ({ name: String(i), points: px(m.points) })),
+      };
+    });
+    return {
+      device: { id: cfg.device.id, name: cfg.device.name ?? null },
+      config: { file: loaded.file, hash: await this.fileHash(loaded.file) },
+      time: new Date().toISOString(),
+      cameras,
+      lines: store ? lineTotals(store) : [],
+      occupancy: this.source.occupancy(),
+    };
+  }
+
+  /** Frames per second since this camera's previous figures, over at least a second (many pages may poll). */
+  private fps(camera: string, f: { framesIn: number; processed: number; framesSkipped: number }) {
+    const now = Date.now();
+    const prev = this.rates.get(camera);
+    if (prev && now - prev.at < 1000) return prev.fps;
+    const rate = (a: number, b: number | undefined) => (prev && b !== undefined ? Math.round((Math.max(0, a - b) / ((now - prev.at) / 1000)) * 10) / 10 : 0);
+    const fps = { in: rate(f.framesIn, prev?.framesIn), processed: rate(f.processed, prev?.processed), skipped: rate(f.framesSkipped, prev?.framesSkipped) };
+    this.rates.set(camera, { at: now, framesIn: f.framesIn, processed: f.processed, framesSkipped: f.framesSkipped, fps });
+    return fps;
+  }
+
+  private async fileHash(file: string): Promise<string | null> {
+    try {
+      return hashText(await readFile(file, "utf8"));
+    } catch {
+      return null;
+    }
+  }
+
+  private async frame(camera: string): Promise<Reply> {
+    if (!(camera in this.source.running().config.cameras)) return json(404, { error: `no camera '${camera}'` });
+    const f = await this.frames.get(camera);
+    if (!f) return json(404, { error: `camera '${camera}' has no picture yet` });
+    return { status: 200, type: "image/jpeg", body: f.jpeg, headers: { "x-frame-time": new Date(f.time).toISOString() } };
+  }
+
+  private records(p: string, q: URLSearchParams): Reply {
+    const store = this.source.store();
+    if (!store) return json(503, { error: "the event store is not open" });
+    const query = recentQuery(q);
+    if ("error" in query) return json(400, query);
+    const root = this.source.running().config.storage.snapshots;
+    const withUrl = <T extends { snapshot: string | null }>(r: T) => ({ ...r, snapshot_url: snapshotUrl(root, r.snapshot) });
+    if (p === "/api/events") return json(200, { records: recentEvents(store, query).map(withUrl) });
+    if (p === "/api/signs") return json(200, { records: recentSightings(store, query).map(withUrl) });
+    return json(200, { records: recentCrossings(store, query) });
+  }
+
+  private async snapshot(rest: string): Promise<Reply> {
+    const found = await resolveSnapshot(this.source.running().config.storage.snapshots, rest);
+    if ("status" in found) return { status: found.status, type: "text/plain", body: `${found.message}\n` };
+    return { status: 200, type: "image/jpeg", body: await readFile(found.file), headers: { "cache-control": "private, max-age=3600" } };
+  }
+
+  /**
+   * The editor's save: the file is rewritten with the new points, checked as `eva check-config` checks it, and
+   * applied by the agent's live reload. A rejected edit leaves the file as it was.
+   */
+  private async save(req: IncomingMessage, camera: string): Promise<Reply> {
+    if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) return json(415, { error: "send application/json" });
+    const origin = req.headers.origin;
+    // A form or script on another site may POST here through the installer's browser: refuse other origins.
+    if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) return json(403, { error: `cross-origin save refused (${origin})` });
+    let body: { hash?: unknown; zones?: unknown; lines?: unknown; masks?: unknown };
+    try {
+      body = JSON.parse((await readBody(req)).toString("utf8")) as typeof body;
+    } catch (err) {
+      return json(400, { error: `bad request body: ${(err as Error).message}` });
+    }
+    // One save at a time: each reads the file the previous one wrote.
+    const run = this.saving.then(() => this.applySave(camera, body));
+    this.saving = run.catch(() => {});
+    return run;
+  }
+
+  private async applySave(camera: string, body: { hash?: unknown; zones?: unknown; lines?: unknown; masks?: unknown }): Promise<Reply> {
+    const loaded = this.source.running();
+    const size = this.source.frameSize(camera);
+    if (!(camera in loaded.config.cameras)) return json(404, { result: "rejected", errors: [`no camera '${camera}' in the running config`] });
+    if (!size) return json(409, { result: "rejected", errors: [`camera '${camera}' is not running: its frame size is unknown`] });
+    const file = await realpath(loaded.file);
+    const before = await readFile(file, "utf8");
+    if (typeof body.hash === "string" && body.hash !== hashText(before)) {
+      return json(409, { result: "rejected", errors: [`${loaded.file} changed since the page loaded it; reload the page to edit the current file`] });
+    }
+    const edits = { zones: body.zones, lines: body.lines, masks: body.masks } as ShapeEdits;
+    const edited = editShapes(before, camera, edits, size);
+    if ("error" in edited) return json(400, { result: "rejected", errors: [edited.error] });
+    if (edited.text === before) return json(200, { result: "applied", changed: [], hash: hashText(before) });
+
+    const { problems } = checkConfigText(edited.text, loaded.file);
+    if (problems.length) return json(422, { result: "rejected", errors: problems.map(formatProblem) });
+
+    await writeAtomically(file, edited.text);
+    const outcome = await this.source.reload();
+    if (!outcome.ok) {
+      // Validated but not applied (a model that no longer loads, the agent stopping): the file goes back.
+      await writeAtomically(file, before);
+      this.log.warn({ camera, err: outcome.message }, "console save not applied; the file is restored");
+      return json(422, { result: "rejected", errors: outcome.message.split("; ") });
+    }
+    const report = outcome.result as { changed?: string[] } | undefined;
+    this.log.info({ camera, file: loaded.file, changed: report?.changed ?? [] }, "zones and lines saved from the web console");
+    return json(200, { result: "applied", changed: report?.changed ?? [], hash: hashText(edited.text) });
+  }
+}
+
+/** Filters from the query string: camera, label, since/until (ISO 8601), limit (1–500, default 50). */
+export function recentQuery(q: URLSearchParams): RecentQuery | { error: string } {
+  const out: RecentQuery = { limit: 50 };
+  const camera = q.get("camera");
+  const label = q.get("label");
+  if (camera) out.camera = camera;
+  if (label) out.label = label;
+  for (const key of ["since", "until"] as const) {
+    const v = q.get(key);
+    if (!v) continue;
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms)) return { error: `${key} is not an ISO 8601 time: ${v}` };
+    if (key === "since") out.sinceMs = ms;
+    else out.untilMs = ms;
+  }
+  const limit = q.get("limit");
+  if (limit) {
+    const n = Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > 500) return { error: "limit is a whole number from 1 to 500" };
+    out.limit = n;
+  }
+  return out;
+}
+
+/** Written beside the file and renamed over it: the watcher and a reader never see half a file. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.console-${process.pid}.tmp`);
+  const mode = (await stat(file)).mode & 0o7777;
+  await writeFile(tmp, text, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, file);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`larger than ${MAX_BODY / 1024} KiB`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+const json = (status: number, value: unknown): Reply => ({ status, type: "application/json", body: `${JSON.stringify(value)}\n` });
+
+function send(res: ServerResponse, r: Reply, head = false): void {
+  if (res.headersSent) return;
+  res.writeHead(r.status, { "content-type": r.type, "cache-control": "no-store", ...r.headers });
+  res.end(head ? undefined : r.body);
+}

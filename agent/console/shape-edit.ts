@@ -1,0 +1,98 @@
+import { isScalar, isSeq, parseDocument, type Node, type YAMLSeq } from "yaml";
+
+// The console's editor saves zone, line and mask points into the installer's YAML file. The yaml package's
+// Document API finds each points node and its source range; only those characters are replaced. Re-printing
+// the whole document (doc.toString()) would move comments and re-pad every flow collection (`{id: x}` becomes
+// `{ id: x }`), turning a one-number edit into a diff of the whole file.
+
+export type XY = [number, number];
+
+/** New points per shape, in detect-frame pixels. Masks are keyed by their index in the camera's list. */
+export interface ShapeEdits {
+  zones?: Record<string, XY[]>;
+  lines?: Record<string, XY[]>;
+  masks?: Record<string, XY[]>;
+}
+
+export type ShapeEditResult = { text: string } | { error: string };
+
+interface Splice {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/**
+ * The config text with a camera's edited shapes written in. A shape written in 0–1 fractions of the frame stays
+ * in fractions (4 decimals); one in pixels stays in whole pixels. Points keep their style (flow `[[x, y], …]` or
+ * a block list) and, when their number is unchanged, every comment around them.
+ */
+export function editShapes(text: string, camera: string, edits: ShapeEdits, frame: { width: number; height: number }): ShapeEditResult {
+  const doc = parseDocument(text, { keepSourceTokens: false });
+  if (doc.errors.length) return { error: `the config file does not parse: ${doc.errors[0]!.message.split("\n")[0]}` };
+  const splices: Splice[] = [];
+  const kinds = [
+    ["zones", "zone"],
+    ["lines", "line"],
+    ["masks", "mask"],
+  ] as const;
+  for (const [key, kind] of kinds) {
+    for (const [name, points] of Object.entries(edits[key] ?? {})) {
+      if (!Array.isArray(points) || !points.every(isXY)) return { error: `${kind} '${name}': points must be [x, y] number pairs` };
+      const path = key === "masks" ? ["cameras", camera, "masks", Number(name)] : ["cameras", camera, key, name, "points"];
+      let node = doc.getIn(path, true) as Node | undefined;
+      // A mask may be written as {points: [...]} as well as a bare list.
+      if (key === "masks" && node && !isSeq(node)) node = doc.getIn([...path, "points"], true) as Node | undefined;
+      if (!node) return { error: `camera '${camera}' has no ${kind} '${name}' in the file` };
+      if (!isSeq(node) || !node.range) return { error: `${kind} '${name}': its points are not a list in the file (an alias or a tag?); edit it by hand` };
+      const spliced = pointsSplices(text, node, points, frame);
+      if ("error" in spliced) return { error: `${kind} '${name}': ${spliced.error}` };
+      splices.push(...spliced.splices);
+    }
+  }
+  splices.sort((a, b) => b.start - a.start);
+  let out = text;
+  for (const s of splices) out = out.slice(0, s.start) + s.text + out.slice(s.end);
+  return { text: out };
+}
+
+function isXY(p: unknown): p is XY {
+  return Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+function writtenPoint(item: unknown): [Node, Node] | null {
+  if (!isSeq(item) || item.items.length !== 2) return null;
+  const [x, y] = item.items;
+  return isScalar(x) && isScalar(y) && typeof x.value === "number" && typeof y.value === "number" && x.range && y.range ? [x, y] : null;
+}
+
+function pointsSplices(text: string, seq: YAMLSeq, points: XY[], frame: { width: number; height: number }): { splices: Splice[] } | { error: string } {
+  const written = seq.items.map(writtenPoint);
+  if (written.some((w) => w === null)) return { error: "its points are not plain [x, y] numbers in the file; edit it by hand" };
+  const pairs = written as Array<[Node, Node]>;
+  // Same rule as the loader (config/camera-shapes.ts toPixels): every coordinate within 0–1 means fractions.
+  const fractions = pairs.length > 0 && pairs.every(([x, y]) => [x, y].every((n) => {
+    const v = (n as { value: number }).value;
+    return v >= 0 && v <= 1;
+  }));
+  const fmt = (v: number, size: number) => (fractions ? String(Math.round((v / size) * 10_000) / 10_000) : String(Math.round(v)));
+  const values = points.map(([x, y]) => [fmt(x, frame.width), fmt(y, frame.height)] as const);
+
+  if (values.length === pairs.length) {
+    // Number by number: everything else in the list (comments, spacing, style) stays as written.
+    return {
+      splices: pairs.flatMap(([x, y], i) => [
+        { start: x.range![0], end: x.range![1], text: values[i]![0] },
+        { start: y.range![0], end: y.range![1], text: values[i]![1] },
+      ]),
+    };
+  }
+  const [start, end] = [seq.range![0], seq.range![1]];
+  const written_ = text.slice(start, end);
+  const trimmedEnd = start + written_.trimEnd().length;
+  if (seq.flow) return { splices: [{ start, end: trimmedEnd, text: `[${values.map(([x, y]) => `[${x}, ${y}]`).join(", ")}]` }] };
+  // A block list: one `- [x, y]` per line at the column of the first item.
+  const indent = start - (text.lastIndexOf("\n", start - 1) + 1);
+  const lines = values.map(([x, y], i) => `${i ? " ".repeat(indent) : ""}- [${x}, ${y}]`);
+  return { splices: [{ start, end: trimmedEnd, text: lines.join("\n") }] };
+}

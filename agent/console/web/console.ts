@@ -1,0 +1,303 @@
+import { LiveView, type Scene } from "./live-view.js";
+import type { XY } from "./scene-geometry.js";
+
+// The console page: polls /api/state once a second, the selected camera's frame once a second, and the
+// records table every few seconds; the editor saves through POST /api/cameras/<camera>/shapes.
+
+interface CameraState {
+  name: string;
+  enabled: boolean;
+  state: string;
+  reason: string | null;
+  restarts: number;
+  fps: { in: number; processed: number; skipped: number } | null;
+  inference_ms: { p50: number | null; p95: number | null } | null;
+  provider: string | null;
+  width: number | null;
+  height: number | null;
+  running: boolean;
+  zones: Array<{ name: string; points: XY[] }>;
+  lines: Array<{ name: string; points: XY[] }>;
+  masks: Array<{ name: string; points: XY[] }>;
+}
+
+interface State {
+  device: { id: string; name: string | null };
+  config: { file: string; hash: string | null };
+  cameras: CameraState[];
+  lines: Array<{ camera: string; line: string; in: number; out: number }>;
+  occupancy: Array<{ camera: string; zone: string; counts: Record<string, number>; total: number }>;
+}
+
+type Kind = "events" | "crossings" | "signs";
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
+const view = new LiveView($<HTMLCanvasElement>("#view"));
+let state: State | null = null;
+let selected: string | null = null;
+let kind: Kind = "events";
+/** the config file's hash when the edit began: a save refuses to overwrite a file changed meanwhile */
+let editHash: string | null = null;
+
+function el(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElement {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+const num = (v: number | null | undefined, digits = 1) => (v === null || v === undefined ? "–" : v.toFixed(digits));
+const localTime = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "–");
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { cache: "no-store" });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+// --- cameras and counts
+
+function renderCameras(s: State): void {
+  const box = $("#cameras");
+  box.replaceChildren(
+    ...s.cameras.map((c) => {
+      const card = el(
+        "button",
+        { class: "camera", type: "button", "data-camera": c.name, "aria-pressed": String(c.name === selected), title: c.reason ?? "" },
+        el("span", { class: "name" }, c.name),
+        el("span", { class: `state ${c.state.replace(/\s+/g, "-")}`, "data-state": c.state }, c.state),
+        el(
+          "dl",
+          {},
+          el("dt", {}, "fps in / processed / skipped"),
+          el("dd", { "data-fig": "fps" }, c.fps ? `${num(c.fps.in)} / ${num(c.fps.processed)} / ${num(c.fps.skipped)}` : "–"),
+          el("dt", {}, "inference p50 / p95"),
+          el("dd", { "data-fig": "inference" }, c.inference_ms ? `${num(c.inference_ms.p50)} / ${num(c.inference_ms.p95)} ms` : "–"),
+          el("dt", {}, "provider"),
+          el("dd", { "data-fig": "provider" }, c.provider ?? "–"),
+        ),
+      );
+      card.addEventListener("click", () => select(c.name));
+      return card;
+    }),
+  );
+  const cams = $<HTMLSelectElement>("#filters select[name=camera]");
+  const want = ["", ...s.cameras.map((c) => c.name)];
+  if ([...cams.options].map((o) => o.value).join() !== want.join()) {
+    const current = cams.value;
+    cams.replaceChildren(...want.map((n) => el("option", { value: n }, n || "all")));
+    cams.value = want.includes(current) ? current : "";
+  }
+}
+
+function renderCounts(s: State): void {
+  const lines = s.cameras.flatMap((c) =>
+    c.lines.map((l) => {
+      const t = s.lines.find((x) => x.camera === c.name && x.line === l.name);
+      return { camera: c.name, line: l.name, in: t?.in ?? 0, out: t?.out ?? 0 };
+    }),
+  );
+  $("#lines tbody").replaceChildren(
+    ...lines.map((l) => el("tr", { "data-line": `${l.camera}/${l.line}` }, el("td", {}, l.camera), el("td", {}, l.line), el("td", { "data-dir": "in" }, String(l.in)), el("td", { "data-dir": "out" }, String(l.out)))),
+  );
+  const zones = s.cameras.flatMap((c) =>
+    c.zones.map((z) => {
+      const o = s.occupancy.find((x) => x.camera === c.name && x.zone === z.name);
+      return { camera: c.name, zone: z.name, counts: o?.counts ?? {}, total: o?.total ?? 0 };
+    }),
+  );
+  $("#zones tbody").replaceChildren(
+    ...zones.map((z) =>
+      el("tr", { "data-zone": `${z.camera}/${z.zone}` }, el("td", {}, z.camera), el("td", {}, z.zone), el("td", {}, String(z.total)), el("td", {}, Object.entries(z.counts).map(([k, v]) => `${k} ${v}`).join(", ") || "–")),
+    ),
+  );
+}
+
+function sceneOf(c: CameraState): Scene | null {
+  return c.width && c.height ? { width: c.width, height: c.height, zones: c.zones, lines: c.lines, masks: c.masks } : null;
+}
+
+function select(name: string): void {
+  if (view.editing && name !== selected) return; // finish or discard the edit first
+  selected = name;
+  $("#live-title").textContent = `Live: ${name}`;
+  view.clearFrame();
+  if (state) {
+    renderCameras(state);
+    const c = state.cameras.find((x) => x.name === name);
+    const scene = c && sceneOf(c);
+    if (scene) view.setScene(scene);
+  }
+  updateButtons();
+}
+
+async function pollState(): Promise<void> {
+  try {
+    state = await getJson<State>("/api/state");
+    $("#device").textContent = state.device.name ? `${state.device.name} (${state.device.id})` : state.device.id;
+    $("#connection").textContent = "";
+    if (!selected || !state.cameras.some((c) => c.name === selected)) selected = state.cameras.find((c) => c.running)?.name ?? state.cameras[0]?.name ?? null;
+    renderCameras(state);
+    renderCounts(state);
+    const c = state.cameras.find((x) => x.name === selected);
+    const scene = c && sceneOf(c);
+    if (scene) view.setScene(scene);
+    $("#live-title").textContent = selected ? `Live: ${selected}` : "Live";
+    updateButtons();
+  } catch (err) {
+    $("#connection").textContent = `agent unreachable: ${(err as Error).message}`;
+  }
+}
+
+async function pollFrame(): Promise<void> {
+  if (!selected) return;
+  const camera = selected;
+  try {
+    const res = await fetch(`/api/cameras/${encodeURIComponent(camera)}/frame.jpg`, { cache: "no-store" });
+    if (!res.ok || camera !== selected) return;
+    const time = res.headers.get("x-frame-time") ?? "";
+    view.setFrame(await createImageBitmap(await res.blob()), time);
+    $("#frame-time").textContent = time ? `frame ${new Date(time).toLocaleTimeString()}` : "";
+  } catch {
+    // the next poll tries again; the state poll reports a lost agent
+  }
+}
+
+// --- records
+
+const COLUMNS: Record<Kind, string[]> = {
+  events: ["snapshot", "start", "end", "camera", "label", "score", "zones"],
+  crossings: ["time", "camera", "line", "direction", "label", "track"],
+  signs: ["snapshot", "first seen", "last seen", "camera", "label", "score"],
+};
+
+function snapshotCell(url: string | null): HTMLElement {
+  if (!url) return el("td", {}, "–");
+  const img = el("img", { src: url, alt: "snapshot", loading: "lazy" });
+  return el("td", {}, el("a", { href: url, target: "_blank", rel: "noopener" }, img));
+}
+
+function recordRow(k: Kind, r: Record<string, unknown>): HTMLElement {
+  const td = (v: unknown) => el("td", {}, v === null || v === undefined ? "–" : String(v));
+  const score = (v: unknown) => td(typeof v === "number" ? `${Math.round(v * 100)}%` : v);
+  if (k === "events") {
+    return el("tr", { "data-id": String(r.id) }, snapshotCell(r.snapshot_url as string | null), td(localTime(r.start_time as string)), td(r.end_time ? localTime(r.end_time as string) : "open"),
+      td(r.camera), td(r.label), score(r.top_score), td(((r.entered_zones as string[] | undefined) ?? []).join(", ") || "–"));
+  }
+  if (k === "signs") {
+    return el("tr", { "data-id": String(r.id) }, snapshotCell(r.snapshot_url as string | null), td(localTime(r.first_seen as string)), td(localTime(r.last_seen as string)), td(r.camera), td(r.label), score(r.score));
+  }
+  return el("tr", { "data-id": String(r.id) }, td(localTime(r.time as string)), td(r.camera), td(r.line), td(r.direction), td(r.label), td(r.track_id));
+}
+
+function recordsUrl(): string {
+  const form = new FormData($<HTMLFormElement>("#filters"));
+  const q = new URLSearchParams({ limit: "50" });
+  for (const key of ["camera", "label"]) {
+    const v = String(form.get(key) ?? "").trim();
+    if (v) q.set(key, v);
+  }
+  for (const key of ["since", "until"]) {
+    const v = String(form.get(key) ?? "");
+    if (v) q.set(key, new Date(v).toISOString()); // datetime-local is the browser's local time
+  }
+  return `/api/${kind}?${q}`;
+}
+
+async function pollRecords(): Promise<void> {
+  const k = kind;
+  try {
+    const { records } = await getJson<{ records: Array<Record<string, unknown>> }>(recordsUrl());
+    if (k !== kind) return;
+    $("#records thead").replaceChildren(el("tr", {}, ...COLUMNS[k].map((c) => el("th", {}, c))));
+    $("#records tbody").replaceChildren(...(records.length ? records.map((r) => recordRow(k, r)) : [el("tr", {}, el("td", { colspan: String(COLUMNS[k].length), class: "muted" }, "nothing yet"))]));
+  } catch (err) {
+    $("#records tbody").replaceChildren(el("tr", {}, el("td", { colspan: "7" }, (err as Error).message)));
+  }
+}
+
+// --- editor
+
+function updateButtons(): void {
+  const c = state?.cameras.find((x) => x.name === selected);
+  const edit = $<HTMLButtonElement>("#edit");
+  edit.hidden = view.editing;
+  edit.disabled = !c?.running;
+  edit.title = c?.running ? "" : "the camera must be running to edit over its picture";
+  $<HTMLButtonElement>("#save").hidden = !view.editing;
+  $<HTMLButtonElement>("#save").disabled = Object.keys(view.edits()).length === 0;
+  $<HTMLButtonElement>("#discard").hidden = !view.editing;
+  $("#hint").textContent = view.editing
+    ? "Drag the round handles. Double-click a zone or mask edge to add a corner, a corner to remove it. The arrow points to the in side."
+    : "Zones green, lines yellow (the arrow points to the in side), masks red.";
+}
+
+function showResult(kindOfResult: "applied" | "rejected", text: string): void {
+  const box = $("#save-result");
+  box.hidden = false;
+  box.className = `result ${kindOfResult}`;
+  box.dataset.result = kindOfResult;
+  box.textContent = text;
+}
+
+async function save(): Promise<void> {
+  if (!selected) return;
+  const button = $<HTMLButtonElement>("#save");
+  button.disabled = true;
+  try {
+    const res = await fetch(`/api/cameras/${encodeURIComponent(selected)}/shapes`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ hash: editHash, ...view.edits() }),
+    });
+    const out = (await res.json()) as { result?: string; changed?: string[]; errors?: string[]; error?: string };
+    if (out.result === "applied") {
+      showResult("applied", `Saved and applied${out.changed?.length ? `: ${out.changed.join(", ")}` : ""}`);
+      view.stopEditing();
+      await pollState();
+    } else {
+      showResult("rejected", `Not saved; the file is unchanged.\n${(out.errors ?? [out.error ?? `HTTP ${res.status}`]).join("\n")}`);
+    }
+  } catch (err) {
+    showResult("rejected", `Not saved: ${(err as Error).message}`);
+  } finally {
+    updateButtons();
+  }
+}
+
+$("#edit").addEventListener("click", () => {
+  editHash = state?.config.hash ?? null;
+  $("#save-result").hidden = true;
+  view.startEditing();
+  updateButtons();
+});
+$("#discard").addEventListener("click", () => {
+  view.stopEditing();
+  $("#save-result").hidden = true;
+  updateButtons();
+});
+$("#save").addEventListener("click", () => void save());
+view.onDraftChange = updateButtons;
+
+for (const tab of document.querySelectorAll<HTMLButtonElement>(".tabs button")) {
+  tab.addEventListener("click", () => {
+    kind = tab.dataset.kind as Kind;
+    for (const t of document.querySelectorAll(".tabs button")) t.setAttribute("aria-selected", String(t === tab));
+    void pollRecords();
+  });
+}
+$("#filters").addEventListener("input", () => void pollRecords());
+$("#filters").addEventListener("submit", (e) => e.preventDefault());
+
+/** Runs `job` now and then `everyMs` after each run ends, so a slow device never piles requests up. */
+function every(everyMs: number, job: () => Promise<void>): void {
+  const loop = async () => {
+    await job();
+    setTimeout(() => void loop(), everyMs);
+  };
+  void loop();
+}
+
+every(1000, pollState);
+every(1000, pollFrame);
+every(3000, pollRecords);

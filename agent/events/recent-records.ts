@@ -1,0 +1,103 @@
+import type Database from "better-sqlite3";
+import type { SignSighting } from "../analytics/sign-sightings.js";
+import type { EvaEvent } from "./event.js";
+import type { LineCounts } from "./crossing-store.js";
+import type { EventStore } from "./store.js";
+
+// What a person at the device looks at first: the newest records, newest first, filtered by camera, label
+// and time (the CLI and the MQTT API page oldest first, for replay; a console shows what just happened).
+
+export interface RecentQuery {
+  camera?: string;
+  label?: string;
+  /** records at or after this time (ms since epoch) */
+  sinceMs?: number;
+  /** records before this time (ms since epoch) */
+  untilMs?: number;
+  limit: number;
+}
+
+export interface StoredCrossing {
+  id: number;
+  camera: string;
+  line: string;
+  direction: "in" | "out";
+  label: string;
+  track_id: number;
+  /** ISO 8601 UTC */
+  time: string;
+}
+
+export interface LineTotal extends LineCounts {
+  camera: string;
+  line: string;
+}
+
+const params = (q: RecentQuery) => ({
+  camera: q.camera ?? null,
+  label: q.label ?? null,
+  since: q.sinceMs ?? 0,
+  until: q.untilMs ?? Number.MAX_SAFE_INTEGER,
+  limit: Math.max(1, Math.min(q.limit, 1000)),
+});
+
+const FILTER = "(@camera IS NULL OR camera = @camera) AND (@label IS NULL OR label = @label)";
+
+function all<T>(store: EventStore, op: string, sql: string, q: RecentQuery): T[] {
+  return store.inTransaction(op, (db: Database.Database) => db.prepare(sql).all(params(q)) as T[]);
+}
+
+/** Events, newest start first. */
+export function recentEvents(store: EventStore, q: RecentQuery): EvaEvent[] {
+  const rows = all<{ id: string; device: string; camera: string; label: string; start_ms: number; end_ms: number | null; top_score: number; box: string; snapshot: string | null; track: string | null }>(
+    store,
+    "recentEvents",
+    `SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track FROM events
+     WHERE ${FILTER} AND start_ms >= @since AND start_ms < @until ORDER BY start_ms DESC, id DESC LIMIT @limit`,
+    q,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    device: r.device,
+    camera: r.camera,
+    label: r.label,
+    start_time: new Date(r.start_ms).toISOString(),
+    end_time: r.end_ms === null ? null : new Date(r.end_ms).toISOString(),
+    top_score: r.top_score,
+    box: JSON.parse(r.box) as EvaEvent["box"],
+    snapshot: r.snapshot,
+    ...(r.track ? (JSON.parse(r.track) as Partial<EvaEvent>) : {}),
+  }));
+}
+
+/** Line crossings, newest first. */
+export function recentCrossings(store: EventStore, q: RecentQuery): StoredCrossing[] {
+  return all<Omit<StoredCrossing, "time"> & { time_ms: number }>(
+    store,
+    "recentCrossings",
+    `SELECT id, camera, line, direction, label, track_id, time_ms FROM crossings
+     WHERE ${FILTER} AND time_ms >= @since AND time_ms < @until ORDER BY time_ms DESC, id DESC LIMIT @limit`,
+    q,
+  ).map(({ time_ms, ...c }) => ({ ...c, time: new Date(time_ms).toISOString() }));
+}
+
+/** Sign sightings, newest first. */
+export function recentSightings(store: EventStore, q: RecentQuery): SignSighting[] {
+  return all<{ id: string; camera: string; label: string; score: number; first_ms: number; last_ms: number; box: string; track_id: number; snapshot: string | null }>(
+    store,
+    "recentSightings",
+    `SELECT id, camera, label, score, first_ms, last_ms, box, track_id, snapshot FROM sign_sightings
+     WHERE ${FILTER} AND first_ms >= @since AND first_ms < @until ORDER BY first_ms DESC, id DESC LIMIT @limit`,
+    q,
+  ).map((r) => ({
+    id: r.id, camera: r.camera, label: r.label, score: r.score, first_seen: new Date(r.first_ms).toISOString(), last_seen: new Date(r.last_ms).toISOString(),
+    box: JSON.parse(r.box) as SignSighting["box"], track_id: r.track_id, snapshot: r.snapshot,
+  }));
+}
+
+/** Every line's running totals, as the `crossings` messages carry them. */
+export function lineTotals(store: EventStore): LineTotal[] {
+  return store.inTransaction("lineTotals", (db) =>
+    db.prepare('SELECT camera, line, in_count AS "in", out_count AS "out" FROM line_counts ORDER BY camera, line').all() as LineTotal[],
+  );
+}
