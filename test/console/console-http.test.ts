@@ -1,0 +1,241 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { tokensMatch, isLoopbackHost } from "../../agent/console/access.js";
+import { ConsoleRoutes, type ConsoleSource } from "../../agent/console/console-routes.js";
+import { loadConfigFile } from "../../agent/config/load.js";
+import type { CommandOutcome } from "../../agent/publish/commands.js";
+import { EventStore } from "../../agent/events/store.js";
+import { HealthServer } from "../../agent/health/http.js";
+import { eva } from "../support/agent.js";
+import { shared } from "../support/paths.js";
+
+// The console's HTTP routes on a real HealthServer, with a real SQLite store, a real snapshot folder and a real
+// config file. The agent side is plain data here; test/integration/console-browser.test.ts runs the real agent.
+
+const log = pino({ level: "silent" });
+let dir: string;
+let file: string;
+let store: EventStore;
+let server: HealthServer;
+let reloads: CommandOutcome[];
+let reloadCalls: number;
+
+const config = (gateX: number) => `device: {id: dev}
+storage: {db: eva.db, snapshots: snapshots}
+models:
+  coco: {path: ${path.join(shared, "models/yolox_nano.onnx")}}
+cameras:
+  cam:
+    source: clip.mp4
+    detect: {model: coco, width: 640, height: 360}
+    zones:
+      door: {points: [[40, 200], [200, 200], [200, 350], [40, 350]]}   # the doorway
+    lines:
+      gate: {points: [[${gateX}, 40], [600, 340]]}
+health: {port: 9108}
+`;
+
+async function start(host: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const source: ConsoleSource = {
+    running: () => loadConfigFile(file),
+    cameraStatuses: () => [{ camera: "cam", state: "online", reason: null, since: Date.now(), restarts: 0 }],
+    cameraFigures: () => ({ cam: { framesIn: 10, framesSkipped: 0, processed: 10, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true } }),
+    frameSize: () => ({ width: 640, height: 360 }),
+    grabFrame: () => null,
+    store: () => store,
+    occupancy: () => [{ camera: "cam", zone: "door", counts: { person: 1 }, total: 1 }],
+    reload: async () => {
+      reloadCalls++;
+      return reloads.shift() ?? { ok: true, result: { changed: ["cameras.cam.lines.gate.points"] } };
+    },
+  };
+  server = new HealthServer({ health: () => ({ healthy: true, reasons: [] }), stats: () => { throw new Error("unused"); } }, log);
+  server.mount(new ConsoleRoutes(source, log, { host, env }).handle);
+  const port = await server.start(0, host);
+  return `http://127.0.0.1:${port}`;
+}
+
+/** A raw GET: fetch() would normalise `..` out of the path before sending it. */
+function rawGet(base: string, rawPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: rawPath, method: "GET", headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "eva-console-"));
+  file = path.join(dir, "eva.yaml");
+  writeFileSync(file, config(600));
+  store = new EventStore(path.join(dir, "eva.db"));
+  reloads = [];
+  reloadCalls = 0;
+});
+afterEach(async () => {
+  await server?.stop();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("console access", () => {
+  it("compares tokens in constant time whatever their lengths, and knows loopback addresses", () => {
+    expect(tokensMatch("s3cret", "s3cret")).toBe(true);
+    expect(tokensMatch("s3cre", "s3cret")).toBe(false);
+    expect(tokensMatch("", "s3cret")).toBe(false);
+    for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"]) expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ["0.0.0.0", "::", "192.168.1.20", "eva.local", "127.0.0.1.evil.example"]) expect(isLoopbackHost(h), h).toBe(false);
+  });
+
+  it("on loopback is open, but only to a loopback Host (no DNS rebinding)", async () => {
+    const base = await start("127.0.0.1");
+    expect((await fetch(`${base}/console/`)).status).toBe(200);
+    expect((await rawGet(base, "/api/state", { host: "attacker.example:9108" })).status).toBe(403);
+    expect((await rawGet(base, "/api/state", { host: `localhost:${new URL(base).port}` })).status).toBe(200);
+  });
+
+  it("beyond loopback needs the token from the environment: bearer, ?token= (then a cookie); /healthz stays open", async () => {
+    const base = await start("0.0.0.0", { EVA_CONSOLE_TOKEN: "s3cret" });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/api/state`)).status).toBe(401);
+    expect((await fetch(`${base}/api/state`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect((await fetch(`${base}/api/state`, { headers: { authorization: "Bearer s3cret" } })).status).toBe(200);
+    expect((await fetch(`${base}/console/?token=nope`)).status).toBe(401);
+    const login = await fetch(`${base}/console/?token=s3cret`);
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^eva_console=s3cret; HttpOnly; SameSite=Strict/);
+    expect((await fetch(`${base}/api/state`, { headers: { cookie: cookie.split(";")[0]! } })).status).toBe(200);
+    expect((await fetch(`${base}/api/state`, { headers: { cookie: "eva_console=guess" } })).status).toBe(401);
+  });
+
+  it("beyond loopback without a token the console is off and says why", async () => {
+    const base = await start("0.0.0.0", {});
+    const res = await fetch(`${base}/console/`);
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("EVA_CONSOLE_TOKEN is not set");
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("console routes", () => {
+  it("serves the page with a strict content policy, and the state with figures, shapes, totals and occupancy", async () => {
+    const base = await start("127.0.0.1");
+    const page = await fetch(`${base}/console/`);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="console.js">');
+    const js = await fetch(`${base}/console/console.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get("content-type")).toContain("text/javascript");
+    expect((await fetch(`${base}/console/../../package.json`)).status).toBe(404);
+    expect((await fetch(`${base}/`, { redirect: "manual" })).headers.get("location")).toBe("/console/");
+
+    store.inTransaction("seed", (db) => db.prepare("INSERT INTO line_counts (camera, line, in_count, out_count) VALUES ('cam', 'gate', 3, 2)").run());
+    const state = (await (await fetch(`${base}/api/state`)).json()) as Record<string, unknown>;
+    expect(state).toMatchObject({
+      device: { id: "dev" },
+      cameras: [{ name: "cam", state: "online", provider: "cpu", inference_ms: { p50: 12 }, width: 640, height: 360, lines: [{ name: "gate", points: [[600, 40], [600, 340]] }] }],
+      lines: [{ camera: "cam", line: "gate", in: 3, out: 2 }],
+      occupancy: [{ camera: "cam", zone: "door", total: 1 }],
+    });
+  });
+
+  it("lists records newest first with filters, and serves snapshots from the snapshot folder only", async () => {
+    const base = await start("127.0.0.1");
+    const snaps = path.join(dir, "snapshots");
+    mkdirSync(path.join(snaps, "cam"), { recursive: true });
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    writeFileSync(path.join(snaps, "cam", "e1.jpg"), jpeg);
+    writeFileSync(path.join(dir, "secret.jpg"), "TOP-SECRET");
+    symlinkSync(path.join(dir, "secret.jpg"), path.join(snaps, "cam", "link.jpg"));
+    const ev = (id: string, label: string, start: string) => ({
+      id, device: "dev", camera: "cam", label, start_time: start, end_time: null, top_score: 0.9, box: [1, 2, 3, 4] as [number, number, number, number], snapshot: path.join(snaps, "cam", `${id}.jpg`),
+    });
+    store.recordEvent("new", ev("e1", "person", "2026-12-01T10:00:00.000Z"));
+    store.recordEvent("new", ev("e2", "car", "2026-12-01T11:00:00.000Z"));
+    store.recordEvent("new", ev("e3", "person", "2026-12-01T12:00:00.000Z"));
+
+    const ids = async (q: string) => ((await (await fetch(`${base}/api/events?${q}`)).json()) as { records: Array<{ id: string }> }).records.map((r) => r.id);
+    expect(await ids("")).toEqual(["e3", "e2", "e1"]);
+    expect(await ids("label=person")).toEqual(["e3", "e1"]);
+    expect(await ids("since=2026-12-01T10:30:00Z&until=2026-12-01T11:30:00Z")).toEqual(["e2"]);
+    expect(await ids("camera=other")).toEqual([]);
+    expect((await fetch(`${base}/api/events?since=yesterday`)).status).toBe(400);
+    const [first] = ((await (await fetch(`${base}/api/events?limit=1`)).json()) as { records: Array<{ snapshot_url: string }> }).records;
+    expect(first!.snapshot_url).toBe("/snapshots/cam/e3.jpg");
+
+    const ok = await rawGet(base, "/snapshots/cam/e1.jpg");
+    expect(ok.status).toBe(200);
+    expect(ok.headers["content-type"]).toBe("image/jpeg");
+    expect(ok.body.equals(jpeg)).toBe(true);
+    // every way out of the folder is refused, and nothing of the file outside comes back
+    for (const p of [
+      "/snapshots/../secret.jpg",
+      "/snapshots/cam/../../secret.jpg",
+      "/snapshots/%2e%2e/secret.jpg",
+      "/snapshots/..%2fsecret.jpg",
+      "/snapshots/cam%2f..%2f..%2fsecret.jpg",
+      `/snapshots/${encodeURIComponent(path.join(dir, "secret.jpg"))}`,
+      "/snapshots/..%5csecret.jpg",
+      "/snapshots/cam/e1.jpg%00.txt",
+      "/snapshots/cam/link.jpg",
+      "/snapshots/%E0%A4%A.jpg",
+      "/snapshots/../eva.yaml",
+    ]) {
+      const res = await rawGet(base, p);
+      expect([400, 404], p).toContain(res.status);
+      expect(res.body.toString(), p).not.toContain("TOP-SECRET");
+    }
+  });
+
+  it("saves edited points through check-config's validation and the reload; a rejected save changes nothing", async () => {
+    const base = await start("127.0.0.1");
+    const state = (await (await fetch(`${base}/api/state`)).json()) as { config: { hash: string } };
+    const post = (body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) =>
+      fetch(`${base}/api/cameras/cam/shapes`, { method: "POST", headers, body: JSON.stringify(body) });
+    const before = readFileSync(file, "utf8");
+
+    expect((await post({ lines: { gate: [[300, 40], [600, 340]] } }, { "content-type": "text/plain" })).status).toBe(415);
+    expect((await post({ lines: { gate: [[300, 40], [600, 340]] } }, { "content-type": "application/json", origin: "http://attacker.example" })).status).toBe(403);
+    expect((await post({ hash: "0".repeat(64), lines: { gate: [[300, 40], [600, 340]] } })).status).toBe(409);
+
+    // a bow-tie zone: the CLI's own `file:line:col path: message`, the file untouched, no reload
+    const bad = await post({ hash: state.config.hash, zones: { door: [[40, 200], [200, 200], [20, 340], [40, 350]] } });
+    expect(bad.status).toBe(422);
+    const refusal = (await bad.json()) as { result: string; errors: string[] };
+    expect(refusal.errors).toEqual([`${file}:10:22 cameras.cam.zones.door.points: the polygon intersects itself (edges 2 and 4)`]);
+    expect(readFileSync(file, "utf8")).toBe(before);
+    // word for word what `eva check-config` prints for the same edit made by hand
+    writeFileSync(file, before.replace("[[40, 200], [200, 200], [200, 350], [40, 350]]", "[[40, 200], [200, 200], [20, 340], [40, 350]]"));
+    const cli = await eva(["check-config", file]);
+    writeFileSync(file, before);
+    expect(cli.stdout.trim().split("\n")).toEqual(refusal.errors);
+    // outside the frame: the semantic check reload runs too
+    const outside = await post({ zones: { door: [[40, 200], [200, 200], [200, 350], [40, 900]] } });
+    expect(((await outside.json()) as { errors: string[] }).errors[0]).toMatch(/cameras\.cam\.zones\.door\.points\.3: zone 'door' point \[40, 900\] is outside the 640×360 detect frame/);
+    expect(readFileSync(file, "utf8")).toBe(before);
+    expect(reloadCalls).toBe(0);
+
+    // the reload refuses (say, a model that no longer loads): the file goes back as it was
+    reloads.push({ ok: false, code: "failed", message: `${file}:4:3 models.coco.path: model does not load: boom` });
+    const refused = await post({ lines: { gate: [[300, 40], [600, 340]] } });
+    expect(refused.status).toBe(422);
+    expect(((await refused.json()) as { errors: string[] }).errors).toEqual([`${file}:4:3 models.coco.path: model does not load: boom`]);
+    expect(readFileSync(file, "utf8")).toBe(before);
+
+    const good = await post({ hash: state.config.hash, lines: { gate: [[300, 40], [600, 340]] } });
+    expect(good.status).toBe(200);
+    expect(await good.json()).toMatchObject({ result: "applied", changed: ["cameras.cam.lines.gate.points"] });
+    expect(readFileSync(file, "utf8")).toBe(config(300));
+    expect(reloadCalls).toBe(2);
+  });
+});

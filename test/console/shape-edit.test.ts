@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { editShapes } from "../../agent/console/shape-edit.js";
+
+const frame = { width: 640, height: 360 };
+
+const text = `# pole 17, north entrance
+device: {id: pole-17}   # unique per broker
+cameras:
+  entrance:
+    source: rtsp://cam/stream2
+    detect: {model: coco}
+    zones:
+      door:   # the doorway
+        points:
+          - [10, 20]   # top left
+          - [200, 20]
+          - [200, 300]
+        labels: [person]
+      yard:
+        points: [[0.5, 0.5], [0.9, 0.5], [0.9, 0.9]]   # fractions of the frame
+    lines:
+      gate: {points: [[320, 0], [320, 360]], hysteresis_px: 8}  # counting line
+    masks:
+      - [[600, 0], [640, 0], [640, 40]]
+`;
+
+describe("editShapes", () => {
+  it("changes only the moved numbers: comments, flow style and spacing stay", () => {
+    const out = editShapes(text, "entrance", { lines: { gate: [[320, 0], [300, 340]] } }, frame);
+    expect(out).toEqual({ text: text.replace("[[320, 0], [320, 360]]", "[[320, 0], [300, 340]]") });
+  });
+
+  it("keeps a block list and its comments when the number of points is the same", () => {
+    const out = editShapes(text, "entrance", { zones: { door: [[12.4, 20], [200, 20], [210, 299.6]] } }, frame);
+    expect(out).toEqual({ text: text.replace("- [10, 20]   # top left", "- [12, 20]   # top left").replace("- [200, 300]", "- [210, 300]") });
+  });
+
+  it("writes a corner added to a block list as one more line at the same indent", () => {
+    const out = editShapes(text, "entrance", { zones: { door: [[10, 20], [200, 20], [200, 300], [10, 300]] } }, frame) as { text: string };
+    expect(out.text).toBe(
+      text.replace("          - [10, 20]   # top left\n          - [200, 20]\n          - [200, 300]\n", "          - [10, 20]\n          - [200, 20]\n          - [200, 300]\n          - [10, 300]\n"),
+    );
+  });
+
+  it("keeps fractions as fractions, and a flow list flow when corners are removed or added", () => {
+    const out = editShapes(text, "entrance", { zones: { yard: [[320, 180], [576, 180], [576, 324], [320, 324]] } }, frame) as { text: string };
+    expect(out.text).toContain("points: [[0.5, 0.5], [0.9, 0.5], [0.9, 0.9], [0.5, 0.9]]   # fractions of the frame");
+  });
+
+  it("edits masks by their index", () => {
+    const out = editShapes(text, "entrance", { masks: { "0": [[590, 0], [640, 0], [640, 40]] } }, frame) as { text: string };
+    expect(out.text).toContain("- [[590, 0], [640, 0], [640, 40]]");
+  });
+
+  it("says what is wrong instead of writing anything odd", () => {
+    expect(editShapes(text, "entrance", { lines: { nope: [[0, 0], [1, 1]] } }, frame)).toEqual({ error: "camera 'entrance' has no line 'nope' in the file" });
+    expect(editShapes(text, "ghost", { zones: { door: [[0, 0], [1, 1], [2, 0]] } }, frame)).toEqual({ error: "camera 'ghost' has no zone 'door' in the file" });
+    expect(editShapes(text, "entrance", { lines: { gate: [[0, "x"]] as never } }, frame)).toEqual({ error: "line 'gate': points must be [x, y] number pairs" });
+    expect(editShapes("cameras: {a: [", "a", {}, frame)).toMatchObject({ error: expect.stringContaining("does not parse") });
+    const aliased = "p: &p [[1, 2], [3, 4]]\ncameras:\n  a:\n    lines:\n      l: {points: *p}\n";
+    expect(editShapes(aliased, "a", { lines: { l: [[5, 6], [7, 8]] } }, frame)).toMatchObject({ error: expect.stringContaining("edit it by hand") });
+  });
+});
