@@ -46,6 +46,15 @@ export interface ConsoleOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** POST /api/cameras/<camera>/shapes: the file's hash when the edit began, and the shapes as the page has them. */
+interface SaveBody {
+  hash?: unknown;
+  zones?: unknown;
+  lines?: unknown;
+  masks?: unknown;
+  added?: unknown;
+}
+
 interface Reply {
   status: number;
   type: string;
@@ -238,7 +247,7 @@ export class ConsoleRoutes {
     const origin = req.headers.origin;
     // A form or script on another site may POST here through the installer's browser: refuse other origins.
     if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) return json(403, { error: `cross-origin save refused (${origin})` });
-    let body: { hash?: unknown; zones?: unknown; lines?: unknown; masks?: unknown };
+    let body: SaveBody;
     try {
       body = JSON.parse((await readBody(req)).toString("utf8")) as typeof body;
     } catch (err) {
@@ -250,7 +259,7 @@ export class ConsoleRoutes {
     return run;
   }
 
-  private async applySave(camera: string, body: { hash?: unknown; zones?: unknown; lines?: unknown; masks?: unknown }): Promise<Reply> {
+  private async applySave(camera: string, body: SaveBody): Promise<Reply> {
     const loaded = this.source.running();
     const size = this.source.frameSize(camera);
     if (!(camera in loaded.config.cameras)) return json(404, { result: "rejected", errors: [`no camera '${camera}' in the running config`] });
@@ -260,7 +269,7 @@ export class ConsoleRoutes {
     if (typeof body.hash === "string" && body.hash !== hashText(before)) {
       return json(409, { result: "rejected", errors: [`${loaded.file} changed since the page loaded it; reload the page to edit the current file`] });
     }
-    const edits = { zones: body.zones, lines: body.lines, masks: body.masks } as ShapeEdits;
+    const edits = { zones: body.zones, lines: body.lines, masks: body.masks, added: body.added } as ShapeEdits;
     const edited = editShapes(before, camera, edits, size);
     if ("error" in edited) return json(400, { result: "rejected", errors: [edited.error] });
     if (edited.text === before) return json(200, { result: "applied", changed: [], hash: hashText(before) });

@@ -1,4 +1,4 @@
-import { isScalar, isSeq, parseDocument, type Node, type YAMLSeq } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLSeq } from "yaml";
 
 // The console's editor saves zone, line and mask points into the installer's YAML file. The yaml package's
 // Document API finds each points node and its source range; only those characters are replaced. Re-printing
@@ -12,7 +12,11 @@ export interface ShapeEdits {
   zones?: Record<string, XY[]>;
   lines?: Record<string, XY[]>;
   masks?: Record<string, XY[]>;
+  /** new zones and lines drawn in the console, by name */
+  added?: { zones?: Record<string, XY[]>; lines?: Record<string, XY[]> };
 }
+
+const NAME = /^[A-Za-z0-9_-]+$/;
 
 export type ShapeEditResult = { text: string } | { error: string };
 
@@ -48,6 +52,17 @@ export function editShapes(text: string, camera: string, edits: ShapeEdits, fram
       const spliced = pointsSplices(text, node, points, frame);
       if ("error" in spliced) return { error: `${kind} '${name}': ${spliced.error}` };
       splices.push(...spliced.splices);
+    }
+  }
+  for (const key of ["zones", "lines"] as const) {
+    for (const [name, points] of Object.entries(edits.added?.[key] ?? {})) {
+      const kind = key === "zones" ? "zone" : "line";
+      if (!NAME.test(name)) return { error: `new ${kind} '${name}': use letters, digits, '_' or '-'` };
+      if (!Array.isArray(points) || !points.every(isXY)) return { error: `new ${kind} '${name}': points must be [x, y] number pairs` };
+      if (doc.getIn(["cameras", camera, key, name], true) !== undefined) return { error: `camera '${camera}' already has a ${kind} '${name}'` };
+      const added = addedSplice(doc, text, camera, key, name, points.map(([x, y]) => `[${Math.round(x)}, ${Math.round(y)}]`).join(", "));
+      if ("error" in added) return { error: `new ${kind} '${name}': ${added.error}` };
+      splices.push(added);
     }
   }
   splices.sort((a, b) => b.start - a.start);
@@ -95,4 +110,44 @@ function pointsSplices(text: string, seq: YAMLSeq, points: XY[], frame: { width:
   const indent = start - (text.lastIndexOf("\n", start - 1) + 1);
   const lines = values.map(([x, y], i) => `${i ? " ".repeat(indent) : ""}- [${x}, ${y}]`);
   return { splices: [{ start, end: trimmedEnd, text: lines.join("\n") }] };
+}
+
+/** Where a new `name: {points: [...]}` entry goes: at the end of the camera's zones/lines, or a new key. */
+function addedSplice(doc: Document, text: string, camera: string, key: "zones" | "lines", name: string, points: string): Splice | { error: string } {
+  const entry = `${name}: {points: [${points}]}`;
+  const map = doc.getIn(["cameras", camera, key], true) as Node | undefined;
+  if (map && isMap(map) && map.range) {
+    if (map.flow) {
+      // `{a: {...}}` → `{a: {...}, name: {...}}`, before the closing brace
+      const close = map.range[0] + text.slice(map.range[0], map.range[1]).lastIndexOf("}");
+      return { start: close, end: close, text: `${map.items.length ? ", " : ""}${entry}` };
+    }
+    const first = map.items[0]?.key as Node | undefined;
+    if (!first?.range) return { error: `the ${key} of camera '${camera}' are not a plain list of names; edit it by hand` };
+    const at = endOfContent(text, map.range[1]);
+    return { start: at, end: at, text: `\n${" ".repeat(column(text, first.range[0]))}${entry}` };
+  }
+  if (map !== undefined && !(isScalar(map) && map.value === null)) return { error: `the ${key} of camera '${camera}' are not a mapping; edit it by hand` };
+  const cam = doc.getIn(["cameras", camera], true) as Node | undefined;
+  if (!cam || !isMap(cam) || cam.flow || !cam.range) return { error: `camera '${camera}' is not written as a block mapping; edit it by hand` };
+  const firstKey = cam.items[0]?.key as Node | undefined;
+  if (!firstKey?.range) return { error: `camera '${camera}' has no keys` };
+  const indent = column(text, firstKey.range[0]);
+  if (map !== undefined) {
+    // `zones:` written with nothing under it
+    const pair = cam.items.find((p) => isScalar(p.key) && p.key.value === key)!;
+    const at = endOfContent(text, (pair.key as Node).range![1] + 1);
+    return { start: at, end: at, text: `\n${" ".repeat(indent + 2)}${entry}` };
+  }
+  const at = endOfContent(text, cam.range[1]);
+  return { start: at, end: at, text: `\n${" ".repeat(indent)}${key}:\n${" ".repeat(indent + 2)}${entry}` };
+}
+
+/** The offset just past the last non-blank character before `end` (a trailing comment stays on its line). */
+function endOfContent(text: string, end: number): number {
+  return text.slice(0, end).trimEnd().length;
+}
+
+function column(text: string, offset: number): number {
+  return offset - (text.lastIndexOf("\n", offset - 1) + 1);
 }

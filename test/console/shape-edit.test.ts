@@ -52,6 +52,21 @@ describe("editShapes", () => {
     expect(out.text).toContain("- [[590, 0], [640, 0], [640, 40]]");
   });
 
+  it("adds a new zone or line at the end of the camera's list, or as a new key, in the list's own style", () => {
+    const added = editShapes(text, "entrance", { added: { zones: { bench: [[10, 10], [50, 10], [50.4, 50]] } } }, frame) as { text: string };
+    expect(added.text).toBe(text.replace("fractions of the frame\n", "fractions of the frame\n      bench: {points: [[10, 10], [50, 10], [50, 50]]}\n"));
+    const flow = "cameras:\n  a:\n    source: x\n    lines: {gate: {points: [[1, 2], [3, 4]]}}   # one\n";
+    expect(editShapes(flow, "a", { added: { lines: { exit: [[5, 6], [7, 8]] } } }, frame)).toEqual({
+      text: "cameras:\n  a:\n    source: x\n    lines: {gate: {points: [[1, 2], [3, 4]]}, exit: {points: [[5, 6], [7, 8]]}}   # one\n",
+    });
+    const none = "cameras:\n  a:\n    source: x   # the camera\n  b:\n    source: y\n";
+    expect(editShapes(none, "a", { added: { zones: { door: [[1, 1], [9, 1], [9, 9]] } } }, frame)).toEqual({
+      text: "cameras:\n  a:\n    source: x   # the camera\n    zones:\n      door: {points: [[1, 1], [9, 1], [9, 9]]}\n  b:\n    source: y\n",
+    });
+    expect(editShapes(text, "entrance", { added: { lines: { gate: [[1, 1], [2, 2]] } } }, frame)).toEqual({ error: "camera 'entrance' already has a line 'gate'" });
+    expect(editShapes(text, "entrance", { added: { lines: { "a: b": [[1, 1], [2, 2]] } } }, frame)).toEqual({ error: "new line 'a: b': use letters, digits, '_' or '-'" });
+  });
+
   it("says what is wrong instead of writing anything odd", () => {
     expect(editShapes(text, "entrance", { lines: { nope: [[0, 0], [1, 1]] } }, frame)).toEqual({ error: "camera 'entrance' has no line 'nope' in the file" });
     expect(editShapes(text, "ghost", { zones: { door: [[0, 0], [1, 1], [2, 0]] } }, frame)).toEqual({ error: "camera 'ghost' has no zone 'door' in the file" });

@@ -88,15 +88,19 @@ describe("web console", () => {
       expect(readFileSync(file, "utf8")).toBe(original);
       await page.click("#discard");
 
-      // The line's lower end point dragged from x 600 to x 300: the walker now crosses it.
+      // The line's lower end point dragged from x 600 to x 300: the walker now crosses it. A new line is drawn too.
       await page.click("#edit");
       await drag(page, [600, 340], [300, 340]);
+      page.once("dialog", (d) => void d.accept("exit"));
+      await page.click("#add-line");
       await page.click("#save");
       await expect.poll(() => page.locator("#save-result").getAttribute("data-result"), { timeout: 30_000 }).toBe("applied");
       expect(await page.locator("#save-result").textContent()).toContain("cameras.cam.lines.gate");
       // only the moved number changed in the file; comments and layout stay
       const saved = readFileSync(file, "utf8");
-      expect(saved).toBe(original.replace("gate: {points: [[600, 40], [600, 340]]}", "gate: {points: [[600, 40], [300, 340]]}"));
+      expect(saved).toBe(
+        original.replace("gate: {points: [[600, 40], [600, 340]]}   # moved in the console\n", "gate: {points: [[600, 40], [300, 340]]}   # moved in the console\n      exit: {points: [[160, 180], [480, 180]]}\n"),
+      );
 
       const got = await sub.until((m) => m.some((x) => x.topic === "eva/dev-console/crossings"), 45_000, "a crossing on the moved line");
       const crossing = JSON.parse(got.find((x) => x.topic === "eva/dev-console/crossings")!.payload) as { line: string; counts: { in: number; out: number } };
@@ -109,8 +113,9 @@ describe("web console", () => {
       // the crossings tab lists it
       await page.click('.tabs button[data-kind="crossings"]');
       await expect.poll(() => page.locator("#records tbody tr td").nth(2).textContent(), { timeout: 10_000 }).toBe("gate");
+      // the events tab shows snapshots, served from the snapshot folder
       await page.click('.tabs button[data-kind="events"]');
-      await expect.poll(() => page.locator("#records tbody img").count(), { timeout: 30_000 }).toBeGreaterThan(0);
+      await expect.poll(() => page.locator("#records tbody img").first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 30_000 }).toBe(640);
 
       const shot = process.env.EVA_CONSOLE_SCREENSHOT ? path.resolve(process.env.EVA_CONSOLE_SCREENSHOT) : path.join(dir, "console.jpg");
       mkdirSync(path.dirname(shot), { recursive: true });
@@ -126,6 +131,7 @@ describe("web console", () => {
     const log = logLines(result.stderr);
     // the save went through the live reload: applied once, ffmpeg never restarted
     expect(log.filter((l) => l.msg === "config applied" && (l.changed as string[]).includes("cameras.cam.lines.gate.points"))).toHaveLength(1);
+    expect(log.find((l) => l.msg === "config applied")!.changed).toContain("cameras.cam.lines.exit");
     expect(log.filter((l) => l.msg === "camera online")).toHaveLength(1);
   }, 180_000);
 });

@@ -227,6 +227,8 @@ function updateButtons(): void {
   $<HTMLButtonElement>("#save").hidden = !view.editing;
   $<HTMLButtonElement>("#save").disabled = Object.keys(view.edits()).length === 0;
   $<HTMLButtonElement>("#discard").hidden = !view.editing;
+  $<HTMLButtonElement>("#add-zone").hidden = !view.editing;
+  $<HTMLButtonElement>("#add-line").hidden = !view.editing;
   $("#hint").textContent = view.editing
     ? "Drag the round handles. Double-click a zone or mask edge to add a corner, a corner to remove it. The arrow points to the in side."
     : "Zones green, lines yellow (the arrow points to the in side), masks red.";
@@ -277,6 +279,20 @@ $("#discard").addEventListener("click", () => {
   updateButtons();
 });
 $("#save").addEventListener("click", () => void save());
+for (const kindOfShape of ["zones", "lines"] as const) {
+  $(kindOfShape === "zones" ? "#add-zone" : "#add-line").addEventListener("click", () => {
+    const singular = kindOfShape === "zones" ? "zone" : "line";
+    let n = 1;
+    while (view.has(kindOfShape, `${singular}_${n}`)) n++;
+    const name = prompt(`Name of the new ${singular} (letters, digits, '_' or '-'; it becomes part of MQTT topics)`, `${singular}_${n}`)?.trim();
+    if (!name) return;
+    if (!/^[A-Za-z0-9_-]+$/.test(name) || view.has(kindOfShape, name)) {
+      showResult("rejected", `'${name}' cannot be used: ${view.has(kindOfShape, name) ? "that name is taken" : "use letters, digits, '_' or '-'"}`);
+      return;
+    }
+    view.addShape(kindOfShape, name);
+  });
+}
 view.onDraftChange = updateButtons;
 
 for (const tab of document.querySelectorAll<HTMLButtonElement>(".tabs button")) {

@@ -21,8 +21,8 @@ const COLOR: Record<Kind, string> = { zones: "#00ff00", lines: "#ffd000", masks:
 /** handle radius in CSS pixels, whatever the frame's size */
 const HANDLE_PX = 7;
 
-/** Changed shapes only, as the save route takes them. */
-export type SceneEdits = Partial<Record<Kind, Record<string, XY[]>>>;
+/** Changed and new shapes, as the save route takes them. */
+export type SceneEdits = Partial<Record<Kind, Record<string, XY[]>>> & { added?: { zones?: Record<string, XY[]>; lines?: Record<string, XY[]> } };
 
 const copy = (s: Scene): Scene => ({ ...s, zones: s.zones.map(cloneShape), lines: s.lines.map(cloneShape), masks: s.masks.map(cloneShape) });
 const cloneShape = (s: Shape): Shape => ({ name: s.name, points: s.points.map((p) => [p[0], p[1]] as XY) });
@@ -36,6 +36,8 @@ export class LiveView {
   private scene: Scene | null = null;
   private draft: Scene | null = null;
   private drag: { kind: Kind; shape: number; point: number } | null = null;
+  /** zones and lines drawn in this edit, by name */
+  private readonly added = new Set<string>();
   onDraftChange: () => void = () => {};
 
   constructor(private readonly canvas: HTMLCanvasElement) {
@@ -83,21 +85,46 @@ export class LiveView {
 
   stopEditing(): void {
     this.draft = null;
+    this.added.clear();
     this.drag = null;
     this.canvas.classList.remove("editing");
     this.draw();
   }
 
-  /** The shapes whose points differ from the running config's. */
+  /** The shapes whose points differ from the running config's, and the new ones. */
   edits(): SceneEdits {
     const out: SceneEdits = {};
     if (!this.draft || !this.scene) return out;
     for (const kind of KINDS) {
-      this.draft[kind].forEach((s, i) => {
-        if (JSON.stringify(s.points) !== JSON.stringify(this.scene![kind][i]?.points)) (out[kind] ??= {})[s.name] = s.points;
-      });
+      for (const s of this.draft[kind]) {
+        if (kind !== "masks" && this.added.has(`${kind}/${s.name}`)) {
+          ((out.added ??= {})[kind] ??= {})[s.name] = s.points;
+          continue;
+        }
+        const running = this.scene[kind].find((r) => r.name === s.name);
+        if (JSON.stringify(s.points) !== JSON.stringify(running?.points)) (out[kind] ??= {})[s.name] = s.points;
+      }
     }
     return out;
+  }
+
+  /** Names already used by a zone or line of this camera (running or drawn). */
+  has(kind: "zones" | "lines", name: string): boolean {
+    return !!(this.draft ?? this.scene)?.[kind].some((s) => s.name === name);
+  }
+
+  /** A new zone (a square in the middle) or line (across the middle), to drag into place. */
+  addShape(kind: "zones" | "lines", name: string): void {
+    if (!this.draft) return;
+    const { width: w, height: h } = this.draft;
+    const points: XY[] =
+      kind === "zones"
+        ? [[w * 0.4, h * 0.35], [w * 0.6, h * 0.35], [w * 0.6, h * 0.65], [w * 0.4, h * 0.65]]
+        : [[w * 0.25, h * 0.5], [w * 0.75, h * 0.5]];
+    this.draft[kind].push({ name, points: points.map(([x, y]) => [Math.round(x), Math.round(y)] as XY) });
+    this.added.add(`${kind}/${name}`);
+    this.draw();
+    this.onDraftChange();
   }
 
   /** Where a frame point is on the page, for tests and tooltips. */
