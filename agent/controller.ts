@@ -4,12 +4,13 @@ import { planReload } from "./config/diff.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import type { EventSink } from "./events/maintainer.js";
-import { HealthServer, type HealthReport } from "./health/http.js";
+import type { HealthReport } from "./health/http.js";
 import type { AlarmKey } from "./publish/alarm-book.js";
 import type { CommandOutcome } from "./publish/commands.js";
 import type { ControlledAgent } from "./publish/control-room.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
 import { DetectorPool, type PreparedDetectors } from "./parts/detector-pool.js";
+import { HealthEndpoint } from "./parts/health-endpoint.js";
 import { commitAll, prepareAll, ReloadError, type PreparedChange } from "./parts/part.js";
 import { Persistence } from "./parts/persistence.js";
 import { Uplink } from "./parts/uplink.js";
@@ -33,7 +34,7 @@ export class Agent {
   private readonly detectors: DetectorPool;
   private readonly uplink: Uplink;
   private readonly cameras: CameraPipelines;
-  private health: HealthServer | null = null;
+  private readonly health: HealthEndpoint;
   /** each zone's occupancy as last published, for the web console */
   private readonly occupancy = new Map<string, ZoneOccupancy>();
   private stopped = false;
@@ -67,6 +68,9 @@ export class Agent {
     };
     this.cameras = new CameraPipelines({ detectors: this.detectors, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof });
     this.finished = this.cameras.finished;
+    // The web console rides on the health port; who may use it depends on the address it listens on.
+    const consoleRoutes = (cfg: Config) => new ConsoleRoutes(this.consoleSource(), log, { host: cfg.health.host }).handle;
+    this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats() }, log, consoleRoutes);
   }
 
   get config(): Config {
@@ -77,14 +81,7 @@ export class Agent {
     const cfg = this.config;
     this.persistence.start(cfg);
     this.uplink.start(cfg);
-    if (cfg.health.port > 0) {
-      this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.uplink.stats()! }, this.log);
-      this.health.mount(new ConsoleRoutes(this.consoleSource(), this.log, { host: cfg.health.host }).handle);
-      // A taken port must not stop video analytics: the error is logged and the agent runs without it.
-      await this.health.start(cfg.health.port, cfg.health.host).catch((err: Error) => {
-        this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
-      });
-    }
+    await this.health.start(cfg);
     await this.detectors.start(cfg);
     this.cameras.start(cfg);
   }
@@ -97,18 +94,19 @@ export class Agent {
   async reload(next: LoadedConfig): Promise<string[]> {
     if (this.stopped) throw new Error("the agent is stopping");
     const plan = planReload(this.config, next.config);
-    const [detectors, persistence, uplink] = (await prepareAll([
+    const [detectors, persistence, uplink, health] = (await prepareAll([
       () => this.detectors.prepare(next, plan),
       () => this.persistence.prepare(next, plan),
       () => this.uplink.prepare(next, plan),
-    ])) as [PreparedDetectors, PreparedChange, PreparedChange];
+      () => this.health.prepare(next, plan),
+    ])) as [PreparedDetectors, PreparedChange, PreparedChange, PreparedChange];
     const cameras = this.cameras.prepare(next, plan, detectors);
     if (this.stopped) {
-      await Promise.all([detectors, persistence, uplink].map((c) => c.abort()));
+      await Promise.all([detectors, persistence, uplink, health].map((c) => c.abort()));
       throw new ReloadError([{ file: next.file, line: 1, col: 1, path: "", message: "the agent is stopping" }]);
     }
     if (plan.log) this.log.level = next.config.log.level;
-    await commitAll([detectors, persistence, uplink, cameras]);
+    await commitAll([detectors, persistence, uplink, cameras, health]);
     this.loaded = next;
     await this.detectors.retired();
     return plan.changed;
@@ -168,7 +166,7 @@ export class Agent {
     this.stopped = true;
     await this.cameras.stop();
     this.uplink.notify();
-    await this.health?.stop();
+    await this.health.stop();
     await this.detectors.stop();
     await this.uplink.stop(flushTimeoutMs);
     await this.persistence.stop();

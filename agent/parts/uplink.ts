@@ -36,6 +36,7 @@ interface Link {
  */
 export class Uplink {
   private link: Link | null = null;
+  private lastApi: ControlRoomApi | null = null;
 
   constructor(private readonly deps: UplinkDeps) {}
 
@@ -48,8 +49,10 @@ export class Uplink {
     this.link?.publisher.notify();
   }
 
-  stats(): StatsPayload | null {
-    return this.link?.api.stats() ?? null;
+  /** The newest stats (for /metrics); while a reload swaps the link, the old link's last figures. */
+  stats(): StatsPayload {
+    if (this.link) this.lastApi = this.link.api;
+    return this.lastApi!.stats();
   }
 
   onCameraStatus(s: CameraStatus): void {
@@ -130,6 +133,7 @@ export class Uplink {
     }
     // A link started by a reload tells the control room where the running cameras stand.
     for (const s of agent.cameraStatuses()) api.onCameraStatus(s);
+    this.lastApi = api;
     return { publisher, bound, api };
   }
 
