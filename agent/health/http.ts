@@ -26,7 +26,6 @@ export interface HealthSource {
 export class HealthServer {
   private server: Server | null = null;
   private readonly registry = new Registry();
-  private readonly hooks: RouteHook[] = [];
 
   constructor(
     private readonly source: HealthSource,
@@ -34,6 +33,9 @@ export class HealthServer {
   ) {
     this.defineMetrics();
   }
+
+  /** routes looked at before /healthz and /metrics (the web console) */
+  private readonly hooks: RouteHook[] = [];
 
   /** Adds routes served before /healthz and /metrics are looked at. */
   mount(hook: RouteHook): void {
