@@ -111,6 +111,11 @@ export class ConsoleRoutes {
       send(res, { status: decision.status, type: "text/plain; charset=utf-8", body: `${decision.message}\n` });
       return true;
     }
+    if (decision.setCookie && (p === "/console/" || p === "/console")) {
+      // The token leaves the address bar (and the browser history) once the cookie holds it.
+      send(res, { status: 302, type: "text/plain", body: "", headers: { location: "/console/", "set-cookie": decision.setCookie } });
+      return true;
+    }
     this.route(req, url).then(
       (reply) => {
         if (decision.setCookie) reply.headers = { ...reply.headers, "set-cookie": decision.setCookie };
@@ -315,11 +320,22 @@ export function recentQuery(q: URLSearchParams): RecentQuery | { error: string }
   return out;
 }
 
-/** Written beside the file and renamed over it: the watcher and a reader never see half a file. */
+/**
+ * Written beside the file and renamed over it: the watcher and a reader never see half a file. A folder the
+ * agent may not write (/etc/eva owned by root, the file given to the agent's user) gets the file rewritten in
+ * place instead.
+ */
 async function writeAtomically(file: string, text: string): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.console-${process.pid}.tmp`);
   const mode = (await stat(file)).mode & 0o7777;
-  await writeFile(tmp, text, { mode });
+  try {
+    await writeFile(tmp, text, { mode });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EPERM") throw err;
+    await writeFile(file, text);
+    return;
+  }
   await chmod(tmp, mode);
   await rename(tmp, file);
 }

@@ -110,8 +110,11 @@ describe("console access", () => {
     expect((await fetch(`${base}/api/state`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     expect((await fetch(`${base}/api/state`, { headers: { authorization: "Bearer s3cret" } })).status).toBe(200);
     expect((await fetch(`${base}/console/?token=nope`)).status).toBe(401);
-    const login = await fetch(`${base}/console/?token=s3cret`);
-    expect(login.status).toBe(200);
+    expect((await fetch(`${base}/api/state?token=s3cret`)).status).toBe(200);
+    const login = await fetch(`${base}/console/?token=s3cret`, { redirect: "manual" });
+    // the cookie is set and the token leaves the address bar
+    expect(login.status).toBe(302);
+    expect(login.headers.get("location")).toBe("/console/");
     const cookie = login.headers.get("set-cookie")!;
     expect(cookie).toMatch(/^eva_console=s3cret; HttpOnly; SameSite=Strict/);
     expect((await fetch(`${base}/api/state`, { headers: { cookie: cookie.split(";")[0]! } })).status).toBe(200);

@@ -66,6 +66,7 @@ function renderCameras(s: State): void {
         { class: "camera", type: "button", "data-camera": c.name, "aria-pressed": String(c.name === selected), title: c.reason ?? "" },
         el("span", { class: "name" }, c.name),
         el("span", { class: `state ${c.state.replace(/\s+/g, "-")}`, "data-state": c.state }, c.state),
+        ...(c.reason && c.state !== "online" ? [el("div", { class: "reason" }, c.reason)] : []),
         el(
           "dl",
           {},
@@ -150,7 +151,8 @@ async function pollState(): Promise<void> {
 }
 
 async function pollFrame(): Promise<void> {
-  if (!selected) return;
+  // nobody looking: the device encodes nothing
+  if (!selected || document.hidden) return;
   const camera = selected;
   try {
     const res = await fetch(`/api/cameras/${encodeURIComponent(camera)}/frame.jpg`, { cache: "no-store" });
