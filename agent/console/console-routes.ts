@@ -63,6 +63,7 @@ interface Reply {
 }
 
 const MAX_BODY = 256 * 1024;
+const STREAM_INTERVAL_MS = 1000;
 const STATIC_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
 // Everything the page loads is its own: it works offline, and nothing injected can load or send elsewhere.
 const PAGE_HEADERS = {
@@ -114,6 +115,11 @@ export class ConsoleRoutes {
     if (decision.setCookie && (p === "/console/" || p === "/console")) {
       // The token leaves the address bar (and the browser history) once the cookie holds it.
       send(res, { status: 302, type: "text/plain", body: "", headers: { location: "/console/", "set-cookie": decision.setCookie } });
+      return true;
+    }
+    const stream = /^\/api\/cameras\/([^/]+)\/stream\.mjpeg$/.exec(p);
+    if (stream && req.method === "GET") {
+      this.stream(decodeURIComponent(stream[1]!), res);
       return true;
     }
     this.route(req, url).then(
@@ -223,6 +229,38 @@ export class ConsoleRoutes {
     const f = await this.frames.get(camera);
     if (!f) return json(404, { error: `camera '${camera}' has no picture yet` });
     return { status: 200, type: "image/jpeg", body: f.jpeg, headers: { "x-frame-time": new Date(f.time).toISOString() } };
+  }
+
+  /**
+   * MJPEG of the live view, a frame a second (for VLC, a browser tab, Home Assistant's MJPEG camera). A client
+   * that reads slower than that misses frames; nothing queues up for it.
+   */
+  private stream(camera: string, res: ServerResponse): void {
+    if (!(camera in this.source.running().config.cameras)) {
+      send(res, json(404, { error: `no camera '${camera}'` }));
+      return;
+    }
+    const boundary = "eva-frame";
+    res.writeHead(200, { "content-type": `multipart/x-mixed-replace; boundary=${boundary}`, "cache-control": "no-store", ...PAGE_HEADERS });
+    let open = true;
+    res.on("close", () => (open = false));
+    let shown = -1;
+    const loop = async () => {
+      while (open) {
+        const f = await this.frames.get(camera);
+        if (open && f && f.time !== shown && !res.writableNeedDrain) {
+          shown = f.time;
+          res.write(`--${boundary}\r\ncontent-type: image/jpeg\r\ncontent-length: ${f.jpeg.length}\r\nx-frame-time: ${new Date(f.time).toISOString()}\r\n\r\n`);
+          res.write(f.jpeg);
+          res.write("\r\n");
+        }
+        await new Promise((r) => setTimeout(r, STREAM_INTERVAL_MS));
+      }
+    };
+    void loop().catch((err: Error) => {
+      this.log.warn({ camera, err: err.message }, "live stream ended");
+      res.destroy();
+    });
   }
 
   private records(p: string, q: URLSearchParams): Reply {

@@ -3,6 +3,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
+import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tokensMatch, isLoopbackHost } from "../../agent/console/access.js";
 import { ConsoleRoutes, type ConsoleSource } from "../../agent/console/console-routes.js";
@@ -45,7 +46,7 @@ async function start(host: string, env: NodeJS.ProcessEnv = {}): Promise<string>
     cameraStatuses: () => [{ camera: "cam", state: "online", reason: null, since: Date.now(), restarts: 0 }],
     cameraFigures: () => ({ cam: { framesIn: 10, framesSkipped: 0, processed: 10, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true } }),
     frameSize: () => ({ width: 640, height: 360 }),
-    grabFrame: () => null,
+    grabFrame: (camera) => (camera === "cam" ? sharp({ create: { width: 64, height: 36, channels: 3, background: "#808080" } }).jpeg().toBuffer().then((jpeg) => ({ jpeg, time: Date.now() })) : null),
     store: () => store,
     occupancy: () => [{ camera: "cam", zone: "door", counts: { person: 1 }, total: 1 }],
     reload: async () => {
@@ -150,6 +151,37 @@ describe("console routes", () => {
       lines: [{ camera: "cam", line: "gate", in: 3, out: 2 }],
       occupancy: [{ camera: "cam", zone: "door", total: 1 }],
     });
+  });
+
+  it("serves the live frame as a JPEG and as MJPEG, a frame a second", async () => {
+    const base = await start("127.0.0.1");
+    const still = await fetch(`${base}/api/cameras/cam/frame.jpg`);
+    expect(still.headers.get("content-type")).toBe("image/jpeg");
+    expect((await sharp(Buffer.from(await still.arrayBuffer())).metadata()).width).toBe(64);
+    expect((await fetch(`${base}/api/cameras/nope/frame.jpg`)).status).toBe(404);
+
+    const u = new URL(base);
+    const parts = await new Promise<string[]>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: "/api/cameras/cam/stream.mjpeg" }, (res) => {
+        expect(res.headers["content-type"]).toBe("multipart/x-mixed-replace; boundary=eva-frame");
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          text += c.toString("latin1");
+          const seen = text.split("--eva-frame\r\n").slice(1);
+          if (seen.length >= 3) {
+            req.destroy();
+            resolve(seen.slice(0, 2));
+          }
+        });
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    for (const part of parts) {
+      const [head, body] = part.split("\r\n\r\n");
+      expect(head).toMatch(/^content-type: image\/jpeg\r\ncontent-length: (\d+)/);
+      expect(Buffer.from(body!, "latin1").subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    }
   });
 
   it("lists records newest first with filters, and serves snapshots from the snapshot folder only", async () => {
