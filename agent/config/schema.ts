@@ -144,8 +144,8 @@ export const cameraSchema = reloads("camera_live", z.strictObject({
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
 export const healthSchema = reloads("health_restart", z.strictObject({
-  port: z.number().int().min(0).max(65535).default(9108).describe("HTTP port for GET /healthz and GET /metrics; 0 turns it off"),
-  host: z.string().default("127.0.0.1").describe("address the health server listens on; 0.0.0.0 for a Prometheus elsewhere"),
+  port: z.number().int().min(0).max(65535).default(9108).describe("HTTP port for GET /healthz, GET /metrics and the web console (/console/); 0 turns it off"),
+  host: z.string().default("127.0.0.1").describe("address the health server listens on; 0.0.0.0 for a Prometheus elsewhere (the web console then needs EVA_CONSOLE_TOKEN)"),
 }));
 
 export const logSchema = reloads("log_live", z.strictObject({
