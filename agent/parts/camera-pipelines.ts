@@ -89,19 +89,6 @@ export class CameraPipeline {
 
   /** Resolves with a JPEG of the next frame (written under dir), or rejects after timeoutMs without one. */
   snapshotNext(dir: string, timeoutMs = 10_000): Promise<{ path: string; jpeg: Buffer }> {
-    return this.nextFrame((frame) => frameJpeg(frame, dir), timeoutMs);
-  }
-
-  /** A JPEG of the next frame in memory, for the web console's live view. */
-  liveJpeg(timeoutMs: number): Promise<{ jpeg: Buffer; time: number }> {
-    return this.nextFrame((frame) => {
-      const time = frame.time;
-      return frameJpegBytes(frame, 80).then((jpeg) => ({ jpeg, time }));
-    }, timeoutMs);
-  }
-
-  /** `use` runs on the next frame before it goes on (it must copy what it keeps); rejects after timeoutMs without one. */
-  private nextFrame<T>(use: (frame: Frame) => Promise<T>, timeoutMs: number): Promise<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== take);
@@ -109,13 +96,18 @@ export class CameraPipeline {
       }, timeoutMs);
       const take = (frame: Frame): void => {
         clearTimeout(timer);
-        use(frame).then(resolve, reject);
+        frameJpeg(frame, dir).then(resolve, reject);
       };
       this.snapshotWaiters.push(take);
     });
   }
 
   private process(frame: Frame): void {
+    if (this.liveWaiters.length) {
+      const waiters = this.liveWaiters;
+      this.liveWaiters = [];
+      for (const w of waiters) w(frame);
+    }
     if (this.snapshotWaiters.length) {
       const waiters = this.snapshotWaiters;
       this.snapshotWaiters = [];
@@ -161,6 +153,25 @@ export class CameraPipeline {
     if (this.held !== frame || this.heldToken !== token) return;
     this.held = null;
     frame.release();
+  }
+
+  /** the web console's live view waiting for the next frame */
+  private liveWaiters: Array<(frame: Frame) => void> = [];
+
+  /** A JPEG of the next frame in memory, for the web console's live view; rejects after timeoutMs without one. */
+  liveJpeg(timeoutMs: number): Promise<{ jpeg: Buffer; time: number }> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.liveWaiters = this.liveWaiters.filter((w) => w !== take);
+        reject(new Error(`no frame from camera ${this.name} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const take = (frame: Frame): void => {
+        clearTimeout(timer);
+        const time = frame.time;
+        frameJpegBytes(frame, 80).then((jpeg) => resolve({ jpeg, time }), reject);
+      };
+      this.liveWaiters.push(take);
+    });
   }
 
   /** Turns detection on or off; turning it off ends the camera's open events. */
