@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { ConsoleRoutes, type ConsoleSource, type ZoneOccupancy } from "./console/console-routes.js";
 import type { CameraStatus } from "./camera/camera.js";
 import { planReload } from "./config/diff.js";
 import type { LoadedConfig } from "./config/load.js";
@@ -14,7 +15,6 @@ import { HealthEndpoint } from "./parts/health-endpoint.js";
 import { commitAll, prepareAll, ReloadError, type PreparedChange } from "./parts/part.js";
 import { Persistence } from "./parts/persistence.js";
 import { Uplink } from "./parts/uplink.js";
-import { ConsoleRoutes, type ConsoleSource, type ZoneOccupancy } from "./console/console-routes.js";
 
 export { ReloadError, type CameraFigures };
 
@@ -59,18 +59,16 @@ export class Agent {
       recordCrossing: (camera, c) => p.recordCrossing(camera, c),
       recordSighting: (s) => p.recordSighting(s),
       enqueue: (topic, payload, o) => p.enqueue(topic, payload, o),
-      occupancy: (camera, o) => this.occupancy.set(`${camera}/${o.zone}`, { camera, zone: o.zone, counts: o.counts, total: o.total }),
       alarm: (camera, a) => this.uplink.alarm(camera, a),
     };
+    sink.occupancy = (camera, o) => void this.occupancy.set(`${camera}/${o.zone}`, { camera, zone: o.zone, counts: o.counts, total: o.total });
     const onStatus = (s: CameraStatus) => {
       this.uplink.onCameraStatus(s);
       this.cameras.onStatus(s);
     };
     this.cameras = new CameraPipelines({ detectors: this.detectors, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof });
     this.finished = this.cameras.finished;
-    // The web console rides on the health port; who may use it depends on the address it listens on.
-    const consoleRoutes = (cfg: Config) => new ConsoleRoutes(this.consoleSource(), log, { host: cfg.health.host }).handle;
-    this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats() }, log, consoleRoutes);
+    this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats() }, log);
   }
 
   get config(): Config {
@@ -81,6 +79,8 @@ export class Agent {
     const cfg = this.config;
     this.persistence.start(cfg);
     this.uplink.start(cfg);
+    // The web console rides on the health port; who may use it depends on the address it listens on.
+    this.health.mountRoutes((c) => new ConsoleRoutes(this.consoleSource(), this.log, { host: c.health.host }).handle);
     await this.health.start(cfg);
     await this.detectors.start(cfg);
     this.cameras.start(cfg);

@@ -15,9 +15,14 @@ export class HealthEndpoint {
   constructor(
     private readonly source: HealthSource,
     private readonly log: Logger,
-    /** more routes on the same port (the web console), built for each listener */
-    private readonly routes?: (cfg: Config) => RouteHook,
   ) {}
+
+  /** more routes on the same port (the web console), built for each listener from its config */
+  private routes: ((cfg: Config) => RouteHook) | null = null;
+
+  mountRoutes(routes: (cfg: Config) => RouteHook): void {
+    this.routes = routes;
+  }
 
   async start(cfg: Config): Promise<void> {
     const { port, host } = cfg.health;
