@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { ZoneAlarm } from "../analytics/zones.js";
 import type { CameraStatus } from "../camera/camera.js";
-import type { LoadedConfig } from "../config/load.js";
+import { brokerUrlProblem } from "../config/broker-url.js";
+import { locate, type ConfigProblem, type LoadedConfig } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
 import type { EvaEvent, EventChange } from "../events/event.js";
@@ -13,7 +14,7 @@ import { deepStreamEncoder } from "../publish/deepstream.js";
 import { OutboxBound } from "../publish/outbox-bound.js";
 import { OutboxPublisher } from "../publish/outbox-publisher.js";
 import type { StatsPayload } from "../publish/payload-schemas.js";
-import { unchanged, type PreparedChange } from "./part.js";
+import { ReloadError, unchanged, type PreparedChange } from "./part.js";
 import type { Persistence } from "./persistence.js";
 
 export interface UplinkDeps {
@@ -73,9 +74,14 @@ export class Uplink {
     this.link?.api.setAlarmCondition(key, active, Date.now(), reason, extra);
   }
 
-  /** A new link when the broker settings or the database changed; the old one flushes and stops first. */
+  /**
+   * A new link when the broker settings or the database changed; the old one flushes and stops first. What the
+   * new one could fail on (its URL, its TLS files) is checked here, while the old link still runs.
+   */
   async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
     if (!plan.mqtt && !plan.storage) return unchanged;
+    const problems = await brokerProblems(next);
+    if (problems.length) throw new ReloadError(problems);
     return {
       release: async () => {
         const old = this.link;
@@ -142,6 +148,16 @@ export class Uplink {
     link.bound.stop();
     await link.publisher.stop({ flushTimeoutMs });
   }
+}
+
+/** What keeps the next config's broker settings from being used. */
+export async function brokerProblems(next: LoadedConfig): Promise<ConfigProblem[]> {
+  const m = next.config.mqtt;
+  const problems: ConfigProblem[] = [];
+  const add = (keys: string[], message: string) => problems.push({ file: next.file, ...locate(next.text, keys), path: keys.join("."), message });
+  const why = brokerUrlProblem(m.url);
+  if (why) add(["mqtt", "url"], why);
+  return problems;
 }
 
 function alarmReason(a: ZoneAlarm | SignAlarm): string {

@@ -24,6 +24,26 @@ async function uplinkWorks(agent: { publish(t: string, p: unknown): void }, sub:
 }
 
 describe("a reload prepares every part before anything running changes", () => {
+  it("a broker URL that cannot be used is rejected and the running link stays connected; the good file still applies", async () => {
+    const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/#");
+    const run = await startAgent(agentConfigText({ brokerUrl: broker.url }));
+    try {
+      await uplinkWorks(run.agent, sub, "before");
+      for (const url of ["mqtt://", "mqtt://127.0.0.1:99999", "http://127.0.0.1:1883", "not a url"]) {
+        const next = loadText(agentConfigText({ brokerUrl: broker.url }), run.file);
+        next.config.mqtt.url = url; // past the schema, as a reload through another path would be
+        await expect(run.agent.reload(next), url).rejects.toBeInstanceOf(ReloadError);
+        await uplinkWorks(run.agent, sub, `after ${url}`);
+      }
+      const changed = await run.agent.reload(loadText(agentConfigText({ brokerUrl: broker.url }).replace("keepalive: 5", "keepalive: 7"), run.file));
+      expect(changed).toEqual(["mqtt.keepalive"]);
+      await uplinkWorks(run.agent, sub, "after a good edit");
+    } finally {
+      await run.stop();
+      await sub.close();
+    }
+  });
+
   it("an edit of storage.retention or storage.snapshots with messages waiting is applied in place, at once, and loses or doubles none", async () => {
     // No broker: every message waits in the outbox.
     const run = await startAgent(agentConfigText({ brokerUrl: "mqtt://127.0.0.1:9" }));
