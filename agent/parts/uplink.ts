@@ -3,6 +3,7 @@ import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { ZoneAlarm } from "../analytics/zones.js";
 import type { CameraStatus } from "../camera/camera.js";
 import { brokerUrlProblem } from "../config/broker-url.js";
+import { regularFileProblem } from "../config/files.js";
 import { locate, type ConfigProblem, type LoadedConfig } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
@@ -150,13 +151,18 @@ export class Uplink {
   }
 }
 
-/** What keeps the next config's broker settings from being used. */
+/** What keeps the next config's broker settings from being used: the URL, then each TLS file. */
 export async function brokerProblems(next: LoadedConfig): Promise<ConfigProblem[]> {
   const m = next.config.mqtt;
   const problems: ConfigProblem[] = [];
   const add = (keys: string[], message: string) => problems.push({ file: next.file, ...locate(next.text, keys), path: keys.join("."), message });
   const why = brokerUrlProblem(m.url);
   if (why) add(["mqtt", "url"], why);
+  for (const key of ["ca", "cert", "key"] as const) {
+    const file = m.tls?.[key];
+    const bad = file && (await regularFileProblem(file, "TLS file"));
+    if (bad) add(["mqtt", "tls", key], bad);
+  }
   return problems;
 }
 

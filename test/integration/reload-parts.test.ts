@@ -44,6 +44,32 @@ describe("a reload prepares every part before anything running changes", () => {
     }
   });
 
+  it("a TLS file that is missing is rejected before the link is touched; a health edit applies", async () => {
+    const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/#");
+    const run = await startAgent(agentConfigText({ brokerUrl: broker.url }));
+    try {
+      const tls = agentConfigText({ brokerUrl: broker.url }).replace("reconnect_seconds: 0.5}", `reconnect_seconds: 0.5, tls: {ca: ${path.join(run.dir, "missing-ca.pem")}}}`);
+      // the same edit reloads the model too: the detector it opened must be closed again, the running one kept
+      const next = loadText(tls.replace("threads: 1", "threads: 2"), run.file);
+      const err = await run.agent.reload(next).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ReloadError);
+      expect((err as ReloadError).problems.map((p) => p.path)).toEqual(["mqtt.tls.ca"]);
+      expect(run.agent.providers()).toEqual({ coco: "cpu" });
+      expect(run.agent.config.detector.threads).toBe(1);
+      await uplinkWorks(run.agent, sub, "after tls");
+
+      const port = await freePort();
+      const changed = await run.agent.reload(loadText(agentConfigText({ brokerUrl: broker.url, extraTop: `health: {port: ${port}}` }), run.file));
+      expect(changed).toEqual(["health.port"]);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect([200, 503]).toContain(res.status);
+      expect(((await res.json()) as { reasons: string[] }).reasons.join(" ")).toContain("camera a");
+    } finally {
+      await run.stop();
+      await sub.close();
+    }
+  });
+
   it("an edit of storage.retention or storage.snapshots with messages waiting is applied in place, at once, and loses or doubles none", async () => {
     // No broker: every message waits in the outbox.
     const run = await startAgent(agentConfigText({ brokerUrl: "mqtt://127.0.0.1:9" }));
