@@ -96,4 +96,23 @@ describe("a reload prepares every part before anything running changes", () => {
       await run.stop();
     }
   });
+
+  it("a raised alarm is cleared after a reload that restarts the uplink (the alarm book survives it)", async () => {
+    const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/alarms");
+    const run = await startAgent(agentConfigText({ brokerUrl: broker.url }));
+    try {
+      const key = { type: "loitering" as const, camera: "a", zone: "door" };
+      run.agent.alarmCondition(key, true, "someone at the door");
+      const alarms = () => sub.on("eva/dev-p/alarms").map((m) => JSON.parse(m.payload) as { id: string; type: string; state: string });
+      await sub.until(() => alarms().some((a) => a.type === "loitering" && a.state === "raised"), 15_000, "loitering raised");
+      const raised = alarms().find((a) => a.type === "loitering")!;
+      await run.agent.reload(loadText(agentConfigText({ brokerUrl: broker.url }).replace("keepalive: 5", "keepalive: 9"), run.file));
+      run.agent.alarmCondition(key, false, "gone");
+      await sub.until(() => alarms().some((a) => a.type === "loitering" && a.state === "cleared"), 15_000, "loitering cleared");
+      expect(alarms().find((a) => a.state === "cleared" && a.type === "loitering")!.id).toBe(raised.id);
+    } finally {
+      await run.stop();
+      await sub.close();
+    }
+  });
 });
