@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
@@ -70,7 +71,14 @@ export const outboxBoundSchema = z.strictObject({
 });
 
 export const mqttSchema = reloads("uplink_restart", z.strictObject({
-  url: z.string().default("mqtt://localhost:1883").describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
+  url: z
+    .string()
+    .superRefine((url, ctx) => {
+      const why = brokerUrlProblem(url);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    })
+    .default("mqtt://localhost:1883")
+    .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
   topic_prefix: z.string().regex(/^[^#+]+$/, "no MQTT wildcards").default("eva").describe("first topic level"),
   username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
   password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
