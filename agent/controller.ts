@@ -173,6 +173,18 @@ export class Agent {
     await this.persistence.stop();
   }
 
+  /** What the control-room API sees of the agent. */
+  private controlled(): ControlledAgent {
+    return {
+      cameraStatuses: () => this.cameraStatuses(),
+      cameraFigures: () => this.cameras.controlFigures(this.providers()),
+      setDetection: (c, e) => this.setDetection(c, e),
+      snapshotNow: (c) => this.snapshotNow(c),
+      requestReload: () => this.requestReload(),
+      queryEvents: (q) => this.persistence.queryEvents(q),
+    };
+  }
+
   /** What the web console reads (agent/console): looked up per request, so it follows reloads. */
   private consoleSource(): ConsoleSource {
     return {
@@ -191,18 +203,6 @@ export class Agent {
       store: () => this.persistence.store ?? null,
       occupancy: () => [...this.occupancy.values()].filter((o) => o.zone in (this.config.cameras[o.camera]?.zones ?? {})),
       reload: () => this.requestReload(),
-    };
-  }
-
-  /** What the control-room API sees of the agent. */
-  private controlled(): ControlledAgent {
-    return {
-      cameraStatuses: () => this.cameraStatuses(),
-      cameraFigures: () => this.cameras.controlFigures(this.providers()),
-      setDetection: (c, e) => this.setDetection(c, e),
-      snapshotNow: (c) => this.snapshotNow(c),
-      requestReload: () => this.requestReload(),
-      queryEvents: (q) => this.persistence.queryEvents(q),
     };
   }
 }
