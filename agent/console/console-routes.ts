@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -8,7 +9,6 @@ import type { CameraStatus } from "../camera/camera.js";
 import { cameraShapes, toPixels, type Point } from "../config/camera-shapes.js";
 import { checkConfigText } from "../config/check.js";
 import { formatProblem, type LoadedConfig } from "../config/load.js";
-import { hashText } from "../config-reloader.js";
 import { lineTotals, recentCrossings, recentEvents, recentSightings, type RecentQuery } from "../events/recent-records.js";
 import type { EventStore } from "../events/store.js";
 import type { CommandOutcome } from "../publish/commands.js";
@@ -119,7 +119,14 @@ export class ConsoleRoutes {
     }
     const stream = /^\/api\/cameras\/([^/]+)\/stream\.mjpeg$/.exec(p);
     if (stream && req.method === "GET") {
-      this.stream(decodeURIComponent(stream[1]!), res);
+      let camera: string;
+      try {
+        camera = decodeURIComponent(stream[1]!);
+      } catch {
+        send(res, { status: 400, type: "text/plain", body: "bad percent-encoding in the path\n" });
+        return true;
+      }
+      this.stream(camera, res);
       return true;
     }
     this.route(req, url).then(
@@ -137,6 +144,11 @@ export class ConsoleRoutes {
 
   private async route(req: IncomingMessage, url: URL): Promise<Reply> {
     const p = url.pathname;
+    try {
+      decodeURIComponent(p);
+    } catch {
+      return { status: 400, type: "text/plain", body: "bad percent-encoding in the path\n" };
+    }
     const method = req.method ?? "GET";
     const save = /^\/api\/cameras\/([^/]+)\/shapes$/.exec(p);
     if (save && method === "POST") return this.save(req, decodeURIComponent(save[1]!));
@@ -395,6 +407,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on("error", reject);
   });
 }
+
+/** The file's fingerprint: a save refuses to overwrite a file edited since the page loaded it. */
+const hashText = (text: string) => createHash("sha256").update(text).digest("hex");
 
 const json = (status: number, value: unknown): Reply => ({ status, type: "application/json", body: `${JSON.stringify(value)}\n` });
 

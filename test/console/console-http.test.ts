@@ -159,6 +159,9 @@ describe("console routes", () => {
     expect(still.headers.get("content-type")).toBe("image/jpeg");
     expect((await sharp(Buffer.from(await still.arrayBuffer())).metadata()).width).toBe(64);
     expect((await fetch(`${base}/api/cameras/nope/frame.jpg`)).status).toBe(404);
+    // a broken escape is a bad request, never a crash of the agent
+    expect((await rawGet(base, "/api/cameras/%E0%A4%A/stream.mjpeg")).status).toBe(400);
+    expect((await rawGet(base, "/api/cameras/%E0%A4%A/frame.jpg")).status).toBe(400);
 
     const u = new URL(base);
     const parts = await new Promise<string[]>((resolve, reject) => {
