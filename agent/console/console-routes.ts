@@ -104,7 +104,12 @@ export class ConsoleRoutes {
 
   /** The route hook for the health server: true when the request was the console's. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = new URL(req.url ?? "/", "http://console.invalid");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://console.invalid");
+    } catch {
+      return false; // not a path the console knows; the health server answers 404
+    }
     const p = url.pathname;
     if (!(p === "/" || p === "/console" || p.startsWith("/console/") || p.startsWith("/api/") || p.startsWith("/snapshots/"))) return false;
     const decision = this.access.check(req, url);
