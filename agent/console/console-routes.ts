@@ -53,6 +53,7 @@ interface SaveBody {
   lines?: unknown;
   masks?: unknown;
   added?: unknown;
+  removed?: unknown;
 }
 
 interface Reply {
@@ -329,7 +330,7 @@ export class ConsoleRoutes {
     if (typeof body.hash === "string" && body.hash !== hashText(before)) {
       return json(409, { result: "rejected", errors: [`${loaded.file} changed since the page loaded it; reload the page to edit the current file`] });
     }
-    const edits = { zones: body.zones, lines: body.lines, masks: body.masks, added: body.added } as ShapeEdits;
+    const edits = { zones: body.zones, lines: body.lines, masks: body.masks, added: body.added, removed: body.removed } as ShapeEdits;
     const edited = editShapes(before, camera, edits, size);
     if ("error" in edited) return json(400, { result: "rejected", errors: [edited.error] });
     if (edited.text === before) return json(200, { result: "applied", changed: [], hash: hashText(before) });

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLSeq } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLMap, type YAMLSeq } from "yaml";
 
 // The console's editor saves zone, line and mask points into the installer's YAML file. The yaml package's
 // Document API finds each points node and its source range; only those characters are replaced. Re-printing
@@ -14,6 +14,8 @@ export interface ShapeEdits {
   masks?: Record<string, XY[]>;
   /** new zones and lines drawn in the console, by name */
   added?: { zones?: Record<string, XY[]>; lines?: Record<string, XY[]> };
+  /** zones and lines deleted in the console */
+  removed?: { zones?: string[]; lines?: string[] };
 }
 
 const NAME = /^[A-Za-z0-9_-]+$/;
@@ -63,6 +65,33 @@ export function editShapes(text: string, camera: string, edits: ShapeEdits, fram
       const added = addedSplice(doc, text, camera, key, name, points.map(([x, y]) => `[${Math.round(x)}, ${Math.round(y)}]`).join(", "));
       if ("error" in added) return { error: `new ${kind} '${name}': ${added.error}` };
       splices.push(added);
+    }
+  }
+  splices.sort((a, b) => b.start - a.start);
+  let out = text;
+  for (const s of splices) out = out.slice(0, s.start) + s.text + out.slice(s.end);
+  return edits.removed ? removeShapes(out, camera, edits) : { text: out };
+}
+
+/** Deletions run on the text with the other edits already in (a new entry may follow a deleted one). */
+function removeShapes(text: string, camera: string, edits: ShapeEdits): ShapeEditResult {
+  const doc = parseDocument(text);
+  const splices: Splice[] = [];
+  for (const key of ["zones", "lines"] as const) {
+    const names = edits.removed?.[key] ?? [];
+    if (!Array.isArray(names)) return { error: `removed ${key}: a list of names` };
+    for (const name of names) if (edits[key]?.[name] || edits.added?.[key]?.[name]) return { error: "a shape is both changed and deleted" };
+    const map = doc.getIn(["cameras", camera, key], true) as Node | undefined;
+    for (const name of names) {
+      const kind = key === "zones" ? "zone" : "line";
+      if (!map || !isMap(map) || !map.items.some((p) => isScalar(p.key) && p.key.value === name)) return { error: `camera '${camera}' has no ${kind} '${name}' in the file` };
+    }
+    if (names.length && map && isMap(map)) {
+      const cam = doc.getIn(["cameras", camera], true) as YAMLMap;
+      const keyNode = cam.items.find((p) => isScalar(p.key) && p.key.value === key)!.key as Node;
+      const removed = removedSplices(text, map, new Set(names), text.indexOf(":", keyNode.range![1]) + 1);
+      if ("error" in removed) return { error: `${key} of camera '${camera}': ${removed.error}` };
+      splices.push(...removed.splices);
     }
   }
   splices.sort((a, b) => b.start - a.start);
@@ -150,4 +179,33 @@ function endOfContent(text: string, end: number): number {
 
 function column(text: string, offset: number): number {
   return offset - (text.lastIndexOf("\n", offset - 1) + 1);
+}
+
+/**
+ * The text of deleted entries cut out of a zones/lines mapping; when all go, `zones: {}` (an empty key would
+ * be null, which the schema refuses). `afterColon` is where the mapping's key ends.
+ */
+function removedSplices(text: string, map: YAMLMap, names: Set<string>, afterColon: number): { splices: Splice[] } | { error: string } {
+  const items = map.items.map((p) => ({ name: isScalar(p.key) ? String(p.key.value) : "", key: p.key as Node | null, value: p.value as Node | null }));
+  if (items.some((it) => !it.key?.range || !it.value?.range)) return { error: "an entry is not `name: {...}`; edit it by hand" };
+  if (items.every((it) => names.has(it.name))) {
+    return { splices: [{ start: afterColon, end: endOfContent(text, map.range![1]), text: " {}" }] };
+  }
+  const splices: Splice[] = [];
+  items.forEach((it, i) => {
+    if (!names.has(it.name)) return;
+    if (map.flow) {
+      // `a: {...}, ` up to the next entry, or `, a: {...}` from the previous one when it is the last
+      const next = items[i + 1];
+      if (next) splices.push({ start: it.key!.range![0], end: next.key!.range![0], text: "" });
+      else splices.push({ start: items[i - 1]!.value!.range![1], end: it.value!.range![1], text: "" });
+      return;
+    }
+    // whole lines: from the key's line to the end of the line where the entry's value ends
+    const start = text.lastIndexOf("\n", it.key!.range![0] - 1) + 1;
+    const last = endOfContent(text, it.value!.range![1]);
+    const eol = text.indexOf("\n", last);
+    splices.push({ start, end: eol < 0 ? text.length : eol + 1, text: "" });
+  });
+  return { splices };
 }

@@ -67,6 +67,21 @@ describe("editShapes", () => {
     expect(editShapes(text, "entrance", { added: { lines: { "a: b": [[1, 1], [2, 2]] } } }, frame)).toEqual({ error: "new line 'a: b': use letters, digits, '_' or '-'" });
   });
 
+  it("deletes a zone or line with its lines in the file; the last one leaves an empty mapping", () => {
+    const out = editShapes(text, "entrance", { removed: { zones: ["door"] } }, frame) as { text: string };
+    expect(out.text).toBe(text.replace("      door:   # the doorway\n        points:\n          - [10, 20]   # top left\n          - [200, 20]\n          - [200, 300]\n        labels: [person]\n", ""));
+    const last = editShapes(text, "entrance", { removed: { lines: ["gate"] } }, frame) as { text: string };
+    expect(last.text).toBe(text.replace("lines:\n      gate: {points: [[320, 0], [320, 360]], hysteresis_px: 8}  # counting line", "lines: {}"));
+    const flow = "cameras:\n  a:\n    lines: {gate: {points: [[1, 2], [3, 4]]}, exit: {points: [[5, 6], [7, 8]]}, side: {points: [[0, 0], [9, 9]]}}\n";
+    expect(editShapes(flow, "a", { removed: { lines: ["exit"] } }, frame)).toEqual({ text: flow.replace("exit: {points: [[5, 6], [7, 8]]}, ", "") });
+    expect(editShapes(flow, "a", { removed: { lines: ["side"] } }, frame)).toEqual({ text: flow.replace(", side: {points: [[0, 0], [9, 9]]}", "") });
+    expect(editShapes(text, "entrance", { removed: { zones: ["nope"] } }, frame)).toEqual({ error: "camera 'entrance' has no zone 'nope' in the file" });
+    expect(editShapes(text, "entrance", { zones: { door: [[1, 1], [5, 1], [5, 5]] }, removed: { zones: ["door"] } }, frame)).toEqual({ error: "a shape is both changed and deleted" });
+    // the last line replaced by a new one in one save
+    const swapped = editShapes(text, "entrance", { added: { lines: { exit: [[1, 1], [9, 9]] } }, removed: { lines: ["gate"] } }, frame) as { text: string };
+    expect(swapped.text).toBe(text.replace("      gate: {points: [[320, 0], [320, 360]], hysteresis_px: 8}  # counting line\n", "      exit: {points: [[1, 1], [9, 9]]}\n"));
+  });
+
   it("says what is wrong instead of writing anything odd", () => {
     expect(editShapes(text, "entrance", { lines: { nope: [[0, 0], [1, 1]] } }, frame)).toEqual({ error: "camera 'entrance' has no line 'nope' in the file" });
     expect(editShapes(text, "ghost", { zones: { door: [[0, 0], [1, 1], [2, 0]] } }, frame)).toEqual({ error: "camera 'ghost' has no zone 'door' in the file" });

@@ -39,7 +39,7 @@ async function drag(page: Page, from: [number, number], to: [number, number]): P
 }
 
 describe("web console", () => {
-  it("shows the camera live, refuses a broken zone with the CLI's message, and a dragged line end point counts on the new line", async () => {
+  it("shows the camera live, refuses a broken zone with the CLI's message, counts on a dragged line end point, deletes a zone", async () => {
     // A walker paces x 120 ↔ 520 at y 300; the line at x 600 is never crossed until it is moved.
     const clip = await spriteClip("pace-v1", 6, [[[0, 120, 300], [3, 520, 300], [6, 120, 300]]], 10);
     const { file, dir } = writeTestConfig({
@@ -121,6 +121,17 @@ describe("web console", () => {
       mkdirSync(path.dirname(shot), { recursive: true });
       await page.screenshot({ path: shot, type: "jpeg", quality: 70, fullPage: true });
       expect(statSync(shot).size).toBeGreaterThan(10_000);
+
+      // A zone selected and deleted: its lines leave the file, the rest stays.
+      await page.click("#edit");
+      const inside = await onCanvas(page, [120, 275]);
+      await page.mouse.click(inside[0], inside[1]);
+      await expect.poll(() => page.locator("#delete").textContent()).toBe("Delete zone door");
+      await page.click("#delete");
+      await page.click("#save");
+      await expect.poll(() => page.locator("#save-result").getAttribute("data-result"), { timeout: 30_000 }).toBe("applied");
+      expect(readFileSync(file, "utf8")).toBe(saved.replace("zones:\n      door:   # the doorway\n        points: [[40, 200], [200, 200], [200, 350], [40, 350]]", "zones: {}"));
+      await expect.poll(() => page.locator('[data-zone="cam/door"]').count(), { timeout: 10_000 }).toBe(0);
     } finally {
       await page.close();
       kill("SIGTERM");
@@ -132,6 +143,7 @@ describe("web console", () => {
     // the save went through the live reload: applied once, ffmpeg never restarted
     expect(log.filter((l) => l.msg === "config applied" && (l.changed as string[]).includes("cameras.cam.lines.gate.points"))).toHaveLength(1);
     expect(log.find((l) => l.msg === "config applied")!.changed).toContain("cameras.cam.lines.exit");
+    expect(log.filter((l) => l.msg === "config applied").at(-1)!.changed).toContain("cameras.cam.zones.door");
     expect(log.filter((l) => l.msg === "camera online")).toHaveLength(1);
   }, 180_000);
 });

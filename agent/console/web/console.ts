@@ -231,8 +231,12 @@ function updateButtons(): void {
   $<HTMLButtonElement>("#discard").hidden = !view.editing;
   $<HTMLButtonElement>("#add-zone").hidden = !view.editing;
   $<HTMLButtonElement>("#add-line").hidden = !view.editing;
+  const del = $<HTMLButtonElement>("#delete");
+  del.hidden = !view.editing;
+  del.disabled = !view.selection;
+  del.textContent = view.selection ? `Delete ${view.selection}` : "Delete";
   $("#hint").textContent = view.editing
-    ? "Drag the round handles. Double-click a zone or mask edge to add a corner, a corner to remove it. The arrow points to the in side."
+    ? "Drag the round handles. Double-click a zone or mask edge to add a corner, a corner to remove it. Click a zone or line to select it for Delete. The arrow points to the in side."
     : "Zones green, lines yellow (the arrow points to the in side), masks red.";
 }
 
@@ -248,6 +252,9 @@ async function save(): Promise<void> {
   if (!selected) return;
   const button = $<HTMLButtonElement>("#save");
   button.disabled = true;
+  const box = $("#save-result");
+  box.hidden = true;
+  delete box.dataset.result;
   try {
     const res = await fetch(`/api/cameras/${encodeURIComponent(selected)}/shapes`, {
       method: "POST",
@@ -272,6 +279,7 @@ async function save(): Promise<void> {
 $("#edit").addEventListener("click", () => {
   editHash = state?.config.hash ?? null;
   $("#save-result").hidden = true;
+  delete $("#save-result").dataset.result;
   view.startEditing();
   updateButtons();
 });
@@ -281,6 +289,7 @@ $("#discard").addEventListener("click", () => {
   updateButtons();
 });
 $("#save").addEventListener("click", () => void save());
+$("#delete").addEventListener("click", () => view.deleteSelected());
 for (const kindOfShape of ["zones", "lines"] as const) {
   $(kindOfShape === "zones" ? "#add-zone" : "#add-line").addEventListener("click", () => {
     const singular = kindOfShape === "zones" ? "zone" : "line";

@@ -1,4 +1,4 @@
-import { clampToFrame, inArrow, inNormal, nearestEdge, nearestPoint, type XY } from "./scene-geometry.js";
+import { clampToFrame, inArrow, inNormal, insidePolygon, nearestEdge, nearestPoint, type XY } from "./scene-geometry.js";
 
 /** A camera's shapes as /api/state gives them: detect-frame pixels. */
 export interface Shape {
@@ -22,7 +22,10 @@ const COLOR: Record<Kind, string> = { zones: "#00ff00", lines: "#ffd000", masks:
 const HANDLE_PX = 7;
 
 /** Changed and new shapes, as the save route takes them. */
-export type SceneEdits = Partial<Record<Kind, Record<string, XY[]>>> & { added?: { zones?: Record<string, XY[]>; lines?: Record<string, XY[]> } };
+export type SceneEdits = Partial<Record<Kind, Record<string, XY[]>>> & {
+  added?: { zones?: Record<string, XY[]>; lines?: Record<string, XY[]> };
+  removed?: { zones?: string[]; lines?: string[] };
+};
 
 const copy = (s: Scene): Scene => ({ ...s, zones: s.zones.map(cloneShape), lines: s.lines.map(cloneShape), masks: s.masks.map(cloneShape) });
 const cloneShape = (s: Shape): Shape => ({ name: s.name, points: s.points.map((p) => [p[0], p[1]] as XY) });
@@ -36,8 +39,11 @@ export class LiveView {
   private scene: Scene | null = null;
   private draft: Scene | null = null;
   private drag: { kind: Kind; shape: number; point: number } | null = null;
-  /** zones and lines drawn in this edit, by name */
+  /** zones and lines drawn in this edit, and those deleted, as "kind/name" */
   private readonly added = new Set<string>();
+  private readonly removed = new Set<string>();
+  /** the zone or line last touched, for Delete */
+  private selected: { kind: "zones" | "lines"; name: string } | null = null;
   onDraftChange: () => void = () => {};
 
   constructor(private readonly canvas: HTMLCanvasElement) {
@@ -86,6 +92,8 @@ export class LiveView {
   stopEditing(): void {
     this.draft = null;
     this.added.clear();
+    this.removed.clear();
+    this.selected = null;
     this.drag = null;
     this.canvas.classList.remove("editing");
     this.draw();
@@ -105,7 +113,39 @@ export class LiveView {
         if (JSON.stringify(s.points) !== JSON.stringify(running?.points)) (out[kind] ??= {})[s.name] = s.points;
       }
     }
+    for (const id of this.removed) {
+      const [kind, name] = id.split("/") as ["zones" | "lines", string];
+      ((out.removed ??= {})[kind] ??= []).push(name);
+    }
     return out;
+  }
+
+  /** The selected zone or line, if any ("zone door", "line gate"). */
+  get selection(): string | null {
+    return this.selected ? `${this.selected.kind === "zones" ? "zone" : "line"} ${this.selected.name}` : null;
+  }
+
+  /** Deletes the selected zone or line from the draft. */
+  deleteSelected(): void {
+    const sel = this.selected;
+    if (!this.draft || !sel) return;
+    this.draft[sel.kind] = this.draft[sel.kind].filter((s) => s.name !== sel.name);
+    const id = `${sel.kind}/${sel.name}`;
+    if (!this.added.delete(id)) this.removed.add(id);
+    this.selected = null;
+    this.draw();
+    this.onDraftChange();
+  }
+
+  /** The zone or line under p: a handle, a line's stroke, or a zone's inside. */
+  private shapeAt(p: XY): { kind: "zones" | "lines"; name: string } | null {
+    if (!this.draft) return null;
+    const hit = this.hit(p);
+    if (hit && hit.kind !== "masks") return { kind: hit.kind, name: this.draft[hit.kind][hit.shape]!.name };
+    const line = this.draft.lines.find((l) => nearestEdge(l.points, p, HANDLE_PX * this.scale()) >= 0);
+    if (line) return { kind: "lines", name: line.name };
+    const zone = [...this.draft.zones].reverse().find((z) => insidePolygon(z.points, p));
+    return zone ? { kind: "zones", name: zone.name } : null;
   }
 
   /** Names already used by a zone or line of this camera (running or drawn). */
@@ -123,6 +163,7 @@ export class LiveView {
         : [[w * 0.25, h * 0.5], [w * 0.75, h * 0.5]];
     this.draft[kind].push({ name, points: points.map(([x, y]) => [Math.round(x), Math.round(y)] as XY) });
     this.added.add(`${kind}/${name}`);
+    this.selected = { kind, name };
     this.draw();
     this.onDraftChange();
   }
@@ -159,7 +200,11 @@ export class LiveView {
 
   private pointerDown(e: PointerEvent): void {
     if (!this.draft || e.button !== 0) return;
-    const hit = this.hit(this.toFrame(e));
+    const p = this.toFrame(e);
+    this.selected = this.shapeAt(p);
+    this.draw();
+    this.onDraftChange();
+    const hit = this.hit(p);
     if (!hit) return;
     this.drag = hit;
     this.canvas.setPointerCapture(e.pointerId);
@@ -226,6 +271,8 @@ export class LiveView {
     for (const kind of KINDS) {
       for (const s of scene[kind]) {
         const c = COLOR[kind];
+        const chosen = this.draft && this.selected?.kind === kind && this.selected.name === s.name;
+        ctx.lineWidth = (chosen ? 5 : 2.5) * k;
         ctx.strokeStyle = c;
         ctx.fillStyle = c;
         ctx.beginPath();

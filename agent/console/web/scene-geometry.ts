@@ -60,3 +60,14 @@ export function nearestEdge(points: readonly XY[], p: XY, radius: number): numbe
 export function clampToFrame(p: XY, width: number, height: number): XY {
   return [Math.max(0, Math.min(width, Math.round(p[0]))), Math.max(0, Math.min(height, Math.round(p[1])))];
 }
+
+/** Whether p is inside the polygon (even-odd rule). */
+export function insidePolygon(points: readonly XY[], p: XY): boolean {
+  let inside = false;
+  for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+    const [xi, yi] = points[i]!;
+    const [xj, yj] = points[j]!;
+    if (yi > p[1] !== yj > p[1] && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
