@@ -35,7 +35,8 @@ export interface ConsoleAccessOptions {
 
 /**
  * Decides each request. Loopback binding: open, but the Host header must name a loopback address too, so a web
- * page elsewhere cannot reach the console through DNS rebinding. Other bindings: the token, as
+ * page elsewhere cannot reach the console through DNS rebinding (with a token set, a proxy's Host passes with
+ * the token). Other bindings: the token, as
  * `Authorization: Bearer …`, the `eva_console` cookie, or `?token=` once (answered with the cookie, so images
  * and the page's own requests carry it). Without a token in the environment the console stays off there.
  */
@@ -56,10 +57,10 @@ export class ConsoleAccess {
   check(req: IncomingMessage, url: URL): AccessDecision {
     if (!this.needsToken) {
       const host = (req.headers.host ?? "").replace(/:\d+$/, "");
-      if (!isLoopbackHost(host)) return { ok: false, status: 403, message: `the console answers on loopback addresses only (Host: ${host || "none"})` };
-      return { ok: true };
-    }
-    if (!this.token) {
+      if (isLoopbackHost(host)) return { ok: true };
+      // another name for this address: a reverse proxy on the device, or a page elsewhere rebinding DNS
+      if (!this.token) return { ok: false, status: 403, message: `the console answers loopback names only (Host: ${host || "none"}); behind a proxy, set ${TOKEN_ENV}` };
+    } else if (!this.token) {
       return { ok: false, status: 403, message: `the console is off: the server listens beyond loopback and ${TOKEN_ENV} is not set` };
     }
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1];

@@ -104,6 +104,13 @@ describe("console access", () => {
     expect((await rawGet(base, "/api/state", { host: `localhost:${new URL(base).port}` })).status).toBe(200);
   });
 
+  it("on loopback behind a proxy (another Host), the token lets requests through", async () => {
+    const base = await start("127.0.0.1", { EVA_CONSOLE_TOKEN: "s3cret" });
+    expect((await rawGet(base, "/api/state")).status).toBe(200);
+    expect((await rawGet(base, "/api/state", { host: "eva.example" })).status).toBe(401);
+    expect((await rawGet(base, "/api/state", { host: "eva.example", authorization: "Bearer s3cret" })).status).toBe(200);
+  });
+
   it("beyond loopback needs the token from the environment: bearer, ?token= (then a cookie); /healthz stays open", async () => {
     const base = await start("0.0.0.0", { EVA_CONSOLE_TOKEN: "s3cret" });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
