@@ -33,9 +33,8 @@ export async function loadText(text: string, file: string): Promise<LoadedConfig
   return r.loaded;
 }
 
-/** Starts an Agent in-process on a fresh temp dir; `stop` ends it. */
-export async function startAgent(text: string): Promise<{ agent: Agent; dir: string; file: string; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(path.join(tmpdir(), "eva-agent-"));
+/** Starts an Agent in-process on a fresh temp dir (or `dir`, where an earlier run left its database); `stop` ends it. */
+export async function startAgent(text: string, dir = mkdtempSync(path.join(tmpdir(), "eva-agent-"))): Promise<{ agent: Agent; dir: string; file: string; stop: () => Promise<void> }> {
   const file = path.join(dir, "eva.yaml");
   writeFileSync(file, text);
   const agent = new Agent(await loadText(text, file), pino({ level: process.env.EVA_TEST_LOG ?? "silent" }));
