@@ -335,7 +335,7 @@ export class ConsoleRoutes {
     if ("error" in edited) return json(400, { result: "rejected", errors: [edited.error] });
     if (edited.text === before) return json(200, { result: "applied", changed: [], hash: hashText(before) });
 
-    const { problems } = checkConfigText(edited.text, loaded.file);
+    const { problems } = await checkConfigText(edited.text, loaded.file);
     if (problems.length) return json(422, { result: "rejected", errors: problems.map(formatProblem) });
 
     await writeAtomically(file, edited.text);
