@@ -65,7 +65,12 @@ interface Reply {
 
 const MAX_BODY = 256 * 1024;
 const STREAM_INTERVAL_MS = 1000;
-const STATIC_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
+const STATIC_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
 // Everything the page loads is its own: it works offline, and nothing injected can load or send elsewhere.
 const PAGE_HEADERS = {
   "content-security-policy": "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
@@ -163,6 +168,7 @@ export class ConsoleRoutes {
     if (p === "/" || p === "/console") return { status: 302, type: "text/plain", body: "", headers: { location: "/console/" } };
     if (p === "/console/") return this.staticFile(path.join(this.web.source, "index.html"));
     if (p === "/console/console.css") return this.staticFile(path.join(this.web.source, "console.css"));
+    if (p === "/console/favicon.svg") return this.staticFile(path.join(this.web.source, "favicon.svg"));
     const script = /^\/console\/([a-z-]+\.js)$/.exec(p);
     if (script) return this.staticFile(path.join(this.web.compiled, script[1]!));
     if (p === "/api/state") return json(200, await this.state());

@@ -68,6 +68,11 @@ describe("web console", () => {
     let kill: (s: NodeJS.Signals) => void = () => {};
     const running = eva(["run", "--config", file], { timeoutMs: 150_000, onSpawn: (k) => (kill = k) });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // script errors and refused loads (the content security policy) fail the test
+    const pageErrors: string[] = [];
+    page.on("pageerror", (err) => pageErrors.push(err.message));
+    // (the refused save's 422 is expected)
+    page.on("console", (m) => void (m.type() === "error" && !m.text().includes("status of 422") && pageErrors.push(m.text())));
     try {
       await sub.until((m) => m.some((x) => x.topic === "eva/dev-console/cameras/cam/status" && x.payload.includes('"online"')), 60_000, "the camera online");
       await page.goto(`http://127.0.0.1:${port}/console/`);
@@ -121,6 +126,7 @@ describe("web console", () => {
       mkdirSync(path.dirname(shot), { recursive: true });
       await page.screenshot({ path: shot, type: "jpeg", quality: 70, fullPage: true });
       expect(statSync(shot).size).toBeGreaterThan(10_000);
+      expect(pageErrors).toEqual([]);
 
       // A zone selected and deleted: its lines leave the file, the rest stays.
       await page.click("#edit");
