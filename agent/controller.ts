@@ -262,7 +262,7 @@ export class Agent {
     await Promise.all(
       [...usedModels].map(async (name) => {
         try {
-          const d = await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log });
+          const d = await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, gpu: cfg.detector, logger: this.log });
           this.detectors.set(name, d);
         } catch (err) {
           failures.set(`models.${name}.path`, (err as Error).message);
@@ -378,7 +378,7 @@ export class Agent {
     await Promise.all(
       [...load].map(async (name) => {
         try {
-          opened.set(name, await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log }));
+          opened.set(name, await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, gpu: cfg.detector, logger: this.log }));
         } catch (err) {
           failed.push(problem(["models", name, "path"], `model does not load: ${(err as Error).message}`));
         }

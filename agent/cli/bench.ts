@@ -33,7 +33,7 @@ export async function bench(args: string[]): Promise<number> {
   const cam: CameraConfig = { ...loaded.config.cameras[name]!, realtime: false, loop: true, enabled: true };
   const modelCfg = loaded.config.models[cam.detect.model]!;
 
-  const detector = await Detector.open({ name: cam.detect.model, model: modelCfg, providers: loaded.config.detector.providers, threads: loaded.config.detector.threads, logger: log });
+  const detector = await Detector.open({ name: cam.detect.model, model: modelCfg, providers: loaded.config.detector.providers, threads: loaded.config.detector.threads, gpu: loaded.config.detector, logger: log });
   const width = cam.detect.width ?? detector.info.inputWidth;
   const height = cam.detect.height ?? detector.info.inputHeight;
 

@@ -195,6 +195,7 @@ function resolvePaths(cfg: Config, dir: string): Config {
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(dir, p));
   cfg.storage.db = abs(cfg.storage.db);
   cfg.storage.snapshots = abs(cfg.storage.snapshots);
+  cfg.detector.tensorrt.engine_cache = abs(cfg.detector.tensorrt.engine_cache);
   for (const m of Object.values(cfg.models)) {
     m.path = abs(m.path);
     if (m.labels) m.labels = abs(m.labels);

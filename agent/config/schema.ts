@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
+import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -70,6 +71,8 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 export const detectorSchema = z.strictObject({
   providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
   threads: z.number().int().min(1).max(64).default(1).describe("intra-op threads per model session"),
+  tensorrt: tensorrtSchema.default(() => tensorrtSchema.parse({})).describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
+  cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
 });
 
 export const cameraDetectSchema = z.strictObject({
@@ -102,6 +105,7 @@ export const cameraSchema = z.strictObject({
   realtime: z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible"),
   stall_seconds: z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted"),
   rtsp_transport: z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN"),
+  hwaccel: hwaccelSchema,
   detect: cameraDetectSchema,
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
