@@ -3,6 +3,8 @@ import { Backoff } from "./backoff.js";
 import { redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
+import { resolveDecode } from "./hwaccel.js";
+import type { HwaccelChoice } from "../config/gpu-schema.js";
 
 export type CameraState = "offline" | "online" | "ended" | "stopped";
 
@@ -19,6 +21,8 @@ export interface CameraStatus {
 export interface CameraOptions extends FrameSourceOptions {
   name: string;
   stallSeconds: number;
+  /** hardware decode wanted; resolved against this ffmpeg and machine before the first start */
+  hwaccel?: HwaccelChoice;
 }
 
 export interface CameraCounters {
@@ -42,6 +46,7 @@ export class Camera {
   private stallReason: string | null = null;
   private stopping = false;
   private status: CameraStatus;
+  private decodeResolved = false;
 
   constructor(
     private readonly opts: CameraOptions,
@@ -89,7 +94,8 @@ export class Camera {
   start(): void {
     this.stopping = false;
     if (this.status.state !== "offline") this.setState("offline", "starting");
-    this.spawn();
+    if (this.opts.hwaccel && !this.decodeResolved) void this.resolveDecodeThenSpawn(this.opts.hwaccel);
+    else this.spawn();
     this.stallTimer = setInterval(() => this.checkStall(), 1000);
     this.stallTimer.unref();
   }
@@ -110,6 +116,15 @@ export class Camera {
     }
     this.proc = null;
     if (this.status.state !== "ended") this.setState("stopped", null);
+  }
+
+  private async resolveDecodeThenSpawn(choice: HwaccelChoice): Promise<void> {
+    const d = await resolveDecode(choice, this.opts.source);
+    this.decodeResolved = true;
+    this.opts.decodeArgs = d.args;
+    if (d.warning) this.log.warn({ camera: this.name, hwaccel: choice }, d.warning);
+    else if (d.used !== "none") this.log.info({ camera: this.name, hwaccel: d.used, args: d.args.join(" ") }, "hardware decode");
+    if (!this.stopping && !this.proc) this.spawn();
   }
 
   private spawn(): void {

@@ -71,7 +71,7 @@ async function measureDecode(name: string, cam: CameraConfig, width: number, hei
   let t0 = 0;
   let kept = false;
   const camera = new Camera(
-    { name, source: cam.source, fps: cam.fps, width, height, loop: true, realtime: false, rtspTransport: cam.rtsp_transport, timeoutSeconds: cam.stall_seconds, stallSeconds: cam.stall_seconds, threads: 2 },
+    { name, source: cam.source, fps: cam.fps, width, height, loop: true, realtime: false, rtspTransport: cam.rtsp_transport, timeoutSeconds: cam.stall_seconds, stallSeconds: cam.stall_seconds, threads: 2, hwaccel: cam.hwaccel },
     (frame: Frame) => {
       if (!t0) t0 = performance.now();
       else frames++;
