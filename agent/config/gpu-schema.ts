@@ -6,13 +6,13 @@ import { z } from "zod";
 // patched binding of scripts/jetson/ does.
 
 export const tensorrtSchema = z.strictObject({
-  fp16: z.boolean().default(true).describe("build FP16 engines (trt_fp16_enable); about twice as fast as FP32 on Jetson, scores differ in the third decimal"),
+  fp16: z.boolean().default(true).describe("build FP16 engines (trt_fp16_enable): faster than FP32 on Jetson GPUs; scores change slightly"),
   int8: z.boolean().default(false).describe("allow INT8 layers (trt_int8_enable); needs a calibration table or a quantized (QDQ) model"),
   engine_cache: z
     .string()
     .default("var/trt-cache")
     .describe("folder for built engines, one entry per model hash + TensorRT version + GPU + options; relative to the config file"),
-  timing_cache: z.boolean().default(true).describe("keep TensorRT's layer timing cache beside the engines (trt_timing_cache_enable): rebuilds take seconds, not minutes"),
+  timing_cache: z.boolean().default(true).describe("keep TensorRT's layer timing cache beside the engines (trt_timing_cache_enable), so later builds on this TensorRT and GPU reuse the measured tactics"),
   workspace_mb: z.number().int().min(64).max(65_536).default(1024).describe("most GPU memory TensorRT may use while building (trt_max_workspace_size)"),
   builder_optimization_level: z
     .number()
