@@ -47,6 +47,8 @@ export class Camera {
   private stopping = false;
   private status: CameraStatus;
   private decodeResolved = false;
+  /** ffmpeg opened the source this run (printed `Input #0`): a failure without frames is then the decoder's */
+  private sawInput = false;
 
   constructor(
     private readonly opts: CameraOptions,
@@ -129,6 +131,7 @@ export class Camera {
 
   private spawn(): void {
     this.stderr = [];
+    this.sawInput = false;
     this.stallReason = null;
     this.startedAt = Date.now();
     this.firstFrameAt = 0;
@@ -136,6 +139,7 @@ export class Camera {
     this.pool.lastCompleteAt = 0;
     const proc = startFrameSource(this.opts, {
       onStderr: (line) => {
+        if (line.startsWith("Input #0")) this.sawInput = true;
         this.stderr.push(line);
         if (this.stderr.length > 20) this.stderr.shift();
       },
@@ -156,6 +160,13 @@ export class Camera {
     }
     const reason =
       this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
+    // A hardware decoder that exists but cannot take this stream (a profile NVDEC lacks, a GPU that is gone) must
+    // not keep the camera down: source opened, no frame, so the next start decodes in software. An unreachable
+    // camera never opens, and keeps its hardware decode.
+    if (!this.firstFrameAt && this.sawInput && this.opts.decodeArgs?.length) {
+      this.log.warn({ camera: this.name, args: this.opts.decodeArgs.join(" "), reason }, "hardware decode gave no frame; decoding in software from now on");
+      this.opts.decodeArgs = [];
+    }
     const healthyMs = this.firstFrameAt ? this.pool.lastCompleteAt - this.firstFrameAt : 0;
     const delay = this.backoff.next(healthyMs);
     this.setState("offline", reason);

@@ -14,9 +14,9 @@ export interface DecodeFacts {
   hwaccels: ReadonlySet<string>;
   /** a Jetson (L4T): /etc/nv_tegra_release or a tegra device tree */
   tegra: boolean;
-  /** an NVIDIA discrete GPU's driver: /dev/nvidiactl */
+  /** an NVIDIA GPU ffmpeg can open: /dev/nvidiactl, and `-init_hw_device cuda` works */
   nvidiaGpu: boolean;
-  /** the first DRM render node, for VAAPI */
+  /** the first DRM render node on which ffmpeg can open VAAPI */
   renderNode: string | null;
 }
 
@@ -68,12 +68,12 @@ export function chooseDecode(choice: HwaccelChoice, facts: DecodeFacts, codec = 
   };
   const nvdec = (): DecodeChoice | string => {
     if (!facts.hwaccels.has("cuda")) return "this ffmpeg was built without the cuda hwaccel";
-    if (!facts.nvidiaGpu) return "no NVIDIA GPU driver (/dev/nvidiactl)";
+    if (!facts.nvidiaGpu) return "no CUDA device ffmpeg can open (/dev/nvidiactl, libcuda.so.1)";
     return { used: "nvdec", args: ["-hwaccel", "cuda"] };
   };
   const vaapi = (): DecodeChoice | string => {
     if (!facts.hwaccels.has("vaapi")) return "this ffmpeg was built without vaapi";
-    if (!facts.renderNode) return "no DRM render node (/dev/dri/renderD*)";
+    if (!facts.renderNode) return "no DRM render node with a working VAAPI driver (/dev/dri/renderD*)";
     return { used: "vaapi", args: ["-hwaccel", "vaapi", "-hwaccel_device", facts.renderNode] };
   };
   const software: DecodeChoice = { used: "none", args: [] };
@@ -117,16 +117,27 @@ function firstRenderNode(): string | null {
   }
 }
 
+/** Whether ffmpeg can open a hardware device: a render node without a VA driver, or a GPU without libcuda, fails. */
+function deviceOpens(spec: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const args = ["-hide_banner", "-loglevel", "error", "-init_hw_device", spec, "-f", "lavfi", "-i", "nullsrc=s=64x64", "-frames:v", "1", "-f", "null", "-"];
+    execFile(ffmpegPath(), args, { timeout: 10_000 }, (err) => resolve(!err));
+  });
+}
+
 let facts: Promise<DecodeFacts> | null = null;
 
 export function decodeFacts(): Promise<DecodeFacts> {
-  facts ??= Promise.all([run(ffmpegPath(), ["-hide_banner", "-decoders"]), run(ffmpegPath(), ["-hide_banner", "-hwaccels"])]).then(([dec, hw]) => ({
-    decoders: parseDecoders(dec),
-    hwaccels: parseHwaccels(hw),
-    tegra: isTegra(),
-    nvidiaGpu: existsSync("/dev/nvidiactl"),
-    renderNode: firstRenderNode(),
-  }));
+  facts ??= (async () => {
+    const [dec, hw] = await Promise.all([run(ffmpegPath(), ["-hide_banner", "-decoders"]), run(ffmpegPath(), ["-hide_banner", "-hwaccels"])]);
+    const hwaccels = parseHwaccels(hw);
+    const node = firstRenderNode();
+    const [cuda, vaapi] = await Promise.all([
+      hwaccels.has("cuda") && existsSync("/dev/nvidiactl") ? deviceOpens("cuda=eva:0") : false,
+      hwaccels.has("vaapi") && node ? deviceOpens(`vaapi=eva:${node}`) : false,
+    ]);
+    return { decoders: parseDecoders(dec), hwaccels, tegra: isTegra(), nvidiaGpu: cuda, renderNode: vaapi ? node : null };
+  })();
   return facts;
 }
 

@@ -129,4 +129,49 @@ describe("on this machine (real ffmpeg)", () => {
     expect(frames).toBeGreaterThan(3);
     expect(lines.filter((l) => l.hwaccel === "jetson" && /unavailable.*software/.test(l.msg))).toHaveLength(1);
   });
+
+  it("a hardware decoder that opens the source but gives no frame is dropped: the next start decodes in software", async () => {
+    const clip = await emptyClip(2, 10);
+    const lines: Array<{ msg: string; args?: string }> = [];
+    const log = pino(new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
+    let frames = 0;
+    // h264_cuvid is in this ffmpeg and cannot open without libcuda: the failure a broken GPU decoder gives.
+    const cam = new Camera(
+      { name: "hw", source: clip, fps: 5, width: 64, height: 36, loop: false, realtime: false, rtspTransport: "tcp", timeoutSeconds: 5, stallSeconds: 5, threads: 1, decodeArgs: ["-c:v", "h264_cuvid"] },
+      (f) => {
+        frames++;
+        f.release();
+      },
+      () => {},
+      log,
+    );
+    cameras.push(cam);
+    const f = await decodeFacts();
+    if (!f.decoders.has("h264_cuvid") || f.nvidiaGpu) return; // needs an ffmpeg with cuvid and no usable GPU
+    cam.start();
+    const end = Date.now() + 30_000;
+    while (cam.current.state !== "ended" && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(cam.current.state).toBe("ended");
+    expect(frames).toBeGreaterThan(3);
+    expect(lines.filter((l) => l.msg.startsWith("hardware decode gave no frame") && l.args === "-c:v h264_cuvid")).toHaveLength(1);
+  });
+
+  it("a camera that cannot be reached keeps its hardware decode for when it comes back", async () => {
+    const lines: Array<{ msg: string }> = [];
+    const log = pino(new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
+    const statuses: string[] = [];
+    const cam = new Camera(
+      { name: "down", source: "rtsp://127.0.0.1:9/none", fps: 5, width: 64, height: 36, loop: false, realtime: true, rtspTransport: "tcp", timeoutSeconds: 2, stallSeconds: 5, threads: 1, decodeArgs: ["-c:v", "h264_cuvid"] },
+      (f) => f.release(),
+      (st) => statuses.push(st.reason ?? ""),
+      log,
+    );
+    cameras.push(cam);
+    cam.start();
+    const end = Date.now() + 20_000;
+    while (cam.current.restarts < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(cam.current.restarts).toBeGreaterThanOrEqual(1);
+    expect(lines.some((l) => l.msg.startsWith("hardware decode gave no frame"))).toBe(false);
+    expect(inputOptions({ source: "rtsp://x", fps: 5, width: 64, height: 36, loop: false, realtime: true, rtspTransport: "tcp", timeoutSeconds: 2, threads: 1, decodeArgs: (cam as unknown as { opts: { decodeArgs: string[] } }).opts.decodeArgs })).toContain("h264_cuvid");
+  });
 });
