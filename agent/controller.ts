@@ -4,12 +4,14 @@ import { planReload } from "./config/diff.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import type { EventSink } from "./events/maintainer.js";
-import { HealthServer, type HealthReport } from "./health/http.js";
-import type { AlarmKey } from "./publish/alarm-book.js";
+import type { HealthReport } from "./health/http.js";
+import { AlarmBook, type AlarmKey } from "./publish/alarm-book.js";
+import { newEventId } from "./events/ulid.js";
 import type { CommandOutcome } from "./publish/commands.js";
 import type { ControlledAgent } from "./publish/control-room.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
 import { DetectorPool, type PreparedDetectors } from "./parts/detector-pool.js";
+import { HealthEndpoint } from "./parts/health-endpoint.js";
 import { commitAll, prepareAll, ReloadError, type PreparedChange } from "./parts/part.js";
 import { Persistence } from "./parts/persistence.js";
 import { Uplink } from "./parts/uplink.js";
@@ -32,7 +34,7 @@ export class Agent {
   private readonly detectors: DetectorPool;
   private readonly uplink: Uplink;
   private readonly cameras: CameraPipelines;
-  private health: HealthServer | null = null;
+  private readonly health: HealthEndpoint;
   private stopped = false;
   /** resolves when every file camera has ended (with exitOnEof) */
   readonly finished: Promise<void>;
@@ -44,7 +46,7 @@ export class Agent {
   ) {
     this.persistence = new Persistence(log);
     this.detectors = new DetectorPool(log);
-    this.uplink = new Uplink({ persistence: this.persistence, agent: this.controlled(), log });
+    this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this.controlled(), log });
     const p = this.persistence;
     const sink: EventSink = {
       recordEvent: (change, ev) => {
@@ -63,6 +65,7 @@ export class Agent {
     };
     this.cameras = new CameraPipelines({ detectors: this.detectors, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof });
     this.finished = this.cameras.finished;
+    this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats() }, log);
   }
 
   get config(): Config {
@@ -73,13 +76,7 @@ export class Agent {
     const cfg = this.config;
     this.persistence.start(cfg);
     this.uplink.start(cfg);
-    if (cfg.health.port > 0) {
-      this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.uplink.stats()! }, this.log);
-      // A taken port must not stop video analytics: the error is logged and the agent runs without it.
-      await this.health.start(cfg.health.port, cfg.health.host).catch((err: Error) => {
-        this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
-      });
-    }
+    await this.health.start(cfg);
     await this.detectors.start(cfg);
     this.cameras.start(cfg);
   }
@@ -92,18 +89,19 @@ export class Agent {
   async reload(next: LoadedConfig): Promise<string[]> {
     if (this.stopped) throw new Error("the agent is stopping");
     const plan = planReload(this.config, next.config);
-    const [detectors, persistence, uplink] = (await prepareAll([
+    const [detectors, persistence, uplink, health] = (await prepareAll([
       () => this.detectors.prepare(next, plan),
       () => this.persistence.prepare(next, plan),
       () => this.uplink.prepare(next, plan),
-    ])) as [PreparedDetectors, PreparedChange, PreparedChange];
+      () => this.health.prepare(next, plan),
+    ])) as [PreparedDetectors, PreparedChange, PreparedChange, PreparedChange];
     const cameras = this.cameras.prepare(next, plan, detectors);
     if (this.stopped) {
-      await Promise.all([detectors, persistence, uplink].map((c) => c.abort()));
+      await Promise.all([detectors, persistence, uplink, health].map((c) => c.abort()));
       throw new ReloadError([{ file: next.file, line: 1, col: 1, path: "", message: "the agent is stopping" }]);
     }
     if (plan.log) this.log.level = next.config.log.level;
-    await commitAll([detectors, persistence, uplink, cameras]);
+    await commitAll([detectors, persistence, uplink, cameras, health]);
     this.loaded = next;
     await this.detectors.retired();
     return plan.changed;
@@ -163,7 +161,7 @@ export class Agent {
     this.stopped = true;
     await this.cameras.stop();
     this.uplink.notify();
-    await this.health?.stop();
+    await this.health.stop();
     await this.detectors.stop();
     await this.uplink.stop(flushTimeoutMs);
     await this.persistence.stop();

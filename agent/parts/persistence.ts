@@ -1,3 +1,5 @@
+import { realpathSync } from "node:fs";
+import path from "node:path";
 import type { Logger } from "pino";
 import type { Crossing } from "../analytics/line-crossings.js";
 import type { SignSighting } from "../analytics/sign-sightings.js";
@@ -63,10 +65,24 @@ export class Persistence {
     return this.db.queryEvents(q);
   }
 
-  /** A moved database is opened now (it may fail); it takes over, with the undelivered messages, at commit. */
+  /**
+   * A moved database is opened now (it may fail); it takes over, with the undelivered messages, at commit.
+   * Retention and the snapshot folder change in place, on the same database.
+   */
   async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
-    if (!plan.storage) return unchanged;
     const cfg = next.config;
+    // The same file under another name (a symlink, a relative path) is no move: a second handle on it would
+    // re-enqueue the outbox into itself for ever.
+    if (!plan.storage || sameFile(cfg.storage.db, this.db.file)) {
+      if (!plan.storageLive) return unchanged;
+      return {
+        abort: async () => {},
+        commit: async () => {
+          this.writer.moveTo(cfg.storage.snapshots);
+          this.startRetention(cfg);
+        },
+      };
+    }
     let store: EventStore;
     try {
       store = new EventStore(cfg.storage.db);
@@ -112,6 +128,17 @@ export class Persistence {
     }, this.log);
     this.retention.start();
   }
+}
+
+function sameFile(a: string, b: string): boolean {
+  const real = (f: string) => {
+    try {
+      return realpathSync(f);
+    } catch {
+      return path.resolve(f);
+    }
+  };
+  return real(a) === real(b);
 }
 
 /** Messages not yet delivered follow the database to its new place, in order, so a storage move loses none. */
