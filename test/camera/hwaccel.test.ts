@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Camera } from "../../agent/camera/camera.js";
 import { inputOptions } from "../../agent/camera/ffmpeg.js";
 import { chooseDecode, decodeFacts, parseDecoders, parseHwaccels, resolveDecode, type DecodeFacts } from "../../agent/camera/hwaccel.js";
+import { planReload } from "../../agent/config/diff.js";
+import { parseConfig } from "../../agent/config/load.js";
 import { emptyClip } from "../support/clips.js";
 
 // Listings as ffmpeg prints them: NVIDIA's ffmpeg for JetPack 6, a jetson-ffmpeg (nvmpi) build, a desktop build.
@@ -173,5 +175,24 @@ describe("on this machine (real ffmpeg)", () => {
     expect(cam.current.restarts).toBeGreaterThanOrEqual(1);
     expect(lines.some((l) => l.msg.startsWith("hardware decode gave no frame"))).toBe(false);
     expect(inputOptions({ source: "rtsp://x", fps: 5, width: 64, height: 36, loop: false, realtime: true, rtspTransport: "tcp", timeoutSeconds: 2, threads: 1, decodeArgs: (cam as unknown as { opts: { decodeArgs: string[] } }).opts.decodeArgs })).toContain("h264_cuvid");
+  });
+});
+
+describe("live reload of the GPU keys", () => {
+  const text = (hwaccel: string, fp16: boolean) => `device: {id: d}
+models: {m: {path: m.onnx}}
+detector: {tensorrt: {fp16: ${fp16}}}
+cameras:
+  gate: {source: rtsp://cam/1, hwaccel: ${hwaccel}, detect: {model: m}}
+  yard: {source: rtsp://cam/2, detect: {model: m}}
+`;
+  const cfg = (hwaccel: string, fp16: boolean) => parseConfig(text(hwaccel, fp16), "/etc/eva/eva.yaml", {});
+
+  it("an edit of a camera's hwaccel restarts that camera only; a TensorRT option reloads the model", () => {
+    const hw = planReload(cfg("auto", true), cfg("jetson", true));
+    expect(hw.cameras.restarted).toEqual(["gate"]);
+    expect(hw.models.load).toEqual([]);
+    const trt = planReload(cfg("auto", true), cfg("auto", false));
+    expect(trt.models.load).toEqual(["m"]);
   });
 });
