@@ -72,11 +72,12 @@ async function createSession(bytes: Uint8Array, base: string) {
           onnxruntimeVersion: ort.env.versions.common,
           create: (cache) => ort.InferenceSession.create(bytes, options(provider, cache)),
           building: (key, why) => send({ type: "building", provider, key, why }),
+          waiting: (key) => send({ type: "building", provider, key, why: "another session of this model is building the engine: waiting for it" }),
         });
-        return { session: trt.session, provider, skipped, engine: trt.engine, seal: trt.seal };
+        return { session: trt.session, provider, skipped, engine: trt.engine, finish: trt.finish };
       }
       const session = await ort.InferenceSession.create(bytes, options(provider));
-      return { session, provider, skipped, engine: undefined, seal: () => null };
+      return { session, provider, skipped, engine: undefined, finish: (_ok: boolean): string | null => null };
     } catch (err) {
       const message = (err as Error).message.split("\n")[0];
       if (provider === "cpu") throw new DetectorError("EVA_MODEL_INVALID", `${base}: onnxruntime cannot load it (${message})`);
@@ -88,6 +89,9 @@ async function createSession(bytes: Uint8Array, base: string) {
     `${base}: no execution provider could run it: ${skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`,
   );
 }
+
+/** A fresh TensorRT build not yet sealed: thrown away (and its lock released) if loading fails after it. */
+let unfinished: ((ok: boolean) => string | null) | null = null;
 
 async function open() {
   const file = init.model.path;
@@ -101,7 +105,8 @@ async function open() {
     throw err;
   }
   const labelsText = init.model.labels ? await readLabelsFile(init.model.labels) : undefined;
-  const { session, provider, skipped, engine, seal } = await createSession(bytes, base);
+  const { session, provider, skipped, engine, finish } = await createSession(bytes, base);
+  unfinished = finish;
   if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
     throw new DetectorError(
       "EVA_MODEL_UNSUPPORTED",
@@ -125,9 +130,13 @@ async function open() {
   // Warm-up on the blank input before any camera frame: CUDA kernels load, a TensorRT engine that builds at
   // the first run builds here, so the first real frame is not the one that waits (the 30 s detect watchdog).
   const t0 = performance.now();
-  await session.run({ [info.inputName]: tensor });
+  try {
+    await session.run({ [info.inputName]: tensor });
+  } catch (err) {
+    throw new DetectorError("EVA_INFERENCE_FAILED", `${base}: warm-up inference failed on ${provider} (${(err as Error).message.split("\n")[0]})`);
+  }
   const warmupMs = Math.round(performance.now() - t0);
-  const sealWarning = seal();
+  const sealWarning = finish(true);
   if (sealWarning) warnings.push(sealWarning);
   return { session, provider, skipped, warnings, info, pipeline, tensor, warmupMs, engine };
 }
@@ -155,6 +164,7 @@ async function main(): Promise<void> {
   try {
     loaded = await open();
   } catch (err) {
+    unfinished?.(false);
     send({ type: "failed", error: plain(err, "EVA_MODEL_INVALID") });
     port.close();
     return;

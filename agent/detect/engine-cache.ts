@@ -5,7 +5,7 @@
 // written after a successful build and warm-up still matches the files byte for byte.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 export const MANIFEST = "eva-engine.json";
@@ -173,6 +173,52 @@ export function sealEntry(entry: CacheEntry, parts: EngineKeyParts, buildMs: num
   writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
   renameSync(tmp, path.join(entry.dir, MANIFEST));
   return null;
+}
+
+// --- One builder per entry. Several sessions of one model (a worker pool, a bench beside the service) must not
+// build into the same folder, nor empty it while another builds: the first takes `<key>.lock`, the others wait
+// for it and then find the engine sealed.
+
+export interface EntryLock {
+  release(): void;
+}
+
+const LOCK_STALE_MS = 60 * 60 * 1000;
+
+function lockHolderAlive(file: string): boolean {
+  try {
+    const pid = Number(readFileSync(file, "utf8"));
+    if (Date.now() - statSync(file).mtimeMs > LOCK_STALE_MS) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists under another user; anything else: no holder (or no file any more).
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Takes the entry's lock, waiting while a live holder builds; a lock whose holder died or is an hour old is broken. */
+export async function lockEntry(root: string, key: string, onWait: () => void = () => {}, pollMs = 500): Promise<EntryLock> {
+  mkdirSync(root, { recursive: true });
+  const file = path.join(root, `${key}.lock`);
+  let waited = false;
+  for (;;) {
+    try {
+      const fd = openSync(file, "wx");
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return { release: () => rmSync(file, { force: true }) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (!lockHolderAlive(file)) {
+      rmSync(file, { force: true });
+      continue;
+    }
+    if (!waited) onWait();
+    waited = true;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 // --- What the machine has: read once per worker, from files and tools every JetPack / CUDA install has.

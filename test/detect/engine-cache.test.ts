@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tensorrtSchema, cudaSchema } from "../../agent/config/gpu-schema.js";
-import { checkEntry, engineCacheKey, gpuName, MANIFEST, openEntry, prepareEntry, sealEntry, tensorrtVersion, type EngineKeyParts } from "../../agent/detect/engine-cache.js";
+import { checkEntry, engineCacheKey, gpuName, lockEntry, MANIFEST, openEntry, prepareEntry, sealEntry, tensorrtVersion, type EngineKeyParts } from "../../agent/detect/engine-cache.js";
 import { openTensorrtSession } from "../../agent/detect/tensorrt-session.js";
 
 const parts: EngineKeyParts = {
@@ -156,7 +156,7 @@ describe("openTensorrtSession around the cache", () => {
       const first = await open(p, building);
       expect(first.engine.cache).toBe("built");
       expect(building).toEqual([expect.stringMatching(/no engine/)]);
-      expect(first.seal()).toBeNull();
+      expect(first.finish(true)).toBeNull();
       const second = await open(p, building);
       expect(second.engine.cache).toBe("hit");
       expect(building).toHaveLength(1);
@@ -167,7 +167,7 @@ describe("openTensorrtSession around the cache", () => {
     await withVersion(async () => {
       const good = provider();
       const first = await open(good, []);
-      first.seal();
+      first.finish(true);
       let n = 0;
       const flaky = provider(() => n++ === 0);
       const building: string[] = [];
@@ -190,5 +190,55 @@ describe("openTensorrtSession around the cache", () => {
       expect(s.engine.cache).toBe("uncached");
       expect(p.calls).toEqual([undefined]);
     }
+  });
+
+  it("two sessions of one engine at once: one builds, the other waits and loads what it sealed", async () => {
+    await withVersion(async () => {
+      let builds = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const slow = {
+        create: async (cache: { engineDir: string } | undefined) => {
+          const fresh = !readdirSync(cache!.engineDir).some((f) => f.endsWith(".engine"));
+          if (fresh) {
+            builds++;
+            await gate;
+            writeFileSync(path.join(cache!.engineDir, "g_sm87.engine"), "E");
+          }
+          return {};
+        },
+      };
+      const waits: string[] = [];
+      const opts = { model, gpu: gpu(), onnxruntimeVersion: "1.30.0", create: slow.create, building: () => {} };
+      const a = openTensorrtSession(opts);
+      await new Promise((r) => setTimeout(r, 100));
+      const b = openTensorrtSession({ ...opts, waiting: (k: string) => waits.push(k) });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(waits).toHaveLength(1);
+      release();
+      const first = await a;
+      expect(first.engine.cache).toBe("built");
+      first.finish(true);
+      expect((await b).engine.cache).toBe("hit");
+      expect(builds).toBe(1);
+    });
+  });
+
+  it("a build thrown away (warm-up failed) leaves no entry and frees the lock", async () => {
+    await withVersion(async () => {
+      const s = await open(provider(), []);
+      expect(s.finish(false)).toBeNull();
+      const again: string[] = [];
+      expect((await open(provider(), again)).engine.cache).toBe("built");
+      expect(again).toEqual([expect.stringMatching(/no engine/)]);
+    });
+  });
+
+  it("a lock left by a process that died is broken", async () => {
+    writeFileSync(path.join(root, "k.lock"), "999999999");
+    const lock = await lockEntry(root, "k");
+    expect(readFileSync(path.join(root, "k.lock"), "utf8")).toBe(String(process.pid));
+    lock.release();
+    expect(existsSync(path.join(root, "k.lock"))).toBe(false);
   });
 });
