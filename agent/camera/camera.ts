@@ -167,7 +167,8 @@ export class Camera {
       this.log.warn({ camera: this.name, args: this.opts.decodeArgs.join(" "), reason }, "hardware decode gave no frame; decoding in software from now on");
       this.opts.decodeArgs = [];
     }
-    const healthyMs = this.firstFrameAt ? this.pool.lastCompleteAt - this.firstFrameAt : 0;
+    // Any frame this run means the source came back: the backoff starts over (a one-frame run counts too).
+    const healthyMs = this.firstFrameAt ? Math.max(1, this.pool.lastCompleteAt - this.firstFrameAt) : 0;
     const delay = this.backoff.next(healthyMs);
     this.setState("offline", reason);
     this.status.restarts++;
