@@ -36,9 +36,8 @@ export interface ConsoleAccessOptions {
 /**
  * Decides each request. Loopback binding: open, but the Host header must name a loopback address too, so a web
  * page elsewhere cannot reach the console through DNS rebinding (with a token set, a proxy's Host passes with
- * the token). Other bindings: the token, as
- * `Authorization: Bearer …`, the `eva_console` cookie, or `?token=` once (answered with the cookie, so images
- * and the page's own requests carry it). Without a token in the environment the console stays off there.
+ * the token). Other bindings: the token, as `Authorization: Bearer …`, as a Basic password, the `eva_console`
+ * cookie, or `?token=` (the page answers it with the cookie, so images and the page's own requests carry it). Without a token in the environment the console stays off there.
  */
 export class ConsoleAccess {
   readonly needsToken: boolean;
@@ -63,8 +62,15 @@ export class ConsoleAccess {
     } else if (!this.token) {
       return { ok: false, status: 403, message: `the console is off: the server listens beyond loopback and ${TOKEN_ENV} is not set` };
     }
-    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+    const auth = req.headers.authorization ?? "";
+    const bearer = /^Bearer\s+(.+)$/i.exec(auth)?.[1];
     if (bearer !== undefined) return tokensMatch(bearer.trim(), this.token) ? { ok: true } : deny();
+    // Basic with the token as the password (any user name): what curl -u and Home Assistant's MJPEG camera send
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(auth)?.[1];
+    if (basic !== undefined) {
+      const decoded = Buffer.from(basic, "base64").toString("utf8");
+      return tokensMatch(decoded.slice(decoded.indexOf(":") + 1), this.token) ? { ok: true } : deny();
+    }
     const query = url.searchParams.get("token");
     if (query !== null) {
       if (!tokensMatch(query, this.token)) return deny();
@@ -76,7 +82,11 @@ export class ConsoleAccess {
   }
 }
 
-const deny = (): AccessDecision => ({ ok: false, status: 401, message: `token required: open /console/?token=… or send Authorization: Bearer … (${TOKEN_ENV} on the device)` });
+const deny = (): AccessDecision => ({
+  ok: false,
+  status: 401,
+  message: `token required: open /console/?token=…, or send Authorization: Bearer … or Basic with the token as password (${TOKEN_ENV} on the device)`,
+});
 
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? "").split(";")) {

@@ -117,6 +117,9 @@ describe("console access", () => {
     expect((await fetch(`${base}/api/state`)).status).toBe(401);
     expect((await fetch(`${base}/api/state`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     expect((await fetch(`${base}/api/state`, { headers: { authorization: "Bearer s3cret" } })).status).toBe(200);
+    const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` });
+    expect((await fetch(`${base}/api/cameras/cam/frame.jpg`, { headers: basic("ha", "s3cret") })).status).toBe(200);
+    expect((await fetch(`${base}/api/cameras/cam/frame.jpg`, { headers: basic("s3cret", "wrong") })).status).toBe(401);
     expect((await fetch(`${base}/console/?token=nope`)).status).toBe(401);
     expect((await fetch(`${base}/api/state?token=s3cret`)).status).toBe(200);
     const login = await fetch(`${base}/console/?token=s3cret`, { redirect: "manual" });
