@@ -22,8 +22,11 @@ export { ReloadError, type CameraFigures };
 export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
   exitOnEof?: boolean;
-  /** live config reload (issue 6); without it the `reload` command answers not_supported */
-  reload?: () => Promise<CommandOutcome>;
+  /**
+   * live config reload (issue 6); without it the `reload` command answers not_supported. `requestedBy` names
+   * who asked when it is not the control room (the web console's save), for the log.
+   */
+  reload?: (requestedBy?: "web console") => Promise<CommandOutcome>;
 }
 
 /**
@@ -149,8 +152,8 @@ export class Agent {
   }
 
   /** The reload command: the live reload hook when there is one (issue 6). */
-  requestReload(): Promise<CommandOutcome> {
-    if (this.opts.reload) return this.opts.reload();
+  requestReload(requestedBy?: "web console"): Promise<CommandOutcome> {
+    if (this.opts.reload) return this.opts.reload(requestedBy);
     return Promise.resolve({ ok: false, code: "not_supported", message: "live config reload is not available in this version; restart the agent" });
   }
 
@@ -202,7 +205,7 @@ export class Agent {
       },
       store: () => this.persistence.store ?? null,
       occupancy: () => [...this.occupancy.values()].filter((o) => o.zone in (this.config.cameras[o.camera]?.zones ?? {})),
-      reload: () => this.requestReload(),
+      reload: () => this.requestReload("web console"),
     };
   }
 }
