@@ -11,6 +11,9 @@ export type ReloadReport =
   | { result: "applied"; hash: string; changed: string[] }
   | { result: "rejected"; hash: string | null; errors: ConfigProblem[] };
 
+/** What asked for a reload, as logged: a signal, or the control room's `reload` command over MQTT. */
+export type ReloadTrigger = "SIGHUP" | "MQTT reload command";
+
 /** The part of the Agent a reload drives. */
 export interface ReloadTarget {
   reload(next: LoadedConfig): Promise<string[]>;
@@ -74,9 +77,9 @@ export class ConfigReloader {
     });
   }
 
-  /** Reloads now (SIGHUP); resolves with the report, null when closed. */
-  trigger(): Promise<ReloadReport | null> {
-    return this.enqueue(() => this.reloadOnce("SIGHUP"));
+  /** Reloads now (SIGHUP, or the control room's reload command); resolves with the report, null when closed. */
+  trigger(trigger: ReloadTrigger = "SIGHUP"): Promise<ReloadReport | null> {
+    return this.enqueue(() => this.reloadOnce(trigger));
   }
 
   /** Stops watching; waits for a reload in progress. */
@@ -92,7 +95,7 @@ export class ConfigReloader {
     return run;
   }
 
-  private async reloadOnce(trigger: "file changed" | "SIGHUP"): Promise<ReloadReport | null> {
+  private async reloadOnce(trigger: ReloadTrigger | "file changed"): Promise<ReloadReport | null> {
     const text = await this.readText();
     if (typeof text !== "string") {
       const seen = `unreadable: ${text.error}`;

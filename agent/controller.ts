@@ -25,7 +25,10 @@ import type { CommandOutcome } from "./publish/commands.js";
 import type { AlarmKey } from "./publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent } from "./publish/control-room.js";
 import { deepStreamEncoder } from "./publish/deepstream.js";
+import { HomeAssistantDiscovery } from "./publish/home-assistant.js";
 import { OutboxBound } from "./publish/outbox-bound.js";
+import { AgentMetrics, type MetricsSnapshot } from "./health/metrics.js";
+import { agentVersion } from "./health/version.js";
 
 export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
@@ -65,7 +68,7 @@ class CameraPipeline {
   readonly inferMs = new LatencyWindow();
   /** off by the set_detection command: frames still flow, nothing is detected */
   detection = true;
-  private snapshotWaiters: Array<(frame: Frame) => void> = [];
+  private snapshotWaiters: Array<{ take: (frame: Frame) => void; fail: (why: string) => void }> = [];
 
   constructor(
     readonly name: string,
@@ -78,6 +81,7 @@ class CameraPipeline {
     readonly height: number,
     onStatus: (s: CameraStatus) => void,
     private readonly log: Logger,
+    private readonly metrics: AgentMetrics | null = null,
   ) {
     this.camera = new Camera(
       {
@@ -99,26 +103,55 @@ class CameraPipeline {
     );
   }
 
-  /** Resolves with a JPEG of the next frame (written under dir), or rejects after timeoutMs without one. */
+  /**
+   * Resolves with a JPEG of the next frame (written under dir); rejects at once when no frame can come (the
+   * file has ended, the camera is stopped or offline for a reason other than starting), or after timeoutMs.
+   */
   snapshotNext(dir: string, timeoutMs = 10_000): Promise<{ path: string; jpeg: Buffer }> {
+    const noFrame = this.noFrameReason();
+    if (noFrame) return Promise.reject(new Error(noFrame));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== take);
+        this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== waiter);
         reject(new Error(`no frame from camera ${this.name} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      const take = (frame: Frame): void => {
-        clearTimeout(timer);
-        frameJpeg(frame, dir).then(resolve, reject);
+      const waiter = {
+        take: (frame: Frame): void => {
+          clearTimeout(timer);
+          frameJpeg(frame, dir).then(resolve, reject);
+        },
+        fail: (why: string): void => {
+          clearTimeout(timer);
+          reject(new Error(why));
+        },
       };
-      this.snapshotWaiters.push(take);
+      this.snapshotWaiters.push(waiter);
     });
+  }
+
+  /** Why no next frame will come, or null while one may. */
+  private noFrameReason(): string | null {
+    const s = this.camera.current;
+    if (s.state === "ended") return `camera ${this.name} has ended (${s.reason ?? "end of file"}): no frame to take`;
+    if (s.state === "stopped") return `camera ${this.name} is stopped`;
+    if (s.state === "offline" && s.reason !== "starting") return `camera ${this.name} is offline: ${s.reason ?? "unknown"}`;
+    return null;
+  }
+
+  /** The camera changed state: snapshot requests waiting for a frame that cannot come now fail at once. */
+  onStateChange(): void {
+    const why = this.noFrameReason();
+    if (!why || !this.snapshotWaiters.length) return;
+    const waiters = this.snapshotWaiters;
+    this.snapshotWaiters = [];
+    for (const w of waiters) w.fail(why);
   }
 
   private process(frame: Frame): void {
     if (this.snapshotWaiters.length) {
       const waiters = this.snapshotWaiters;
       this.snapshotWaiters = [];
-      for (const w of waiters) w(frame);
+      for (const w of waiters) w.take(frame);
     }
     if (!this.detection) {
       frame.release();
@@ -144,6 +177,7 @@ class CameraPipeline {
         this.figures.processed++;
         this.figures.inferMsTotal += inferMs;
         this.inferMs.add(inferMs);
+        this.metrics?.observeInference(this.name, inferMs);
         this.events.observe(frame, detections);
         this.lastError = "";
       })
@@ -225,6 +259,9 @@ export class Agent {
   private retention: Retention | null = null;
   private crossings: CrossingStore | null = null;
   private signs: SignStore | null = null;
+  private homeAssistant: HomeAssistantDiscovery | null = null;
+  /** /metrics; outlives publishers and stores that a reload replaces */
+  readonly metrics = new AgentMetrics(() => this.metricsSnapshot());
   private readonly modelFailures = new Map<string, string>();
   private readonly detectors = new Map<string, Detector>();
   private readonly pipelines = new Map<string, CameraPipeline>();
@@ -248,7 +285,7 @@ export class Agent {
     this.store = new EventStore(cfg.storage.db);
     this.startPublisher(cfg);
     if (cfg.health.port > 0) {
-      this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.api!.stats() }, this.log);
+      this.health = new HealthServer({ health: () => this.healthReport(), stats: () => this.api!.stats(), metrics: this.metrics }, this.log);
       // A taken port must not stop video analytics: the error is logged and the agent runs without it.
       await this.health.start(cfg.health.port, cfg.health.host).catch((err: Error) => {
         this.log.error({ port: cfg.health.port, host: cfg.health.host, err: err.message }, "health server could not start");
@@ -294,7 +331,7 @@ export class Agent {
       deviceId: cfg.device.id,
       outbox: store,
       log: this.log,
-      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder } : {}),
+      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder({ deviceName: cfg.device.name }) } : {}),
     });
     const bound = (this.bound = new OutboxBound(store, { maxRows: cfg.mqtt.outbox.max_rows, maxAgeMs: cfg.mqtt.outbox.max_age_hours * 3_600_000 }, this.log));
     bound.start();
@@ -305,12 +342,15 @@ export class Agent {
       log: this.log,
       cameras: Object.fromEntries(Object.entries(cfg.cameras).map(([n, c]) => [n, { enabled: c.enabled }])),
       statsIntervalSeconds: cfg.mqtt.stats_interval_seconds,
-      publishSnapshots: cfg.mqtt.snapshots,
+      // Home Assistant's image entities show the retained snapshot.
+      publishSnapshots: cfg.mqtt.snapshots || cfg.homeassistant.enabled,
       dbFile: cfg.storage.db,
       newId: newEventId,
       outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
     });
     this.api.start();
+    this.homeAssistant = new HomeAssistantDiscovery({ publisher: this.publisher, log: this.log, version: agentVersion() });
+    this.homeAssistant.update(cfg);
     this.publisher.start();
     // A publisher started by a reload tells the control room where the running cameras stand.
     for (const p of this.pipelines.values()) this.api.onCameraStatus(p.camera.current);
@@ -341,14 +381,23 @@ export class Agent {
   private readonly sink: EventSink = {
     recordEvent: (change, ev) => {
       this.store!.recordEvent(change, ev);
+      if (change === "new") this.metrics.eventStarted(ev.camera, ev.label);
       // The API publishes the event's snapshot once it is written.
       this.api?.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => this.snapshots?.idle()));
     },
-    recordCrossing: (camera, c) => this.crossings!.record(camera, c),
-    recordSighting: (s) => this.signs!.record(s),
+    recordCrossing: (camera, c) => {
+      const msg = this.crossings!.record(camera, c);
+      this.metrics.lineCrossed(camera, c.line, c.direction, c.label);
+      return msg;
+    },
+    recordSighting: (s) => {
+      this.signs!.record(s);
+      this.metrics.signSighted(s.camera, s.label);
+    },
     enqueue: (topic, payload, o) => this.store!.enqueue(topic, payload, o),
     alarm: (camera, a) => {
       const { type, state, zone, time: _time, ...extra } = a;
+      if (state === "raised") this.metrics.alarmRaised(camera, type);
       this.api?.setAlarmCondition({ type, camera, zone }, state === "raised", a.time, alarmReason(a), extra);
     },
   };
@@ -449,6 +498,7 @@ export class Agent {
       const opts = maintainerOptions(cfg, name, cam, p.width, p.height);
       this.snapshots?.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
       p.reconfigure(cam, opts);
+      this.announceLines(name, cam);
     }
     for (const name of [...plan.cameras.added, ...restart]) {
       const cam = cfg.cameras[name];
@@ -459,6 +509,7 @@ export class Agent {
       p.camera.start();
     }
     this.loaded = next;
+    this.homeAssistant?.update(cfg);
 
     // An old detector closes once the frame it may still hold is done.
     await Promise.all(users.map((p) => p.idle()));
@@ -486,7 +537,47 @@ export class Agent {
     const opts = maintainerOptions(cfg, name, cam, width, height);
     this.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, this.snapshots, this.sink, () => this.publisher?.notify(), this.log);
-    return new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log);
+    this.announceLines(name, cam);
+    return new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log, this.metrics);
+  }
+
+  /** Retained line totals at start (and after an edit), and their /metrics series from zero. */
+  private announceLines(name: string, cam: CameraConfig): void {
+    const lines = Object.entries(cam.lines);
+    if (!lines.length) return;
+    try {
+      this.crossings?.announce(name, lines.map(([l]) => l));
+      this.publisher?.notify();
+    } catch (err) {
+      this.log.error({ camera: name, err: (err as Error).message }, "could not queue the line totals");
+    }
+    for (const [line, l] of lines) {
+      const labels = l.labels ?? cam.detect.labels;
+      if (labels) this.metrics.declareLines(name, [line], labels);
+    }
+  }
+
+  /** Figures /metrics reads at scrape time. */
+  private metricsSnapshot(): MetricsSnapshot {
+    const cameras: MetricsSnapshot["cameras"] = {};
+    for (const [name, p] of this.pipelines) {
+      const f = p.snapshotFigures();
+      const s = p.camera.current;
+      cameras[name] = { up: s.state === "online" && p.detection, framesDecoded: f.framesIn, framesProcessed: f.processed, framesSkipped: f.framesSkipped, restarts: s.restarts };
+    }
+    let depth: number | null = null;
+    try {
+      depth = this.store?.outboxDepth() ?? null;
+    } catch {
+      depth = null;
+    }
+    const stats = this.api?.stats();
+    return {
+      cameras,
+      outbox: { depth, dropped: this.bound?.dropped ?? 0, compacted: this.bound?.compacted ?? 0 },
+      dbBytes: stats?.db_bytes ?? null,
+      mqttConnected: this.publisher?.connected ?? false,
+    };
   }
 
   cameraStatuses(): CameraStatus[] {
@@ -561,6 +652,7 @@ export class Agent {
 
   private cameraStatus(s: CameraStatus): void {
     this.api?.onCameraStatus(s);
+    this.pipelines.get(s.camera)?.onStateChange();
     if (s.state === "ended") {
       const p = this.pipelines.get(s.camera);
       void p?.drain().then(() => this.checkAllEnded());

@@ -115,7 +115,22 @@ export const healthSchema = z.strictObject({
 
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("log level (EVA_LOG_LEVEL in the environment wins at start)"),
+  format: z
+    .enum(["auto", "json", "pretty"])
+    .default("auto")
+    .describe("auto: readable lines when stderr is a terminal, JSON lines otherwise (journald, Docker); EVA_LOG_FORMAT in the environment wins"),
 });
+
+// --- Home Assistant MQTT discovery (agent/publish/home-assistant.ts): entities for zones, lines, snapshots and health.
+export const homeAssistantSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe("announce this device's zones, lines, snapshots and health to Home Assistant over MQTT discovery (turns on snapshot publishing)"),
+  discovery_prefix: z
+    .string()
+    .regex(/^[^#+]+$/, "no MQTT wildcards")
+    .default("homeassistant")
+    .describe("Home Assistant's discovery prefix (its MQTT integration setting); its birth message is read on <prefix>/status"),
+});
+export type HomeAssistantConfig = z.infer<typeof homeAssistantSchema>;
 
 export const configSchema = z
   .strictObject({
@@ -127,6 +142,7 @@ export const configSchema = z
     cameras: z.record(name, cameraSchema),
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
+    homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
     for (const [cam, c] of Object.entries(cfg.cameras)) {
