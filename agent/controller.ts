@@ -82,6 +82,8 @@ class CameraPipeline {
     onStatus: (s: CameraStatus) => void,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics | null = null,
+    /** batch run: a file that plays once is dated by its own creation_time */
+    fileTime = false,
   ) {
     this.camera = new Camera(
       {
@@ -96,6 +98,7 @@ class CameraPipeline {
         timeoutSeconds: cfg.stall_seconds,
         stallSeconds: cfg.stall_seconds,
         threads: 2,
+        fileTime,
       },
       (frame) => this.process(frame),
       onStatus,
@@ -538,7 +541,7 @@ export class Agent {
     this.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, this.snapshots, this.sink, () => this.publisher?.notify(), this.log);
     this.announceLines(name, cam);
-    return new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log, this.metrics);
+    return new CameraPipeline(name, cam, detector, events, width, height, (s) => this.cameraStatus(s), this.log, this.metrics, this.opts.exitOnEof === true);
   }
 
   /** Retained line totals at start (and after an edit), and their /metrics series from zero. */

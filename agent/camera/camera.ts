@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { Backoff } from "./backoff.js";
-import { redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
+import { fileCreationTime, redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
 
@@ -19,6 +19,11 @@ export interface CameraStatus {
 export interface CameraOptions extends FrameSourceOptions {
   name: string;
   stallSeconds: number;
+  /**
+   * A file that plays once (a batch run, `--exit-on-eof`): date its frames by the file's own creation_time plus
+   * media time when it has one, instead of agent start plus media time.
+   */
+  fileTime?: boolean;
 }
 
 export interface CameraCounters {
@@ -42,6 +47,9 @@ export class Camera {
   private stallReason: string | null = null;
   private stopping = false;
   private status: CameraStatus;
+  /** the recording's start (creation_time) when file frames are dated by the file */
+  private fileStart: number | null = null;
+  private timesLogged = false;
 
   constructor(
     private readonly opts: CameraOptions,
@@ -51,18 +59,24 @@ export class Camera {
   ) {
     // A file read faster than real time is analysed frame by frame (backpressure) and its frames are dated by
     // their place in the clip; everything else is live: latest frame wins, dated by the wall clock.
+    // A file dated by its own creation_time is dated by its place in the clip at either speed.
     const batch = sourceKind(opts.source) === "file" && !opts.realtime;
     const flow = {
       backpressure: batch,
       pause: () => this.proc?.stdout.pause(),
       resume: () => this.proc?.stdout.resume(),
     };
-    const clock = batch ? (seq: number) => this.startedAt + (seq * 1000) / opts.fps : null;
+    const clock =
+      sourceKind(opts.source) === "file"
+        ? (seq: number) => (this.fileStart ?? (batch ? this.startedAt : Number.NaN)) + (seq * 1000) / opts.fps
+        : null;
     this.pool = new FramePool(
       opts.name,
       opts.width,
       opts.height,
       (frame) => {
+        // A live-speed file without a date of its own is dated by the wall clock, as a camera would be.
+        if (Number.isNaN(frame.time)) frame.time = this.pool.lastCompleteAt;
         if (!this.firstFrameAt) this.firstFrameAt = Date.now();
         // The last frames of a file can be handed on after ffmpeg's exit was seen: the camera stays ended.
         if (this.status.state === "offline") this.setState("online", null);
@@ -89,9 +103,28 @@ export class Camera {
   start(): void {
     this.stopping = false;
     if (this.status.state !== "offline") this.setState("offline", "starting");
-    this.spawn();
     this.stallTimer = setInterval(() => this.checkStall(), 1000);
     this.stallTimer.unref();
+    if (sourceKind(this.opts.source) !== "file" || this.opts.loop) {
+      this.spawn();
+      return;
+    }
+    void this.datedSpawn();
+  }
+
+  /** A file that plays once: learn how its frames are dated, say so once, then start ffmpeg. */
+  private async datedSpawn(): Promise<void> {
+    this.fileStart = this.opts.fileTime ? await fileCreationTime(this.opts.source) : null;
+    if (this.stopping || this.proc) return;
+    if (!this.timesLogged) {
+      this.timesLogged = true;
+      const basis = this.fileStart !== null ? "the file's creation_time" : this.opts.realtime ? "the wall clock as the file plays" : "agent start";
+      this.log.info(
+        { camera: this.name, basis, ...(this.fileStart !== null ? { start: new Date(this.fileStart).toISOString() } : {}) },
+        `file timestamps: ${this.fileStart !== null ? "the file's creation_time" : "agent start"} + media time`,
+      );
+    }
+    this.spawn();
   }
 
   /** Stops ffmpeg; resolves once the camera is stopped. */
