@@ -162,14 +162,15 @@ export function discoveryMessages(cfg: Config, o: DiscoveryOptions): DiscoveryMe
 }
 
 export interface HomeAssistantOptions {
-  publisher: OutboxPublisher;
   log: Logger;
   version: string;
 }
 
 /**
  * The shell: publishes the configs on every connection and on Home Assistant's birth message, clears the ones
- * a reload removed, and sweeps stale retained configs of this device left from earlier runs.
+ * a reload removed, and sweeps stale retained configs of this device left from earlier runs. It outlives the
+ * MQTT link a reload may replace (attach() takes the new publisher), so what a reload removes is still
+ * cleared when it also reconnected: removals wait until a connection has sent them.
  */
 export class HomeAssistantDiscovery {
   private prefix = "homeassistant";
@@ -177,15 +178,26 @@ export class HomeAssistantDiscovery {
   private enabled = false;
   /** topic → payload of what should be retained now */
   private desired = new Map<string, string>();
+  /** config topics to clear, until a connection has sent the empty message */
+  private readonly removals = new Set<string>();
+  private publisher: OutboxPublisher | null = null;
   private subscribedPrefix: string | null = null;
 
-  constructor(private readonly o: HomeAssistantOptions) {
-    o.publisher.onConnected(() => void this.publishAll("connected"));
+  constructor(private readonly o: HomeAssistantOptions) {}
+
+  /** Uses this publisher from now on (register before its start(), so the subscriptions go out on connect). */
+  attach(publisher: OutboxPublisher): void {
+    this.publisher = publisher;
+    this.subscribedPrefix = null;
+    publisher.onConnected(() => {
+      if (this.publisher === publisher) void this.publishAll("connected");
+    });
+    this.subscribe();
   }
 
   /**
    * Takes a config (at start and on every reload): publishes new and changed entities and clears the ones that
-   * are gone. Disabled, every entity of this device is cleared.
+   * are gone. Disabled, every entity announced before is cleared.
    */
   update(cfg: Config): void {
     const ha = cfg.homeassistant;
@@ -200,28 +212,34 @@ export class HomeAssistantDiscovery {
     }
     this.desired = next;
     this.subscribe();
+    for (const topic of previous.keys()) if (!next.has(topic)) this.removals.add(topic);
+    for (const topic of next.keys()) this.removals.delete(topic);
     for (const [topic, payload] of next) if (previous.get(topic) !== payload) void this.publish(topic, payload);
-    for (const topic of previous.keys()) if (!next.has(topic)) void this.publish(topic, "");
+    void this.flushRemovals();
     const added = [...next.keys()].filter((k) => !previous.has(k)).length;
     const removed = [...previous.keys()].filter((k) => !next.has(k)).length;
     if (added || removed || prefixChanged) this.o.log.info({ entities: next.size, added, removed, prefix: this.prefix }, "Home Assistant discovery updated");
   }
 
   private subscribe(): void {
-    if (!this.enabled || this.subscribedPrefix === this.prefix) return;
+    const publisher = this.publisher;
+    if (!publisher || !this.enabled || this.subscribedPrefix === this.prefix) return;
     this.subscribedPrefix = this.prefix;
     const prefix = this.prefix;
+    const current = () => this.publisher === publisher && prefix === this.prefix;
     // Home Assistant's birth message: it has (re)started and wants the configs again.
-    this.o.publisher.subscribeTopic(`${prefix}/status`, (_topic, payload) => {
-      if (prefix === this.prefix && payload.toString().trim().toLowerCase() === "online") void this.publishAll("Home Assistant online");
+    publisher.subscribeTopic(`${prefix}/status`, (_topic, payload) => {
+      if (current() && payload.toString().trim().toLowerCase() === "online") void this.publishAll("Home Assistant online");
     });
     // Retained configs under this device's node id: ours from an earlier run or config. Not No Local, since
     // those were published by this same client id; our own echoes are recognised as wanted and left alone.
-    this.o.publisher.subscribeTopic(`${prefix}/+/${this.deviceId}/+/config`, (topic, payload) => this.sweep(prefix, topic, payload));
+    publisher.subscribeTopic(`${prefix}/+/${this.deviceId}/+/config`, (topic, payload) => {
+      if (current()) this.sweep(topic, payload);
+    });
   }
 
-  private sweep(prefix: string, topic: string, payload: Buffer): void {
-    if (prefix !== this.prefix || !payload.length || this.desired.has(topic)) return;
+  private sweep(topic: string, payload: Buffer): void {
+    if (!payload.length || this.desired.has(topic)) return;
     const parts = topic.split("/");
     if (parts[parts.length - 3] !== this.deviceId) return;
     let uniqueId: unknown;
@@ -237,14 +255,19 @@ export class HomeAssistantDiscovery {
   }
 
   private async publishAll(why: string): Promise<void> {
+    await this.flushRemovals();
     if (!this.desired.size) return;
     let sent = 0;
     for (const [topic, payload] of this.desired) if (await this.publish(topic, payload)) sent++;
     this.o.log.debug({ why, sent, entities: this.desired.size }, "Home Assistant discovery published");
   }
 
+  private async flushRemovals(): Promise<void> {
+    for (const topic of [...this.removals]) if (await this.publish(topic, "")) this.removals.delete(topic);
+  }
+
   /** Retained, QoS 1; an empty payload removes the entity. False while disconnected (the next connection sends all). */
   private publish(topic: string, payload: string): Promise<boolean> {
-    return this.o.publisher.publishLive(topic, payload, { qos: 1, retain: true });
+    return this.publisher ? this.publisher.publishLive(topic, payload, { qos: 1, retain: true }) : Promise.resolve(false);
   }
 }
