@@ -185,14 +185,14 @@ export class HomeAssistantDiscovery {
 
   constructor(private readonly o: HomeAssistantOptions) {}
 
-  /** Uses this publisher from now on (register before its start(), so the subscriptions go out on connect). */
+  /** Uses this publisher from now on; call update() next, before its start(), so subscriptions go out on connect. */
   attach(publisher: OutboxPublisher): void {
     this.publisher = publisher;
     this.subscribedPrefix = null;
     publisher.onConnected(() => {
       if (this.publisher === publisher) void this.publishAll("connected");
     });
-    this.subscribe();
+    // update() subscribes, once it knows whether discovery is on for this link.
   }
 
   /**

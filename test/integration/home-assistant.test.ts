@@ -28,7 +28,7 @@ const cfgTopic = (component: string, id: string) => `homeassistant/${component}/
 const last = (msgs: Received[], topic: string) => msgs.filter((m) => m.topic === topic).at(-1);
 
 describe("Home Assistant discovery on a running agent", () => {
-  it("announces valid entities, fills them from real messages, answers HA's birth, removes what a reload deletes; /metrics lints clean; an ended file's snapshot fails at once", async () => {
+  it("announces valid entities, fills them from real messages, answers HA's birth, removes what a reload deletes and everything when turned off; /metrics lints clean; an ended file's snapshot fails at once", async () => {
     const clip = await spriteClip("ha-walk", 8, [[[0, HIDDEN, 0], [0.99, HIDDEN, 0], [1, 100, 300], [4, 540, 300], [8, 540, 300]]], 10);
     const short = await emptyClip(1);
     const healthPort = await freePort();
@@ -150,6 +150,15 @@ describe("Home Assistant discovery on a running agent", () => {
       expect([...after.keys()].map((t) => t.split("/").slice(1, 4).filter((_, i) => i !== 1).join("/")).sort()).toEqual(
         [...expected.filter((e) => !gone.includes(e)), "sensor/other_thing"].sort(),
       );
+
+      // --- Home Assistant turned off by a reload that also reconnects the uplink: every entity of ours goes
+      writeFileSync(file, readFileSync(file, "utf8").replace("homeassistant: {enabled: true}", "homeassistant: {enabled: false}"));
+      // (the reply to this command is lost with the link it came on; the durable `config` report is not)
+      await publishOnce(broker.url, `${BASE}/cmd/reload`, JSON.stringify({ request_id: "reload-2" }));
+      await sub.until(has(`${BASE}/config`, (p) => JSON.parse(p).changed?.includes("homeassistant.enabled")), 30_000, "second reload applied");
+      const remaining = [...expected.filter((e) => !gone.includes(e))];
+      await ha.until((m) => remaining.every((g) => last(m, cfgTopic(g.split("/")[0]!, g.split("/")[1]!))?.payload === ""), 15_000, "all entities removed");
+      expect([...(await retainedMessages(broker.url, `homeassistant/+/${DEV}/+/config`)).keys()]).toEqual([cfgTopic("sensor", "other_thing")]);
       await replies.close();
     } catch (err) {
       kill("SIGTERM");
