@@ -174,7 +174,8 @@ export class Camera {
     }
     const reason =
       this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
-    const healthyMs = this.firstFrameAt ? this.pool.lastCompleteAt - this.firstFrameAt : 0;
+    // Any frame this run means the source came back: the backoff starts over (a one-frame run counts too).
+    const healthyMs = this.firstFrameAt ? Math.max(1, this.pool.lastCompleteAt - this.firstFrameAt) : 0;
     const delay = this.backoff.next(healthyMs);
     this.setState("offline", reason);
     this.status.restarts++;

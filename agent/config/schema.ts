@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { brokerUrlProblem } from "./broker-url.js";
-import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
+import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -191,16 +191,35 @@ export const configSchema = z
     homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
-    for (const [cam, c] of Object.entries(cfg.cameras)) {
-      if (!(c.detect.model in cfg.models)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["cameras", cam, "detect", "model"],
-          message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
-        });
-      }
-      checkCameraAnalytics(c, ["cameras", cam], ctx);
-    }
+    for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });
   });
+
+/**
+ * Keys that must name another key: a camera's model, a sign watch's zone. Read defensively, so the same check
+ * runs on data the schema rejected for another reason (check-config reports both in one run).
+ */
+export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | number)[]; message: string }> {
+  const obj = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const root = obj(cfg);
+  const models = Object.keys(obj(root?.models) ?? {});
+  const out: Array<{ path: (string | number)[]; message: string }> = [];
+  for (const [cam, c] of Object.entries(obj(root?.cameras) ?? {})) {
+    const model = obj(obj(c)?.detect)?.model;
+    if (typeof model === "string" && !models.includes(model)) {
+      out.push({ path: ["cameras", cam, "detect", "model"], message: `unknown model '${model}'; defined: ${models.join(", ") || "none"}` });
+    }
+    const zones = Object.keys(obj(obj(c)?.zones) ?? {});
+    const watch = obj(obj(c)?.signs)?.watch;
+    if (Array.isArray(watch)) {
+      watch.forEach((w, i) => {
+        const zone = obj(w)?.zone;
+        if (typeof zone === "string" && !zones.includes(zone)) {
+          out.push({ path: ["cameras", cam, "signs", "watch", i, "zone"], message: `unknown zone '${zone}'; defined: ${zones.join(", ") || "none"}` });
+        }
+      });
+    }
+  }
+  return out;
+}
 
 export type Config = z.infer<typeof configSchema>;

@@ -9,7 +9,7 @@ import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
 import type { EvaEvent, EventChange } from "../events/event.js";
 import { newEventId } from "../events/ulid.js";
-import type { AlarmKey } from "../publish/alarm-book.js";
+import type { AlarmBook, AlarmKey } from "../publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent } from "../publish/control-room.js";
 import { deepStreamEncoder } from "../publish/deepstream.js";
 import { HomeAssistantDiscovery } from "../publish/home-assistant.js";
@@ -22,6 +22,8 @@ import type { Persistence } from "./persistence.js";
 
 export interface UplinkDeps {
   persistence: Persistence;
+  /** raised alarms outlive the link: one raised before a reconnect is cleared after it */
+  alarms: AlarmBook;
   agent: ControlledAgent;
   log: Logger;
 }
@@ -36,7 +38,7 @@ interface Link {
 /**
  * The way to the control room: the outbox publisher, the outbox bound and the control-room API (commands,
  * stats, camera status, alarms). A reload that changes the broker settings or moves the database replaces the
- * link; everything else keeps it.
+ * link; everything else keeps it. The alarm book is not the link's: it is handed in and survives.
  */
 export class Uplink {
   private link: Link | null = null;
@@ -142,6 +144,7 @@ export class Uplink {
       publishSnapshots: cfg.mqtt.snapshots || cfg.homeassistant.enabled,
       dbFile: cfg.storage.db,
       newId: newEventId,
+      alarms: this.deps.alarms,
       outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
     });
     api.start();
