@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { agentVersion } from "./version.js";
 
 // Prometheus conventions (https://prometheus.io/docs/practices/naming/): counters end in _total and are
 // counters, values are in base units (seconds, bytes), latency is a histogram (quantiles are computed by the
@@ -51,6 +52,8 @@ export class AgentMetrics {
       return current;
     };
 
+    // Which version runs where, for joins in queries and dashboards (the `*_info` convention).
+    new Gauge({ name: "eva_build_info", help: "Always 1; the running eva version in its label", labelNames: ["version"], registers: [r] }).set({ version: agentVersion() }, 1);
     this.inference = new Histogram({ name: "eva_inference_duration_seconds", help: "Detector round trip per frame (pre-processing, inference, decoding, NMS)", labelNames: ["camera"], buckets: INFERENCE_BUCKETS, registers: [r] });
     this.events = new Counter({ name: "eva_events_total", help: "Events started (confirmed tracks), by camera and label", labelNames: ["camera", "label"], registers: [r] });
     this.crossings = new Counter({ name: "eva_line_crossings_total", help: "Objects that crossed a counting line, by line and direction", labelNames: ["camera", "line", "direction", "label"], registers: [r] });

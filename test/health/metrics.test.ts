@@ -58,6 +58,7 @@ it("/metrics follows Prometheus' conventions (promtool check metrics): counters,
   expect(sampleValue(text, "eva_inference_duration_seconds_count", { camera: "gate" })).toBe(4);
   expect(sampleValue(text, "eva_inference_duration_seconds_sum", { camera: "gate" })).toBeCloseTo(0.937, 6);
   expect(text).toMatch(/# TYPE eva_outbox_dropped_total counter/);
+  expect(text).toMatch(/^eva_build_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m);
   expect(text).toMatch(/^process_cpu_seconds_total /m);
   expect(text).toMatch(/^process_resident_memory_bytes /m);
   expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
