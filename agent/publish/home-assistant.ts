@@ -150,7 +150,8 @@ export function discoveryMessages(cfg: Config, o: DiscoveryOptions): DiscoveryMe
         add("sensor", `${camera}_${line}_${direction}`, {
           name: `${camera} ${line} ${direction}`,
           state_topic: t(lineCountsTopic(camera, line)),
-          value_template: `{{ value_json.counts.${direction} }}`,
+          // counts['in'], not counts.in: `in` is a Jinja keyword.
+          value_template: `{{ value_json.counts['${direction}'] }}`,
           // Totals live in SQLite and survive restarts; a decrease would mean the database was replaced.
           state_class: "total_increasing",
           icon: direction === "in" ? "mdi:arrow-right-bold" : "mdi:arrow-left-bold",
