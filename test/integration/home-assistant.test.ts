@@ -130,7 +130,8 @@ describe("Home Assistant discovery on a running agent", () => {
       const asked = Date.now();
       await publishOnce(broker.url, `${BASE}/cmd/snapshot`, JSON.stringify({ request_id: "shot-1", camera: "short" }));
       const shot = await replies.until((m) => m.some((x) => x.payload.includes('"shot-1"')), 10_000, "snapshot reply");
-      expect(Date.now() - asked).toBeLessThan(3000);
+      // at once: before, the command waited 10 s for a frame that could not come
+      expect(Date.now() - asked).toBeLessThan(5000);
       expect(JSON.parse(shot.find((x) => x.payload.includes('"shot-1"'))!.payload)).toMatchObject({ ok: false, error: { code: "failed", message: expect.stringMatching(/ended/) } });
 
       // --- /metrics from the running agent: promtool's lint, and the crossing counted per line and direction
