@@ -168,7 +168,7 @@ export class Agent {
   /** /healthz: every running camera online (or ended) with detection working, every model loaded. */
   healthReport(): HealthReport {
     const reasons = [...this.detectors.failures].map(([m, err]) => `model ${m}: ${err}`);
-    reasons.push(...this.cameras.healthReasons());
+    reasons.push(...this.persistence.healthReasons(), ...this.cameras.healthReasons());
     return { healthy: reasons.length === 0, reasons };
   }
 

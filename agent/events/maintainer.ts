@@ -7,7 +7,6 @@ import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { Occupancy, ZoneAlarm } from "../analytics/zones.js";
 import type { Frame } from "../camera/frame.js";
 import type { Box, Detection } from "../detect/detection.js";
-import type { CrossingMessage } from "./crossing-store.js";
 import type { EvaEvent, EventChange } from "./event.js";
 import { SnapshotWriter } from "./snapshot.js";
 import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-events.js";
@@ -18,9 +17,9 @@ import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-e
  */
 export interface EventSink {
   recordEvent(change: EventChange, ev: EvaEvent): void;
-  recordCrossing(camera: string, c: Crossing): CrossingMessage;
+  recordCrossing(camera: string, c: Crossing): void;
   recordSighting(s: SignSighting): void;
-  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): number;
+  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): void;
   /** an analytics alarm raised or cleared; the control-room API's alarm book gives it an id operators can ack */
   alarm(camera: string, alarm: ZoneAlarm | SignAlarm): void;
 }
