@@ -234,6 +234,8 @@ function resolvePaths(cfg: Config, dir: string): Config {
     if (model.path !== undefined) model.path = abs(model.path);
     if (model.labels) model.labels = abs(model.labels);
   }
+  const tensorrt = obj(obj(cfg.detector)?.tensorrt);
+  if (tensorrt?.engine_cache !== undefined) tensorrt.engine_cache = abs(tensorrt.engine_cache);
   const tls = obj(obj(cfg.mqtt)?.tls);
   if (tls) for (const k of ["ca", "cert", "key"]) if (tls[k]) tls[k] = abs(tls[k]);
   for (const c of Object.values(obj(cfg.cameras) ?? {})) {

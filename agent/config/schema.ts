@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
+import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -111,6 +112,8 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 export const detectorSchema = reloads("model_reload", z.strictObject({
   providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
   threads: z.number().int().min(1).max(64).default(1).describe("intra-op threads per model session"),
+  tensorrt: tensorrtSchema.default(() => tensorrtSchema.parse({})).describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
+  cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
 }));
 
 export const cameraDetectSchema = z.strictObject({
@@ -145,6 +148,7 @@ export const cameraSchema = reloads("camera_live", z.strictObject({
   realtime: reloads("camera_restart", z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible")),
   stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
   rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
+  hwaccel: reloads("camera_restart", hwaccelSchema),
   detect: cameraDetectSchema,
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,

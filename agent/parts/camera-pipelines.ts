@@ -87,6 +87,7 @@ export class CameraPipeline {
         stallSeconds: cfg.stall_seconds,
         threads: 2,
         fileTime,
+        hwaccel: cfg.hwaccel,
       },
       (frame) => this.process(frame),
       onStatus,
