@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "pino";
 import { checkConfigText } from "./config/check.js";
 import type { ConfigProblem, LoadedConfig } from "./config/load.js";
@@ -129,6 +129,9 @@ export class ConfigReloader {
   private async readText(): Promise<string | { error: string }> {
     for (let attempt = 0; ; attempt++) {
       try {
+        // stat first: a FIFO put in the config's place must not hold a reload (and every later one) for ever
+        const st = await stat(this.file);
+        if (!st.isFile() && !st.isDirectory()) return { error: "is not a regular file" };
         return await readFile(this.file, "utf8");
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
