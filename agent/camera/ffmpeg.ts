@@ -215,3 +215,21 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
     }, (o.timeoutSeconds + 5) * 1000);
   });
 }
+
+/**
+ * When a file was recorded, from its container's `creation_time` tag (dashcams, phones and NVR exports write
+ * it; ffmpeg writes none unless asked). null when absent, unreadable, or the probe takes over timeoutMs.
+ */
+export function fileCreationTime(file: string, timeoutMs = 10_000): Promise<number | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), timeoutMs);
+    ffmpeg.ffprobe(file, (err, data) => {
+      clearTimeout(timer);
+      if (err || !data) return resolve(null);
+      const tag = data.format?.tags?.creation_time ?? data.streams?.find((s) => s.codec_type === "video")?.tags?.creation_time;
+      const ms = typeof tag === "string" ? Date.parse(tag) : Number.NaN;
+      // 1970 is what a muxer writes for "unknown"
+      resolve(Number.isFinite(ms) && ms > 0 ? ms : null);
+    });
+  });
+}

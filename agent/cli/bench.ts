@@ -7,7 +7,7 @@ import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import type { CameraConfig } from "../config/schema.js";
 import { Agent } from "../controller.js";
 import { Detector } from "../detect/detector.js";
-import { createLogger } from "../health/logger.js";
+import { createLogger, logFormatFromEnv } from "../health/logger.js";
 import { parse, UsageError } from "./args.js";
 
 /**
@@ -29,7 +29,7 @@ export async function bench(args: string[]): Promise<number> {
   if (!name || !(name in loaded.config.cameras)) throw new UsageError(`no camera '${values.camera}' in ${values.config}; cameras: ${cams.join(", ")}`);
   const seconds = values.seconds === undefined ? 10 : Number(values.seconds);
   if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number`);
-  const log = createLogger(process.env.EVA_LOG_LEVEL ?? "warn");
+  const log = createLogger({ level: process.env.EVA_LOG_LEVEL ?? "warn", format: logFormatFromEnv() ?? "auto" });
   const cam: CameraConfig = { ...loaded.config.cameras[name]!, realtime: false, loop: true, enabled: true };
   const modelCfg = loaded.config.models[cam.detect.model]!;
 

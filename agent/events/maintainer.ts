@@ -45,6 +45,7 @@ export class EventMaintainer {
   private readonly rules: TrackEvents;
   private readonly camera: string;
   private readonly frameQuality = new FrameQuality(FROZEN_MS);
+  private lastFrameTime = 0;
 
   constructor(
     opts: MaintainerOptions,
@@ -63,6 +64,7 @@ export class EventMaintainer {
 
   /** Processes one frame's detections. Synchronous, so the frame may be released right after it returns. */
   observe(frame: Frame, detections: readonly Detection[]): void {
+    this.lastFrameTime = frame.time;
     const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
     const quality = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b));
     const a = this.analytics.observe(frame.time, detections, { usable: !dark && !frozen, quality });
@@ -98,7 +100,8 @@ export class EventMaintainer {
 
   /** Ends every open event and empties the zones (camera ended, disabled or agent stopping). */
   endAll(): void {
-    const a = this.analytics.endAll(Date.now());
+    // A file read faster than real time dates its frames ahead of the wall clock: never end before the last one.
+    const a = this.analytics.endAll(Math.max(Date.now(), this.lastFrameTime));
     this.emit(this.rules.endAll(a.ended));
     this.recordSightings(a.sightings.done);
     this.publishAlarms(a.alarms);

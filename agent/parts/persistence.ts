@@ -72,6 +72,11 @@ export class Persistence {
     return this.held.run("recordCrossing", (x) => this.crossings.record(camera, x), c) ?? null;
   }
 
+  /** Retained line totals as they stand, when a camera's analytics start or its lines are edited. */
+  announceLines(camera: string, lines: readonly string[]): void {
+    this.crossings.announce(camera, lines);
+  }
+
   recordSighting(s: SignSighting): void {
     this.held.run("recordSighting", (x) => this.signs.record(x), s);
   }

@@ -129,6 +129,15 @@ export const occupancySchema = z
   })
   .describe("retained on occupancy/<camera>/<zone> whenever it changes");
 
+export const lineCountsSchema = z
+  .looseObject({
+    camera: cameraName,
+    line: z.string(),
+    counts: z.looseObject({ in: z.number().int().min(0), out: z.number().int().min(0) }).describe("totals since the line was first counted (kept in SQLite across restarts)"),
+    time: time.describe("the latest crossing, or when the agent started counting when there was none"),
+  })
+  .describe("retained on lines/<camera>/<line>: the line's running totals, with every crossing and once at start");
+
 export const snapshotPayloadSchema = z
   .string()
   .describe("the latest event's JPEG (binary, image/jpeg), retained on snapshots/<camera>; off unless mqtt.snapshots is true");
@@ -255,6 +264,7 @@ export const publishedSchemas = {
   signs: signSchema,
   alarms: alarmSchema,
   occupancy: occupancySchema,
+  line_counts: lineCountsSchema,
   snapshot: snapshotPayloadSchema,
   stats: statsSchema,
   config: configReportSchema,
