@@ -11,8 +11,8 @@ export type ReloadReport =
   | { result: "applied"; hash: string; changed: string[] }
   | { result: "rejected"; hash: string | null; errors: ConfigProblem[] };
 
-/** What asked for a reload, as logged: a signal, or the control room's `reload` command over MQTT. */
-export type ReloadTrigger = "SIGHUP" | "MQTT reload command";
+/** What asked for a reload, as logged: a signal, the control room's `reload` command over MQTT, or a save in the web console. */
+export type ReloadTrigger = "SIGHUP" | "MQTT reload command" | "web console";
 
 /** The part of the Agent a reload drives. */
 export interface ReloadTarget {

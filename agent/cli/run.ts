@@ -12,9 +12,9 @@ export async function run(args: string[]): Promise<number> {
   const loaded = loadConfigFile(values.config);
   const log = createLogger({ level: process.env.EVA_LOG_LEVEL ?? loaded.config.log.level, format: logFormatFromEnv() ?? loaded.config.log.format });
   let reloader: ConfigReloader | null = null;
-  // The control room's `reload` command does what an edit of the file or a SIGHUP does.
-  const reload = async (): Promise<CommandOutcome> => {
-    const report = reloader ? await reloader.trigger("MQTT reload command") : null;
+  // The control room's `reload` command (and a save in the web console) does what an edit of the file or a SIGHUP does.
+  const reload = async (requestedBy?: "web console"): Promise<CommandOutcome> => {
+    const report = reloader ? await reloader.trigger(requestedBy ?? "MQTT reload command") : null;
     if (!report) return { ok: false, code: "failed", message: "the agent is starting or stopping" };
     return report.result === "applied"
       ? { ok: true, result: { ...report } }

@@ -147,7 +147,9 @@ describe("web console", () => {
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     const log = logLines(result.stderr);
     // the save went through the live reload: applied once, ffmpeg never restarted
-    expect(log.filter((l) => l.msg === "config applied" && (l.changed as string[]).includes("cameras.cam.lines.gate.points"))).toHaveLength(1);
+    const applied = log.filter((l) => l.msg === "config applied" && (l.changed as string[]).includes("cameras.cam.lines.gate.points"));
+    expect(applied).toHaveLength(1);
+    expect(applied[0]!.trigger).toBe("web console");
     expect(log.find((l) => l.msg === "config applied")!.changed).toContain("cameras.cam.lines.exit");
     expect(log.filter((l) => l.msg === "config applied").at(-1)!.changed).toContain("cameras.cam.zones.door");
     expect(log.filter((l) => l.msg === "camera online")).toHaveLength(1);
