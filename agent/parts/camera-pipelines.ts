@@ -296,7 +296,10 @@ export class CameraPipelines {
           p.reconfigure(cam, opts);
           this.announceLines(name, cam);
         }
-        for (const name of [...plan.cameras.added, ...restart]) {
+        // Besides added and restarted cameras: any enabled one not running, e.g. its model failed at start and
+        // loads now.
+        const idle = Object.keys(cfg.cameras).filter((n) => cfg.cameras[n]!.enabled && !this.pipelines.has(n));
+        for (const name of new Set([...plan.cameras.added, ...restart, ...idle])) {
           const cam = cfg.cameras[name];
           if (!cam?.enabled || this.pipelines.has(name)) continue;
           const p = this.build(cfg, name, cam, this.deps.detectors.info(cam.detect.model));
