@@ -42,7 +42,14 @@ export const eventSchema = z.looseObject({
 });
 
 export const eventMessageSchema = z
-  .looseObject({ type: z.enum(["new", "update", "end"]), event: eventSchema })
+  .looseObject({
+    type: z.enum(["new", "update", "end"]),
+    event: eventSchema,
+    reason: z
+      .string()
+      .optional()
+      .describe("on an end the agent did not see happen: why it was ended (e.g. after an unclean stop, at the next start)"),
+  })
   .describe("one change of an event's lifecycle, on events; per camera in order, QoS 1 from the durable outbox");
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
