@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
+import { checkPublished } from "../support/api-schemas.js";
 import { launchChromium } from "../support/browser.js";
 import { TestBroker } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
@@ -143,6 +144,8 @@ describe("web console", () => {
       kill("SIGTERM");
     }
     const result = await running;
+    // every message, the config reports of the console's saves included, matches the AsyncAPI document
+    expect(sub.messages.flatMap((m) => checkPublished("eva/dev-console", m.topic, m.payload)).slice(0, 10)).toEqual([]);
     await sub.close();
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     const log = logLines(result.stderr);
