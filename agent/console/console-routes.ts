@@ -251,7 +251,8 @@ export class ConsoleRoutes {
   private async frame(camera: string): Promise<Reply> {
     if (!(camera in this.source.running().config.cameras)) return json(404, { error: `no camera '${camera}'` });
     const f = await this.frames.get(camera);
-    if (!f) return json(404, { error: `camera '${camera}' has no picture yet` });
+    // Not an error: a camera still starting (or stopped before its first frame) has nothing to show yet.
+    if (!f) return { status: 204, type: "text/plain", body: "", headers: { "x-no-frame": `camera '${camera}' has no picture yet` } };
     return { status: 200, type: "image/jpeg", body: f.jpeg, headers: { "x-frame-time": new Date(f.time).toISOString() } };
   }
 

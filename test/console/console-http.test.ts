@@ -37,6 +37,9 @@ cameras:
       door: {points: [[40, 200], [200, 200], [200, 350], [40, 350]]}   # the doorway
     lines:
       gate: {points: [[${gateX}, 40], [600, 340]]}
+  idle:
+    source: other.mp4
+    detect: {model: coco, width: 640, height: 360}
 health: {port: 9108}
 `;
 
@@ -157,7 +160,7 @@ describe("console routes", () => {
     const state = (await (await fetch(`${base}/api/state`)).json()) as Record<string, unknown>;
     expect(state).toMatchObject({
       device: { id: "dev" },
-      cameras: [{ name: "cam", state: "online", provider: "cpu", inference_ms: { p50: 12 }, width: 640, height: 360, lines: [{ name: "gate", points: [[600, 40], [600, 340]] }] }],
+      cameras: [{ name: "cam", state: "online", provider: "cpu", inference_ms: { p50: 12 }, width: 640, height: 360, lines: [{ name: "gate", points: [[600, 40], [600, 340]] }] }, { name: "idle", state: "not running" }],
       lines: [{ camera: "cam", line: "gate", in: 3, out: 2 }],
       occupancy: [{ camera: "cam", zone: "door", total: 1 }],
     });
@@ -169,6 +172,8 @@ describe("console routes", () => {
     expect(still.headers.get("content-type")).toBe("image/jpeg");
     expect((await sharp(Buffer.from(await still.arrayBuffer())).metadata()).width).toBe(64);
     expect((await fetch(`${base}/api/cameras/nope/frame.jpg`)).status).toBe(404);
+    // a camera with no picture yet answers 204, not an error
+    expect((await fetch(`${base}/api/cameras/idle/frame.jpg`)).status).toBe(204);
     // a broken escape is a bad request, never a crash of the agent
     expect((await rawGet(base, "/api/cameras/%E0%A4%A/stream.mjpeg")).status).toBe(400);
     expect((await rawGet(base, "/api/cameras/%E0%A4%A/frame.jpg")).status).toBe(400);

@@ -156,7 +156,7 @@ async function pollFrame(): Promise<void> {
   const camera = selected;
   try {
     const res = await fetch(`/api/cameras/${encodeURIComponent(camera)}/frame.jpg`, { cache: "no-store" });
-    if (!res.ok || camera !== selected) return;
+    if (res.status !== 200 || camera !== selected) return;
     const time = res.headers.get("x-frame-time") ?? "";
     view.setFrame(await createImageBitmap(await res.blob()), time);
     $("#frame-time").textContent = time ? `frame ${new Date(time).toLocaleTimeString()}` : "";
