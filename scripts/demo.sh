@@ -45,4 +45,5 @@ if command -v mosquitto_sub >/dev/null; then
   echo "demo: watch events with: mosquitto_sub -v -t 'eva/demo/#'"
 fi
 echo "demo: list sightings with: npx eva signs --db var/eva.db"
+echo "demo: the web console (live view, sightings, zone editor): http://127.0.0.1:9108/console/"
 node dist/agent/cli/main.js run --config config/traffic-signs.yaml "$@"

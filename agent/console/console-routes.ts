@@ -209,7 +209,7 @@ export class ConsoleRoutes {
         since: s ? new Date(s.since).toISOString() : null,
         restarts: s?.restarts ?? 0,
         fps: f ? this.fps(name, f) : null,
-        inference_ms: f?.inference ?? null,
+        inference_ms: f ? { p50: round1(f.inference.p50), p95: round1(f.inference.p95) } : null,
         provider: f?.provider ?? null,
         width: size?.width ?? null,
         height: size?.height ?? null,
@@ -420,6 +420,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on("error", reject);
   });
 }
+
+const round1 = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
 
 /** The file's fingerprint: a save refuses to overwrite a file edited since the page loaded it. */
 const hashText = (text: string) => createHash("sha256").update(text).digest("hex");
