@@ -65,6 +65,8 @@ interface Reply {
 
 const MAX_BODY = 256 * 1024;
 const STREAM_INTERVAL_MS = 1000;
+/** boxes sent with a live frame (a header: kept well under Node's 16 KB header limit) */
+const MAX_BOXES = 64;
 const STATIC_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".css": "text/css; charset=utf-8",
@@ -253,7 +255,14 @@ export class ConsoleRoutes {
     const f = await this.frames.get(camera);
     // Not an error: a camera still starting (or stopped before its first frame) has nothing to show yet.
     if (!f) return { status: 204, type: "text/plain", body: "", headers: { "x-no-frame": `camera '${camera}' has no picture yet` } };
-    return { status: 200, type: "image/jpeg", body: f.jpeg, headers: { "x-frame-time": new Date(f.time).toISOString() } };
+    // The frame's own detections ride along, so the page draws each box on the picture it was found in.
+    const boxes = (f.detections ?? []).slice(0, MAX_BOXES).map((d) => ({ label: d.label, score: Math.round(d.score * 100) / 100, box: d.box.map((v) => Math.round(v)) }));
+    return {
+      status: 200,
+      type: "image/jpeg",
+      body: f.jpeg,
+      headers: { "x-frame-time": new Date(f.time).toISOString(), "x-detections": encodeURIComponent(JSON.stringify(f.detections ? boxes : null)) },
+    };
   }
 
   /**

@@ -3,6 +3,8 @@ export interface LiveFrame {
   jpeg: Buffer;
   /** when the frame arrived, ms since epoch */
   time: number;
+  /** what the detector found in this frame; null when it did not look (detection off or failing) */
+  detections?: ReadonlyArray<{ label: string; score: number; box: readonly number[] }> | null;
 }
 
 /** Asks a running camera for a JPEG of its next frame; null when the camera is not running. */

@@ -6,6 +6,7 @@ import type { Frame } from "../camera/frame.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
+import type { Detection } from "../detect/detection.js";
 import type { ModelInfo } from "../detect/detector.js";
 import { frameJpeg, frameJpegBytes } from "../events/frame-jpeg.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
@@ -140,11 +141,8 @@ export class CameraPipeline {
   }
 
   private process(frame: Frame): void {
-    if (this.liveWaiters.length) {
-      const waiters = this.liveWaiters;
-      this.liveWaiters = [];
-      for (const w of waiters) w(frame);
-    }
+    // With detection off the live view takes the frame now; otherwise with its detections (below).
+    if (!this.detection) this.serveLive(frame, null);
     if (this.snapshotWaiters.length) {
       const waiters = this.snapshotWaiters;
       this.snapshotWaiters = [];
@@ -176,9 +174,11 @@ export class CameraPipeline {
         this.inferMs.add(inferMs);
         this.metrics?.observeInference(this.name, inferMs);
         this.events.observe(frame, detections);
+        this.serveLive(frame, detections);
         this.lastError = "";
       })
       .catch((err: Error) => {
+        this.serveLive(frame, null);
         // One line per distinct failure, not one per frame.
         if (err.message !== this.lastError) this.log.error({ camera: this.name, err: err.message }, "detection failed");
         this.lastError = err.message;
@@ -194,19 +194,29 @@ export class CameraPipeline {
   }
 
   /** the web console's live view waiting for the next frame */
-  private liveWaiters: Array<(frame: Frame) => void> = [];
+  private liveWaiters: Array<(frame: Frame, detections: readonly Detection[] | null) => void> = [];
 
-  /** A JPEG of the next frame in memory, for the web console's live view; rejects after timeoutMs without one. */
-  liveJpeg(timeoutMs: number): Promise<{ jpeg: Buffer; time: number }> {
+  private serveLive(frame: Frame, detections: readonly Detection[] | null): void {
+    if (!this.liveWaiters.length) return;
+    const waiters = this.liveWaiters;
+    this.liveWaiters = [];
+    for (const w of waiters) w(frame, detections);
+  }
+
+  /**
+   * A JPEG of the next processed frame in memory with what the detector saw in it, for the web console's live
+   * view (boxes drawn on the very picture they were found in); rejects after timeoutMs without one.
+   */
+  liveJpeg(timeoutMs: number): Promise<{ jpeg: Buffer; time: number; detections: readonly Detection[] | null }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.liveWaiters = this.liveWaiters.filter((w) => w !== take);
         reject(new Error(`no frame from camera ${this.name} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      const take = (frame: Frame): void => {
+      const take = (frame: Frame, detections: readonly Detection[] | null): void => {
         clearTimeout(timer);
         const time = frame.time;
-        frameJpegBytes(frame, 80).then((jpeg) => resolve({ jpeg, time }), reject);
+        frameJpegBytes(frame, 80).then((jpeg) => resolve({ jpeg, time, detections }), reject);
       };
       this.liveWaiters.push(take);
     });

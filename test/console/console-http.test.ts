@@ -49,7 +49,7 @@ async function start(host: string, env: NodeJS.ProcessEnv = {}): Promise<string>
     cameraStatuses: () => [{ camera: "cam", state: "online", reason: null, since: Date.now(), restarts: 0 }],
     cameraFigures: () => ({ cam: { framesIn: 10, framesSkipped: 0, processed: 10, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true } }),
     frameSize: () => ({ width: 640, height: 360 }),
-    grabFrame: (camera) => (camera === "cam" ? sharp({ create: { width: 64, height: 36, channels: 3, background: "#808080" } }).jpeg().toBuffer().then((jpeg) => ({ jpeg, time: Date.now() })) : null),
+    grabFrame: (camera) => (camera === "cam" ? sharp({ create: { width: 64, height: 36, channels: 3, background: "#808080" } }).jpeg().toBuffer().then((jpeg) => ({ jpeg, time: Date.now(), detections: [{ label: "person", score: 0.8765, box: [10.4, 20, 50, 120.6] }] })) : null),
     store: () => store,
     occupancy: () => [{ camera: "cam", zone: "door", counts: { person: 1 }, total: 1 }],
     reload: async () => {
@@ -171,6 +171,8 @@ describe("console routes", () => {
     const still = await fetch(`${base}/api/cameras/cam/frame.jpg`);
     expect(still.headers.get("content-type")).toBe("image/jpeg");
     expect((await sharp(Buffer.from(await still.arrayBuffer())).metadata()).width).toBe(64);
+    // the frame's own detections come with it
+    expect(JSON.parse(decodeURIComponent(still.headers.get("x-detections")!))).toEqual([{ label: "person", score: 0.88, box: [10, 20, 50, 121] }]);
     expect((await fetch(`${base}/api/cameras/nope/frame.jpg`)).status).toBe(404);
     // a camera with no picture yet answers 204, not an error
     expect((await fetch(`${base}/api/cameras/idle/frame.jpg`)).status).toBe(204);

@@ -82,6 +82,8 @@ describe("web console", () => {
       await expect.poll(() => page.locator('[data-camera="cam"] [data-state]').textContent(), { timeout: 30_000 }).toBe("online");
       await expect.poll(() => page.locator('[data-camera="cam"] [data-fig="provider"]').textContent(), { timeout: 30_000 }).toBe("cpu");
       await expect.poll(() => page.locator("#view").getAttribute("data-frame-time"), { timeout: 30_000 }).toMatch(/^\d{4}-/);
+      // the walker's box comes with the very frame it was found in
+      await expect.poll(() => page.locator("#view").getAttribute("data-seen"), { timeout: 30_000 }).toContain("person");
       await expect.poll(() => page.locator('[data-line="cam/gate"] [data-dir="in"]').textContent(), { timeout: 10_000 }).toBe("0");
 
       // A zone dragged into a bow tie: the save is refused with check-config's line:col path: message, the file stays.

@@ -1,4 +1,4 @@
-import { LiveView, type Scene } from "./live-view.js";
+import { LiveView, type Scene, type SeenBoxes } from "./live-view.js";
 import type { XY } from "./scene-geometry.js";
 
 // The console page: polls /api/state once a second, the selected camera's frame once a second, and the
@@ -158,7 +158,13 @@ async function pollFrame(): Promise<void> {
     const res = await fetch(`/api/cameras/${encodeURIComponent(camera)}/frame.jpg`, { cache: "no-store" });
     if (res.status !== 200 || camera !== selected) return;
     const time = res.headers.get("x-frame-time") ?? "";
-    view.setFrame(await createImageBitmap(await res.blob()), time);
+    let seen: SeenBoxes | null = null;
+    try {
+      seen = JSON.parse(decodeURIComponent(res.headers.get("x-detections") ?? "null")) as SeenBoxes | null;
+    } catch {
+      seen = null; // a picture without boxes is still the picture
+    }
+    view.setFrame(await createImageBitmap(await res.blob()), time, seen);
     $("#frame-time").textContent = time ? `frame ${new Date(time).toLocaleTimeString()}` : "";
   } catch {
     // the next poll tries again; the state poll reports a lost agent
@@ -237,7 +243,7 @@ function updateButtons(): void {
   del.textContent = view.selection ? `Delete ${view.selection}` : "Delete";
   $("#hint").textContent = view.editing
     ? "Drag the round handles. Double-click a zone or mask edge to add a corner, a corner to remove it. Click a zone or line to select it for Delete. The arrow points to the in side."
-    : "Zones green, lines yellow (the arrow points to the in side), masks red.";
+    : "Zones green, lines yellow (the arrow points to the in side), masks red, detections blue.";
 }
 
 function showResult(kindOfResult: "applied" | "rejected", text: string): void {

@@ -6,6 +6,9 @@ export interface Shape {
   points: XY[];
 }
 
+/** What the detector saw in the frame shown. */
+export type SeenBoxes = Array<{ label: string; score: number; box: [number, number, number, number] }>;
+
 export interface Scene {
   width: number;
   height: number;
@@ -36,6 +39,7 @@ const cloneShape = (s: Shape): Shape => ({ name: s.name, points: s.points.map((p
  */
 export class LiveView {
   private frame: ImageBitmap | null = null;
+  private seen: SeenBoxes | null = null;
   private scene: Scene | null = null;
   private draft: Scene | null = null;
   private drag: { kind: Kind; shape: number; point: number } | null = null;
@@ -68,16 +72,19 @@ export class LiveView {
     this.draw();
   }
 
-  setFrame(frame: ImageBitmap, time: string): void {
+  setFrame(frame: ImageBitmap, time: string, seen: SeenBoxes | null): void {
     this.frame?.close();
     this.frame = frame;
+    this.seen = seen;
     this.canvas.dataset.frameTime = time;
+    this.canvas.dataset.seen = (seen ?? []).map((b) => b.label).join(",");
     this.draw();
   }
 
   clearFrame(): void {
     this.frame?.close();
     this.frame = null;
+    this.seen = null;
     delete this.canvas.dataset.frameTime;
     this.draw();
   }
@@ -265,6 +272,7 @@ export class LiveView {
     const scene = this.draft ?? this.scene;
     if (!scene) return;
     const k = this.scale();
+    if (!this.draft) this.drawDetections(ctx, k);
     ctx.lineJoin = "round";
     ctx.lineWidth = 2.5 * k;
     ctx.font = `${Math.round(13 * k)}px "DejaVu Sans Mono", monospace`;
@@ -297,6 +305,19 @@ export class LiveView {
           }
         }
       }
+    }
+  }
+
+  /** The boxes the detector found in the picture shown. */
+  private drawDetections(ctx: CanvasRenderingContext2D, k: number): void {
+    if (!this.seen) return;
+    ctx.lineWidth = 2 * k;
+    ctx.font = `${Math.round(12 * k)}px "DejaVu Sans Mono", monospace`;
+    for (const { label: name, score, box } of this.seen) {
+      const [x1, y1, x2, y2] = box;
+      ctx.strokeStyle = "#4dd0ff";
+      ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+      label(ctx, `${name} ${Math.round(score * 100)}%`, x1 + 4 * k, Math.max(y1 - 4 * k, 14 * k), "#4dd0ff", k);
     }
   }
 
