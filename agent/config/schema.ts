@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
+import { cameraClassifyKeys } from "./classify-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -105,6 +106,7 @@ export const cameraSchema = z.strictObject({
   detect: cameraDetectSchema,
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
+  ...cameraClassifyKeys,
 });
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
@@ -137,6 +139,11 @@ export const configSchema = z
           message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
         });
       }
+      c.classify.forEach((rule, i) => {
+        if (!(rule.model in cfg.models)) {
+          ctx.addIssue({ code: "custom", path: ["cameras", cam, "classify", i, "model"], message: `unknown model '${rule.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}` });
+        }
+      });
       checkCameraAnalytics(c, ["cameras", cam], ctx);
     }
   });
