@@ -5,6 +5,8 @@
 // usage: node scripts/evaluate-signs.mjs --gt DIR --detector FILE.onnx [--classifier FILE.onnx]
 //          [--frames 500-599] [--detect-size 816x480] [--min-score 0.01] [--nms-iou 0.5] [--nms-class-aware]
 //          [--fp-per-image 0.1] [--threads 1] [--json OUT.json]
+//          small signs (detect.tiles): [--tiles COLSxROWS] [--overlap F] [--region x1,y1,x2,y2] [--full-frame]
+//          classifier: [--crop-padding P (default: its metadata)] [--min-crop PX] [--score product|classifier|detector]
 // DIR holds gt.csv (file,x1,y1,x2,y2,class_id) and the frames it names. Frames are fed as the agent gets them
 // from a camera whose detect size is --detect-size (default: the frames' own size); boxes are scored in the
 // stored frames' pixels.
@@ -23,9 +25,16 @@ if (!existsSync(dist('detect/detector.js'))) {
 const { Detector } = await import(dist('detect/detector.js'));
 const { grabFrame } = await import(dist('camera/ffmpeg.js'));
 const report = await import(dist('evaluate/sign-report.js'));
+const { Classifier } = await import(dist('classify/classifier.js'));
+const { ClassifyStage } = await import(dist('classify/classify-stage.js'));
+const { classifyRuleSchema } = await import(dist('config/classify-schema.js'));
+const { tilesSchema } = await import(dist('config/tiles-schema.js'));
+const { TiledDetection } = await import(dist('detect/tiled-detection.js'));
+const { tileRects } = await import(dist('detect/tiles.js'));
 
 const USAGE = 'usage: node scripts/evaluate-signs.mjs --gt DIR --detector FILE.onnx [--classifier FILE.onnx] [--frames A-B] ' +
-  '[--detect-size WxH] [--min-score S] [--nms-iou I] [--nms-class-aware] [--fp-per-image F] [--threads N] [--json OUT]';
+  '[--detect-size WxH] [--min-score S] [--nms-iou I] [--nms-class-aware] [--fp-per-image F] [--threads N] [--json OUT] ' +
+  '[--tiles CxR] [--overlap F] [--region x1,y1,x2,y2] [--full-frame] [--crop-padding P] [--min-crop PX] [--score product|classifier|detector]';
 
 function fail(message) {
   console.error(`evaluate-signs: ${message}\n${USAGE}`);
@@ -45,6 +54,13 @@ try {
       'nms-iou': { type: 'string', default: '0.5' },
       'nms-class-aware': { type: 'boolean', default: false },
       'fp-per-image': { type: 'string', default: '0.1' },
+      tiles: { type: 'string' },
+      overlap: { type: 'string' },
+      region: { type: 'string' },
+      'full-frame': { type: 'boolean', default: false },
+      'crop-padding': { type: 'string' },
+      'min-crop': { type: 'string', default: '1' },
+      score: { type: 'string', default: 'product' },
       threads: { type: 'string', default: '1' },
       json: { type: 'string' },
       help: { type: 'boolean' },
@@ -78,6 +94,21 @@ if (values['detect-size']) {
   const m = /^(\d+)x(\d+)$/.exec(values['detect-size']);
   if (!m) fail(`--detect-size ${values['detect-size']}: WxH expected`);
   detectSize = [Number(m[1]), Number(m[2])];
+}
+
+// Tiles and region are the camera's detect.tiles, checked by the agent's own schema.
+let tiles;
+if (values.tiles || values.region || values['full-frame'] || values.overlap) {
+  const grid = values.tiles ? /^(\d+)x(\d+)$/.exec(values.tiles) : ['', '1', '1'];
+  if (!grid) fail(`--tiles ${values.tiles}: COLSxROWS expected`);
+  const parsed = tilesSchema.safeParse({
+    grid: [Number(grid[1]), Number(grid[2])],
+    ...(values.overlap !== undefined ? { overlap: Number(values.overlap) } : {}),
+    ...(values.region ? { region: values.region.split(',').map(Number) } : {}),
+    full_frame: values['full-frame'],
+  });
+  if (!parsed.success) fail(`tiles: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  tiles = parsed.data;
 }
 
 const gtFile = path.join(values.gt, 'gt.csv');
@@ -132,9 +163,39 @@ try {
   await detector.close();
   fail(`${path.basename(values.detector)}: ${err.message}`);
 }
+// The classifier runs as a camera's `classify` rule would: every box, one batched run() per frame.
+let stage;
+let classOutputs;
+let classifier;
+let cropPadding;
 if (values.classifier) {
-  await detector.close();
-  fail('--classifier: not in this version yet');
+  let rule;
+  try {
+    rule = classifyRuleSchema.parse({
+      model: 'classifier',
+      padding: values['crop-padding'] === undefined ? undefined : Number(values['crop-padding']),
+      min_size: Number(values['min-crop']),
+      score: values.score,
+      max_crops: 256,
+    });
+  } catch (err) {
+    await detector.close();
+    fail(`classifier options: ${err.issues?.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') ?? err.message}`);
+  }
+  classifier = await Classifier.open({ name: path.basename(values.classifier), path: path.resolve(values.classifier), providers: ['cpu'], threads }).catch(
+    async (err) => {
+      await detector.close();
+      fail(`${err.code ?? 'error'}: ${err.message}`);
+    },
+  );
+  try {
+    classOutputs = report.signClassesOfLabels(classifier.info.labels);
+  } catch (err) {
+    await Promise.all([detector.close(), classifier.close()]);
+    fail(`${path.basename(values.classifier)}: ${err.message}`);
+  }
+  stage = new ClassifyStage([{ rule, classifier }]);
+  cropPadding = rule.padding ?? classifier.info.cropPadding ?? 0.15;
 }
 
 // Decode every frame first, so the timed loop below holds detection only.
@@ -150,7 +211,8 @@ for (const file of files) {
 
 // Class-agnostic NMS is how sign cameras are configured (config/traffic-signs.yaml): one sign, one label.
 const classAgnostic = !values['nms-class-aware'];
-const filter = { min_score: minScore, nms_iou: nmsIou, nms_class_agnostic: classAgnostic };
+const filter = { min_score: minScore, nms_iou: nmsIou, nms_class_agnostic: classAgnostic, tiles };
+const tiled = new TiledDetection();
 const predictions = [];
 const wallMs = [];
 const inferMs = [];
@@ -158,17 +220,28 @@ const cpuStart = process.cpuUsage();
 for (let image = 0; image < frames.length; image++) {
   const f = frames[image];
   const t0 = performance.now();
-  const result = await detector.detect({ data: f.rgb, width: f.width, height: f.height }, filter);
+  const picture = { data: f.rgb, width: f.width, height: f.height };
+  const result = await tiled.detect(detector, picture, filter);
+  let detections = result.detections;
+  let classified = detections.map(() => false);
+  let ms = result.inferMs;
+  if (stage) {
+    const refined = await stage.refine(picture, detections);
+    // A box the classifier named is a new object; one it skipped (under --min-crop) is the detector's own.
+    classified = refined.detections.map((d, i) => d !== detections[i]);
+    detections = refined.detections;
+    ms += refined.inferMs;
+  }
   wallMs.push(performance.now() - t0);
-  inferMs.push(result.inferMs);
-  for (const d of result.detections) {
-    const o = outputs[d.classId];
+  inferMs.push(ms);
+  for (const [k, d] of detections.entries()) {
+    const o = classified[k] ? classOutputs[d.classId] : outputs[d.classId];
     const box = [d.box[0] * f.sx, d.box[1] * f.sy, d.box[2] * f.sx, d.box[3] * f.sy];
     predictions.push({ image, box, score: d.score, classId: o.classId, category: o.category });
   }
 }
 const cpu = process.cpuUsage(cpuStart);
-await detector.close();
+await Promise.all([detector.close(), classifier?.close()]);
 
 const scores = report.signReport(predictions, truths, frames.length, { fpPerImage });
 const result = {
@@ -178,19 +251,29 @@ const result = {
   detector_input: [detector.info.inputWidth, detector.info.inputHeight],
   detect_size: [frames[0].width, frames[0].height],
   classifier: values.classifier ? path.basename(values.classifier) : null,
-  settings: { min_score: minScore, nms_iou: nmsIou, nms_class_agnostic: classAgnostic, threads },
+  settings: {
+    min_score: minScore,
+    nms_iou: nmsIou,
+    nms_class_agnostic: classAgnostic,
+    threads,
+    tiles: tiles ? { ...tiles, rects: tileRects(frames[0].width, frames[0].height, tiles) } : null,
+    ...(stage ? { crop_padding: cropPadding, min_crop: Number(values['min-crop']), score: values.score } : {}),
+  },
   ...scores,
   timing: {
     // process CPU (main thread + worker) per frame: stable on a busy machine, unlike wall time
     cpu_ms_per_frame: (cpu.user + cpu.system) / 1000 / frames.length,
     wall_ms_per_frame_median: median(wallMs),
+    // run() of the detector plus the classifier's batch
     infer_ms_per_frame_median: median(inferMs),
     loadavg_1m: loadavg()[0],
   },
 };
 
 const f3 = (v) => (v === null || Number.isNaN(v) ? '  n/a' : v.toFixed(3));
-console.log(`${result.detector} (input ${result.detector_input.join('x')}, frames fed at ${result.detect_size.join('x')}) on ` +
+console.log(`${result.detector} (input ${result.detector_input.join('x')}, frames fed at ${result.detect_size.join('x')})` +
+  (tiles ? `, ${result.settings.tiles.rects.length} tiles ${JSON.stringify(result.settings.tiles.rects)}` : '') +
+  (result.classifier ? ` + ${result.classifier} (crop padding ${cropPadding}, score ${values.score})` : '') + ' on ' +
   `${scores.images} frames, ${scores.signs} signs of ${result.gt} (${result.frames})`);
 console.log(`class-agnostic AP@0.5   ${f3(scores.ap50_class_agnostic)}`);
 console.log(`43-class mAP@0.5        ${f3(scores.map50_43class)}`);

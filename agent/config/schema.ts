@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
+import { tilesSchema } from "./tiles-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -84,6 +85,7 @@ export const cameraDetectSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe("merge overlapping boxes whatever their label (one object, one label: e.g. traffic signs whose classes look alike)"),
+  tiles: tilesSchema.optional().describe("run the model on tiles or a region of the frame instead of the whole frame (small objects); one run per tile"),
 });
 
 export const cameraEventsSchema = z.strictObject({
