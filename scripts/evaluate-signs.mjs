@@ -26,7 +26,7 @@ const { Detector } = await import(dist('detect/detector.js'));
 const { grabFrame } = await import(dist('camera/ffmpeg.js'));
 const report = await import(dist('evaluate/sign-report.js'));
 const { Classifier } = await import(dist('classify/classifier.js'));
-const { ClassifyStage } = await import(dist('classify/classify-stage.js'));
+const { classifyDetections, singleClassifier } = await import(dist('classify/classify-stage.js'));
 const { classifyRuleSchema } = await import(dist('config/classify-schema.js'));
 const { tilesSchema } = await import(dist('config/tiles-schema.js'));
 const { TiledDetection } = await import(dist('detect/tiled-detection.js'));
@@ -194,7 +194,8 @@ if (values.classifier) {
     await Promise.all([detector.close(), classifier.close()]);
     fail(`${path.basename(values.classifier)}: ${err.message}`);
   }
-  stage = new ClassifyStage([{ rule, classifier }]);
+  const source = singleClassifier(classifier);
+  stage = (picture, detections) => classifyDetections(source, [rule], picture, detections);
   cropPadding = rule.padding ?? classifier.info.cropPadding ?? 0.15;
 }
 
@@ -221,12 +222,12 @@ for (let image = 0; image < frames.length; image++) {
   const f = frames[image];
   const t0 = performance.now();
   const picture = { data: f.rgb, width: f.width, height: f.height };
-  const result = await tiled.detect(detector, picture, filter);
+  const result = await tiled.detect((input, f) => detector.detect(input, f), picture, filter);
   let detections = result.detections;
   let classified = detections.map(() => false);
   let ms = result.inferMs;
   if (stage) {
-    const refined = await stage.refine(picture, detections);
+    const refined = await stage(picture, detections);
     // A box the classifier named is a new object; one it skipped (under --min-crop) is the detector's own.
     classified = refined.detections.map((d, i) => d !== detections[i]);
     detections = refined.detections;

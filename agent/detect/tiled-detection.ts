@@ -1,7 +1,7 @@
 import type { TilesConfig } from "../config/tiles-schema.js";
 import type { DetectFilter } from "./detect-filter.js";
 import type { Box } from "./detection.js";
-import type { DetectInput, DetectResult, Detector } from "./detector.js";
+import type { DetectInput, DetectResult } from "./detector.js";
 import { mergeTileDetections, tileRects } from "./tiles.js";
 
 /**
@@ -14,9 +14,13 @@ export class TiledDetection {
   private rects: Box[] = [];
   private for: { width: number; height: number; tiles: TilesConfig } | undefined;
 
-  async detect(detector: Detector, frame: DetectInput, filter: DetectFilter & { tiles?: TilesConfig | undefined }): Promise<DetectResult & { tiles: number }> {
+  async detect(
+    detect: (frame: DetectInput, filter: DetectFilter) => Promise<DetectResult>,
+    frame: DetectInput,
+    filter: DetectFilter & { tiles?: TilesConfig | undefined },
+  ): Promise<DetectResult & { tiles: number }> {
     const tiles = filter.tiles;
-    if (!tiles) return { ...(await detector.detect(frame, filter)), tiles: 1 };
+    if (!tiles) return { ...(await detect(frame, filter)), tiles: 1 };
     const rects = this.rectsFor(frame.width, frame.height, tiles);
     const results = await Promise.all(
       rects.map((r, i) => {
@@ -28,7 +32,7 @@ export class TiledDetection {
           const from = (r[1] + y) * rowBytes + r[0] * 3;
           view.set(frame.data.subarray(from, from + w * 3), y * w * 3);
         }
-        return detector.detect({ data: view, width: w, height: h }, filter).then((res) => ({ res, r }));
+        return detect({ data: view, width: w, height: h }, filter).then((res) => ({ res, r }));
       }),
     );
     let inferMs = 0;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClassifyStage } from "../../agent/classify/classify-stage.js";
+import { classifyDetections, singleClassifier } from "../../agent/classify/classify-stage.js";
 import { Classifier } from "../../agent/classify/classifier.js";
 import { paddedBox, writeCrop, type CropSpec } from "../../agent/classify/crops.js";
 import { applyClasses, planCrops } from "../../agent/classify/refine.js";
@@ -110,8 +110,8 @@ describe("the classify stage on a COCO detector (person.jpg, YOLOX-Nano)", () =>
 
   it("names each person crop by its dominant colour, with the probability the pixels give", async () => {
     expect(detections.some((d) => d.label === "person")).toBe(true);
-    const stage = new ClassifyStage([{ rule: rule({ labels: ["person"], score: "classifier" }), classifier: nhwc }]);
-    const { detections: refined, crops } = await stage.refine(frame, detections);
+    const rules = [rule({ labels: ["person"], score: "classifier" })];
+    const { detections: refined, crops } = await classifyDetections(singleClassifier(nhwc), rules, frame, detections);
     expect(crops).toBe(detections.filter((d) => d.label === "person").length);
     detections.forEach((d, i) => {
       if (d.label !== "person") return expect(refined[i]).toEqual(d); // the dog is not the rule's

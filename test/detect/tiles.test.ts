@@ -69,13 +69,13 @@ describe("TiledDetection with YOLOX-Nano on person.jpg", () => {
     const ref = whole.detections.find((x) => x.label === "person")!;
     expect(ref).toBeDefined();
     const tiled = new TiledDetection();
-    const out = await tiled.detect(detector, frame, { ...filter, tiles: tiles({ grid: [2, 2], overlap: 0.5, full_frame: true }) });
+    const out = await tiled.detect((f, x) => detector.detect(f, x), frame, { ...filter, tiles: tiles({ grid: [2, 2], overlap: 0.5, full_frame: true }) });
     expect(out.tiles).toBe(5);
     const people = out.detections.filter((x) => x.label === "person");
     expect(people.length, JSON.stringify(out.detections)).toBe(1);
     expect(iou([...people[0].box, ...ref.box], 0, 4)).toBeGreaterThan(0.7);
     // a region left of the person (x < 150) holds no person at all
-    const left = await tiled.detect(detector, frame, { ...filter, tiles: tiles({ region: [0, 0, 150, frame.height] }) });
+    const left = await tiled.detect((f, x) => detector.detect(f, x), frame, { ...filter, tiles: tiles({ region: [0, 0, 150, frame.height] }) });
     expect(left.detections.filter((x) => x.label === "person")).toEqual([]);
   });
 });

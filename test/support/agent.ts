@@ -44,6 +44,8 @@ export interface TestConfigOptions {
   deviceId?: string;
   cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string }>;
   model?: "yolox" | "fastestdet";
+  /** more entries under models (name → YAML flow value), e.g. a crop classifier for a camera's classify rules */
+  models?: Record<string, string>;
 }
 
 /** Writes a config for the shared YOLOX-Nano model into a fresh temp dir; returns its path and dir. */
@@ -69,7 +71,7 @@ mqtt: {url: "${o.brokerUrl}", topic_prefix: eva, keepalive: 5, reconnect_seconds
 storage: {db: eva.db, snapshots: snapshots}
 models:
   coco: ${model}
-detector: {providers: [cpu], threads: 1}
+${Object.entries(o.models ?? {}).map(([n, v]) => `  ${n}: ${v}\n`).join("")}detector: {providers: [cpu], threads: 1}
 cameras:
 ${cams}
 `;

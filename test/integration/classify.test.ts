@@ -1,0 +1,60 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventStore } from "../../agent/events/store.js";
+import { eva, logLines, writeTestConfig } from "../support/agent.js";
+import { TestBroker } from "../support/broker.js";
+import { personPanClip } from "../support/clips.js";
+import { repoRoot } from "../support/paths.js";
+
+let broker: TestBroker;
+let models: string;
+beforeAll(async () => {
+  broker = await TestBroker.start();
+  models = mkdtempSync(path.join(tmpdir(), "eva-classify-models-"));
+  execFileSync("/usr/bin/python3", [path.join(repoRoot, "test/classify/make-test-classifiers.py"), models], { stdio: "pipe" });
+});
+afterAll(async () => {
+  await broker.dispose();
+  rmSync(models, { recursive: true, force: true });
+});
+
+describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => {
+  it("names each person by the classifier's label in its events; a classifier that does not load is reported and the detector's label stays", async () => {
+    const clip = await personPanClip(5, 3);
+    const { file, dir } = writeTestConfig({
+      brokerUrl: broker.url,
+      deviceId: "dev-classify",
+      models: { colour: `{path: ${path.join(models, "colour-nhwc.onnx")}}` },
+      cameras: { street: { source: clip, extra: "    classify: [{model: colour, labels: [person], min_size: 16, score: detector}]\n" } },
+    });
+    const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(logLines(run.stderr).some((l) => l.msg === "classifier ready")).toBe(true);
+    const store = new EventStore(path.join(dir, "eva.db"));
+    const events = store.queryEvents({ camera: "street" });
+    store.close();
+    expect(events.length).toBeGreaterThan(0);
+    // the person in the pan: every event carries a colour (score kept from the detector), none the detector's "person"
+    expect(events.every((e) => ["red", "green", "blue"].includes(e.label)), JSON.stringify(events.map((e) => e.label))).toBe(true);
+
+    const broken = writeTestConfig({
+      brokerUrl: broker.url,
+      deviceId: "dev-classify-2",
+      models: { colour: `{path: ${path.join(models, "missing.onnx")}}` },
+      cameras: { street: { source: clip, extra: "    classify: [{model: colour}]\n" } },
+    });
+    const run2 = await eva(["run", "--config", broken.file, "--exit-on-eof"], { timeoutMs: 60_000 });
+    expect(run2.code, run2.stderr).toBe(0);
+    const lines = logLines(run2.stderr);
+    expect(lines.some((l) => l.msg.includes("classifier failed to load") && String(l.err).includes("missing.onnx: no such file")), run2.stderr).toBe(true);
+    // one line for the failing rule, not one per frame
+    expect(lines.filter((l) => l.msg.startsWith("classification failed")).length).toBe(1);
+    const store2 = new EventStore(path.join(broken.dir, "eva.db"));
+    const labels = store2.queryEvents({ camera: "street" }).map((e) => e.label);
+    store2.close();
+    expect(labels).toContain("person");
+  });
+});
