@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,5 +56,29 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
     const labels = store2.queryEvents({ camera: "street" }).map((e) => e.label);
     store2.close();
     expect(labels).toContain("person");
+  });
+
+  it("eva bench reports what tiles and the classify rule cost", async () => {
+    const clip = await personPanClip(5, 3);
+    const { file } = writeTestConfig({
+      brokerUrl: "mqtt://127.0.0.1:1",
+      models: { colour: `{path: ${path.join(models, "colour-nhwc.onnx")}}` },
+      cameras: {
+        street: {
+          source: clip,
+          extra: "    classify: [{model: colour, labels: [person], score: detector}]\n",
+        },
+      },
+    });
+    // the tiles go into the camera's flow-style detect mapping
+    const text = readFileSync(file, "utf8").replace("min_score: 0.4}", "min_score: 0.4, tiles: {grid: [2, 1], full_frame: true}}");
+    writeFileSync(file, text);
+    const r = await eva(["bench", "--config", file, "--seconds", "2", "--json"], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const b = JSON.parse(r.stdout) as Record<string, number>;
+    expect(b.tiles).toBe(3);
+    expect(b.crops_per_frame).toBeGreaterThanOrEqual(1);
+    expect(b.infer_cpu_ms_per_frame).toBeGreaterThan(0);
+    expect(b.pipeline_fps).toBeGreaterThan(0);
   });
 });
