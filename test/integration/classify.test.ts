@@ -7,7 +7,9 @@ import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
 import { TestBroker } from "../support/broker.js";
 import { personPanClip } from "../support/clips.js";
-import { repoRoot } from "../support/paths.js";
+import { agentConfigText, loadText, startAgent } from "../support/in-process-agent.js";
+import { repoRoot, shared } from "../support/paths.js";
+import { ReloadError } from "../../agent/controller.js";
 
 let broker: TestBroker;
 let models: string;
@@ -80,5 +82,30 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
     expect(b.crops_per_frame).toBeGreaterThanOrEqual(1);
     expect(b.infer_cpu_ms_per_frame).toBeGreaterThan(0);
     expect(b.pipeline_fps).toBeGreaterThan(0);
+  });
+
+  it("a reload opens a changed classifier before swapping it, refuses one that does not load, and closes one no rule names", async () => {
+    const text = (classifier: string, rules = "[{model: colour}]") =>
+      agentConfigText({ brokerUrl: "mqtt://127.0.0.1:9", extraTop: "" }).replace(
+        "detector: {providers: [cpu], threads: 1}",
+        `  colour: {path: ${classifier}}\ndetector: {providers: [cpu], threads: 1}`,
+      ).replace("labels: [person]}", `labels: [person]}\n    classify: ${rules}`);
+    const run = await startAgent(text(path.join(models, "colour-nhwc.onnx")));
+    try {
+      expect(run.agent.providers()).toMatchObject({ coco: "cpu", colour: "cpu" });
+      // a detector named as a classifier: valid ONNX, so only opening it tells
+      const wrong = text(path.join(shared, "models/yolox_nano.onnx"));
+      const err = await run.agent.reload(loadText(wrong, run.file)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ReloadError);
+      expect((err as ReloadError).problems[0]).toMatchObject({ path: "models.colour.path", line: wrong.split("\n").findIndex((l) => l.includes("colour: {path")) + 1 });
+      expect((err as ReloadError).problems[0]!.message).toMatch(/classifier does not load: .*yolox_nano.onnx: output .* \[N, classes\] expected/);
+      expect(run.agent.healthReport().reasons.filter((r) => r.includes("colour"))).toEqual([]);
+      expect(await run.agent.reload(loadText(text(path.join(models, "colour-nchw.onnx")), run.file))).toEqual(["models.colour.path"]);
+      expect(run.agent.providers()).toMatchObject({ colour: "cpu" });
+      await run.agent.reload(loadText(text(path.join(models, "colour-nchw.onnx"), "[]"), run.file));
+      expect(Object.keys(run.agent.providers())).toEqual(["coco"]);
+    } finally {
+      await run.stop();
+    }
   });
 });
