@@ -67,6 +67,8 @@ export async function bench(args: string[]): Promise<number> {
     infer_cpu_ms_per_frame: round(infer.cpuMs),
     pipeline_fps: round(pipeline.fps),
     pipeline_skipped_fraction: round(pipeline.skippedFraction),
+    pipeline_model_runs_per_frame: round(pipeline.modelRuns),
+    pipeline_crops_per_frame: round(pipeline.crops),
     efficiency: round(pipeline.fps / Math.min(decode.fps, infer.fps)),
   };
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -155,7 +157,13 @@ async function measurePipeline(loaded: LoadedConfig, name: string, cam: CameraCo
     const elapsed = (performance.now() - t0) / 1000;
     await agent.stop(0);
     const framesIn = b.framesIn - a.framesIn;
-    return { fps: (b.processed - a.processed) / elapsed, skippedFraction: framesIn ? (b.framesSkipped - a.framesSkipped) / framesIn : 0 };
+    const processed = Math.max(1, b.processed - a.processed);
+    return {
+      fps: (b.processed - a.processed) / elapsed,
+      skippedFraction: framesIn ? (b.framesSkipped - a.framesSkipped) / framesIn : 0,
+      modelRuns: (b.modelRuns - a.modelRuns) / processed,
+      crops: (b.crops - a.crops) / processed,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -25,6 +25,9 @@ export interface CameraFigures {
   framesSkipped: number;
   processed: number;
   inferMsTotal: number;
+  /** detector runs (one per tile with detect.tiles) and classifier crops, summed over processed frames */
+  modelRuns: number;
+  crops: number;
 }
 
 export interface CameraPipelinesDeps {
@@ -47,7 +50,7 @@ const DETECT_WATCHDOG_MS = 30_000;
 
 /** One camera's ffmpeg → detector → events stage, with its figures. */
 export class CameraPipeline {
-  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0 };
+  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
   private held: Frame | null = null;
@@ -142,6 +145,7 @@ export class CameraPipeline {
       .detect(this.detectWith, frame, cfg.detect)
       .then(async (found) => {
         let { detections, inferMs } = found;
+        this.figures.modelRuns += found.tiles;
         if (cfg.classify.length) ({ detections, inferMs } = await this.classify(frame, detections, inferMs, cfg));
         this.figures.processed++;
         this.figures.inferMsTotal += inferMs;
@@ -162,6 +166,7 @@ export class CameraPipeline {
     try {
       const refined = await classifyDetections(this.classifiers, cfg.classify, frame, detections);
       this.classifyError = "";
+      this.figures.crops += refined.crops;
       return { detections: refined.detections, inferMs: inferMs + refined.inferMs };
     } catch (err) {
       const message = (err as Error).message;

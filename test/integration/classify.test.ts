@@ -61,7 +61,7 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
   });
 
   it("eva bench reports what tiles and the classify rule cost", async () => {
-    const clip = await personPanClip(5, 3);
+    const clip = await personPanClip(5, 1);
     const { file } = writeTestConfig({
       brokerUrl: "mqtt://127.0.0.1:1",
       models: { colour: `{path: ${path.join(models, "colour-nhwc.onnx")}}` },
@@ -82,6 +82,9 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
     expect(b.crops_per_frame).toBeGreaterThanOrEqual(1);
     expect(b.infer_cpu_ms_per_frame).toBeGreaterThan(0);
     expect(b.pipeline_fps).toBeGreaterThan(0);
+    // the running agent's own counters: three detector runs and the person's crop per frame
+    expect(b.pipeline_model_runs_per_frame).toBe(3);
+    expect(b.pipeline_crops_per_frame).toBeGreaterThan(0);
   });
 
   it("a reload opens a changed classifier before swapping it, refuses one that does not load, and closes one no rule names", async () => {
