@@ -5,7 +5,8 @@ import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import type { EventSink } from "./events/maintainer.js";
 import type { HealthReport } from "./health/http.js";
-import type { AlarmKey } from "./publish/alarm-book.js";
+import { AlarmBook, type AlarmKey } from "./publish/alarm-book.js";
+import { newEventId } from "./events/ulid.js";
 import type { CommandOutcome } from "./publish/commands.js";
 import type { ControlledAgent } from "./publish/control-room.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
@@ -48,7 +49,7 @@ export class Agent {
     this.persistence = new Persistence(log);
     this.detectors = new DetectorPool(log);
     this.classifiers = new ClassifierPool(log);
-    this.uplink = new Uplink({ persistence: this.persistence, agent: this.controlled(), log });
+    this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this.controlled(), log });
     const p = this.persistence;
     const sink: EventSink = {
       recordEvent: (change, ev) => {

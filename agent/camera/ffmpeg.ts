@@ -27,6 +27,8 @@ export interface FrameSourceOptions {
   timeoutSeconds: number;
   /** decoder threads; a few per camera keep a 6–15 W device from drowning in ffmpeg threads */
   threads: number;
+  /** hardware decode input options from hwaccel.ts (`-c:v h264_nvv4l2dec`, `-hwaccel cuda`); none: software */
+  decodeArgs?: readonly string[];
 }
 
 export interface FrameSourceProcess {
@@ -44,7 +46,7 @@ export interface FrameSourceEvents {
 export function inputOptions(o: FrameSourceOptions): string[] {
   const timeoutUs = String(Math.round(o.timeoutSeconds * 1e6));
   // -threads applies to the decoder only when it comes before -i.
-  const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads)];
+  const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads), ...(o.decodeArgs ?? [])];
   switch (sourceKind(o.source)) {
     case "rtsp":
       // ffmpeg ≥ 5 spells the RTSP socket timeout -timeout (µs); -stimeout is gone.

@@ -1,6 +1,7 @@
 // Messages between Classifier (main thread) and classifier-worker. Plain data only: they cross postMessage.
 import type { Provider } from "../config/schema.js";
 import type { PlainError } from "../detect/detector-protocol.js";
+import type { GpuOptions } from "../detect/providers.js";
 import type { ClassifierInfo } from "./classifier-info.js";
 
 export interface ClassifierInit {
@@ -8,6 +9,7 @@ export interface ClassifierInit {
   path: string;
   providers: readonly Provider[];
   threads: number;
+  gpu?: GpuOptions;
 }
 
 export interface ClassifyRequest {

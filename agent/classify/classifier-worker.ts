@@ -35,7 +35,7 @@ async function open() {
     if (err instanceof NotOnnxError) throw new DetectorError("EVA_MODEL_INVALID", `${base}: not an ONNX model (${err.message})`);
     throw err;
   }
-  const { session, provider, skipped } = await createSession(bytes, base, init.providers, init.threads);
+  const { session, provider, skipped } = await createSession(bytes, base, init.providers, init.threads, init.gpu);
   if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
     throw new DetectorError("EVA_MODEL_UNSUPPORTED", `${base}: ${session.inputMetadata.length} inputs; one image input expected`);
   }

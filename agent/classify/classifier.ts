@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Provider } from "../config/schema.js";
 import type { Box } from "../detect/detection.js";
 import { DetectorError } from "../detect/detector-error.js";
+import type { GpuOptions } from "../detect/providers.js";
 import type { ClassifierInfo } from "./classifier-info.js";
 import type { ClassifierInit, FromClassifierWorker, ToClassifierWorker } from "./classifier-protocol.js";
 
@@ -12,6 +13,8 @@ export interface ClassifierOptions {
   path: string;
   providers: readonly Provider[];
   threads: number;
+  /** the detector section's GPU provider options */
+  gpu?: GpuOptions;
   logger?: Logger;
 }
 
@@ -63,7 +66,7 @@ export class Classifier {
   }
 
   static async open(opts: ClassifierOptions): Promise<Classifier> {
-    const init: ClassifierInit = { name: opts.name, path: opts.path, providers: opts.providers, threads: opts.threads };
+    const init: ClassifierInit = { name: opts.name, path: opts.path, providers: opts.providers, threads: opts.threads, ...(opts.gpu ? { gpu: opts.gpu } : {}) };
     const worker = new Worker(workerUrl(), { workerData: init, name: `classify:${opts.name}` });
     const ready = await new Promise<Extract<FromClassifierWorker, { type: "ready" }>>((resolve, reject) => {
       const settle = () => {

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import ort from "onnxruntime-node";
 import type { Provider } from "../config/schema.js";
 import { DetectorError } from "../detect/detector-error.js";
+import { executionProvider, type GpuOptions } from "../detect/providers.js";
 
 // The detector worker's loading rules, for the classifier's worker: a clear code for a missing file, and
 // providers tried one by one because a provider whose library is missing makes create() throw instead of
@@ -17,11 +18,14 @@ export async function readModelBytes(file: string): Promise<Uint8Array> {
   }
 }
 
-export async function createSession(bytes: Uint8Array, base: string, providers: readonly Provider[], threads: number) {
+export async function createSession(bytes: Uint8Array, base: string, providers: readonly Provider[], threads: number, gpu?: GpuOptions) {
   const skipped: { provider: string; error: string }[] = [];
   for (const provider of providers) {
     try {
-      const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], intraOpNumThreads: threads, interOpNumThreads: 1 });
+      // The detector's GPU options (device, CUDA memory, TensorRT precision), without its engine cache: a crop
+      // classifier's engine is small and quick to build.
+      const entry = executionProvider(provider, gpu) as ort.InferenceSession.ExecutionProviderConfig;
+      const session = await ort.InferenceSession.create(bytes, { executionProviders: [entry], intraOpNumThreads: threads, interOpNumThreads: 1 });
       return { session, provider, skipped };
     } catch (err) {
       const message = (err as Error).message.split("\n")[0];

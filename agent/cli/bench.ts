@@ -36,7 +36,7 @@ export async function bench(args: string[]): Promise<number> {
   const cam: CameraConfig = { ...loaded.config.cameras[name]!, realtime: false, loop: true, enabled: true };
   const modelCfg = loaded.config.models[cam.detect.model]!;
 
-  const detector = await Detector.open({ name: cam.detect.model, model: modelCfg, providers: loaded.config.detector.providers, threads: loaded.config.detector.threads, logger: log });
+  const detector = await Detector.open({ name: cam.detect.model, model: modelCfg, providers: loaded.config.detector.providers, threads: loaded.config.detector.threads, gpu: loaded.config.detector, logger: log });
   const width = cam.detect.width ?? detector.info.inputWidth;
   const height = cam.detect.height ?? detector.info.inputHeight;
 
@@ -83,7 +83,7 @@ async function measureDecode(name: string, cam: CameraConfig, width: number, hei
   let t0 = 0;
   let kept = false;
   const camera = new Camera(
-    { name, source: cam.source, fps: cam.fps, width, height, loop: true, realtime: false, rtspTransport: cam.rtsp_transport, timeoutSeconds: cam.stall_seconds, stallSeconds: cam.stall_seconds, threads: 2 },
+    { name, source: cam.source, fps: cam.fps, width, height, loop: true, realtime: false, rtspTransport: cam.rtsp_transport, timeoutSeconds: cam.stall_seconds, stallSeconds: cam.stall_seconds, threads: 2, hwaccel: cam.hwaccel },
     (frame: Frame) => {
       if (!t0) t0 = performance.now();
       else frames++;

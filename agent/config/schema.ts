@@ -1,6 +1,8 @@
 import { z } from "zod";
-import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
+import { brokerUrlProblem } from "./broker-url.js";
+import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
+import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 import { tilesSchema } from "./tiles-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
@@ -72,7 +74,14 @@ export const outboxBoundSchema = z.strictObject({
 });
 
 export const mqttSchema = reloads("uplink_restart", z.strictObject({
-  url: z.string().default("mqtt://localhost:1883").describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
+  url: z
+    .string()
+    .superRefine((url, ctx) => {
+      const why = brokerUrlProblem(url);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    })
+    .default("mqtt://localhost:1883")
+    .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
   topic_prefix: z.string().regex(/^[^#+]+$/, "no MQTT wildcards").default("eva").describe("first topic level"),
   username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
   password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
@@ -105,6 +114,8 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 export const detectorSchema = reloads("model_reload", z.strictObject({
   providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
   threads: z.number().int().min(1).max(64).default(1).describe("intra-op threads per model session"),
+  tensorrt: tensorrtSchema.default(() => tensorrtSchema.parse({})).describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
+  cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
 }));
 
 export const cameraDetectSchema = z.strictObject({
@@ -140,6 +151,7 @@ export const cameraSchema = reloads("camera_live", z.strictObject({
   realtime: reloads("camera_restart", z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible")),
   stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
   rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
+  hwaccel: reloads("camera_restart", hwaccelSchema),
   detect: cameraDetectSchema,
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
@@ -168,21 +180,44 @@ export const configSchema = z
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
   })
   .superRefine((cfg, ctx) => {
-    for (const [cam, c] of Object.entries(cfg.cameras)) {
-      if (!(c.detect.model in cfg.models)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["cameras", cam, "detect", "model"],
-          message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
-        });
-      }
-      c.classify.forEach((rule, i) => {
-        if (!(rule.model in cfg.models)) {
-          ctx.addIssue({ code: "custom", path: ["cameras", cam, "classify", i, "model"], message: `unknown model '${rule.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}` });
+    for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });
+  });
+
+/**
+ * Keys that must name another key: a camera's model and classify models, a sign watch's zone. Read defensively, so the same check
+ * runs on data the schema rejected for another reason (check-config reports both in one run).
+ */
+export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | number)[]; message: string }> {
+  const obj = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const root = obj(cfg);
+  const models = Object.keys(obj(root?.models) ?? {});
+  const out: Array<{ path: (string | number)[]; message: string }> = [];
+  for (const [cam, c] of Object.entries(obj(root?.cameras) ?? {})) {
+    const model = obj(obj(c)?.detect)?.model;
+    if (typeof model === "string" && !models.includes(model)) {
+      out.push({ path: ["cameras", cam, "detect", "model"], message: `unknown model '${model}'; defined: ${models.join(", ") || "none"}` });
+    }
+    const rules = obj(c)?.classify;
+    if (Array.isArray(rules)) {
+      rules.forEach((r, i) => {
+        const m = obj(r)?.model;
+        if (typeof m === "string" && !models.includes(m)) {
+          out.push({ path: ["cameras", cam, "classify", i, "model"], message: `unknown model '${m}'; defined: ${models.join(", ") || "none"}` });
         }
       });
-      checkCameraAnalytics(c, ["cameras", cam], ctx);
     }
-  });
+    const zones = Object.keys(obj(obj(c)?.zones) ?? {});
+    const watch = obj(obj(c)?.signs)?.watch;
+    if (Array.isArray(watch)) {
+      watch.forEach((w, i) => {
+        const zone = obj(w)?.zone;
+        if (typeof zone === "string" && !zones.includes(zone)) {
+          out.push({ path: ["cameras", cam, "signs", "watch", i, "zone"], message: `unknown zone '${zone}'; defined: ${zones.join(", ") || "none"}` });
+        }
+      });
+    }
+  }
+  return out;
+}
 
 export type Config = z.infer<typeof configSchema>;

@@ -6,6 +6,7 @@ import type { Detection } from "./detection.js";
 import { DetectorError } from "./detector-error.js";
 import type { FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
 import type { ModelInfo } from "./model-info.js";
+import { ignoredGpuOptionsNote, type GpuOptions } from "./providers.js";
 
 export interface DetectorOptions {
   /** the model's key under `models`, for logs */
@@ -13,8 +14,15 @@ export interface DetectorOptions {
   model: ModelConfig;
   providers: readonly Provider[];
   threads: number;
+  /** detector.tensorrt and detector.cuda */
+  gpu?: GpuOptions;
   logger?: Logger;
 }
+
+/** A CPU-only build says once per process that it ignores the GPU options, not once per model. */
+let gpuOptionsNoted = false;
+/** How often a TensorRT build that is still running is logged: a Jetson Nano-class build takes minutes. */
+const BUILD_PROGRESS_MS = 15_000;
 
 export interface DetectInput {
   /** packed RGB24, at least width × height × 3 bytes; a view into a SharedArrayBuffer is passed without a copy */
@@ -68,11 +76,18 @@ export class Detector {
 
   /** Loads the model in a new worker; rejects with a DetectorError naming the file when it cannot. */
   static async open(opts: DetectorOptions): Promise<Detector> {
-    const init: WorkerInit = { name: opts.name, model: opts.model, providers: opts.providers, threads: opts.threads };
+    const init: WorkerInit = { name: opts.name, model: opts.model, providers: opts.providers, threads: opts.threads, ...(opts.gpu ? { gpu: opts.gpu } : {}) };
     const worker = new Worker(workerUrl(), { workerData: init, name: `detect:${opts.name}` });
+    const log = opts.logger?.child({ model: opts.name });
+    let building: { since: number; timer: NodeJS.Timeout } | null = null;
+    const buildDone = () => {
+      if (building) clearInterval(building.timer);
+      building = null;
+    };
     const ready = await new Promise<Extract<FromWorker, { type: "ready" }>>((resolve, reject) => {
       // Only our own listeners come off: Worker keeps internal ones that ref its message port.
       const settle = () => {
+        buildDone();
         worker.off("message", onMessage);
         worker.off("error", onError);
         worker.off("exit", onExit);
@@ -83,7 +98,15 @@ export class Detector {
         reject(e);
       };
       const onMessage = (msg: FromWorker) => {
-        if (msg.type === "ready") {
+        if (msg.type === "building") {
+          log?.info({ provider: msg.provider, key: msg.key, why: msg.why }, "building TensorRT engine (minutes on a Jetson; cameras start after it)");
+          const since = performance.now();
+          building = {
+            since,
+            timer: setInterval(() => log?.info({ elapsed_s: Math.round((performance.now() - since) / 1000) }, "still building TensorRT engine"), BUILD_PROGRESS_MS),
+          };
+          building.timer.unref();
+        } else if (msg.type === "ready") {
           settle();
           resolve(msg);
         } else if (msg.type === "failed") fail(DetectorError.from(msg.error));
@@ -99,10 +122,20 @@ export class Detector {
       worker.on("error", onError);
       worker.on("exit", onExit);
     });
-    const log = opts.logger?.child({ model: opts.name });
     for (const s of ready.skipped) log?.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
     for (const w of ready.warnings) log?.warn(w);
-    log?.info({ provider: ready.provider, format: ready.info.format, input: `${ready.info.inputWidth}x${ready.info.inputHeight}` }, "detector ready");
+    const e = ready.engine;
+    if (e?.cache === "hit") log?.info({ key: e.key, load_s: e.ms / 1000 }, "TensorRT engine loaded from cache");
+    else if (e) log?.info({ key: e.key, cache: e.cache, build_s: e.ms / 1000, dir: e.dir }, "TensorRT engine built");
+    const note = opts.gpu ? ignoredGpuOptionsNote(opts.providers, ready.provider) : null;
+    if (note && !gpuOptionsNoted) {
+      gpuOptionsNoted = true;
+      log?.info(note);
+    }
+    log?.info(
+      { provider: ready.provider, format: ready.info.format, input: `${ready.info.inputWidth}x${ready.info.inputHeight}`, warmup_ms: ready.warmupMs },
+      "detector ready",
+    );
     return new Detector(worker, opts.name, ready.provider, ready.info);
   }
 

@@ -93,6 +93,7 @@ export class CameraPipeline {
         timeoutSeconds: cfg.stall_seconds,
         stallSeconds: cfg.stall_seconds,
         threads: 2,
+        hwaccel: cfg.hwaccel,
       },
       (frame) => this.process(frame),
       onStatus,

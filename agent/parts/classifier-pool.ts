@@ -15,7 +15,7 @@ function wanted(cfg: Config): Map<string, string> {
     if (!cam.enabled) continue;
     for (const rule of cam.classify) {
       const model = cfg.models[rule.model];
-      if (model) out.set(rule.model, JSON.stringify({ path: model.path, providers: cfg.detector.providers, threads: cfg.detector.threads }));
+      if (model) out.set(rule.model, JSON.stringify({ path: model.path, detector: cfg.detector }));
     }
   }
   return out;
@@ -132,6 +132,6 @@ export class ClassifierPool implements ClassifierSource {
   }
 
   private open(cfg: Config, name: string): Promise<Classifier> {
-    return Classifier.open({ name, path: cfg.models[name]!.path, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log });
+    return Classifier.open({ name, path: cfg.models[name]!.path, providers: cfg.detector.providers, threads: cfg.detector.threads, gpu: cfg.detector, logger: this.log });
   }
 }

@@ -138,6 +138,6 @@ export class DetectorPool {
   }
 
   private open(cfg: Config, name: string): Promise<Detector> {
-    return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log });
+    return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, gpu: cfg.detector, logger: this.log });
   }
 }

@@ -2,22 +2,26 @@ import type { Logger } from "pino";
 import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { ZoneAlarm } from "../analytics/zones.js";
 import type { CameraStatus } from "../camera/camera.js";
-import type { LoadedConfig } from "../config/load.js";
+import { brokerUrlProblem } from "../config/broker-url.js";
+import { regularFileProblem } from "../config/files.js";
+import { locate, type ConfigProblem, type LoadedConfig } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
 import type { EvaEvent, EventChange } from "../events/event.js";
 import { newEventId } from "../events/ulid.js";
-import type { AlarmKey } from "../publish/alarm-book.js";
+import type { AlarmBook, AlarmKey } from "../publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent } from "../publish/control-room.js";
 import { deepStreamEncoder } from "../publish/deepstream.js";
 import { OutboxBound } from "../publish/outbox-bound.js";
 import { OutboxPublisher } from "../publish/outbox-publisher.js";
 import type { StatsPayload } from "../publish/payload-schemas.js";
-import { unchanged, type PreparedChange } from "./part.js";
+import { ReloadError, unchanged, type PreparedChange } from "./part.js";
 import type { Persistence } from "./persistence.js";
 
 export interface UplinkDeps {
   persistence: Persistence;
+  /** raised alarms outlive the link: one raised before a reconnect is cleared after it */
+  alarms: AlarmBook;
   agent: ControlledAgent;
   log: Logger;
 }
@@ -32,7 +36,7 @@ interface Link {
 /**
  * The way to the control room: the outbox publisher, the outbox bound and the control-room API (commands,
  * stats, camera status, alarms). A reload that changes the broker settings or moves the database replaces the
- * link; everything else keeps it.
+ * link; everything else keeps it. The alarm book is not the link's: it is handed in and survives.
  */
 export class Uplink {
   private link: Link | null = null;
@@ -73,9 +77,14 @@ export class Uplink {
     this.link?.api.setAlarmCondition(key, active, Date.now(), reason, extra);
   }
 
-  /** A new link when the broker settings or the database changed; the old one flushes and stops first. */
+  /**
+   * A new link when the broker settings or the database changed; the old one flushes and stops first. What the
+   * new one could fail on (its URL, its TLS files) is checked here, while the old link still runs.
+   */
   async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
     if (!plan.mqtt && !plan.storage) return unchanged;
+    const problems = await brokerProblems(next);
+    if (problems.length) throw new ReloadError(problems);
     return {
       release: async () => {
         const old = this.link;
@@ -121,6 +130,7 @@ export class Uplink {
       publishSnapshots: cfg.mqtt.snapshots,
       dbFile: cfg.storage.db,
       newId: newEventId,
+      alarms: this.deps.alarms,
       outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
     });
     api.start();
@@ -142,6 +152,21 @@ export class Uplink {
     link.bound.stop();
     await link.publisher.stop({ flushTimeoutMs });
   }
+}
+
+/** What keeps the next config's broker settings from being used: the URL, then each TLS file. */
+export async function brokerProblems(next: LoadedConfig): Promise<ConfigProblem[]> {
+  const m = next.config.mqtt;
+  const problems: ConfigProblem[] = [];
+  const add = (keys: string[], message: string) => problems.push({ file: next.file, ...locate(next.text, keys), path: keys.join("."), message });
+  const why = brokerUrlProblem(m.url);
+  if (why) add(["mqtt", "url"], why);
+  for (const key of ["ca", "cert", "key"] as const) {
+    const file = m.tls?.[key];
+    const bad = file && (await regularFileProblem(file, "TLS file"));
+    if (bad) add(["mqtt", "tls", key], bad);
+  }
+  return problems;
 }
 
 function alarmReason(a: ZoneAlarm | SignAlarm): string {
