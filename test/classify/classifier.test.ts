@@ -7,6 +7,7 @@ import { classifyDetections, singleClassifier } from "../../agent/classify/class
 import { Classifier } from "../../agent/classify/classifier.js";
 import { paddedBox, writeCrop, type CropSpec } from "../../agent/classify/crops.js";
 import { applyClasses, planCrops } from "../../agent/classify/refine.js";
+import { checkConfigText } from "../../agent/config/check.js";
 import { classifyRuleSchema } from "../../agent/config/classify-schema.js";
 import type { Box, Detection } from "../../agent/detect/detection.js";
 import { Detector, DetectorError } from "../../agent/detect/detector.js";
@@ -50,6 +51,52 @@ describe("crops", () => {
     // plane 0 is blue: (7 × 0.5 − 1) / 2; plane 2 red: 10 × 0.5
     expect(out[0]).toBeCloseTo(1.25, 6);
     expect(out[32]).toBeCloseTo(5, 6);
+  });
+});
+
+describe("classify rules in the config", () => {
+  it("an unknown classifier model and a bad padding are errors with their key path and line", async () => {
+    const text = `device: {id: d}
+models:
+  coco: {path: ${sharedModel("yolox_nano.onnx")}}
+cameras:
+  a:
+    source: rtsp://127.0.0.1:9/x
+    detect: {model: coco}
+    classify:
+      - {model: colour}
+      - {model: coco, padding: 2}
+`;
+    const r = await checkConfigText(text, "eva.yaml", {});
+    expect(r.problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: "cameras.a.classify.0.model", line: 9, message: "unknown model 'colour'; defined: coco" }),
+        expect.objectContaining({ path: "cameras.a.classify.1.padding", line: 10 }),
+      ]),
+    );
+  });
+
+  it("zones and signs may name the classifier's labels; detect.labels only the detector's", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eva-classify-config-"));
+    try {
+      execFileSync("/usr/bin/python3", [path.join(repoRoot, "test/classify/make-test-classifiers.py"), dir], { stdio: "pipe" });
+      const text = (detectLabels: string) => `device: {id: d}
+models:
+  coco: {path: ${sharedModel("yolox_nano.onnx")}, labels: ${sharedModel("coco.names")}}
+  colour: {path: ${path.join(dir, "colour-nhwc.onnx")}}
+cameras:
+  a:
+    source: rtsp://127.0.0.1:9/x
+    detect: {model: coco, labels: [${detectLabels}]}
+    classify: [{model: colour, labels: [person]}]
+    signs: {labels: [red]}
+`;
+      expect((await checkConfigText(text("person"), "eva.yaml", {})).problems).toEqual([]);
+      const bad = await checkConfigText(text("person, red"), "eva.yaml", {});
+      expect(bad.problems.map((p) => [p.path, p.message])).toEqual([["cameras.a.detect.labels.1", "model 'coco' has no label 'red'; did you mean 'remote', 'refrigerator'?"]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

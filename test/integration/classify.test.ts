@@ -99,14 +99,14 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
       expect(run.agent.providers()).toMatchObject({ coco: "cpu", colour: "cpu" });
       // a detector named as a classifier: valid ONNX, so only opening it tells
       const wrong = text(path.join(shared, "models/yolox_nano.onnx"));
-      const err = await run.agent.reload(loadText(wrong, run.file)).catch((e: unknown) => e);
+      const err = await run.agent.reload(await loadText(wrong, run.file)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ReloadError);
       expect((err as ReloadError).problems[0]).toMatchObject({ path: "models.colour.path", line: wrong.split("\n").findIndex((l) => l.includes("colour: {path")) + 1 });
       expect((err as ReloadError).problems[0]!.message).toMatch(/classifier does not load: .*yolox_nano.onnx: output .* \[N, classes\] expected/);
       expect(run.agent.healthReport().reasons.filter((r) => r.includes("colour"))).toEqual([]);
-      expect(await run.agent.reload(loadText(text(path.join(models, "colour-nchw.onnx")), run.file))).toEqual(["models.colour.path"]);
+      expect(await run.agent.reload(await loadText(text(path.join(models, "colour-nchw.onnx")), run.file))).toEqual(["models.colour.path"]);
       expect(run.agent.providers()).toMatchObject({ colour: "cpu" });
-      await run.agent.reload(loadText(text(path.join(models, "colour-nchw.onnx"), "[]"), run.file));
+      await run.agent.reload(await loadText(text(path.join(models, "colour-nchw.onnx"), "[]"), run.file));
       expect(Object.keys(run.agent.providers())).toEqual(["coco"]);
     } finally {
       await run.stop();
