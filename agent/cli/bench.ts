@@ -10,7 +10,7 @@ import { classifyDetections } from "../classify/classify-stage.js";
 import { Detector, type DetectFilter, type DetectInput } from "../detect/detector.js";
 import { TiledDetection } from "../detect/tiled-detection.js";
 import { ClassifierPool } from "../parts/classifier-pool.js";
-import { createLogger } from "../health/logger.js";
+import { createLogger, logFormatFromEnv } from "../health/logger.js";
 import { parse, UsageError } from "./args.js";
 
 /**
@@ -32,7 +32,7 @@ export async function bench(args: string[]): Promise<number> {
   if (!name || !(name in loaded.config.cameras)) throw new UsageError(`no camera '${values.camera}' in ${values.config}; cameras: ${cams.join(", ")}`);
   const seconds = values.seconds === undefined ? 10 : Number(values.seconds);
   if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number`);
-  const log = createLogger(process.env.EVA_LOG_LEVEL ?? "warn");
+  const log = createLogger({ level: process.env.EVA_LOG_LEVEL ?? "warn", format: logFormatFromEnv() ?? "auto" });
   const cam: CameraConfig = { ...loaded.config.cameras[name]!, realtime: false, loop: true, enabled: true };
   const modelCfg = loaded.config.models[cam.detect.model]!;
 
