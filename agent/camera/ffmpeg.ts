@@ -178,7 +178,10 @@ export interface GrabOptions {
 /** Decodes one frame of `source`, scaled to width × height, as packed RGB24 (for `eva preview`). */
 export function grabFrame(o: GrabOptions): Promise<Buffer> {
   const size = o.width * o.height * 3;
-  const input = inputOptions({ ...o, fps: 1, loop: false, realtime: false, threads: 2 });
+  const full = { ...o, fps: 1, loop: false, realtime: false, threads: 2 };
+  // eva preview runs on the device too: its camera password stays out of ps like a running camera's.
+  const hidden = privateInput(full);
+  const input = hidden ? hidden.options : inputOptions(full);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let got = 0;
@@ -188,10 +191,11 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      hidden?.remove();
       if (got >= size) resolve(Buffer.concat(chunks).subarray(0, size));
       else reject(err ?? new Error(summarizeStderr(stderr) || "ffmpeg gave no frame"));
     };
-    const cmd = ffmpeg(o.source, { stdoutLines: 0 })
+    const cmd = ffmpeg(hidden ? hidden.file : o.source, { stdoutLines: 0 })
       .inputOptions(input)
       .outputOptions(["-an", "-sn", "-dn", "-frames:v", "1", "-vf", `scale=${o.width}:${o.height}:flags=bilinear`, "-pix_fmt", "rgb24", "-f", "rawvideo"])
       .on("stderr", (line: string) => {

@@ -6,7 +6,10 @@ import type { Frame } from "../camera/frame.js";
 import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import type { CameraConfig } from "../config/schema.js";
 import { Agent } from "../controller.js";
-import { Detector } from "../detect/detector.js";
+import { classifyDetections } from "../classify/classify-stage.js";
+import { Detector, type DetectFilter, type DetectInput } from "../detect/detector.js";
+import { TiledDetection } from "../detect/tiled-detection.js";
+import { ClassifierPool } from "../parts/classifier-pool.js";
 import { createLogger, logFormatFromEnv } from "../health/logger.js";
 import { parse, UsageError } from "./args.js";
 
@@ -39,8 +42,11 @@ export async function bench(args: string[]): Promise<number> {
 
   const frameCopy = new Uint8Array(width * height * 3);
   const decode = await measureDecode(name, cam, width, height, seconds, log, frameCopy);
-  const infer = await measureInfer(detector, cam, frameCopy, width, height, seconds);
-  await detector.close();
+  // The camera's classify rules run as in the agent, on the detections of the same frame.
+  const classifiers = new ClassifierPool(log);
+  await classifiers.start({ ...loaded.config, cameras: { [name]: cam } });
+  const infer = await measureInfer(detector, classifiers, cam, frameCopy, width, height, seconds);
+  await Promise.all([detector.close(), classifiers.stop()]);
   const pipeline = await measurePipeline(loaded, name, cam, seconds, log);
 
   const result = {
@@ -55,8 +61,14 @@ export async function bench(args: string[]): Promise<number> {
     infer_fps: round(infer.fps),
     infer_ms_p50: round(infer.p50),
     infer_ms_p95: round(infer.p95),
+    // detect.tiles: model runs per frame; classify: crops per frame through the camera's rules
+    tiles: infer.tiles,
+    crops_per_frame: round(infer.crops),
+    infer_cpu_ms_per_frame: round(infer.cpuMs),
     pipeline_fps: round(pipeline.fps),
     pipeline_skipped_fraction: round(pipeline.skippedFraction),
+    pipeline_model_runs_per_frame: round(pipeline.modelRuns),
+    pipeline_crops_per_frame: round(pipeline.crops),
     efficiency: round(pipeline.fps / Math.min(decode.fps, infer.fps)),
   };
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -93,19 +105,39 @@ async function measureDecode(name: string, cam: CameraConfig, width: number, hei
   return { fps: frames / elapsed };
 }
 
-async function measureInfer(detector: Detector, cam: CameraConfig, data: Uint8Array, width: number, height: number, seconds: number) {
+async function measureInfer(detector: Detector, classifiers: ClassifierPool, cam: CameraConfig, data: Uint8Array, width: number, height: number, seconds: number) {
   const frame = { data, width, height };
-  for (let i = 0; i < 3; i++) await detector.detect(frame, cam.detect); // warm-up
+  const tiled = new TiledDetection();
+  const detect = (f: DetectInput, filter: DetectFilter) => detector.detect(f, filter);
+  let tiles = 1;
+  let crops = 0;
+  const once = async () => {
+    const r = await tiled.detect(detect, frame, cam.detect);
+    tiles = r.tiles;
+    if (cam.classify.length) crops += (await classifyDetections(classifiers, cam.classify, frame, r.detections)).crops;
+  };
+  for (let i = 0; i < 3; i++) await once(); // warm-up
+  crops = 0;
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
     const t = performance.now();
-    await detector.detect(frame, cam.detect);
+    await once();
     times.push(performance.now() - t);
   }
+  const cpu = process.cpuUsage(cpu0);
   times.sort((a, b) => a - b);
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { fps: times.length / ((performance.now() - t0) / 1000), p50: at(0.5), p95: at(0.95) };
+  return {
+    fps: times.length / ((performance.now() - t0) / 1000),
+    p50: at(0.5),
+    p95: at(0.95),
+    tiles,
+    crops: crops / times.length,
+    // this process's CPU (main thread and the model workers) per frame: steadier than wall time on a busy box
+    cpuMs: (cpu.user + cpu.system) / 1000 / times.length,
+  };
 }
 
 async function measurePipeline(loaded: LoadedConfig, name: string, cam: CameraConfig, seconds: number, log: ReturnType<typeof createLogger>) {
@@ -125,7 +157,13 @@ async function measurePipeline(loaded: LoadedConfig, name: string, cam: CameraCo
     const elapsed = (performance.now() - t0) / 1000;
     await agent.stop(0);
     const framesIn = b.framesIn - a.framesIn;
-    return { fps: (b.processed - a.processed) / elapsed, skippedFraction: framesIn ? (b.framesSkipped - a.framesSkipped) / framesIn : 0 };
+    const processed = Math.max(1, b.processed - a.processed);
+    return {
+      fps: (b.processed - a.processed) / elapsed,
+      skippedFraction: framesIn ? (b.framesSkipped - a.framesSkipped) / framesIn : 0,
+      modelRuns: (b.modelRuns - a.modelRuns) / processed,
+      crops: (b.crops - a.crops) / processed,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
