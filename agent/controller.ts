@@ -7,6 +7,9 @@ import { locate } from "./config/load.js";
 import { planReload } from "./config/diff.js";
 import type { CameraConfig, Config } from "./config/schema.js";
 import { Detector } from "./detect/detector.js";
+import { detectorSizing } from "./detect/detector-sizing.js";
+import { CameraMotion } from "./motion/camera-motion.js";
+import type { FrameSourceOptions } from "./camera/ffmpeg.js";
 import { analyticsOptions } from "./analytics/camera-analytics.js";
 import { CrossingStore } from "./events/crossing-store.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "./events/maintainer.js";
@@ -39,6 +42,8 @@ export interface CameraFigures {
   framesIn: number;
   framesSkipped: number;
   processed: number;
+  /** frames motion gating kept from the detector */
+  gated: number;
   inferMsTotal: number;
 }
 
@@ -53,7 +58,8 @@ export class ReloadError extends Error {
 }
 
 class CameraPipeline {
-  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0 };
+  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, inferMsTotal: 0 };
+  readonly motion: CameraMotion;
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
   private held: Frame | null = null;
@@ -79,20 +85,9 @@ class CameraPipeline {
     onStatus: (s: CameraStatus) => void,
     private readonly log: Logger,
   ) {
+    this.motion = new CameraMotion(cfg.motion, cfg.masks, width, height, trackMaxAgeMs(cfg));
     this.camera = new Camera(
-      {
-        name,
-        source: cfg.source,
-        fps: cfg.fps,
-        width,
-        height,
-        loop: cfg.loop,
-        realtime: cfg.realtime,
-        rtspTransport: cfg.rtsp_transport,
-        timeoutSeconds: cfg.stall_seconds,
-        stallSeconds: cfg.stall_seconds,
-        threads: 2,
-      },
+      { name, ...frameSourceOptions(cfg, width, height, detector), stallSeconds: cfg.stall_seconds },
       (frame) => this.process(frame),
       onStatus,
       log,
@@ -120,7 +115,8 @@ class CameraPipeline {
       this.snapshotWaiters = [];
       for (const w of waiters) w(frame);
     }
-    if (!this.detection) {
+    if (!this.detection || this.motion.decide(frame.data, frame.time) === "gated") {
+      if (this.detection) this.figures.gated++;
       frame.release();
       return;
     }
@@ -144,7 +140,7 @@ class CameraPipeline {
         this.figures.processed++;
         this.figures.inferMsTotal += inferMs;
         this.inferMs.add(inferMs);
-        this.events.observe(frame, detections);
+        this.motion.tracks(this.events.observe(frame, detections));
         this.lastError = "";
       })
       .catch((err: Error) => {
@@ -166,6 +162,7 @@ class CameraPipeline {
   setDetection(enabled: boolean): void {
     if (this.detection === enabled) return;
     this.detection = enabled;
+    this.motion.reset();
     if (!enabled) void this.drain();
   }
 
@@ -175,6 +172,7 @@ class CameraPipeline {
    */
   reconfigure(cfg: CameraConfig, events: MaintainerOptions): void {
     this.cfg = cfg;
+    this.motion.reconfigure(cfg.motion, cfg.masks, trackMaxAgeMs(cfg));
     this.events.reconfigure(events);
   }
 
@@ -262,7 +260,7 @@ export class Agent {
     await Promise.all(
       [...usedModels].map(async (name) => {
         try {
-          const d = await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log });
+          const d = await openDetector(cfg, name, usedModels.size, this.log);
           this.detectors.set(name, d);
         } catch (err) {
           failures.set(`models.${name}.path`, (err as Error).message);
@@ -378,7 +376,7 @@ export class Agent {
     await Promise.all(
       [...load].map(async (name) => {
         try {
-          opened.set(name, await Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, logger: this.log }));
+          opened.set(name, await openDetector(cfg, name, modelsInUse(cfg), this.log));
         } catch (err) {
           failed.push(problem(["models", name, "path"], `model does not load: ${(err as Error).message}`));
         }
@@ -427,7 +425,9 @@ export class Agent {
       for (const p of this.pipelines.values()) {
         if (p.cfg.detect.model !== model) continue;
         const size = detectSize(cfg.cameras[p.name]!, detector);
-        if (size.width !== p.width || size.height !== p.height) {
+        // ffmpeg scales the detector's picture for the model: a model of another input size needs a new ffmpeg.
+        const scaled = JSON.stringify(scaledFor(size.width, size.height, detector)) !== JSON.stringify(scaledFor(p.width, p.height, p.detector));
+        if (size.width !== p.width || size.height !== p.height || scaled) {
           await this.stopPipeline(p.name);
           restart.add(p.name);
         } else {
@@ -548,7 +548,7 @@ export class Agent {
           [...this.pipelines].map(([n, p]) => {
             const f = p.snapshotFigures();
             const inference = p.inferMs.percentiles([50, 95] as const);
-            return [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, inference, provider: providers[p.cfg.detect.model] ?? null, detection: p.detection }];
+            return [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, gated: f.gated, inference, provider: providers[p.cfg.detect.model] ?? null, detection: p.detection }];
           }),
         );
       },
@@ -587,6 +587,47 @@ export class Agent {
     this.retention?.stop();
     this.store?.close();
   }
+}
+
+function trackMaxAgeMs(cam: CameraConfig): number {
+  return (cam.tracker.max_age_seconds ?? cam.events.end_after_seconds) * 1000;
+}
+
+function modelsInUse(cfg: Config): number {
+  return new Set(Object.values(cfg.cameras).filter((c) => c.enabled).map((c) => c.detect.model)).size;
+}
+
+function openDetector(cfg: Config, name: string, models: number, log: Logger): Promise<Detector> {
+  const { workers, threads } = detectorSizing(cfg.detector, models);
+  return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads, workers, logger: log });
+}
+
+/**
+ * The picture ffmpeg scales for the detector beside the frame: none when the frame already is the model's
+ * input size, or when the model's picture would be wider than the frame (the worker resizes then).
+ */
+function scaledFor(width: number, height: number, detector: Detector): { width: number; height: number } | undefined {
+  const s = detector.scaledSize(width, height);
+  return s && s.width <= width ? s : undefined;
+}
+
+function frameSourceOptions(cam: CameraConfig, width: number, height: number, detector: Detector): FrameSourceOptions {
+  // Skipping non-reference frames is free at low fps (the fps filter drops most frames anyway); at high fps
+  // it would leave gaps the fps filter fills with repeats.
+  const skip = cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "nonref" : "none") : cam.decode.skip_frame;
+  return {
+    source: cam.detect_source ?? cam.source,
+    fps: cam.fps,
+    width,
+    height,
+    loop: cam.loop,
+    realtime: cam.realtime,
+    rtspTransport: cam.rtsp_transport,
+    timeoutSeconds: cam.stall_seconds,
+    threads: cam.decode.threads,
+    skipFrame: skip,
+    scaled: scaledFor(width, height, detector),
+  };
 }
 
 function detectSize(cam: CameraConfig, detector: Detector): { width: number; height: number } {

@@ -7,6 +7,7 @@ import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import type { CameraConfig } from "../config/schema.js";
 import { Agent } from "../controller.js";
 import { Detector } from "../detect/detector.js";
+import { detectorSizing } from "../detect/detector-sizing.js";
 import { createLogger } from "../health/logger.js";
 import { parse, UsageError } from "./args.js";
 
@@ -33,7 +34,7 @@ export async function bench(args: string[]): Promise<number> {
   const cam: CameraConfig = { ...loaded.config.cameras[name]!, realtime: false, loop: true, enabled: true };
   const modelCfg = loaded.config.models[cam.detect.model]!;
 
-  const detector = await Detector.open({ name: cam.detect.model, model: modelCfg, providers: loaded.config.detector.providers, threads: loaded.config.detector.threads, logger: log });
+  const detector = await Detector.open({ name: cam.detect.model, model: modelCfg, providers: loaded.config.detector.providers, ...detectorSizing(loaded.config.detector, 1), logger: log });
   const width = cam.detect.width ?? detector.info.inputWidth;
   const height = cam.detect.height ?? detector.info.inputHeight;
 

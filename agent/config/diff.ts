@@ -34,7 +34,7 @@ export interface ReloadPlan {
  * new detector binding. Every other key (thresholds, labels, events, zones/lines/masks…) is applied live.
  */
 const RESTART_KEYS: readonly (readonly string[])[] = [
-  ["source"], ["fps"], ["loop"], ["realtime"], ["stall_seconds"], ["rtsp_transport"],
+  ["source"], ["detect_source"], ["decode"], ["fps"], ["loop"], ["realtime"], ["stall_seconds"], ["rtsp_transport"],
   ["detect", "width"], ["detect", "height"], ["detect", "model"],
 ];
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
@@ -69,7 +70,11 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 
 export const detectorSchema = z.strictObject({
   providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
-  threads: z.number().int().min(1).max(64).default(1).describe("intra-op threads per model session"),
+  threads: z.union([z.number().int().min(1).max(64), z.literal("auto")]).default("auto").describe("intra-op threads per model session; auto: 1 (more sessions use the cores better than more threads in one)"),
+  workers: z
+    .union([z.number().int().min(1).max(16), z.literal("auto")])
+    .default("auto")
+    .describe("sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one"),
 });
 
 export const cameraDetectSchema = z.strictObject({
@@ -102,7 +107,10 @@ export const cameraSchema = z.strictObject({
   realtime: z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible"),
   stall_seconds: z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted"),
   rtsp_transport: z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN"),
+  detect_source: z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source"),
   detect: cameraDetectSchema,
+  motion: motionSchema.default(() => motionSchema.parse({})),
+  decode: decodeSchema.default(() => decodeSchema.parse({})),
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
 });
