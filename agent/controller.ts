@@ -614,7 +614,7 @@ function scaledFor(width: number, height: number, detector: Detector): { width: 
 function frameSourceOptions(cam: CameraConfig, width: number, height: number, detector: Detector): FrameSourceOptions {
   // Skipping non-reference frames is free at low fps (the fps filter drops most frames anyway); at high fps
   // it would leave gaps the fps filter fills with repeats.
-  const skip = cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "nonref" : "none") : cam.decode.skip_frame;
+  const skip = cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "noref" : "none") : cam.decode.skip_frame;
   return {
     source: cam.detect_source ?? cam.source,
     fps: cam.fps,

@@ -34,11 +34,11 @@ export interface FrameSourceOptions {
    */
   scaled?: { width: number; height: number } | undefined;
   /**
-   * frames the decoder may skip before decoding them: "nonref" drops frames no other frame refers to (free
+   * frames the decoder may skip before decoding them: "noref" drops frames no other frame refers to (free
    * at low fps on streams with B-frames; most IP cameras send none), "nokey" decodes key frames only (about
    * one per GOP: for fps at or below the camera's key-frame rate)
    */
-  skipFrame?: "none" | "nonref" | "nokey" | undefined;
+  skipFrame?: "none" | "noref" | "nokey" | undefined;
 }
 
 export interface FrameSourceProcess {

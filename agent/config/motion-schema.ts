@@ -25,8 +25,8 @@ export type MotionConfig = z.infer<typeof motionSchema>;
 export const decodeSchema = z.strictObject({
   threads: z.number().int().min(1).max(16).default(2).describe("ffmpeg decoder threads for this camera (bounded: many cameras share few cores)"),
   skip_frame: z
-    .enum(["auto", "none", "nonref", "nokey"])
+    .enum(["auto", "none", "noref", "nokey"])
     .default("auto")
-    .describe("frames the decoder skips undecoded: nonref (frames nothing refers to), nokey (key frames only: for fps at or below the key-frame rate); auto = nonref at fps ≤ 12.5, else none"),
+    .describe("frames the decoder skips undecoded: noref (frames nothing refers to), nokey (key frames only: for fps at or below the key-frame rate); auto = noref at fps ≤ 12.5, else none"),
 });
 export type DecodeConfig = z.infer<typeof decodeSchema>;

@@ -1,0 +1,79 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputFrameBytes, videoFilter } from "../../agent/camera/ffmpeg.js";
+import type { Detection } from "../../agent/detect/detection.js";
+import { Detector } from "../../agent/detect/detector.js";
+import { iou } from "../../agent/detect/non-max-suppression.js";
+import { sharedMedia, sharedModel } from "./fixtures.js";
+
+const run = promisify(execFile);
+
+/** One frame of a photo through the camera stage's own ffmpeg filter, as the frame pool would hold it. */
+async function decode(file: string, width: number, height: number, scaled?: { width: number; height: number }) {
+  const o = { fps: 1, width, height, scaled };
+  const { stdout } = await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-loop", "1", "-i", file, "-frames:v", "1", "-vf", videoFilter(o), "-pix_fmt", "rgb24", "-f", "rawvideo", "-"], {
+    encoding: "buffer",
+    maxBuffer: 1 << 24,
+  });
+  expect(stdout.length).toBe(outputFrameBytes(o));
+  const slot = new Uint8Array(new SharedArrayBuffer(stdout.length));
+  slot.set(stdout);
+  const frameBytes = width * height * 3;
+  return {
+    data: slot.subarray(0, frameBytes),
+    width,
+    height,
+    ...(scaled ? { scaled: { data: slot.subarray(frameBytes), width: scaled.width, height: scaled.height, stride: width * 3 } } : {}),
+  };
+}
+
+const FILTER = { min_score: { default: 0.5, truck: 0.25 }, nms_iou: 0.45 };
+
+/**
+ * Each confident detection of `a` has one of the same label in `b` overlapping it well, and the other way round.
+ * (The two pictures differ by a resampling — ffmpeg scales from the decoded photo, the worker from the 640×360
+ * frame — which moves a small, unsure box such as FastestDet's distant car; a mapping error would move them all.)
+ */
+function expectSameObjects(a: Detection[], b: Detection[]): void {
+  expect(a.filter((d) => d.score >= 0.7).length).toBeGreaterThan(1);
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    for (const d of x.filter((e) => e.score >= 0.7)) {
+      const best = Math.max(0, ...y.filter((e) => e.label === d.label).map((e) => iou([...d.box, ...e.box], 0, 4)));
+      expect(best, `${d.label} ${JSON.stringify(d.box)} in ${JSON.stringify(y)}`).toBeGreaterThan(0.85);
+    }
+  }
+}
+
+// Frames at a detect size unlike the model's input (640×360 into 416×416 letterbox, 352×352 stretch): ffmpeg
+// delivers the model's picture under the frame, the worker only converts it, and the boxes still come back in
+// the frame's pixels — the same objects as the worker's own resize finds.
+describe.each([
+  { model: "yolox_nano.onnx", content: { width: 416, height: 234 } },
+  { model: "fastestdet.onnx", content: { width: 352, height: 352 } },
+])("$model with ffmpeg's scaled picture", ({ model, content }) => {
+  let detector: Detector;
+  beforeAll(async () => {
+    detector = await Detector.open({ name: model, model: { path: sharedModel(model), labels: sharedModel("coco.names") }, providers: ["cpu"], threads: 1, workers: 2 });
+  });
+  afterAll(() => detector?.close());
+
+  it("asks ffmpeg for the model's content size and finds what the JavaScript resize finds", async () => {
+    expect(detector.workers).toBe(2);
+    expect(detector.scaledSize(640, 360)).toEqual(content);
+    expect(detector.scaledSize(detector.info.inputWidth, detector.info.inputHeight)).toBeNull();
+    for (const photo of ["dog.jpg", "person.jpg"]) {
+      const [plain, scaled] = await Promise.all([decode(sharedMedia(photo), 640, 360), decode(sharedMedia(photo), 640, 360, content)]);
+      const [viaResize, viaFfmpeg] = await Promise.all([detector.detect(plain, FILTER), detector.detect(scaled, FILTER)]);
+      expectSameObjects(viaResize.detections, viaFfmpeg.detections);
+      for (const d of viaFfmpeg.detections) expect(d.box[2] <= 640 && d.box[3] <= 360).toBe(true);
+    }
+  });
+
+  it("rejects a scaled picture of the wrong size with EVA_FRAME_INVALID and keeps serving", async () => {
+    const wrong = await decode(sharedMedia("dog.jpg"), 640, 360, { width: content.width - 2, height: content.height - 2 });
+    await expect(detector.detect(wrong, FILTER)).rejects.toMatchObject({ code: "EVA_FRAME_INVALID" });
+    const ok = await decode(sharedMedia("dog.jpg"), 640, 360, content);
+    expect((await detector.detect(ok, FILTER)).detections.length).toBeGreaterThan(0);
+  });
+});
