@@ -1,10 +1,44 @@
 import { z } from "zod";
 import { decodeSchema, motionSchema } from "./motion-schema.js";
+import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
 // typo an installer must hear about, not something to ignore.
+
+/**
+ * What an edit of a key does to a running agent (agent/config/diff.ts plans a reload from it). A key without
+ * its own effect has its section's: every section says one, so a new key cannot be forgotten
+ * (test/config/diff.test.ts walks every key).
+ */
+export type ReloadEffect =
+  /** applied to that camera from its next frame, ffmpeg untouched */
+  | "camera_live"
+  /** that camera's ffmpeg starts again (or starts / stops, for `enabled`) */
+  | "camera_restart"
+  /** the model loads again in the background and is swapped in */
+  | "model_reload"
+  /** the MQTT link (publisher, outbox bound, control-room API) reconnects */
+  | "uplink_restart"
+  /** the device id: the link reconnects and every camera's events carry the new id */
+  | "device_rename"
+  /** the database reopens at the new file, undelivered messages move with it, every camera restarts */
+  | "database_move"
+  /** retention or the snapshot folder, changed in place */
+  | "storage_live"
+  /** the health server listens again */
+  | "health_restart"
+  /** the log level, at once */
+  | "log_live";
+
+export const reloadEffects = z.registry<{ reload: ReloadEffect }>();
+
+/** Marks what an edit of `schema`'s key does to a running agent. */
+function reloads<T extends z.ZodType>(effect: ReloadEffect, schema: T): T {
+  reloadEffects.add(schema, { reload: effect });
+  return schema;
+}
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-' (it becomes part of MQTT topics)");
 
@@ -18,10 +52,10 @@ const minScore = z
   .union([z.number().min(0).max(1), z.record(z.string(), z.number().min(0).max(1))])
   .describe("minimum detection score: one number for every label, or a map label → score ('default' for the rest)");
 
-export const deviceSchema = z.strictObject({
-  id: name.describe("device id, unique per broker; part of every MQTT topic"),
+export const deviceSchema = reloads("uplink_restart", z.strictObject({
+  id: reloads("device_rename", name.describe("device id, unique per broker; part of every MQTT topic")),
   name: z.string().optional().describe("human-readable name"),
-});
+}));
 
 // --- Control-room API (agent/publish): TLS, stats, snapshots, payload format and the outbox bound.
 export const mqttTlsSchema = z.strictObject({
@@ -37,8 +71,15 @@ export const outboxBoundSchema = z.strictObject({
   max_age_hours: z.number().min(0.1).default(168).describe("messages older than this are dropped (counted, logged and reported in stats)"),
 });
 
-export const mqttSchema = z.strictObject({
-  url: z.string().default("mqtt://localhost:1883").describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
+export const mqttSchema = reloads("uplink_restart", z.strictObject({
+  url: z
+    .string()
+    .superRefine((url, ctx) => {
+      const why = brokerUrlProblem(url);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    })
+    .default("mqtt://localhost:1883")
+    .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
   topic_prefix: z.string().regex(/^[^#+]+$/, "no MQTT wildcards").default("eva").describe("first topic level"),
   username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
   password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
@@ -51,36 +92,37 @@ export const mqttSchema = z.strictObject({
   snapshots: z.boolean().default(false).describe("publish each event's JPEG, retained, on <prefix>/<device>/snapshots/<camera>"),
   payload_format: z.enum(["eva", "deepstream"]).default("eva").describe("events as eva's JSON or as NVIDIA DeepStream nvmsgconv's full schema"),
   outbox: outboxBoundSchema.default(() => outboxBoundSchema.parse({})).describe("bound on the queue kept while the broker is unreachable"),
-});
+}));
 export type MqttConfig = z.infer<typeof mqttSchema>;
 
-export const storageSchema = z.strictObject({
-  db: z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)"),
+export const storageSchema = reloads("storage_live", z.strictObject({
+  db: reloads("database_move", z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)")),
   snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
   retention: retentionSchema.optional().describe("deleting old events with their snapshots (oldest first); keep everything when absent"),
-});
+}));
 
-export const modelSchema = z.strictObject({
+export const modelSchema = reloads("model_reload", z.strictObject({
   path: z.string().describe("ONNX model file"),
   format: modelFormatSchema.optional().describe("output decoder; detected from the model's metadata or output shape when left out"),
   labels: z.string().optional().describe("labels file, one per line; default: the model's metadata (names/labels)"),
   resize: z.enum(["letterbox", "stretch"]).optional().describe("how frames are fitted to the model input; default per format"),
-});
+}));
 export type ModelConfig = z.infer<typeof modelSchema>;
 
-export const detectorSchema = z.strictObject({
+export const detectorSchema = reloads("model_reload", z.strictObject({
   providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
   threads: z.union([z.number().int().min(1).max(64), z.literal("auto")]).default("auto").describe("intra-op threads per model session; auto: 1 (more sessions use the cores better than more threads in one)"),
   workers: z
     .union([z.number().int().min(1).max(16), z.literal("auto")])
     .default("auto")
     .describe("sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one"),
-});
+}));
 
 export const cameraDetectSchema = z.strictObject({
-  model: z.string().describe("key of an entry under models"),
-  width: z.number().int().min(32).max(4096).optional().describe("detect frame width; default the model's input width"),
-  height: z.number().int().min(32).max(4096).optional().describe("detect frame height; default the model's input height"),
+  // The model and the frame size shape what ffmpeg delivers: the camera restarts.
+  model: reloads("camera_restart", z.string().describe("key of an entry under models")),
+  width: reloads("camera_restart", z.number().int().min(32).max(4096).optional().describe("detect frame width; default the model's input width")),
+  height: reloads("camera_restart", z.number().int().min(32).max(4096).optional().describe("detect frame height; default the model's input height")),
   labels: z.array(z.string()).optional().describe("labels that make events; default all"),
   min_score: minScore.default(0.5),
   nms_iou: z.number().min(0).max(1).default(0.45).describe("IoU above which overlapping boxes of one label are merged"),
@@ -99,40 +141,42 @@ export const cameraEventsSchema = z.strictObject({
   stationary: z.enum(["end", "keep"]).default("keep").describe("a stationary object's event: end it (a new one opens when it moves) or keep it open"),
 });
 
-export const cameraSchema = z.strictObject({
-  source: z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN"),
-  enabled: z.boolean().default(true).describe("false keeps the camera configured but stopped (no ffmpeg, no detection)"),
-  fps: z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed"),
-  loop: z.boolean().default(false).describe("file sources: start again at the end instead of ending"),
-  realtime: z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible"),
-  stall_seconds: z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted"),
-  rtsp_transport: z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN"),
-  detect_source: z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source"),
+export const cameraSchema = reloads("camera_live", z.strictObject({
+  // What ffmpeg is started with: an edit restarts that camera; everything else applies at its next frame.
+  source: reloads("camera_restart", z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN")),
+  enabled: reloads("camera_restart", z.boolean().default(true).describe("false keeps the camera configured but stopped (no ffmpeg, no detection)")),
+  fps: reloads("camera_restart", z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed")),
+  loop: reloads("camera_restart", z.boolean().default(false).describe("file sources: start again at the end instead of ending")),
+  realtime: reloads("camera_restart", z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible")),
+  stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
+  rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
+  detect_source: reloads("camera_restart", z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source")),
   detect: cameraDetectSchema,
+  // Motion settings apply at the camera's next frame; decoder settings are ffmpeg's: a restart.
   motion: motionSchema.default(() => motionSchema.parse({})),
-  decode: decodeSchema.default(() => decodeSchema.parse({})),
+  decode: reloads("camera_restart", decodeSchema.default(() => decodeSchema.parse({}))),
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
-});
+}));
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
-export const healthSchema = z.strictObject({
+export const healthSchema = reloads("health_restart", z.strictObject({
   port: z.number().int().min(0).max(65535).default(9108).describe("HTTP port for GET /healthz and GET /metrics; 0 turns it off"),
   host: z.string().default("127.0.0.1").describe("address the health server listens on; 0.0.0.0 for a Prometheus elsewhere"),
-});
+}));
 
-export const logSchema = z.strictObject({
+export const logSchema = reloads("log_live", z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("log level (EVA_LOG_LEVEL in the environment wins at start)"),
-});
+}));
 
 export const configSchema = z
   .strictObject({
     device: deviceSchema,
     mqtt: mqttSchema.default(() => mqttSchema.parse({})),
     storage: storageSchema.default(() => storageSchema.parse({})),
-    models: z.record(name, modelSchema),
+    models: reloads("model_reload", z.record(name, modelSchema)),
     detector: detectorSchema.default(() => detectorSchema.parse({})),
-    cameras: z.record(name, cameraSchema),
+    cameras: reloads("camera_live", z.record(name, cameraSchema)),
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
   })

@@ -109,6 +109,17 @@ function startWorker(opts: DetectorOptions, index: number): Promise<{ worker: Wo
 }
 
 /**
+ * The size ffmpeg should scale a width × height frame to for a model (the letterbox or stretch content, border
+ * excluded), so that the worker converts and resizes nothing; null when the frame already is the model's input.
+ */
+export function scaledSize(info: ModelInfo, width: number, height: number): { width: number; height: number } | null {
+  const spec = inputSpecOf(info);
+  const p = placeFrame(width, height, spec);
+  if (isIdentityPlacement(p, spec)) return null;
+  return { width: p.contentWidth, height: p.contentHeight };
+}
+
+/**
  * One model's inference, shared by the cameras that use it: a small pool of worker threads, each with its own
  * session. Frames go to the least busy worker, each worker holding one frame queued ahead; beyond that they
  * wait in arrival order. A camera has at most one frame in the detector (its frame pool holds the rest, the
@@ -174,10 +185,7 @@ export class Detector {
    * model's input size.
    */
   scaledSize(width: number, height: number): { width: number; height: number } | null {
-    const spec = inputSpecOf(this.info);
-    const p = placeFrame(width, height, spec);
-    if (isIdentityPlacement(p, spec)) return null;
-    return { width: p.contentWidth, height: p.contentHeight };
+    return scaledSize(this.info, width, height);
   }
 
   /**

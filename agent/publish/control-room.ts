@@ -42,6 +42,8 @@ export interface ControlRoomOptions {
   publishSnapshots: boolean;
   dbFile: string;
   newId: (now: number) => string;
+  /** the raised alarms; kept by the caller so that they outlive this API (a reload that reconnects rebuilds it) */
+  alarms?: AlarmBook;
   /** outbox bound figures, when a bound is running */
   outboxDrops?: () => { dropped: number; compacted: number };
 }
@@ -63,7 +65,7 @@ export class ControlRoomApi implements CommandTarget {
   private readonly startedAt = Date.now();
 
   constructor(private readonly o: ControlRoomOptions) {
-    this.alarms = new AlarmBook(o.newId);
+    this.alarms = o.alarms ?? new AlarmBook(o.newId);
     this.commands = new CommandChannel(o.publisher, this, o.log);
   }
 

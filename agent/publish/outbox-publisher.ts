@@ -10,6 +10,7 @@ import {
   type MqttClient,
 } from "mqtt";
 import type { Logger } from "pino";
+import { brokerUrlProblem } from "../config/broker-url.js";
 import type { MqttConfig } from "../config/schema.js";
 import type { Outbox, OutboxMessage } from "./outbox.js";
 
@@ -35,7 +36,6 @@ export interface OutboxPublisherOptions {
   encode?: (row: OutboxMessage) => string | Buffer;
 }
 
-const BROKER_SCHEMES = new Set(["mqtt", "mqtts", "ws", "wss", "tcp", "ssl"]);
 
 /** A connection that ends sooner than this after it was made counts as flapping. */
 const FLAP_MS = 10_000;
@@ -157,10 +157,8 @@ export class OutboxPublisher {
       resubscribe: false,
     };
     // mqtt.js takes an unknown scheme for mqtt:// on localhost:1883; say so instead of connecting somewhere else.
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(m.url)?.[1]?.toLowerCase();
-    if (!scheme || !BROKER_SCHEMES.has(scheme)) {
-      throw new PublishError(`mqtt.url ${redactUrl(m.url)}: use mqtt://, mqtts://, ws:// or wss://`);
-    }
+    const why = brokerUrlProblem(m.url);
+    if (why) throw new PublishError(`mqtt.url ${redactUrl(m.url)}: ${why}`);
     this.log.info({ url: redactUrl(m.url), clientId, topic: this.topicBase }, "connecting to MQTT broker");
     let client: MqttClient;
     try {

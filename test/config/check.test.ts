@@ -101,3 +101,15 @@ describe("camera shapes (zones, lines, masks) read from a camera config", () => 
     expect(inDirection([[300, 300], [300, 100]])).toEqual([1, 0]);
   });
 });
+
+describe("check-config: the broker URL", () => {
+  it("rejects what mqtt.js cannot use, each at mqtt.url with why", () => {
+    const base = (url: string) => `device: {id: d}\nmqtt: {url: "${url}"}\nmodels: {}\ncameras: {}\n`;
+    const why = (url: string) => checkConfigText(base(url), "/tmp/eva.yaml", {}).problems.filter((p) => p.path === "mqtt.url").map((p) => p.message);
+    expect(why("not a url")[0]).toMatch(/not a URL/);
+    expect(why("mqtt://127.0.0.1:99999")[0]).toMatch(/port 99999 is out of range/);
+    expect(why("http://127.0.0.1:1883")[0]).toMatch(/scheme http/);
+    expect(why("mqtt://")[0]).toMatch(/no host/);
+    for (const good of ["mqtt://localhost:1883", "mqtts://user:pw@broker.example:8883", "ws://10.0.0.1/mqtt", "mqtt://[::1]:1883"]) expect(why(good), good).toEqual([]);
+  });
+});
