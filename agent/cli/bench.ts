@@ -8,6 +8,7 @@ import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
 import { Agent, type CameraFigures } from "../controller.js";
 import { createLogger } from "../health/logger.js";
+import { skipFrameOf } from "../parts/camera-pipelines.js";
 import { parse, UsageError } from "./args.js";
 
 // Figures that hold on a busy machine: CPU time per analysed frame, read per thread and per process from
@@ -125,6 +126,8 @@ function baselinePhase(loaded: LoadedConfig, cam: CameraConfig, seconds: number)
   const args = [baselineScript, "--model", model.path, "--source", cam.detect_source ?? cam.source, "--fps", String(cam.fps), "--seconds", String(seconds), "--threads", String(cam.decode.threads)];
   if (cam.detect.width && cam.detect.height) args.push("--width", String(cam.detect.width), "--height", String(cam.detect.height));
   if (model.resize) args.push("--resize", model.resize);
+  // The same decoder work as the camera's ffmpeg, so the ratio is the agent's overhead, not a decoder setting.
+  args.push("--skip-frame", skipFrameOf(cam));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: (seconds + 60) * 1000 }, (err, stdout, stderr) => {
       if (err) return reject(Object.assign(new Error(`bench: baseline failed: ${stderr || err.message}`), { code: "EVA_BENCH" }));

@@ -339,10 +339,16 @@ function scaledFor(info: ModelInfo, width: number, height: number): { width: num
   return s && s.width <= width ? s : undefined;
 }
 
+/**
+ * Skipping non-reference frames is free at low fps (the fps filter drops most frames anyway); at high fps it
+ * would leave gaps the fps filter fills with repeats.
+ */
+export function skipFrameOf(cam: CameraConfig): "none" | "noref" | "nokey" {
+  return cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "noref" : "none") : cam.decode.skip_frame;
+}
+
 function frameSourceOptions(cam: CameraConfig, width: number, height: number, scaled: { width: number; height: number } | undefined): FrameSourceOptions {
-  // Skipping non-reference frames is free at low fps (the fps filter drops most frames anyway); at high fps
-  // it would leave gaps the fps filter fills with repeats.
-  const skip = cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "noref" : "none") : cam.decode.skip_frame;
+  const skip = skipFrameOf(cam);
   return {
     source: cam.detect_source ?? cam.source,
     fps: cam.fps,
