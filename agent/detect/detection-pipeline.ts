@@ -58,6 +58,12 @@ export class DetectionPipeline {
     return placement;
   }
 
+  /** Whether a scaled picture of this size is what this model wants for a width × height frame. */
+  fitsScaled(src: { width: number; height: number }, width: number, height: number): boolean {
+    const p = placeFrame(width, height, this.spec);
+    return src.width === p.contentWidth && src.height === p.contentHeight;
+  }
+
   /**
    * Writes a picture ffmpeg already scaled to the model's content size for a width × height frame; boxes map
    * back to that frame. Throws when the picture is not the size the placement wants (a caller's bug).

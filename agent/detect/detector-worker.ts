@@ -122,10 +122,13 @@ function view(current: Uint8Array, buffer: SharedArrayBuffer, byteOffset: number
 }
 
 async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
-  const { width, height, scaled } = req;
+  const { width, height } = req;
+  let { scaled } = req;
   const filter = filters.get(req.filterId);
   if (!filter) throw new DetectorError("EVA_FRAME_INVALID", `frame names filter ${req.filterId}, which was never sent`);
   let placement;
+  // A picture scaled for another model (the camera's ffmpeg predates a model swap) is not used: resize the frame.
+  if (scaled && !m.pipeline.fitsScaled(scaled, width, height)) scaled = undefined;
   if (scaled) {
     const bytes = (scaled.height - 1) * scaled.stride + scaled.width * 3;
     if (!(scaled.width > 0 && scaled.height > 0 && scaled.stride >= scaled.width * 3 && scaled.byteOffset + bytes <= req.buffer.byteLength)) {

@@ -210,20 +210,23 @@ export class CameraPipelines {
   prepare(next: LoadedConfig, plan: ReloadPlan, detectors: PreparedDetectors): PreparedChange {
     const cfg = next.config;
     const restart = new Set(plan.cameras.restarted);
+    const resizing: string[] = [];
     // A camera whose frame size follows its model restarts when the new model's input size differs.
     for (const p of this.pipelines.values()) {
       const cam = cfg.cameras[p.name];
       const info = cam && detectors.infoAfter(cam.detect.model);
       if (!cam || !info || restart.has(p.name) || plan.cameras.removed.includes(p.name)) continue;
       const size = detectSize(cam, info);
-      // ffmpeg scales the detector's picture for the model: a model of another input size needs a new ffmpeg.
-      const scaled = scaledFor(info, size.width, size.height);
-      if (size.width !== p.width || size.height !== p.height || JSON.stringify(scaled) !== JSON.stringify(p.scaled)) restart.add(p.name);
+      if (size.width !== p.width || size.height !== p.height) restart.add(p.name);
+      // ffmpeg's scaled picture was made for the old model; a swap must not stop the camera, so the worker
+      // resizes the frame itself (as before issue 13) until the camera next restarts.
+      else if (JSON.stringify(scaledFor(info, size.width, size.height)) !== JSON.stringify(p.scaled)) resizing.push(p.name);
     }
     return {
       // Cameras going away or starting again stop first: their open events end in the store they began in.
       release: async () => void (await Promise.all([...plan.cameras.removed, ...restart].map((n) => this.stopOne(n)))),
       commit: async () => {
+        for (const name of resizing) this.deps.log.info({ camera: name }, "new model's input differs from ffmpeg's scaled picture: the detector resizes frames until the camera restarts");
         const snapshots = this.deps.persistence.snapshots;
         for (const name of plan.cameras.updated) {
           const p = this.pipelines.get(name);
