@@ -107,7 +107,7 @@ export class ConfigReloader {
 
     let report: ReloadReport;
     try {
-      const { loaded, problems } = checkConfigText(text, this.file, this.opts.env);
+      const { loaded, problems } = await checkConfigText(text, this.file, this.opts.env);
       if (!loaded) report = { result: "rejected", hash, errors: problems };
       else {
         const changed = await this.target.reload(loaded);

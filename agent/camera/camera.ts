@@ -3,6 +3,8 @@ import { Backoff } from "./backoff.js";
 import { redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
+import { resolveDecode } from "./hwaccel.js";
+import type { HwaccelChoice } from "../config/gpu-schema.js";
 
 export type CameraState = "offline" | "online" | "ended" | "stopped";
 
@@ -19,6 +21,8 @@ export interface CameraStatus {
 export interface CameraOptions extends FrameSourceOptions {
   name: string;
   stallSeconds: number;
+  /** hardware decode wanted; resolved against this ffmpeg and machine before the first start */
+  hwaccel?: HwaccelChoice;
 }
 
 export interface CameraCounters {
@@ -42,6 +46,9 @@ export class Camera {
   private stallReason: string | null = null;
   private stopping = false;
   private status: CameraStatus;
+  private decodeResolved = false;
+  /** ffmpeg opened the source this run (printed `Input #0`): a failure without frames is then the decoder's */
+  private sawInput = false;
 
   constructor(
     private readonly opts: CameraOptions,
@@ -90,7 +97,8 @@ export class Camera {
   start(): void {
     this.stopping = false;
     if (this.status.state !== "offline") this.setState("offline", "starting");
-    this.spawn();
+    if (this.opts.hwaccel && !this.decodeResolved) void this.resolveDecodeThenSpawn(this.opts.hwaccel);
+    else this.spawn();
     this.stallTimer = setInterval(() => this.checkStall(), 1000);
     this.stallTimer.unref();
   }
@@ -113,8 +121,18 @@ export class Camera {
     if (this.status.state !== "ended") this.setState("stopped", null);
   }
 
+  private async resolveDecodeThenSpawn(choice: HwaccelChoice): Promise<void> {
+    const d = await resolveDecode(choice, this.opts.source);
+    this.decodeResolved = true;
+    this.opts.decodeArgs = d.args;
+    if (d.warning) this.log.warn({ camera: this.name, hwaccel: choice }, d.warning);
+    else if (d.used !== "none") this.log.info({ camera: this.name, hwaccel: d.used, args: d.args.join(" ") }, "hardware decode");
+    if (!this.stopping && !this.proc) this.spawn();
+  }
+
   private spawn(): void {
     this.stderr = [];
+    this.sawInput = false;
     this.stallReason = null;
     this.startedAt = Date.now();
     this.firstFrameAt = 0;
@@ -122,6 +140,7 @@ export class Camera {
     this.pool.lastCompleteAt = 0;
     const proc = startFrameSource(this.opts, {
       onStderr: (line) => {
+        if (line.startsWith("Input #0")) this.sawInput = true;
         this.stderr.push(line);
         if (this.stderr.length > 20) this.stderr.shift();
       },
@@ -142,7 +161,15 @@ export class Camera {
     }
     const reason =
       this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
-    const healthyMs = this.firstFrameAt ? this.pool.lastCompleteAt - this.firstFrameAt : 0;
+    // A hardware decoder that exists but cannot take this stream (a profile NVDEC lacks, a GPU that is gone) must
+    // not keep the camera down: source opened, no frame, so the next start decodes in software. An unreachable
+    // camera never opens, and keeps its hardware decode.
+    if (!this.firstFrameAt && this.sawInput && this.opts.decodeArgs?.length) {
+      this.log.warn({ camera: this.name, args: this.opts.decodeArgs.join(" "), reason }, "hardware decode gave no frame; decoding in software from now on");
+      this.opts.decodeArgs = [];
+    }
+    // Any frame this run means the source came back: the backoff starts over (a one-frame run counts too).
+    const healthyMs = this.firstFrameAt ? Math.max(1, this.pool.lastCompleteAt - this.firstFrameAt) : 0;
     const delay = this.backoff.next(healthyMs);
     this.setState("offline", reason);
     this.status.restarts++;

@@ -39,6 +39,8 @@ export interface FrameSourceOptions {
    * one per GOP: for fps at or below the camera's key-frame rate)
    */
   skipFrame?: "none" | "noref" | "nokey" | undefined;
+  /** hardware decode input options from hwaccel.ts (`-c:v h264_nvv4l2dec`, `-hwaccel cuda`); none: software */
+  decodeArgs?: readonly string[];
 }
 
 export interface FrameSourceProcess {
@@ -56,7 +58,7 @@ export interface FrameSourceEvents {
 export function inputOptions(o: FrameSourceOptions): string[] {
   const timeoutUs = String(Math.round(o.timeoutSeconds * 1e6));
   // -threads applies to the decoder only when it comes before -i.
-  const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads)];
+  const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads), ...(o.decodeArgs ?? [])];
   // Like -threads, -skip_frame is a decoder option: before -i.
   if (o.skipFrame && o.skipFrame !== "none") opts.push("-skip_frame", o.skipFrame);
   switch (sourceKind(o.source)) {

@@ -63,19 +63,6 @@ export const cameraAnalyticsKeys = {
   signs: signsSchema.optional().describe("traffic-sign sightings and sign watch; off when absent"),
 };
 
-/** Checks between keys of one camera's analytics, for the config's superRefine. */
-export function checkCameraAnalytics(
-  cam: { zones: Record<string, unknown>; signs?: z.infer<typeof signsSchema> | undefined },
-  at: (string | number)[],
-  ctx: z.RefinementCtx,
-): void {
-  cam.signs?.watch.forEach((w, i) => {
-    if (!(w.zone in cam.zones)) {
-      ctx.addIssue({ code: "custom", path: [...at, "signs", "watch", i, "zone"], message: `unknown zone '${w.zone}'; defined: ${Object.keys(cam.zones).join(", ") || "none"}` });
-    }
-  });
-}
-
 export type TrackerConfig = z.infer<typeof trackerSchema>;
 export type ZoneConfig = z.infer<typeof zoneSchema>;
 export type LineConfig = z.infer<typeof lineSchema>;

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { brokerUrlProblem } from "./broker-url.js";
-import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
+import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
+import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -116,6 +117,8 @@ export const detectorSchema = reloads("model_reload", z.strictObject({
     .union([z.number().int().min(1).max(16), z.literal("auto")])
     .default("auto")
     .describe("sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one"),
+  tensorrt: tensorrtSchema.default(() => tensorrtSchema.parse({})).describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
+  cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
 }));
 
 export const cameraDetectSchema = z.strictObject({
@@ -151,6 +154,7 @@ export const cameraSchema = reloads("camera_live", z.strictObject({
   stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
   rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
   detect_source: reloads("camera_restart", z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source")),
+  hwaccel: reloads("camera_restart", hwaccelSchema),
   detect: cameraDetectSchema,
   // Motion settings apply at the camera's next frame; decoder settings are ffmpeg's: a restart.
   motion: motionSchema.default(() => motionSchema.parse({})),
@@ -181,16 +185,35 @@ export const configSchema = z
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
   })
   .superRefine((cfg, ctx) => {
-    for (const [cam, c] of Object.entries(cfg.cameras)) {
-      if (!(c.detect.model in cfg.models)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["cameras", cam, "detect", "model"],
-          message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
-        });
-      }
-      checkCameraAnalytics(c, ["cameras", cam], ctx);
-    }
+    for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });
   });
+
+/**
+ * Keys that must name another key: a camera's model, a sign watch's zone. Read defensively, so the same check
+ * runs on data the schema rejected for another reason (check-config reports both in one run).
+ */
+export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | number)[]; message: string }> {
+  const obj = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const root = obj(cfg);
+  const models = Object.keys(obj(root?.models) ?? {});
+  const out: Array<{ path: (string | number)[]; message: string }> = [];
+  for (const [cam, c] of Object.entries(obj(root?.cameras) ?? {})) {
+    const model = obj(obj(c)?.detect)?.model;
+    if (typeof model === "string" && !models.includes(model)) {
+      out.push({ path: ["cameras", cam, "detect", "model"], message: `unknown model '${model}'; defined: ${models.join(", ") || "none"}` });
+    }
+    const zones = Object.keys(obj(obj(c)?.zones) ?? {});
+    const watch = obj(obj(c)?.signs)?.watch;
+    if (Array.isArray(watch)) {
+      watch.forEach((w, i) => {
+        const zone = obj(w)?.zone;
+        if (typeof zone === "string" && !zones.includes(zone)) {
+          out.push({ path: ["cameras", cam, "signs", "watch", i, "zone"], message: `unknown zone '${zone}'; defined: ${zones.join(", ") || "none"}` });
+        }
+      });
+    }
+  }
+  return out;
+}
 
 export type Config = z.infer<typeof configSchema>;

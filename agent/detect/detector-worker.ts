@@ -9,6 +9,9 @@ import { DetectorError } from "./detector-error.js";
 import type { DetectFilter } from "./detect-filter.js";
 import type { CloseRequest, DetectRequest, FromWorker, PlainError, ToWorker, WorkerInit } from "./detector-protocol.js";
 import type { ScaledPicture } from "./model-input.js";
+import type { Provider } from "../config/schema.js";
+import { executionProvider, type TensorrtCachePaths } from "./providers.js";
+import { openTensorrtSession } from "./tensorrt-session.js";
 import { resolveModelInfo } from "./model-info.js";
 import { NotOnnxError, readOnnxModel } from "./onnx-model-proto.js";
 
@@ -47,18 +50,36 @@ async function readLabelsFile(file: string): Promise<string> {
 
 /**
  * A provider whose library is missing makes create() throw instead of falling back, so each is tried alone,
- * in the configured order.
+ * in the configured order. A provider this build of onnxruntime does not have is skipped without a try, so
+ * a CPU-only box never touches the TensorRT engine cache.
  */
 async function createSession(bytes: Uint8Array, base: string) {
   const skipped: { provider: string; error: string }[] = [];
+  const built = new Set(ort.listSupportedBackends().map((b) => b.name));
+  const options = (provider: Provider, cache?: TensorrtCachePaths): ort.InferenceSession.SessionOptions => ({
+    executionProviders: [executionProvider(provider, init.gpu, cache) as ort.InferenceSession.ExecutionProviderConfig],
+    intraOpNumThreads: init.threads,
+    interOpNumThreads: 1,
+  });
   for (const provider of init.providers) {
+    if (provider !== "cpu" && !built.has(provider)) {
+      skipped.push({ provider, error: "not in this onnxruntime build" });
+      continue;
+    }
     try {
-      const session = await ort.InferenceSession.create(bytes, {
-        executionProviders: [provider],
-        intraOpNumThreads: init.threads,
-        interOpNumThreads: 1,
-      });
-      return { session, provider, skipped };
+      if (provider === "tensorrt" && init.gpu) {
+        const trt = await openTensorrtSession({
+          model: bytes,
+          gpu: init.gpu,
+          onnxruntimeVersion: ort.env.versions.common,
+          create: (cache) => ort.InferenceSession.create(bytes, options(provider, cache)),
+          building: (key, why) => send({ type: "building", provider, key, why }),
+          waiting: (key) => send({ type: "building", provider, key, why: "another session of this model is building the engine: waiting for it" }),
+        });
+        return { session: trt.session, provider, skipped, engine: trt.engine, finish: trt.finish };
+      }
+      const session = await ort.InferenceSession.create(bytes, options(provider));
+      return { session, provider, skipped, engine: undefined, finish: (_ok: boolean): string | null => null };
     } catch (err) {
       const message = (err as Error).message.split("\n")[0];
       if (provider === "cpu") throw new DetectorError("EVA_MODEL_INVALID", `${base}: onnxruntime cannot load it (${message})`);
@@ -70,6 +91,9 @@ async function createSession(bytes: Uint8Array, base: string) {
     `${base}: no execution provider could run it: ${skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`,
   );
 }
+
+/** A fresh TensorRT build not yet sealed: thrown away (and its lock released) if loading fails after it. */
+let unfinished: ((ok: boolean) => string | null) | null = null;
 
 async function open() {
   const file = init.model.path;
@@ -83,7 +107,8 @@ async function open() {
     throw err;
   }
   const labelsText = init.model.labels ? await readLabelsFile(init.model.labels) : undefined;
-  const { session, provider, skipped } = await createSession(bytes, base);
+  const { session, provider, skipped, engine, finish } = await createSession(bytes, base);
+  unfinished = finish;
   if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
     throw new DetectorError(
       "EVA_MODEL_UNSUPPORTED",
@@ -104,9 +129,20 @@ async function open() {
   const dims = info.inputLayout === "NCHW" ? [1, 3, info.inputHeight, info.inputWidth] : [1, info.inputHeight, info.inputWidth, 3];
   // The tensor wraps the pipeline's buffer, so every frame's pre-processing lands in it without a copy.
   const tensor = new ort.Tensor(info.inputDtype, pipeline.input, dims);
+  // Warm-up on the blank input before any camera frame: CUDA kernels load, a TensorRT engine that builds at
+  // the first run builds here, so the first real frame is not the one that waits (the 30 s detect watchdog).
+  const t0 = performance.now();
+  try {
+    await session.run({ [info.inputName]: tensor });
+  } catch (err) {
+    throw new DetectorError("EVA_INFERENCE_FAILED", `${base}: warm-up inference failed on ${provider} (${(err as Error).message.split("\n")[0]})`);
+  }
+  const warmupMs = Math.round(performance.now() - t0);
+  const sealWarning = finish(true);
+  if (sealWarning) warnings.push(sealWarning);
   // One feeds object for every run(): nothing to build per frame.
   const feeds = { [info.inputName]: tensor };
-  return { session, provider, skipped, warnings, info, pipeline, tensor, feeds };
+  return { session, provider, skipped, warnings, info, pipeline, tensor, feeds, warmupMs, engine };
 }
 
 type Loaded = Awaited<ReturnType<typeof open>>;
@@ -164,11 +200,20 @@ async function main(): Promise<void> {
   try {
     loaded = await open();
   } catch (err) {
+    unfinished?.(false);
     send({ type: "failed", error: plain(err, "EVA_MODEL_INVALID") });
     port.close();
     return;
   }
-  send({ type: "ready", info: loaded.info, provider: loaded.provider, skipped: loaded.skipped, warnings: loaded.warnings });
+  send({
+    type: "ready",
+    info: loaded.info,
+    provider: loaded.provider,
+    skipped: loaded.skipped,
+    warnings: loaded.warnings,
+    warmupMs: loaded.warmupMs,
+    ...(loaded.engine ? { engine: loaded.engine } : {}),
+  });
 
   // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a
   // time. The main thread keeps one frame queued ahead, so the next is waiting here when a run ends.

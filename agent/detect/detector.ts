@@ -8,6 +8,7 @@ import type { DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector
 import { inputSpecOf } from "./model-info.js";
 import { isIdentityPlacement, placeFrame, type ScaledPicture } from "./model-input.js";
 import type { ModelInfo } from "./model-info.js";
+import { ignoredGpuOptionsNote, type GpuOptions } from "./providers.js";
 
 export interface DetectorOptions {
   /** the model's key under `models`, for logs */
@@ -21,8 +22,15 @@ export interface DetectorOptions {
    * serialises the sessions' runs anyway and each would hold its own copy of the engine.
    */
   workers?: number;
+  /** detector.tensorrt and detector.cuda */
+  gpu?: GpuOptions;
   logger?: Logger;
 }
+
+/** A CPU-only build says once per process that it ignores the GPU options, not once per model. */
+let gpuOptionsNoted = false;
+/** How often a TensorRT build that is still running is logged: a Jetson Nano-class build takes minutes. */
+const BUILD_PROGRESS_MS = 15_000;
 
 export interface DetectInput {
   /** packed RGB24, at least width × height × 3 bytes; a view into a SharedArrayBuffer is passed without a copy */
@@ -74,12 +82,18 @@ function workerUrl(): URL {
 type Ready = Extract<FromWorker, { type: "ready" }>;
 
 /** Starts one worker and waits for its session; rejects with a DetectorError naming the file when it cannot. */
-function startWorker(opts: DetectorOptions, index: number): Promise<{ worker: Worker; ready: Ready }> {
-  const init: WorkerInit = { name: opts.name, model: opts.model, providers: opts.providers, threads: opts.threads };
+function startWorker(opts: DetectorOptions, index: number, log: Logger | undefined): Promise<{ worker: Worker; ready: Ready }> {
+  const init: WorkerInit = { name: opts.name, model: opts.model, providers: opts.providers, threads: opts.threads, ...(opts.gpu ? { gpu: opts.gpu } : {}) };
   const worker = new Worker(workerUrl(), { workerData: init, name: `detect:${opts.name}:${index}` });
+  let building: { since: number; timer: NodeJS.Timeout } | null = null;
+  const buildDone = () => {
+    if (building) clearInterval(building.timer);
+    building = null;
+  };
   return new Promise((resolve, reject) => {
     // Only our own listeners come off: Worker keeps internal ones that ref its message port.
     const settle = () => {
+      buildDone();
       worker.off("message", onMessage);
       worker.off("error", onError);
       worker.off("exit", onExit);
@@ -90,7 +104,15 @@ function startWorker(opts: DetectorOptions, index: number): Promise<{ worker: Wo
       reject(e);
     };
     const onMessage = (msg: FromWorker) => {
-      if (msg.type === "ready") {
+      if (msg.type === "building") {
+        log?.info({ provider: msg.provider, key: msg.key, why: msg.why }, "building TensorRT engine (minutes on a Jetson; cameras start after it)");
+        const since = performance.now();
+        building = {
+          since,
+          timer: setInterval(() => log?.info({ elapsed_s: Math.round((performance.now() - since) / 1000) }, "still building TensorRT engine"), BUILD_PROGRESS_MS),
+        };
+        building.timer.unref();
+      } else if (msg.type === "ready") {
         settle();
         resolve({ worker, ready: msg });
       } else if (msg.type === "failed") fail(DetectorError.from(msg.error));
@@ -153,14 +175,22 @@ export class Detector {
 
   /** Loads the model in its workers; rejects with a DetectorError naming the file when it cannot. */
   static async open(opts: DetectorOptions): Promise<Detector> {
-    const first = await startWorker(opts, 0);
-    const { ready } = first;
     const log = opts.logger?.child({ model: opts.name });
+    const first = await startWorker(opts, 0, log);
+    const { ready } = first;
     for (const s of ready.skipped) log?.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
     for (const w of ready.warnings) log?.warn(w);
+    const e = ready.engine;
+    if (e?.cache === "hit") log?.info({ key: e.key, load_s: e.ms / 1000 }, "TensorRT engine loaded from cache");
+    else if (e) log?.info({ key: e.key, cache: e.cache, build_s: e.ms / 1000, dir: e.dir }, "TensorRT engine built");
+    const note = opts.gpu ? ignoredGpuOptionsNote(opts.providers, ready.provider) : null;
+    if (note && !gpuOptionsNoted) {
+      gpuOptionsNoted = true;
+      log?.info(note);
+    }
     const count = ready.provider === "cpu" ? Math.max(1, opts.workers ?? 1) : 1;
-    // The others load the same file with the same providers: only cpu is tried, it is what the first found.
-    const rest = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => startWorker({ ...opts, providers: ["cpu"] }, i + 1)));
+    // The others load the same file on the provider the first one found (cpu: the only one that pools).
+    const rest = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => startWorker({ ...opts, providers: ["cpu"] }, i + 1, undefined)));
     const workers = [first.worker, ...rest.flatMap((r) => (r.status === "fulfilled" ? [r.value.worker] : []))];
     const failed = rest.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
@@ -168,7 +198,7 @@ export class Detector {
       throw failed.reason;
     }
     log?.info(
-      { provider: ready.provider, format: ready.info.format, input: `${ready.info.inputWidth}x${ready.info.inputHeight}`, workers: count, threads: opts.threads },
+      { provider: ready.provider, format: ready.info.format, input: `${ready.info.inputWidth}x${ready.info.inputHeight}`, warmup_ms: ready.warmupMs, workers: count, threads: opts.threads },
       "detector ready",
     );
     return new Detector(workers, opts.name, ready.provider, ready.info);

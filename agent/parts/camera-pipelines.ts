@@ -75,7 +75,7 @@ export class CameraPipeline {
   ) {
     this.motion = new CameraMotion(cfg.motion, cfg.masks, width, height, trackMaxAgeMs(cfg));
     this.camera = new Camera(
-      { name, ...frameSourceOptions(cfg, width, height, scaled), stallSeconds: cfg.stall_seconds },
+      { name, ...frameSourceOptions(cfg, width, height, scaled), stallSeconds: cfg.stall_seconds, hwaccel: cfg.hwaccel },
       (frame) => this.process(frame),
       onStatus,
       log,

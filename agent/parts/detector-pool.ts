@@ -141,6 +141,6 @@ export class DetectorPool {
   private open(cfg: Config, name: string): Promise<Detector> {
     const models = new Set(Object.values(cfg.cameras).filter((c) => c.enabled).map((c) => c.detect.model)).size;
     const { workers, threads } = detectorSizing(cfg.detector, models);
-    return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads, workers, logger: this.log });
+    return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads, workers, gpu: cfg.detector, logger: this.log });
   }
 }

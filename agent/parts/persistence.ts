@@ -112,6 +112,9 @@ export class Persistence {
   }
 
   private use(store: EventStore): void {
+    // Before any camera writes: events left open by an unclean stop end now, on MQTT too.
+    const ended = store.closeOpenEvents("agent restarted after an unclean stop; the event ended at its last change");
+    if (ended.length) this.log.warn({ events: ended.length, db: store.file }, "events left open by an unclean stop ended");
     this.db = store;
     this.crossings = new CrossingStore(store);
     this.signs = new SignStore(store);

@@ -75,6 +75,26 @@ describe("camera (real ffmpeg)", () => {
     expect(statuses.every((x) => x.state === "offline")).toBe(true);
   });
 
+  it("a source that comes back is online within 5 s, however long it was away; offline and online reported each time", async () => {
+    const { copyFileSync, mkdtempSync, renameSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const clip = await emptyClip(3);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "eva-back-")), "clip.mp4");
+    const { cam, statuses } = camera(file, { loop: true, realtime: true });
+    cam.start();
+    // away long enough for a doubling backoff to pass 8 s
+    await waitFor(() => cam.current.restarts >= 5, 30_000);
+    // appears whole, as a camera's stream does: ffmpeg must not catch a half-copied file
+    copyFileSync(clip, `${file}.tmp`);
+    renameSync(`${file}.tmp`, file);
+    const back = Date.now();
+    await waitFor(() => cam.current.state === "online", 15_000);
+    expect(Date.now() - back).toBeLessThan(5000);
+    expect(statuses.map((s) => s.state)).toContain("offline");
+    expect(statuses.at(-1)!.state).toBe("online");
+  });
+
   it("an unreachable RTSP camera's offline reason never carries its password", async () => {
     const { freePort } = await import("../support/ports.js");
     const port = await freePort(); // nothing listens there

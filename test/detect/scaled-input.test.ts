@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputFrameBytes, videoFilter } from "../../agent/camera/ffmpeg.js";
-import type { Detection } from "../../agent/detect/detection.js";
+import type { Box, Detection } from "../../agent/detect/detection.js";
 import { Detector } from "../../agent/detect/detector.js";
 import { iou } from "../../agent/detect/non-max-suppression.js";
 import { sharedMedia, sharedModel } from "./fixtures.js";
@@ -30,17 +30,30 @@ async function decode(file: string, width: number, height: number, scaled?: { wi
 
 const FILTER = { min_score: { default: 0.5, truck: 0.25 }, nms_iou: 0.45 };
 
+// The objects' extents in the photos (as in detector.test.ts), stretched to the 640×360 frame: where the boxes
+// must come back, whichever picture the model saw.
+const toFrame = (b: Box, w: number, h: number): Box => [(b[0] * 640) / w, (b[1] * 360) / h, (b[2] * 640) / w, (b[3] * 360) / h];
+const EXPECTED: Record<string, [string, Box][]> = {
+  "dog.jpg": [["dog", toFrame([132, 218, 312, 538], 768, 576)], ["bicycle", toFrame([130, 140, 567, 420], 768, 576)]],
+  "person.jpg": [["person", toFrame([190, 100, 275, 370], 640, 424)]],
+};
+
+function expectFound(detections: Detection[], label: string, ref: Box): void {
+  const best = Math.max(0, ...detections.filter((d) => d.label === label).map((d) => iou([...d.box, ...ref], 0, 4)));
+  expect(best, `${label} near [${ref.map(Math.round).join(", ")}] in ${JSON.stringify(detections)}`).toBeGreaterThanOrEqual(0.5);
+}
+
 /**
- * Each confident detection of `a` has one of the same label in `b` overlapping it well, and the other way round.
- * (The two pictures differ by a resampling — ffmpeg scales from the decoded photo, the worker from the 640×360
- * frame — which moves a small, unsure box such as FastestDet's distant car; a mapping error would move them all.)
+ * Each confident detection of `a` has one of the same label in `b` overlapping it, and the other way round.
+ * (ffmpeg's bilinear downscale filters more widely than the worker's 2×2 bilinear sample, which moves an unsure
+ * box such as FastestDet's bicycle; the boxes' place in the frame is checked against the photo's objects.)
  */
 function expectSameObjects(a: Detection[], b: Detection[]): void {
   expect(a.filter((d) => d.score >= 0.7).length).toBeGreaterThan(1);
   for (const [x, y] of [[a, b], [b, a]] as const) {
     for (const d of x.filter((e) => e.score >= 0.7)) {
       const best = Math.max(0, ...y.filter((e) => e.label === d.label).map((e) => iou([...d.box, ...e.box], 0, 4)));
-      expect(best, `${d.label} ${JSON.stringify(d.box)} in ${JSON.stringify(y)}`).toBeGreaterThan(0.85);
+      expect(best, `${d.label} ${JSON.stringify(d.box)} in ${JSON.stringify(y)}`).toBeGreaterThan(0.6);
     }
   }
 }
@@ -66,6 +79,7 @@ describe.each([
       const [plain, scaled] = await Promise.all([decode(sharedMedia(photo), 640, 360), decode(sharedMedia(photo), 640, 360, content)]);
       const [viaResize, viaFfmpeg] = await Promise.all([detector.detect(plain, FILTER), detector.detect(scaled, FILTER)]);
       expectSameObjects(viaResize.detections, viaFfmpeg.detections);
+      for (const [label, ref] of EXPECTED[photo]!) expectFound(viaFfmpeg.detections, label, ref);
       for (const d of viaFfmpeg.detections) expect(d.box[2] <= 640 && d.box[3] <= 360).toBe(true);
     }
   });

@@ -30,12 +30,12 @@ describe("a reload prepares every part before anything running changes", () => {
     try {
       await uplinkWorks(run.agent, sub, "before");
       for (const url of ["mqtt://", "mqtt://127.0.0.1:99999", "http://127.0.0.1:1883", "not a url"]) {
-        const next = loadText(agentConfigText({ brokerUrl: broker.url }), run.file);
+        const next = await loadText(agentConfigText({ brokerUrl: broker.url }), run.file);
         next.config.mqtt.url = url; // past the schema, as a reload through another path would be
         await expect(run.agent.reload(next), url).rejects.toBeInstanceOf(ReloadError);
         await uplinkWorks(run.agent, sub, `after ${url}`);
       }
-      const changed = await run.agent.reload(loadText(agentConfigText({ brokerUrl: broker.url }).replace("keepalive: 5", "keepalive: 7"), run.file));
+      const changed = await run.agent.reload(await loadText(agentConfigText({ brokerUrl: broker.url }).replace("keepalive: 5", "keepalive: 7"), run.file));
       expect(changed).toEqual(["mqtt.keepalive"]);
       await uplinkWorks(run.agent, sub, "after a good edit");
     } finally {
@@ -48,9 +48,10 @@ describe("a reload prepares every part before anything running changes", () => {
     const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/#");
     const run = await startAgent(agentConfigText({ brokerUrl: broker.url }));
     try {
-      const tls = agentConfigText({ brokerUrl: broker.url }).replace("reconnect_seconds: 0.5}", `reconnect_seconds: 0.5, tls: {ca: ${path.join(run.dir, "missing-ca.pem")}}}`);
-      // the same edit reloads the model too: the detector it opened must be closed again, the running one kept
-      const next = loadText(tls.replace("threads: 1", "threads: 2"), run.file);
+      // past check-config (which reports it too), as a reload through another path would be; the same edit
+      // reloads the model: the detector it opened must be closed again, the running one kept
+      const next = await loadText(agentConfigText({ brokerUrl: broker.url }).replace("threads: 1", "threads: 2"), run.file);
+      next.config.mqtt.tls = { ca: path.join(run.dir, "missing-ca.pem"), reject_unauthorized: true };
       const err = await run.agent.reload(next).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ReloadError);
       expect((err as ReloadError).problems.map((p) => p.path)).toEqual(["mqtt.tls.ca"]);
@@ -59,7 +60,7 @@ describe("a reload prepares every part before anything running changes", () => {
       await uplinkWorks(run.agent, sub, "after tls");
 
       const port = await freePort();
-      const changed = await run.agent.reload(loadText(agentConfigText({ brokerUrl: broker.url, extraTop: `health: {port: ${port}}` }), run.file));
+      const changed = await run.agent.reload(await loadText(agentConfigText({ brokerUrl: broker.url, extraTop: `health: {port: ${port}}` }), run.file));
       expect(changed).toEqual(["health.port"]);
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect([200, 503]).toContain(res.status);
@@ -82,7 +83,7 @@ describe("a reload prepares every part before anything running changes", () => {
       expect(before.restarts).toBeGreaterThanOrEqual(1);
       const text = agentConfigText({ brokerUrl: "mqtt://127.0.0.1:9" }).replace("snapshots: snapshots}", "snapshots: snaps2, retention: {days: 3}}");
       const changed = await Promise.race([
-        run.agent.reload(loadText(text, run.file)),
+        run.agent.reload(await loadText(text, run.file)),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error("reload did not finish within 10 s")), 10_000)),
       ]);
       expect(changed).toEqual(["storage.retention", "storage.snapshots"].sort());
@@ -106,7 +107,7 @@ describe("a reload prepares every part before anything running changes", () => {
       const alarms = () => sub.on("eva/dev-p/alarms").map((m) => JSON.parse(m.payload) as { id: string; type: string; state: string });
       await sub.until(() => alarms().some((a) => a.type === "loitering" && a.state === "raised"), 15_000, "loitering raised");
       const raised = alarms().find((a) => a.type === "loitering")!;
-      await run.agent.reload(loadText(agentConfigText({ brokerUrl: broker.url }).replace("keepalive: 5", "keepalive: 9"), run.file));
+      await run.agent.reload(await loadText(agentConfigText({ brokerUrl: broker.url }).replace("keepalive: 5", "keepalive: 9"), run.file));
       run.agent.alarmCondition(key, false, "gone");
       await sub.until(() => alarms().some((a) => a.type === "loitering" && a.state === "cleared"), 15_000, "loitering cleared");
       expect(alarms().find((a) => a.state === "cleared" && a.type === "loitering")!.id).toBe(raised.id);

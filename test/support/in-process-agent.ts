@@ -27,18 +27,17 @@ ${o.camera ?? `    source: rtsp://127.0.0.1:9/none
 }
 
 /** Checks config text as the reloader does and returns what it loads; throws with the problems otherwise. */
-export function loadText(text: string, file: string): LoadedConfig {
-  const r = checkConfigText(text, file, {});
+export async function loadText(text: string, file: string): Promise<LoadedConfig> {
+  const r = (await checkConfigText(text, file, {}));
   if (!r.loaded) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("; "));
   return r.loaded;
 }
 
-/** Starts an Agent in-process on a fresh temp dir; `stop` ends it. */
-export async function startAgent(text: string): Promise<{ agent: Agent; dir: string; file: string; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(path.join(tmpdir(), "eva-agent-"));
+/** Starts an Agent in-process on a fresh temp dir (or `dir`, where an earlier run left its database); `stop` ends it. */
+export async function startAgent(text: string, dir = mkdtempSync(path.join(tmpdir(), "eva-agent-"))): Promise<{ agent: Agent; dir: string; file: string; stop: () => Promise<void> }> {
   const file = path.join(dir, "eva.yaml");
   writeFileSync(file, text);
-  const agent = new Agent(loadText(text, file), pino({ level: process.env.EVA_TEST_LOG ?? "silent" }));
+  const agent = new Agent(await loadText(text, file), pino({ level: process.env.EVA_TEST_LOG ?? "silent" }));
   await agent.start();
   return { agent, dir, file, stop: () => agent.stop(0) };
 }
