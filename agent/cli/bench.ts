@@ -89,6 +89,9 @@ async function startAgent(loaded: LoadedConfig, cameras: Record<string, CameraCo
 
 interface PhaseResult {
   fps: number;
+  /** mean time inside onnxruntime's run() (eva phases only) */
+  inferMs?: number;
+  provider?: string;
   frames: number;
   /** CPU ms per analysed frame */
   ffmpeg: number;
@@ -103,11 +106,13 @@ async function evaPhase(loaded: LoadedConfig, name: string, cam: CameraConfig, s
   try {
     await waitFor(() => (agent.figures()[name]?.processed ?? 0) > 5, 60_000, `camera '${name}' analysed no frame`);
     const a = sampleCpu();
-    const fa = agent.figures()[name]!.processed;
+    const fa = agent.figures()[name]!;
     await sleep(seconds * 1000);
     const b = sampleCpu();
-    const frames = agent.figures()[name]!.processed - fa;
-    return perFrame(frames, (b.at - a.at) / 1000, b.ffmpeg - a.ffmpeg, b.main - a.main, b.rest - a.rest);
+    const fb = agent.figures()[name]!;
+    const frames = fb.processed - fa.processed;
+    const r = perFrame(frames, (b.at - a.at) / 1000, b.ffmpeg - a.ffmpeg, b.main - a.main, b.rest - a.rest);
+    return { ...r, inferMs: (fb.inferMsTotal - fa.inferMsTotal) / Math.max(1, frames), provider: agent.providers()[cam.detect.model] ?? "none" };
   } finally {
     await agent.stop(0);
   }
@@ -198,7 +203,7 @@ export async function bench(args: string[]): Promise<number> {
         loads.push(loadavg()[0]!);
       }
     }
-    const med = (rs: PhaseResult[], k: keyof PhaseResult) => round(median(rs.map((x) => x[k])));
+    const med = (rs: PhaseResult[], k: "fps" | "inferMs" | "ffmpeg" | "main" | "detector" | "total") => round(median(rs.map((x) => x[k] ?? NaN)));
     const result: Record<string, unknown> = {
       camera: name,
       model: cam.detect.model,
@@ -206,7 +211,11 @@ export async function bench(args: string[]): Promise<number> {
       rounds,
       seconds_per_phase: seconds,
       load_average: `${round(Math.min(...loads), 1)}–${round(Math.max(...loads), 1)}`,
+      provider: eva[0]!.provider,
       eva_fps: med(eva, "fps"),
+      // the names scripts/gpu-check.sh reads: the whole pipeline's rate and the time inside run()
+      pipeline_fps: med(eva, "fps"),
+      infer_ms_mean: med(eva, "inferMs"),
       eva_cpu_ms_per_frame: { ffmpeg: med(eva, "ffmpeg"), main: med(eva, "main"), detector: med(eva, "detector"), total: med(eva, "total") },
     };
     if (values.baseline) {
