@@ -15,6 +15,7 @@ import { HealthEndpoint } from "./parts/health-endpoint.js";
 import { commitAll, prepareAll, ReloadError, type PreparedChange } from "./parts/part.js";
 import { Persistence } from "./parts/persistence.js";
 import { Uplink } from "./parts/uplink.js";
+import { AgentMetrics, type MetricsSnapshot } from "./health/metrics.js";
 
 export { ReloadError, type CameraFigures };
 
@@ -36,6 +37,8 @@ export class Agent {
   private readonly cameras: CameraPipelines;
   private readonly health: HealthEndpoint;
   private stopped = false;
+  /** /metrics; outlives the links and stores a reload replaces */
+  readonly metrics: AgentMetrics;
   /** resolves when every file camera has ended (with exitOnEof) */
   readonly finished: Promise<void>;
 
@@ -44,6 +47,8 @@ export class Agent {
     private readonly log: Logger,
     private readonly opts: AgentOptions = {},
   ) {
+    this.metrics = new AgentMetrics(() => this.metricsSnapshot());
+    const metrics = this.metrics;
     this.persistence = new Persistence(log);
     this.detectors = new DetectorPool(log);
     this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this.controlled(), log });
@@ -51,21 +56,32 @@ export class Agent {
     const sink: EventSink = {
       recordEvent: (change, ev) => {
         p.recordEvent(change, ev);
+        if (change === "new") metrics.eventStarted(ev.camera, ev.label);
         // The API publishes the event's snapshot once it is written.
         this.uplink.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => p.snapshots.idle()));
       },
-      recordCrossing: (camera, c) => p.recordCrossing(camera, c),
-      recordSighting: (s) => p.recordSighting(s),
+      recordCrossing: (camera, c) => {
+        const msg = p.recordCrossing(camera, c);
+        metrics.lineCrossed(camera, c.line, c.direction, c.label);
+        return msg;
+      },
+      recordSighting: (s) => {
+        p.recordSighting(s);
+        metrics.signSighted(s.camera, s.label);
+      },
       enqueue: (topic, payload, o) => p.enqueue(topic, payload, o),
-      alarm: (camera, a) => this.uplink.alarm(camera, a),
+      alarm: (camera, a) => {
+        if (a.state === "raised") metrics.alarmRaised(camera, a.type);
+        this.uplink.alarm(camera, a);
+      },
     };
     const onStatus = (s: CameraStatus) => {
       this.uplink.onCameraStatus(s);
       this.cameras.onStatus(s);
     };
-    this.cameras = new CameraPipelines({ detectors: this.detectors, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof });
+    this.cameras = new CameraPipelines({ detectors: this.detectors, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof, metrics });
     this.finished = this.cameras.finished;
-    this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats() }, log);
+    this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats(), metrics }, log);
   }
 
   get config(): Config {
@@ -101,6 +117,7 @@ export class Agent {
       throw new ReloadError([{ file: next.file, line: 1, col: 1, path: "", message: "the agent is stopping" }]);
     }
     if (plan.log) this.log.level = next.config.log.level;
+    if (plan.changed.includes("log.format")) this.log.warn({ format: next.config.log.format }, "log.format takes effect at the next start");
     await commitAll([detectors, persistence, uplink, cameras, health]);
     this.loaded = next;
     await this.detectors.retired();
@@ -151,7 +168,7 @@ export class Agent {
   /** /healthz: every running camera online (or ended) with detection working, every model loaded. */
   healthReport(): HealthReport {
     const reasons = [...this.detectors.failures].map(([m, err]) => `model ${m}: ${err}`);
-    reasons.push(...this.cameras.healthReasons());
+    reasons.push(...this.persistence.healthReasons(), ...this.cameras.healthReasons());
     return { healthy: reasons.length === 0, reasons };
   }
 
@@ -165,6 +182,26 @@ export class Agent {
     await this.detectors.stop();
     await this.uplink.stop(flushTimeoutMs);
     await this.persistence.stop();
+  }
+
+  /** Figures /metrics reads at scrape time. */
+  private metricsSnapshot(): MetricsSnapshot {
+    const cameras: MetricsSnapshot["cameras"] = {};
+    for (const p of this.cameras.all()) {
+      const f = p.snapshotFigures();
+      const s = p.camera.current;
+      cameras[p.name] = { up: s.state === "online" && p.detection, framesDecoded: f.framesIn, framesProcessed: f.processed, framesSkipped: f.framesSkipped, restarts: s.restarts };
+    }
+    let depth: number | null = null;
+    let dbBytes: number | null = null;
+    try {
+      depth = this.persistence.store.outboxDepth();
+      dbBytes = this.uplink.stats().db_bytes;
+    } catch {
+      // a store fault shows as NaN for this scrape
+    }
+    const link = this.uplink.figures();
+    return { cameras, outbox: { depth, dropped: link.dropped, compacted: link.compacted }, dbBytes, mqttConnected: link.connected };
   }
 
   /** What the control-room API sees of the agent. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfigFile, type LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
 import { Agent, type CameraFigures } from "../controller.js";
-import { createLogger } from "../health/logger.js";
+import { createLogger, logFormatFromEnv } from "../health/logger.js";
 import { skipFrameOf } from "../parts/camera-pipelines.js";
 import { parse, UsageError } from "./args.js";
 
@@ -173,7 +173,7 @@ export async function bench(args: string[]): Promise<number> {
     if (!(n > 0)) throw new UsageError(`${what} must be a positive number`);
     return n;
   };
-  const log = createLogger(process.env.EVA_LOG_LEVEL ?? "warn");
+  const log = createLogger({ level: process.env.EVA_LOG_LEVEL ?? "warn", format: logFormatFromEnv() ?? "auto" });
   const dir = mkdtempSync(path.join(tmpdir(), "eva-bench-"));
   const print = (result: Record<string, unknown>) => {
     if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -2,7 +2,7 @@ import { formatProblem, loadConfigFile } from "../config/load.js";
 import type { CommandOutcome } from "../publish/commands.js";
 import { ConfigReloader } from "../config-reloader.js";
 import { Agent } from "../controller.js";
-import { createLogger } from "../health/logger.js";
+import { createLogger, logFormatFromEnv } from "../health/logger.js";
 import { ServiceNotifier } from "../health/service-watchdog.js";
 import { parse, UsageError } from "./args.js";
 
@@ -10,11 +10,11 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, { config: { type: "string", short: "c" }, "exit-on-eof": { type: "boolean" } });
   if (!values.config) throw new UsageError("eva run needs --config FILE");
   const loaded = loadConfigFile(values.config);
-  const log = createLogger(process.env.EVA_LOG_LEVEL ?? loaded.config.log.level);
+  const log = createLogger({ level: process.env.EVA_LOG_LEVEL ?? loaded.config.log.level, format: logFormatFromEnv() ?? loaded.config.log.format });
   let reloader: ConfigReloader | null = null;
   // The control room's `reload` command does what an edit of the file or a SIGHUP does.
   const reload = async (): Promise<CommandOutcome> => {
-    const report = reloader ? await reloader.trigger() : null;
+    const report = reloader ? await reloader.trigger("MQTT reload command") : null;
     if (!report) return { ok: false, code: "failed", message: "the agent is starting or stopping" };
     return report.result === "applied"
       ? { ok: true, result: { ...report } }

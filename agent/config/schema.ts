@@ -171,7 +171,25 @@ export const healthSchema = reloads("health_restart", z.strictObject({
 
 export const logSchema = reloads("log_live", z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("log level (EVA_LOG_LEVEL in the environment wins at start)"),
+  // The logger's destination is chosen once, at start; a reload that changes it says so in the log.
+  format: z
+    .enum(["auto", "json", "pretty"])
+    .default("auto")
+    .describe("auto: readable lines when stderr is a terminal, JSON lines otherwise (journald, Docker); EVA_LOG_FORMAT in the environment wins; takes effect at the next start"),
 }));
+
+// --- Home Assistant MQTT discovery (agent/publish/home-assistant.ts): entities for zones, lines, snapshots and health.
+// An edit reconnects the uplink (snapshot publishing follows `enabled`); the entities themselves follow every
+// reload, zones and lines included.
+export const homeAssistantSchema = reloads("uplink_restart", z.strictObject({
+  enabled: z.boolean().default(false).describe("announce this device's zones, lines, snapshots and health to Home Assistant over MQTT discovery (turns on snapshot publishing)"),
+  discovery_prefix: z
+    .string()
+    .regex(/^[^#+]+$/, "no MQTT wildcards")
+    .default("homeassistant")
+    .describe("Home Assistant's discovery prefix (its MQTT integration setting); its birth message is read on <prefix>/status"),
+}));
+export type HomeAssistantConfig = z.infer<typeof homeAssistantSchema>;
 
 export const configSchema = z
   .strictObject({
@@ -183,6 +201,7 @@ export const configSchema = z
     cameras: reloads("camera_live", z.record(name, cameraSchema)),
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
+    homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
     for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });

@@ -12,6 +12,7 @@ import { EventMaintainer, type EventSink, type MaintainerOptions } from "../even
 import { newEventId } from "../events/ulid.js";
 import { LatencyWindow } from "../health/latency-window.js";
 import { CameraMotion } from "../motion/camera-motion.js";
+import type { AgentMetrics } from "../health/metrics.js";
 import type { ControlledAgent } from "../publish/control-room.js";
 import type { DetectorPool, PreparedDetectors } from "./detector-pool.js";
 import type { PreparedChange } from "./part.js";
@@ -37,8 +38,10 @@ export interface CameraPipelinesDeps {
   /** a camera changed state (also for cameras that cannot run) */
   onStatus: (s: CameraStatus) => void;
   log: Logger;
-  /** resolve `finished` once every file camera has reached its end */
+  /** resolve `finished` once every file camera has reached its end; files that play once are dated by their creation_time */
   exitOnEof?: boolean;
+  /** inference times and line series for /metrics */
+  metrics?: AgentMetrics;
 }
 
 const DETECT_WATCHDOG_MS = 30_000;
@@ -58,7 +61,7 @@ export class CameraPipeline {
   readonly inferMs = new LatencyWindow();
   /** off by the set_detection command: frames still flow, nothing is detected */
   detection = true;
-  private snapshotWaiters: Array<(frame: Frame) => void> = [];
+  private snapshotWaiters: Array<{ take: (frame: Frame) => void; fail: (why: string) => void }> = [];
 
   constructor(
     readonly name: string,
@@ -70,38 +73,70 @@ export class CameraPipeline {
     readonly height: number,
     onStatus: (s: CameraStatus) => void,
     private readonly log: Logger,
+    private readonly metrics: AgentMetrics | null = null,
+    /** batch run: a file that plays once is dated by its own creation_time */
+    fileTime = false,
     /** the detector's picture ffmpeg scales beside each frame (see frameSourceOptions) */
     readonly scaled: { width: number; height: number } | undefined,
   ) {
     this.motion = new CameraMotion(cfg.motion, cfg.masks, width, height, trackMaxAgeMs(cfg));
     this.camera = new Camera(
-      { name, ...frameSourceOptions(cfg, width, height, scaled), stallSeconds: cfg.stall_seconds, hwaccel: cfg.hwaccel },
+      { name, ...frameSourceOptions(cfg, width, height, scaled), stallSeconds: cfg.stall_seconds, fileTime, hwaccel: cfg.hwaccel },
       (frame) => this.process(frame),
       onStatus,
       log,
     );
   }
 
-  /** Resolves with a JPEG of the next frame (written under dir), or rejects after timeoutMs without one. */
+  /**
+   * Resolves with a JPEG of the next frame (written under dir); rejects at once when no frame can come (the
+   * file has ended, the camera is stopped or offline for a reason other than starting), or after timeoutMs.
+   */
   snapshotNext(dir: string, timeoutMs = 10_000): Promise<{ path: string; jpeg: Buffer }> {
+    const noFrame = this.noFrameReason();
+    if (noFrame) return Promise.reject(new Error(noFrame));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== take);
+        this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== waiter);
         reject(new Error(`no frame from camera ${this.name} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      const take = (frame: Frame): void => {
-        clearTimeout(timer);
-        frameJpeg(frame, dir).then(resolve, reject);
+      const waiter = {
+        take: (frame: Frame): void => {
+          clearTimeout(timer);
+          frameJpeg(frame, dir).then(resolve, reject);
+        },
+        fail: (why: string): void => {
+          clearTimeout(timer);
+          reject(new Error(why));
+        },
       };
-      this.snapshotWaiters.push(take);
+      this.snapshotWaiters.push(waiter);
     });
+  }
+
+  /** Why no next frame will come, or null while one may. */
+  private noFrameReason(): string | null {
+    const s = this.camera.current;
+    if (s.state === "ended") return `camera ${this.name} has ended (${s.reason ?? "end of file"}): no frame to take`;
+    if (s.state === "stopped") return `camera ${this.name} is stopped`;
+    if (s.state === "offline" && s.reason !== "starting") return `camera ${this.name} is offline: ${s.reason ?? "unknown"}`;
+    return null;
+  }
+
+  /** The camera changed state: snapshot requests waiting for a frame that cannot come now fail at once. */
+  onStateChange(): void {
+    const why = this.noFrameReason();
+    if (!why || !this.snapshotWaiters.length) return;
+    const waiters = this.snapshotWaiters;
+    this.snapshotWaiters = [];
+    for (const w of waiters) w.fail(why);
   }
 
   private process(frame: Frame): void {
     if (this.snapshotWaiters.length) {
       const waiters = this.snapshotWaiters;
       this.snapshotWaiters = [];
-      for (const w of waiters) w(frame);
+      for (const w of waiters) w.take(frame);
     }
     if (!this.detection || this.motion.decide(frame.data, frame.time) === "gated") {
       if (this.detection) this.figures.gated++;
@@ -128,6 +163,7 @@ export class CameraPipeline {
         this.figures.processed++;
         this.figures.inferMsTotal += inferMs;
         this.inferMs.add(inferMs);
+        this.metrics?.observeInference(this.name, inferMs);
         this.motion.tracks(this.events.observe(frame, detections));
         this.lastError = "";
       })
@@ -235,8 +271,12 @@ export class CameraPipelines {
           const opts = maintainerOptions(cfg, name, cam, p.width, p.height);
           snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
           p.reconfigure(cam, opts);
+          this.announceLines(name, cam);
         }
-        for (const name of [...plan.cameras.added, ...restart]) {
+        // Besides added and restarted cameras: any enabled one not running, e.g. its model failed at start and
+        // loads now.
+        const idle = Object.keys(cfg.cameras).filter((n) => cfg.cameras[n]!.enabled && !this.pipelines.has(n));
+        for (const name of new Set([...plan.cameras.added, ...restart, ...idle])) {
           const cam = cfg.cameras[name];
           if (!cam?.enabled || this.pipelines.has(name)) continue;
           const p = this.build(cfg, name, cam, this.deps.detectors.info(cam.detect.model));
@@ -290,6 +330,7 @@ export class CameraPipelines {
 
   /** A camera's state changed: an ended file camera drains, and the agent may be finished. */
   onStatus(s: CameraStatus): void {
+    this.pipelines.get(s.camera)?.onStateChange();
     if (s.state !== "ended") return;
     void this.pipelines.get(s.camera)?.drain().then(() => this.checkAllEnded());
   }
@@ -319,7 +360,24 @@ export class CameraPipelines {
     const opts = maintainerOptions(cfg, name, cam, width, height);
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, persistence.snapshots, sink, notify, log);
-    return new CameraPipeline(name, cam, detectors, events, width, height, onStatus, log, scaledFor(info, width, height));
+    this.announceLines(name, cam);
+    return new CameraPipeline(name, cam, detectors, events, width, height, onStatus, log, this.deps.metrics ?? null, this.deps.exitOnEof === true, scaledFor(info, width, height));
+  }
+
+  /** Retained line totals at start (and after an edit), and their /metrics series from zero. */
+  private announceLines(name: string, cam: CameraConfig): void {
+    const lines = Object.entries(cam.lines);
+    if (!lines.length) return;
+    try {
+      this.deps.persistence.announceLines(name, lines.map(([l]) => l));
+      this.deps.notify();
+    } catch (err) {
+      this.deps.log.error({ camera: name, err: (err as Error).message }, "could not queue the line totals");
+    }
+    for (const [line, l] of lines) {
+      const labels = l.labels ?? cam.detect.labels;
+      if (labels) this.deps.metrics?.declareLines(name, [line], labels);
+    }
   }
 
   private checkAllEnded(): void {

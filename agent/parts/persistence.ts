@@ -12,8 +12,12 @@ import type { EvaEvent, EventChange } from "../events/event.js";
 import { Retention } from "../events/retention.js";
 import { SignStore } from "../events/sign-store.js";
 import { SnapshotWriter } from "../events/snapshot.js";
-import { EventStore, type EventQuery } from "../events/store.js";
+import { HeldWrites } from "../events/held-writes.js";
+import { EventStore, type EventQuery, type EventStoreOptions } from "../events/store.js";
 import { ReloadError, unchanged, type PreparedChange } from "./part.js";
+
+/** About a minute of a busy site's events, crossings and occupancy; a few MB of memory at most. */
+const MAX_HELD_WRITES = 20_000;
 
 /**
  * Everything that writes to disk: the event store with its outbox, crossings, sign sightings, snapshots and
@@ -26,12 +30,25 @@ export class Persistence {
   private signs!: SignStore;
   private writer!: SnapshotWriter;
   private retention: Retention | null = null;
+  /** writes the database could not take (disk full), waiting in order */
+  readonly held: HeldWrites;
+  private flushTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** store options (a size cap); the agent uses none */
+    private readonly storeOptions: EventStoreOptions = {},
+    maxHeldWrites = MAX_HELD_WRITES,
+  ) {
+    this.held = new HeldWrites(maxHeldWrites, log);
+  }
 
   /** Opens the database (throws StoreError when it cannot) and starts retention. */
   start(cfg: Config): void {
-    this.use(new EventStore(cfg.storage.db));
+    this.use(new EventStore(cfg.storage.db, this.storeOptions));
+    // Held writes are tried again every second: space returns when retention or the outbox frees pages.
+    this.flushTimer = setInterval(() => this.held.held && this.held.flush(), 1000);
+    this.flushTimer.unref();
     this.writer = new SnapshotWriter(cfg.storage.snapshots);
     this.startRetention(cfg);
   }
@@ -45,20 +62,36 @@ export class Persistence {
     return this.writer;
   }
 
+  // Every write goes through the held-writes queue: on a full disk it is kept in memory, in order, not lost.
   recordEvent(change: EventChange, ev: EvaEvent): void {
-    this.db.recordEvent(change, ev);
+    this.held.run("recordEvent", (e) => this.db.recordEvent(change, e), ev);
   }
 
-  recordCrossing(camera: string, c: Crossing): CrossingMessage {
-    return this.crossings.record(camera, c);
+  /** The crossing's message, or null while writes are held (it is stored, and published, once they go in). */
+  recordCrossing(camera: string, c: Crossing): CrossingMessage | null {
+    return this.held.run("recordCrossing", (x) => this.crossings.record(camera, x), c) ?? null;
+  }
+
+  /** Retained line totals as they stand, when a camera's analytics start or its lines are edited. */
+  announceLines(camera: string, lines: readonly string[]): void {
+    this.crossings.announce(camera, lines);
   }
 
   recordSighting(s: SignSighting): void {
-    this.signs.record(s);
+    this.held.run("recordSighting", (x) => this.signs.record(x), s);
   }
 
-  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): number {
-    return this.db.enqueue(topic, payload, opts);
+  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): void {
+    this.held.run("enqueue", (p) => this.db.enqueue(topic, p, opts), payload);
+  }
+
+  /** Why persistence makes the agent unhealthy: writes held because the database cannot take them. */
+  healthReasons(): string[] {
+    const h = this.held;
+    if (!h.held && !h.dropped) return [];
+    const now = h.held ? `${h.held} writes held in memory (${h.lastError})` : "";
+    const lost = h.dropped ? `${h.dropped} dropped over the bound of ${MAX_HELD_WRITES}` : "";
+    return [`database ${this.db.file} cannot be written: ${[now, lost].filter(Boolean).join("; ")}`];
   }
 
   queryEvents(q: EventQuery): EvaEvent[] {
@@ -106,6 +139,9 @@ export class Persistence {
   }
 
   async stop(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.held.flush();
+    if (this.held.held) this.log.error({ lost: this.held.held }, "stopping with writes the database could not take; they are lost");
     await this.writer?.idle();
     this.retention?.stop();
     this.db?.close();

@@ -12,10 +12,12 @@ import { newEventId } from "../events/ulid.js";
 import type { AlarmBook, AlarmKey } from "../publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent } from "../publish/control-room.js";
 import { deepStreamEncoder } from "../publish/deepstream.js";
+import { HomeAssistantDiscovery } from "../publish/home-assistant.js";
+import { agentVersion } from "../health/version.js";
 import { OutboxBound } from "../publish/outbox-bound.js";
 import { OutboxPublisher } from "../publish/outbox-publisher.js";
 import type { StatsPayload } from "../publish/payload-schemas.js";
-import { ReloadError, unchanged, type PreparedChange } from "./part.js";
+import { ReloadError, type PreparedChange } from "./part.js";
 import type { Persistence } from "./persistence.js";
 
 export interface UplinkDeps {
@@ -41,8 +43,18 @@ interface Link {
 export class Uplink {
   private link: Link | null = null;
   private lastApi: ControlRoomApi | null = null;
+  /** outlives links: what a reload removes is cleared even when the same reload reconnects */
+  private readonly homeAssistant: HomeAssistantDiscovery;
 
-  constructor(private readonly deps: UplinkDeps) {}
+  constructor(private readonly deps: UplinkDeps) {
+    this.homeAssistant = new HomeAssistantDiscovery({ log: deps.log, version: agentVersion() });
+  }
+
+  /** For /metrics: the outbox bound's drops and whether the broker connection is up. */
+  figures(): { dropped: number; compacted: number; connected: boolean } {
+    const l = this.link;
+    return { dropped: l?.bound.dropped ?? 0, compacted: l?.bound.compacted ?? 0, connected: l?.publisher.connected ?? false };
+  }
 
   start(cfg: Config): void {
     this.link = this.connect(cfg);
@@ -82,7 +94,8 @@ export class Uplink {
    * new one could fail on (its URL, its TLS files) is checked here, while the old link still runs.
    */
   async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
-    if (!plan.mqtt && !plan.storage) return unchanged;
+    // Home Assistant's entities follow every edit (zones, lines and cameras are edited live).
+    if (!plan.mqtt && !plan.storage) return { commit: async () => this.homeAssistant.update(next.config), abort: async () => {} };
     const problems = await brokerProblems(next);
     if (problems.length) throw new ReloadError(problems);
     return {
@@ -116,7 +129,7 @@ export class Uplink {
       deviceId: cfg.device.id,
       outbox: store,
       log,
-      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder } : {}),
+      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder({ deviceName: cfg.device.name }) } : {}),
     });
     const bound = new OutboxBound(store, { maxRows: cfg.mqtt.outbox.max_rows, maxAgeMs: cfg.mqtt.outbox.max_age_hours * 3_600_000 }, log);
     bound.start();
@@ -127,13 +140,16 @@ export class Uplink {
       log,
       cameras: Object.fromEntries(Object.entries(cfg.cameras).map(([n, c]) => [n, { enabled: c.enabled }])),
       statsIntervalSeconds: cfg.mqtt.stats_interval_seconds,
-      publishSnapshots: cfg.mqtt.snapshots,
+      // Home Assistant's image entities show the retained snapshot.
+      publishSnapshots: cfg.mqtt.snapshots || cfg.homeassistant.enabled,
       dbFile: cfg.storage.db,
       newId: newEventId,
       alarms: this.deps.alarms,
       outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
     });
     api.start();
+    this.homeAssistant.attach(publisher);
+    this.homeAssistant.update(cfg);
     try {
       publisher.start();
     } catch (err) {

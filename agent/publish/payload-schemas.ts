@@ -42,7 +42,14 @@ export const eventSchema = z.looseObject({
 });
 
 export const eventMessageSchema = z
-  .looseObject({ type: z.enum(["new", "update", "end"]), event: eventSchema })
+  .looseObject({
+    type: z.enum(["new", "update", "end"]),
+    event: eventSchema,
+    reason: z
+      .string()
+      .optional()
+      .describe("on an end the agent did not see happen: why it was ended (e.g. after an unclean stop, at the next start)"),
+  })
   .describe("one change of an event's lifecycle, on events; per camera in order, QoS 1 from the durable outbox");
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
@@ -128,6 +135,15 @@ export const occupancySchema = z
     total: z.number().int().min(0),
   })
   .describe("retained on occupancy/<camera>/<zone> whenever it changes");
+
+export const lineCountsSchema = z
+  .looseObject({
+    camera: cameraName,
+    line: z.string(),
+    counts: z.looseObject({ in: z.number().int().min(0), out: z.number().int().min(0) }).describe("totals since the line was first counted (kept in SQLite across restarts)"),
+    time: time.describe("the latest crossing, or when the agent started counting when there was none"),
+  })
+  .describe("retained on lines/<camera>/<line>: the line's running totals, with every crossing and once at start");
 
 export const snapshotPayloadSchema = z
   .string()
@@ -256,6 +272,7 @@ export const publishedSchemas = {
   signs: signSchema,
   alarms: alarmSchema,
   occupancy: occupancySchema,
+  line_counts: lineCountsSchema,
   snapshot: snapshotPayloadSchema,
   stats: statsSchema,
   config: configReportSchema,

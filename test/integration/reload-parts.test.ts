@@ -117,3 +117,35 @@ describe("a reload prepares every part before anything running changes", () => {
     }
   });
 });
+
+describe("a camera whose model failed at start", () => {
+  it("starts with the next reload once its model loads", async () => {
+    const { copyFileSync, mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const pino = (await import("pino")).default;
+    const { parseConfig } = await import("../../agent/config/load.js");
+    const { Agent } = await import("../../agent/controller.js");
+    const { shared } = await import("../support/paths.js");
+    const dir = mkdtempSync(path.join(tmpdir(), "eva-late-model-"));
+    const late = path.join(dir, "late.onnx");
+    const text = agentConfigText({ brokerUrl: "mqtt://127.0.0.1:9" })
+      .replace("detector: {", `  late: {path: ${late}}\ndetector: {`)
+      .concat("  b:\n    source: rtsp://127.0.0.1:9/b\n    detect: {model: late, width: 320, height: 192}\n");
+    const file = path.join(dir, "eva.yaml");
+    writeFileSync(file, text);
+    // past check-config, which would refuse the missing file: as an agent started before the file was copied
+    const agent = new Agent({ config: parseConfig(text, file, {}), file, text }, pino({ level: "silent" }));
+    await agent.start();
+    try {
+      expect(agent.cameraStatuses().map((s) => s.camera)).toEqual(["a"]);
+      expect(agent.healthReport().reasons.join(" ")).toContain("models.late.path");
+      copyFileSync(path.join(shared, "models/yolox_nano.onnx"), late);
+      const edited = text.replace("keepalive: 5", "keepalive: 6");
+      await agent.reload({ config: parseConfig(edited, file, {}), file, text: edited });
+      expect(agent.cameraStatuses().map((s) => s.camera).sort()).toEqual(["a", "b"]);
+      expect(agent.healthReport().reasons.join(" ")).not.toContain("models.late.path");
+    } finally {
+      await agent.stop(0);
+    }
+  });
+});

@@ -170,7 +170,9 @@ describe("payload_format: deepstream", () => {
     });
     expect(ds.messageid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(toDeepStream(m).messageid).toBe(ds.messageid);
-    expect(JSON.parse(deepStreamEncoder({ topic: "events", payload: JSON.stringify(m) }))).toEqual(ds);
-    expect(deepStreamEncoder({ topic: "alarms", payload: "{}" })).toBe("{}");
+    // without device.name the place is the device id
+    expect(ds.place.name).toBe(event.device);
+    expect(JSON.parse(deepStreamEncoder()({ topic: "events", payload: JSON.stringify(m) }))).toEqual(ds);
+    expect(deepStreamEncoder()({ topic: "alarms", payload: "{}" })).toBe("{}");
   });
 });

@@ -42,7 +42,8 @@ export function logLines(stderr: string): Array<Record<string, unknown> & { msg:
 export interface TestConfigOptions {
   brokerUrl: string;
   deviceId?: string;
-  cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string }>;
+  /** realtime: false reads a file source with backpressure: every frame analysed, dated by its place in the clip */
+  cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string; realtime?: boolean }>;
   model?: "yolox" | "fastestdet";
 }
 
@@ -58,7 +59,7 @@ export function writeTestConfig(o: TestConfigOptions): { file: string; dir: stri
       ([name, c]) => `  ${name}:
     source: ${c.source}
     fps: ${c.fps ?? 5}
-    stall_seconds: 5
+${c.realtime === false ? "    realtime: false\n" : ""}    stall_seconds: 5
     detect: {model: coco, width: 640, height: 360, labels: [${(c.labels ?? ["person"]).join(", ")}], min_score: 0.4}
     events: {min_frames: 2, end_after_seconds: 1, update_interval_seconds: 1}
 ${c.extra ?? ""}`,
