@@ -10,6 +10,7 @@ import { newEventId } from "./events/ulid.js";
 import type { CommandOutcome } from "./publish/commands.js";
 import type { ControlledAgent } from "./publish/control-room.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
+import { ClassifierPool } from "./parts/classifier-pool.js";
 import { DetectorPool, type PreparedDetectors } from "./parts/detector-pool.js";
 import { HealthEndpoint } from "./parts/health-endpoint.js";
 import { commitAll, prepareAll, ReloadError, type PreparedChange } from "./parts/part.js";
@@ -33,6 +34,7 @@ export interface AgentOptions {
 export class Agent {
   private readonly persistence: Persistence;
   private readonly detectors: DetectorPool;
+  private readonly classifiers: ClassifierPool;
   private readonly uplink: Uplink;
   private readonly cameras: CameraPipelines;
   private readonly health: HealthEndpoint;
@@ -51,6 +53,7 @@ export class Agent {
     const metrics = this.metrics;
     this.persistence = new Persistence(log);
     this.detectors = new DetectorPool(log);
+    this.classifiers = new ClassifierPool(log);
     this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this.controlled(), log });
     const p = this.persistence;
     const sink: EventSink = {
@@ -79,7 +82,7 @@ export class Agent {
       this.uplink.onCameraStatus(s);
       this.cameras.onStatus(s);
     };
-    this.cameras = new CameraPipelines({ detectors: this.detectors, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof, metrics });
+    this.cameras = new CameraPipelines({ detectors: this.detectors, classifiers: this.classifiers, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof, metrics });
     this.finished = this.cameras.finished;
     this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats(), metrics }, log);
   }
@@ -93,7 +96,7 @@ export class Agent {
     this.persistence.start(cfg);
     this.uplink.start(cfg);
     await this.health.start(cfg);
-    await this.detectors.start(cfg);
+    await Promise.all([this.detectors.start(cfg), this.classifiers.start(cfg)]);
     this.cameras.start(cfg);
   }
 
@@ -105,22 +108,23 @@ export class Agent {
   async reload(next: LoadedConfig): Promise<string[]> {
     if (this.stopped) throw new Error("the agent is stopping");
     const plan = planReload(this.config, next.config);
-    const [detectors, persistence, uplink, health] = (await prepareAll([
+    const [detectors, classifiers, persistence, uplink, health] = (await prepareAll([
       () => this.detectors.prepare(next, plan),
+      () => this.classifiers.prepare(next),
       () => this.persistence.prepare(next, plan),
       () => this.uplink.prepare(next, plan),
       () => this.health.prepare(next, plan),
-    ])) as [PreparedDetectors, PreparedChange, PreparedChange, PreparedChange];
+    ])) as [PreparedDetectors, PreparedChange, PreparedChange, PreparedChange, PreparedChange];
     const cameras = this.cameras.prepare(next, plan, detectors);
     if (this.stopped) {
-      await Promise.all([detectors, persistence, uplink, health].map((c) => c.abort()));
+      await Promise.all([detectors, classifiers, persistence, uplink, health].map((c) => c.abort()));
       throw new ReloadError([{ file: next.file, line: 1, col: 1, path: "", message: "the agent is stopping" }]);
     }
     if (plan.log) this.log.level = next.config.log.level;
     if (plan.changed.includes("log.format")) this.log.warn({ format: next.config.log.format }, "log.format takes effect at the next start");
-    await commitAll([detectors, persistence, uplink, cameras, health]);
+    await commitAll([detectors, classifiers, persistence, uplink, cameras, health]);
     this.loaded = next;
-    await this.detectors.retired();
+    await Promise.all([this.detectors.retired(), this.classifiers.retired()]);
     return plan.changed;
   }
 
@@ -133,7 +137,7 @@ export class Agent {
   }
 
   providers(): Record<string, string> {
-    return this.detectors.providers();
+    return { ...this.classifiers.providers(), ...this.detectors.providers() };
   }
 
   /** Queues a message on `<prefix>/<device>/<topic>` through the outbox (QoS 1, not retained). */
@@ -167,7 +171,7 @@ export class Agent {
 
   /** /healthz: every running camera online (or ended) with detection working, every model loaded. */
   healthReport(): HealthReport {
-    const reasons = [...this.detectors.failures].map(([m, err]) => `model ${m}: ${err}`);
+    const reasons = [...this.detectors.failures, ...this.classifiers.failures].map(([m, err]) => `model ${m}: ${err}`);
     reasons.push(...this.persistence.healthReasons(), ...this.cameras.healthReasons());
     return { healthy: reasons.length === 0, reasons };
   }
@@ -179,7 +183,7 @@ export class Agent {
     await this.cameras.stop();
     this.uplink.notify();
     await this.health.stop();
-    await this.detectors.stop();
+    await Promise.all([this.detectors.stop(), this.classifiers.stop()]);
     await this.uplink.stop(flushTimeoutMs);
     await this.persistence.stop();
   }

@@ -85,7 +85,9 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
     const detect = obj(cam?.detect);
     if (!cam || !detect) continue;
     const facts = typeof detect.model === "string" ? models.get(detect.model) : undefined;
-    if (facts?.labels?.length) for (const p of unknownLabels(cam, facts.labels, String(detect.model))) add(["cameras", name, ...p.keys], p.message);
+    // Zones, lines and signs see the labels after the camera's classify rules: the classifiers' labels count there.
+    const classified = (Array.isArray(cam.classify) ? cam.classify : []).flatMap((r) => models.get(String(obj(r)?.model))?.labels ?? []);
+    if (facts?.labels?.length) for (const p of unknownLabels(cam, facts.labels, String(detect.model), classified)) add(["cameras", name, ...p.keys], p.message);
     const width = typeof detect.width === "number" ? detect.width : facts?.inputSize?.width;
     const height = typeof detect.height === "number" ? detect.height : facts?.inputSize?.height;
     if (!width || !height) continue;
@@ -98,23 +100,28 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
  * Labels a camera names that its model does not have: such a camera silently never makes an event for them
  * (`labels: [persn]`). Checked in detect.labels, min_score's keys, zones' and lines' labels and the sign keys.
  */
-function unknownLabels(cam: Obj, known: readonly string[], model: string): Array<{ keys: (string | number)[]; message: string }> {
+function unknownLabels(cam: Obj, known: readonly string[], model: string, classified: readonly string[] = []): Array<{ keys: (string | number)[]; message: string }> {
   const out: Array<{ keys: (string | number)[]; message: string }> = [];
-  const has = new Set(known);
-  const check = (keys: (string | number)[], label: string) => {
-    if (has.has(label)) return;
-    const near = known.filter((k) => k.toLowerCase().startsWith(label.slice(0, 2).toLowerCase())).slice(0, 5);
-    out.push({ keys, message: `model '${model}' has no label '${label}'${near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(", ")}?` : ""}` });
+  const checkIn = (labels: readonly string[]) => {
+    const has = new Set(labels);
+    return (keys: (string | number)[], label: string) => {
+      if (has.has(label)) return;
+      const near = labels.filter((k) => k.toLowerCase().startsWith(label.slice(0, 2).toLowerCase())).slice(0, 5);
+      out.push({ keys, message: `model '${model}' has no label '${label}'${near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(", ")}?` : ""}` });
+    };
   };
+  // detect keys filter the detector's own labels; the rest see them after the camera's classify rules
+  const check = checkIn(known);
+  const checkAfter = checkIn([...new Set([...known, ...classified])]);
   const detect = obj(cam.detect)!;
   strings(detect.labels).forEach((l, i) => check(["detect", "labels", i], l));
   for (const l of Object.keys(obj(detect.min_score) ?? {})) if (l !== "default") check(["detect", "min_score", l], l);
   for (const kind of ["zones", "lines"]) {
-    for (const [n, z] of Object.entries(obj(cam[kind]) ?? {})) strings(obj(z)?.labels).forEach((l, i) => check([kind, n, "labels", i], l));
+    for (const [n, z] of Object.entries(obj(cam[kind]) ?? {})) strings(obj(z)?.labels).forEach((l, i) => checkAfter([kind, n, "labels", i], l));
   }
   const signs = obj(cam.signs);
-  strings(signs?.labels).forEach((l, i) => check(["signs", "labels", i], l));
-  if (Array.isArray(signs?.watch)) signs.watch.forEach((w, i) => typeof obj(w)?.label === "string" && check(["signs", "watch", i, "label"], obj(w)!.label as string));
+  strings(signs?.labels).forEach((l, i) => checkAfter(["signs", "labels", i], l));
+  if (Array.isArray(signs?.watch)) signs.watch.forEach((w, i) => typeof obj(w)?.label === "string" && checkAfter(["signs", "watch", i, "label"], obj(w)!.label as string));
   return out;
 }
 

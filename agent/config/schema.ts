@@ -2,7 +2,9 @@ import { z } from "zod";
 import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
+import { cameraClassifyKeys } from "./classify-schema.js";
 import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
+import { tilesSchema } from "./tiles-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -133,6 +135,7 @@ export const cameraDetectSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe("merge overlapping boxes whatever their label (one object, one label: e.g. traffic signs whose classes look alike)"),
+  tiles: tilesSchema.optional().describe("run the model on tiles or a region of the frame instead of the whole frame (small objects); one run per tile"),
 });
 
 export const cameraEventsSchema = z.strictObject({
@@ -161,6 +164,7 @@ export const cameraSchema = reloads("camera_live", z.strictObject({
   decode: reloads("camera_restart", decodeSchema.default(() => decodeSchema.parse({}))),
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
+  ...cameraClassifyKeys,
 }));
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
@@ -208,7 +212,7 @@ export const configSchema = z
   });
 
 /**
- * Keys that must name another key: a camera's model, a sign watch's zone. Read defensively, so the same check
+ * Keys that must name another key: a camera's model and classify models, a sign watch's zone. Read defensively, so the same check
  * runs on data the schema rejected for another reason (check-config reports both in one run).
  */
 export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | number)[]; message: string }> {
@@ -220,6 +224,15 @@ export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | nu
     const model = obj(obj(c)?.detect)?.model;
     if (typeof model === "string" && !models.includes(model)) {
       out.push({ path: ["cameras", cam, "detect", "model"], message: `unknown model '${model}'; defined: ${models.join(", ") || "none"}` });
+    }
+    const rules = obj(c)?.classify;
+    if (Array.isArray(rules)) {
+      rules.forEach((r, i) => {
+        const m = obj(r)?.model;
+        if (typeof m === "string" && !models.includes(m)) {
+          out.push({ path: ["cameras", cam, "classify", i, "model"], message: `unknown model '${m}'; defined: ${models.join(", ") || "none"}` });
+        }
+      });
     }
     const zones = Object.keys(obj(obj(c)?.zones) ?? {});
     const watch = obj(obj(c)?.signs)?.watch;

@@ -6,7 +6,10 @@ import type { Frame } from "../camera/frame.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
-import { scaledSize, type ModelInfo } from "../detect/detector.js";
+import { classifyDetections, type ClassifierSource } from "../classify/classify-stage.js";
+import type { Detection } from "../detect/detection.js";
+import { scaledSize, type DetectFilter, type DetectInput, type DetectResult, type ModelInfo } from "../detect/detector.js";
+import { TiledDetection } from "../detect/tiled-detection.js";
 import { frameJpeg } from "../events/frame-jpeg.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
 import { newEventId } from "../events/ulid.js";
@@ -26,10 +29,15 @@ export interface CameraFigures {
   /** frames motion gating kept from the detector */
   gated: number;
   inferMsTotal: number;
+  /** detector runs (one per tile with detect.tiles) and classifier crops, summed over processed frames */
+  modelRuns: number;
+  crops: number;
 }
 
 export interface CameraPipelinesDeps {
   detectors: DetectorPool;
+  /** the crop classifiers of the cameras' `classify` rules */
+  classifiers: ClassifierSource;
   persistence: Persistence;
   /** where every camera's decisions go */
   sink: EventSink;
@@ -48,7 +56,7 @@ const DETECT_WATCHDOG_MS = 30_000;
 
 /** One camera's ffmpeg → detector → events stage, with its figures. */
 export class CameraPipeline {
-  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, inferMsTotal: 0 };
+  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
   readonly motion: CameraMotion;
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
@@ -62,12 +70,17 @@ export class CameraPipeline {
   /** off by the set_detection command: frames still flow, nothing is detected */
   detection = true;
   private snapshotWaiters: Array<{ take: (frame: Frame) => void; fail: (why: string) => void }> = [];
+  private readonly tiled = new TiledDetection();
+  private readonly detectWith: (frame: DetectInput, filter: DetectFilter) => Promise<DetectResult>;
+  /** the last classify failure: the camera goes on with the detector's labels and reports it */
+  classifyError = "";
 
   constructor(
     readonly name: string,
     /** replaced by a reload; read at every frame */
     public cfg: CameraConfig,
     private readonly detectors: DetectorPool,
+    private readonly classifiers: ClassifierSource,
     private readonly events: EventMaintainer,
     readonly width: number,
     readonly height: number,
@@ -86,6 +99,7 @@ export class CameraPipeline {
       onStatus,
       log,
     );
+    this.detectWith = (input, filter) => this.detectors.detect(this.cfg.detect.model, input, filter);
   }
 
   /**
@@ -157,9 +171,13 @@ export class CameraPipeline {
       }, DETECT_WATCHDOG_MS / 4);
       this.watchdog.unref();
     }
-    this.inflight = this.detectors
-      .detect(this.cfg.detect.model, frame, this.cfg.detect)
-      .then(({ detections, inferMs }) => {
+    const cfg = this.cfg;
+    this.inflight = this.tiled
+      .detect(this.detectWith, frame, cfg.detect)
+      .then(async (found) => {
+        let { detections, inferMs } = found;
+        this.figures.modelRuns += found.tiles;
+        if (cfg.classify.length) ({ detections, inferMs } = await this.classify(frame, detections, inferMs, cfg));
         this.figures.processed++;
         this.figures.inferMsTotal += inferMs;
         this.inferMs.add(inferMs);
@@ -173,6 +191,21 @@ export class CameraPipeline {
         this.lastError = err.message;
       })
       .finally(() => this.releaseHeld(frame, token));
+  }
+
+  /** The classify stage on this frame (crops from the frame as delivered); on failure the detector's labels stay. */
+  private async classify(frame: Frame, detections: Detection[], inferMs: number, cfg: CameraConfig): Promise<{ detections: Detection[]; inferMs: number }> {
+    try {
+      const refined = await classifyDetections(this.classifiers, cfg.classify, frame, detections);
+      this.classifyError = "";
+      this.figures.crops += refined.crops;
+      return { detections: refined.detections, inferMs: inferMs + refined.inferMs };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message !== this.classifyError) this.log.error({ camera: this.name, err: message }, "classification failed; the detector's labels are kept");
+      this.classifyError = message;
+      return { detections, inferMs };
+    }
   }
 
   /** Gives the frame back to the camera's pool once, whether the detector answered or the watchdog fired. */
@@ -323,6 +356,7 @@ export class CameraPipelines {
       const s = p.camera.current;
       if (s.state === "offline" || s.state === "stopped") reasons.push(`camera ${s.camera} ${s.state}: ${s.reason ?? ""}`);
       if (p.lastError) reasons.push(`camera ${p.name} detection failing: ${p.lastError}`);
+      if (p.classifyError) reasons.push(`camera ${p.name} classification failing: ${p.classifyError}`);
     }
     if (this.pipelines.size === 0) reasons.push("no camera running");
     return reasons;
@@ -350,7 +384,7 @@ export class CameraPipelines {
   }
 
   private build(cfg: Config, name: string, cam: CameraConfig, info: ModelInfo | null): CameraPipeline | null {
-    const { detectors, persistence, sink, notify, onStatus, log } = this.deps;
+    const { detectors, classifiers, persistence, sink, notify, onStatus, log } = this.deps;
     if (!info) {
       const reason = `model ${cam.detect.model} failed to load: ${detectors.failure(cam.detect.model)}`;
       onStatus({ camera: name, state: "offline", reason, since: Date.now(), restarts: 0 });
@@ -361,7 +395,7 @@ export class CameraPipelines {
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, persistence.snapshots, sink, notify, log);
     this.announceLines(name, cam);
-    return new CameraPipeline(name, cam, detectors, events, width, height, onStatus, log, this.deps.metrics ?? null, this.deps.exitOnEof === true, scaledFor(info, width, height));
+    return new CameraPipeline(name, cam, detectors, classifiers, events, width, height, onStatus, log, this.deps.metrics ?? null, this.deps.exitOnEof === true, scaledFor(info, width, height));
   }
 
   /** Retained line totals at start (and after an edit), and their /metrics series from zero. */

@@ -45,6 +45,8 @@ export interface TestConfigOptions {
   /** realtime: false reads a file source with backpressure: every frame analysed, dated by its place in the clip */
   cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string; realtime?: boolean }>;
   model?: "yolox" | "fastestdet";
+  /** more entries under models (name → YAML flow value), e.g. a crop classifier for a camera's classify rules */
+  models?: Record<string, string>;
 }
 
 /** Writes a config for the shared YOLOX-Nano model into a fresh temp dir; returns its path and dir. */
@@ -70,7 +72,7 @@ mqtt: {url: "${o.brokerUrl}", topic_prefix: eva, keepalive: 5, reconnect_seconds
 storage: {db: eva.db, snapshots: snapshots}
 models:
   coco: ${model}
-detector: {providers: [cpu], threads: 1}
+${Object.entries(o.models ?? {}).map(([n, v]) => `  ${n}: ${v}\n`).join("")}detector: {providers: [cpu], threads: 1}
 cameras:
 ${cams}
 `;
