@@ -92,6 +92,9 @@ interface PhaseResult {
   /** mean time inside onnxruntime's run() (eva phases only) */
   inferMs?: number;
   provider?: string;
+  /** detector runs (tiles) and classifier crops per analysed frame (eva phases only) */
+  modelRuns?: number;
+  crops?: number;
   frames: number;
   /** CPU ms per analysed frame */
   ffmpeg: number;
@@ -112,7 +115,14 @@ async function evaPhase(loaded: LoadedConfig, name: string, cam: CameraConfig, s
     const fb = agent.figures()[name]!;
     const frames = fb.processed - fa.processed;
     const r = perFrame(frames, (b.at - a.at) / 1000, b.ffmpeg - a.ffmpeg, b.main - a.main, b.rest - a.rest);
-    return { ...r, inferMs: (fb.inferMsTotal - fa.inferMsTotal) / Math.max(1, frames), provider: agent.providers()[cam.detect.model] ?? "none" };
+    const n = Math.max(1, frames);
+    return {
+      ...r,
+      inferMs: (fb.inferMsTotal - fa.inferMsTotal) / n,
+      provider: agent.providers()[cam.detect.model] ?? "none",
+      modelRuns: (fb.modelRuns - fa.modelRuns) / n,
+      crops: (fb.crops - fa.crops) / n,
+    };
   } finally {
     await agent.stop(0);
   }
@@ -203,7 +213,7 @@ export async function bench(args: string[]): Promise<number> {
         loads.push(loadavg()[0]!);
       }
     }
-    const med = (rs: PhaseResult[], k: "fps" | "inferMs" | "ffmpeg" | "main" | "detector" | "total") => round(median(rs.map((x) => x[k] ?? NaN)));
+    const med = (rs: PhaseResult[], k: "fps" | "inferMs" | "modelRuns" | "crops" | "ffmpeg" | "main" | "detector" | "total") => round(median(rs.map((x) => x[k] ?? NaN)));
     const result: Record<string, unknown> = {
       camera: name,
       model: cam.detect.model,
@@ -216,6 +226,12 @@ export async function bench(args: string[]): Promise<number> {
       // the names scripts/gpu-check.sh reads: the whole pipeline's rate and the time inside run()
       pipeline_fps: med(eva, "fps"),
       infer_ms_mean: med(eva, "inferMs"),
+      // detect.tiles and classify: detector runs and classifier crops per analysed frame
+      tiles: Math.round(med(eva, "modelRuns")),
+      pipeline_model_runs_per_frame: med(eva, "modelRuns"),
+      crops_per_frame: med(eva, "crops"),
+      pipeline_crops_per_frame: med(eva, "crops"),
+      infer_cpu_ms_per_frame: med(eva, "detector"),
       eva_cpu_ms_per_frame: { ffmpeg: med(eva, "ffmpeg"), main: med(eva, "main"), detector: med(eva, "detector"), total: med(eva, "total") },
     };
     if (values.baseline) {
