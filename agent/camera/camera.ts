@@ -91,6 +91,7 @@ export class Camera {
       },
       flow,
       clock,
+      opts.scaled,
     );
     this.status = { camera: opts.name, state: "offline", reason: "starting", since: Date.now(), restarts: 0 };
   }

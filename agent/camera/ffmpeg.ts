@@ -30,6 +30,18 @@ export interface FrameSourceOptions {
   timeoutSeconds: number;
   /** decoder threads; a few per camera keep a 6–15 W device from drowning in ffmpeg threads */
   threads: number;
+  /**
+   * a second picture for the detector, already at the model's content size, stacked under each frame in the
+   * same output (one decode, one pipe): the detector converts it and resizes nothing. Its width must not exceed
+   * the frame's; its rows are padded to the frame's width.
+   */
+  scaled?: { width: number; height: number } | undefined;
+  /**
+   * frames the decoder may skip before decoding them: "noref" drops frames no other frame refers to (free
+   * at low fps on streams with B-frames; most IP cameras send none), "nokey" decodes key frames only (about
+   * one per GOP: for fps at or below the camera's key-frame rate)
+   */
+  skipFrame?: "none" | "noref" | "nokey" | undefined;
   /** hardware decode input options from hwaccel.ts (`-c:v h264_nvv4l2dec`, `-hwaccel cuda`); none: software */
   decodeArgs?: readonly string[];
 }
@@ -50,6 +62,8 @@ export function inputOptions(o: FrameSourceOptions): string[] {
   const timeoutUs = String(Math.round(o.timeoutSeconds * 1e6));
   // -threads applies to the decoder only when it comes before -i.
   const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads), ...(o.decodeArgs ?? [])];
+  // Like -threads, -skip_frame is a decoder option: before -i.
+  if (o.skipFrame && o.skipFrame !== "none") opts.push("-skip_frame", o.skipFrame);
   switch (sourceKind(o.source)) {
     case "rtsp":
       // ffmpeg ≥ 5 spells the RTSP socket timeout -timeout (µs); -stimeout is gone.
@@ -70,8 +84,26 @@ export function inputOptions(o: FrameSourceOptions): string[] {
 }
 
 export function outputOptions(o: FrameSourceOptions): string[] {
+  // -filter_threads: swscale and the graph would start a thread per core for every camera; one keeps eight
+  // cameras from running ~100 threads on a 2-core box (scaling 720p to a few hundred pixels is cheap).
+  return ["-an", "-sn", "-dn", "-filter_threads", "1", "-vf", videoFilter(o), "-pix_fmt", "rgb24", "-f", "rawvideo"];
+}
+
+/** Output bytes per frame: the frame, plus the detector's picture under it (rows at the frame's width). */
+export function outputFrameBytes(o: Pick<FrameSourceOptions, "width" | "height" | "scaled">): number {
+  return o.width * (o.height + (o.scaled?.height ?? 0)) * 3;
+}
+
+export function videoFilter(o: Pick<FrameSourceOptions, "fps" | "width" | "height" | "scaled">): string {
   // fps before scale: frames that will be dropped are never scaled.
-  return ["-an", "-sn", "-dn", "-vf", `fps=${o.fps},scale=${o.width}:${o.height}:flags=bilinear`, "-pix_fmt", "rgb24", "-f", "rawvideo"];
+  const frame = `scale=${o.width}:${o.height}:flags=bilinear`;
+  if (!o.scaled) return `fps=${o.fps},${frame}`;
+  const { width, height } = o.scaled;
+  if (width > o.width) throw new Error(`scaled picture ${width}×${height} is wider than the ${o.width}×${o.height} frame`);
+  // The detector's picture scales from the detect-size frame, not from the decoded one: a second full-size
+  // scale of 720p costs ffmpeg ~3 ms a frame, this one a fraction (and the detector saw the same pixels when
+  // the worker resized the frame itself). vstack needs equal widths, hence the pad (its bytes are never read).
+  return `fps=${o.fps},${frame},split[f][m];[m]scale=${width}:${height}:flags=bilinear,pad=${o.width}:${height}:0:0[m1];[f][m1]vstack`;
 }
 
 /** Starts ffmpeg decoding `source` into raw RGB24 frames on stdout. */

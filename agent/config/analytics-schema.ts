@@ -7,7 +7,7 @@ import { polygonProblem, type Point } from "../analytics/geometry.js";
 
 const point = z.tuple([z.number().min(0), z.number().min(0)]).describe("[x, y]: detect-frame pixels, or 0–1 fractions of the frame");
 
-const polygon = z
+export const polygon = z
   .array(point)
   .min(3, "a polygon needs at least 3 points")
   .superRefine((pts, ctx) => {

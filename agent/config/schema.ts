@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
@@ -113,7 +114,11 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 
 export const detectorSchema = reloads("model_reload", z.strictObject({
   providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
-  threads: z.number().int().min(1).max(64).default(1).describe("intra-op threads per model session"),
+  threads: z.union([z.number().int().min(1).max(64), z.literal("auto")]).default("auto").describe("intra-op threads per model session; auto: 1 (more sessions use the cores better than more threads in one)"),
+  workers: z
+    .union([z.number().int().min(1).max(16), z.literal("auto")])
+    .default("auto")
+    .describe("sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one"),
   tensorrt: tensorrtSchema.default(() => tensorrtSchema.parse({})).describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
   cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
 }));
@@ -151,8 +156,12 @@ export const cameraSchema = reloads("camera_live", z.strictObject({
   realtime: reloads("camera_restart", z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible")),
   stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
   rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
+  detect_source: reloads("camera_restart", z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source")),
   hwaccel: reloads("camera_restart", hwaccelSchema),
   detect: cameraDetectSchema,
+  // Motion settings apply at the camera's next frame; decoder settings are ffmpeg's: a restart.
+  motion: motionSchema.default(() => motionSchema.parse({})),
+  decode: reloads("camera_restart", decodeSchema.default(() => decodeSchema.parse({}))),
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
   ...cameraClassifyKeys,

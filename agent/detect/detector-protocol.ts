@@ -31,22 +31,43 @@ export interface PlainError {
   message: string;
 }
 
+/**
+ * A camera's detect filter, sent once per reconfigure (not cloned with every frame); detect requests name it
+ * by id.
+ */
+export interface FilterRequest {
+  type: "filter";
+  id: number;
+  filter: DetectFilter;
+}
+
+/** Where ffmpeg's second picture, already at the model's content size, lies in the frame's buffer. */
+export interface ScaledPlacement {
+  byteOffset: number;
+  width: number;
+  height: number;
+  stride: number;
+}
+
 export interface DetectRequest {
   type: "detect";
   id: number;
   /** the frame's bytes are `width * height * 3` from `byteOffset`; shared, never copied */
   buffer: SharedArrayBuffer;
   byteOffset: number;
+  /** the frame's size: boxes come back in its pixels */
   width: number;
   height: number;
-  filter: DetectFilter;
+  filterId: number;
+  /** present when ffmpeg delivered the model's picture beside the frame: the worker converts, never resizes */
+  scaled?: ScaledPlacement;
 }
 
 export interface CloseRequest {
   type: "close";
 }
 
-export type ToWorker = DetectRequest | CloseRequest;
+export type ToWorker = FilterRequest | DetectRequest | CloseRequest;
 
 export type FromWorker =
   /** sent before a session create that may take minutes (a TensorRT build), so the main thread can say so */

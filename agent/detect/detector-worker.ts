@@ -6,7 +6,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { DetectionPipeline } from "./detection-pipeline.js";
 import { DetectorError } from "./detector-error.js";
-import type { FromWorker, PlainError, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { DetectFilter } from "./detect-filter.js";
+import type { CloseRequest, DetectRequest, FromWorker, PlainError, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { ScaledPicture } from "./model-input.js";
 import type { Provider } from "../config/schema.js";
 import { executionProvider, type TensorrtCachePaths } from "./providers.js";
 import { openTensorrtSession } from "./tensorrt-session.js";
@@ -138,24 +140,58 @@ async function open() {
   const warmupMs = Math.round(performance.now() - t0);
   const sealWarning = finish(true);
   if (sealWarning) warnings.push(sealWarning);
-  return { session, provider, skipped, warnings, info, pipeline, tensor, warmupMs, engine };
+  // One feeds object for every run(): nothing to build per frame.
+  const feeds = { [info.inputName]: tensor };
+  return { session, provider, skipped, warnings, info, pipeline, tensor, feeds, warmupMs, engine };
 }
 
 type Loaded = Awaited<ReturnType<typeof open>>;
 
-async function detect(m: Loaded, req: Extract<ToWorker, { type: "detect" }>): Promise<FromWorker> {
+/** Each camera's filter by the id the main thread gave it; replaced when the camera is reconfigured. */
+const filters = new Map<number, DetectFilter>();
+// Reused across frames: views are only re-made when a frame lies in a different buffer or place.
+const scaledView: ScaledPicture = { data: new Uint8Array(0), width: 0, height: 0, stride: 0 };
+let frameView: Uint8Array = new Uint8Array(0);
+
+function view(current: Uint8Array, buffer: SharedArrayBuffer, byteOffset: number, length: number): Uint8Array {
+  return current.buffer === buffer && current.byteOffset === byteOffset && current.length === length ? current : new Uint8Array(buffer, byteOffset, length);
+}
+
+async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
   const { width, height } = req;
-  if (!(width > 0 && height > 0 && req.byteOffset + width * height * 3 <= req.buffer.byteLength)) {
-    throw new DetectorError("EVA_FRAME_INVALID", `frame ${width}×${height} does not fit its ${req.buffer.byteLength}-byte buffer`);
+  let { scaled } = req;
+  const filter = filters.get(req.filterId);
+  if (!filter) throw new DetectorError("EVA_FRAME_INVALID", `frame names filter ${req.filterId}, which was never sent`);
+  let placement;
+  // A picture scaled for another model (the camera's ffmpeg predates a model swap) is not used: resize the frame.
+  if (scaled && !m.pipeline.fitsScaled(scaled, width, height)) scaled = undefined;
+  if (scaled) {
+    const bytes = (scaled.height - 1) * scaled.stride + scaled.width * 3;
+    if (!(scaled.width > 0 && scaled.height > 0 && scaled.stride >= scaled.width * 3 && scaled.byteOffset + bytes <= req.buffer.byteLength)) {
+      throw new DetectorError("EVA_FRAME_INVALID", `scaled picture ${scaled.width}×${scaled.height} does not fit its ${req.buffer.byteLength}-byte buffer`);
+    }
+    scaledView.data = view(scaledView.data, req.buffer, scaled.byteOffset, bytes);
+    scaledView.width = scaled.width;
+    scaledView.height = scaled.height;
+    scaledView.stride = scaled.stride;
+    try {
+      placement = m.pipeline.prepareScaled(scaledView, width, height);
+    } catch (err) {
+      throw new DetectorError("EVA_FRAME_INVALID", (err as Error).message);
+    }
+  } else {
+    if (!(width > 0 && height > 0 && req.byteOffset + width * height * 3 <= req.buffer.byteLength)) {
+      throw new DetectorError("EVA_FRAME_INVALID", `frame ${width}×${height} does not fit its ${req.buffer.byteLength}-byte buffer`);
+    }
+    frameView = view(frameView, req.buffer, req.byteOffset, width * height * 3);
+    placement = m.pipeline.prepare(frameView, width, height);
   }
-  const rgb = new Uint8Array(req.buffer, req.byteOffset, width * height * 3);
-  const placement = m.pipeline.prepare(rgb, width, height);
   const start = performance.now();
-  const outputs = await m.session.run({ [m.info.inputName]: m.tensor });
+  const outputs = await m.session.run(m.feeds);
   const inferMs = performance.now() - start;
   const out = outputs[m.info.outputName];
   if (out.type !== "float32") throw new DetectorError("EVA_INFERENCE_FAILED", `output '${m.info.outputName}' is ${out.type}, float32 expected`);
-  const detections = m.pipeline.finish(out.data as Float32Array, out.dims, req.filter, placement, width, height);
+  const detections = m.pipeline.finish(out.data as Float32Array, out.dims, filter, placement, width, height);
   return { type: "result", id: req.id, detections, inferMs };
 }
 
@@ -179,10 +215,13 @@ async function main(): Promise<void> {
     ...(loaded.engine ? { engine: loaded.engine } : {}),
   });
 
-  // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a time.
-  let queue: Promise<void> = Promise.resolve();
-  port.on("message", (msg: ToWorker) => {
-    queue = queue.then(async () => {
+  // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a
+  // time. The main thread keeps one frame queued ahead, so the next is waiting here when a run ends.
+  const inbox: Array<DetectRequest | CloseRequest> = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    for (let msg = inbox.shift(); msg; msg = inbox.shift()) {
       if (msg.type === "close") {
         await loaded.session.release();
         send({ type: "closed" });
@@ -194,9 +233,17 @@ async function main(): Promise<void> {
       } catch (err) {
         send({ type: "error", id: msg.id, error: plain(err, "EVA_INFERENCE_FAILED") });
       }
-    }).catch(() => {
-      // A rejected link would skip every later frame's handler: the chain must stay fulfilled.
-    });
+    }
+    draining = false;
+  };
+  port.on("message", (msg: ToWorker) => {
+    // A filter comes before the first frame that names it, on the same port: keep it at once.
+    if (msg.type === "filter") {
+      filters.set(msg.id, msg.filter);
+      return;
+    }
+    inbox.push(msg);
+    if (!draining) void drain();
   });
 }
 

@@ -62,8 +62,11 @@ export class EventMaintainer {
     this.onRecorded();
   }
 
-  /** Processes one frame's detections. Synchronous, so the frame may be released right after it returns. */
-  observe(frame: Frame, detections: readonly Detection[]): void {
+  /**
+   * Processes one frame's detections. Synchronous, so the frame may be released right after it returns.
+   * Returns how many live tracks are not stationary (motion gating analyses every frame while any is).
+   */
+  observe(frame: Frame, detections: readonly Detection[]): number {
     this.lastFrameTime = frame.time;
     const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
     const quality = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b));
@@ -81,6 +84,7 @@ export class EventMaintainer {
     this.publishAlarms(a.alarms);
     this.publishOccupancy(a.occupancy);
     if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length) this.onRecorded();
+    return a.moving;
   }
 
   /**

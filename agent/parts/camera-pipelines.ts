@@ -1,19 +1,20 @@
 import type { Logger } from "pino";
 import { analyticsOptions } from "../analytics/camera-analytics.js";
 import { Camera, type CameraStatus } from "../camera/camera.js";
-import { sourceKind } from "../camera/ffmpeg.js";
+import { sourceKind, type FrameSourceOptions } from "../camera/ffmpeg.js";
 import type { Frame } from "../camera/frame.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
 import { classifyDetections, type ClassifierSource } from "../classify/classify-stage.js";
 import type { Detection } from "../detect/detection.js";
-import type { DetectFilter, DetectInput, DetectResult, ModelInfo } from "../detect/detector.js";
+import { scaledSize, type DetectFilter, type DetectInput, type DetectResult, type ModelInfo } from "../detect/detector.js";
 import { TiledDetection } from "../detect/tiled-detection.js";
 import { frameJpeg, frameJpegBytes } from "../events/frame-jpeg.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
 import { newEventId } from "../events/ulid.js";
 import { LatencyWindow } from "../health/latency-window.js";
+import { CameraMotion } from "../motion/camera-motion.js";
 import type { AgentMetrics } from "../health/metrics.js";
 import type { ControlledAgent } from "../publish/control-room.js";
 import type { DetectorPool, PreparedDetectors } from "./detector-pool.js";
@@ -25,6 +26,8 @@ export interface CameraFigures {
   framesIn: number;
   framesSkipped: number;
   processed: number;
+  /** frames motion gating kept from the detector */
+  gated: number;
   inferMsTotal: number;
   /** detector runs (one per tile with detect.tiles) and classifier crops, summed over processed frames */
   modelRuns: number;
@@ -53,7 +56,8 @@ const DETECT_WATCHDOG_MS = 30_000;
 
 /** One camera's ffmpeg → detector → events stage, with its figures. */
 export class CameraPipeline {
-  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
+  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
+  readonly motion: CameraMotion;
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
   private held: Frame | null = null;
@@ -85,23 +89,12 @@ export class CameraPipeline {
     private readonly metrics: AgentMetrics | null = null,
     /** batch run: a file that plays once is dated by its own creation_time */
     fileTime = false,
+    /** the detector's picture ffmpeg scales beside each frame (see frameSourceOptions) */
+    readonly scaled: { width: number; height: number } | undefined,
   ) {
+    this.motion = new CameraMotion(cfg.motion, cfg.masks, width, height, trackMaxAgeMs(cfg));
     this.camera = new Camera(
-      {
-        name,
-        source: cfg.source,
-        fps: cfg.fps,
-        width,
-        height,
-        loop: cfg.loop,
-        realtime: cfg.realtime,
-        rtspTransport: cfg.rtsp_transport,
-        timeoutSeconds: cfg.stall_seconds,
-        stallSeconds: cfg.stall_seconds,
-        threads: 2,
-        fileTime,
-        hwaccel: cfg.hwaccel,
-      },
+      { name, ...frameSourceOptions(cfg, width, height, scaled), stallSeconds: cfg.stall_seconds, fileTime, hwaccel: cfg.hwaccel },
       (frame) => this.process(frame),
       onStatus,
       log,
@@ -154,14 +147,15 @@ export class CameraPipeline {
   }
 
   private process(frame: Frame): void {
-    // With detection off the live view takes the frame now; otherwise with its detections (below).
-    if (!this.detection) this.serveLive(frame, null);
     if (this.snapshotWaiters.length) {
       const waiters = this.snapshotWaiters;
       this.snapshotWaiters = [];
       for (const w of waiters) w.take(frame);
     }
-    if (!this.detection) {
+    if (!this.detection || this.motion.decide(frame.data, frame.time) === "gated") {
+      if (this.detection) this.figures.gated++;
+      // the live view shows frames nothing looked at too (detection off, or no motion), without boxes
+      this.serveLive(frame, null);
       frame.release();
       return;
     }
@@ -190,7 +184,7 @@ export class CameraPipeline {
         this.figures.inferMsTotal += inferMs;
         this.inferMs.add(inferMs);
         this.metrics?.observeInference(this.name, inferMs);
-        this.events.observe(frame, detections);
+        this.motion.tracks(this.events.observe(frame, detections));
         this.serveLive(frame, detections);
         this.lastError = "";
       })
@@ -258,6 +252,7 @@ export class CameraPipeline {
   setDetection(enabled: boolean): void {
     if (this.detection === enabled) return;
     this.detection = enabled;
+    this.motion.reset();
     if (!enabled) void this.drain();
   }
 
@@ -267,6 +262,7 @@ export class CameraPipeline {
    */
   reconfigure(cfg: CameraConfig, events: MaintainerOptions): void {
     this.cfg = cfg;
+    this.motion.reconfigure(cfg.motion, cfg.masks, trackMaxAgeMs(cfg));
     this.events.reconfigure(events);
   }
 
@@ -316,6 +312,7 @@ export class CameraPipelines {
   prepare(next: LoadedConfig, plan: ReloadPlan, detectors: PreparedDetectors): PreparedChange {
     const cfg = next.config;
     const restart = new Set(plan.cameras.restarted);
+    const resizing: string[] = [];
     // A camera whose frame size follows its model restarts when the new model's input size differs.
     for (const p of this.pipelines.values()) {
       const cam = cfg.cameras[p.name];
@@ -323,11 +320,15 @@ export class CameraPipelines {
       if (!cam || !info || restart.has(p.name) || plan.cameras.removed.includes(p.name)) continue;
       const size = detectSize(cam, info);
       if (size.width !== p.width || size.height !== p.height) restart.add(p.name);
+      // ffmpeg's scaled picture was made for the old model; a swap must not stop the camera, so the worker
+      // resizes the frame itself (as before issue 13) until the camera next restarts.
+      else if (JSON.stringify(scaledFor(info, size.width, size.height)) !== JSON.stringify(p.scaled)) resizing.push(p.name);
     }
     return {
       // Cameras going away or starting again stop first: their open events end in the store they began in.
       release: async () => void (await Promise.all([...plan.cameras.removed, ...restart].map((n) => this.stopOne(n)))),
       commit: async () => {
+        for (const name of resizing) this.deps.log.info({ camera: name }, "new model's input differs from ffmpeg's scaled picture: the detector resizes frames until the camera restarts");
         const snapshots = this.deps.persistence.snapshots;
         for (const name of plan.cameras.updated) {
           const p = this.pipelines.get(name);
@@ -376,7 +377,7 @@ export class CameraPipelines {
       this.all().map((p) => {
         const f = p.snapshotFigures();
         const inference = p.inferMs.percentiles([50, 95] as const);
-        return [p.name, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, inference, provider: providers[p.cfg.detect.model] ?? null, detection: p.detection }];
+        return [p.name, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, gated: f.gated, inference, provider: providers[p.cfg.detect.model] ?? null, detection: p.detection }];
       }),
     );
   }
@@ -427,7 +428,7 @@ export class CameraPipelines {
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, persistence.snapshots, sink, notify, log);
     this.announceLines(name, cam);
-    return new CameraPipeline(name, cam, detectors, classifiers, events, width, height, onStatus, log, this.deps.metrics ?? null, this.deps.exitOnEof === true);
+    return new CameraPipeline(name, cam, detectors, classifiers, events, width, height, onStatus, log, this.deps.metrics ?? null, this.deps.exitOnEof === true, scaledFor(info, width, height));
   }
 
   /** Retained line totals at start (and after an edit), and their /metrics series from zero. */
@@ -451,6 +452,44 @@ export class CameraPipelines {
     const files = this.all().filter((p) => sourceKind(p.cfg.source) === "file");
     if (files.length && files.every((p) => p.camera.current.state === "ended")) this.finish();
   }
+}
+
+function trackMaxAgeMs(cam: CameraConfig): number {
+  return (cam.tracker.max_age_seconds ?? cam.events.end_after_seconds) * 1000;
+}
+
+/**
+ * The picture ffmpeg scales for the detector beside the frame: none when the frame already is the model's
+ * input size, or when the model's picture would be wider than the frame (the worker resizes then).
+ */
+function scaledFor(info: ModelInfo, width: number, height: number): { width: number; height: number } | undefined {
+  const s = scaledSize(info, width, height);
+  return s && s.width <= width ? s : undefined;
+}
+
+/**
+ * Skipping non-reference frames is free at low fps (the fps filter drops most frames anyway); at high fps it
+ * would leave gaps the fps filter fills with repeats.
+ */
+export function skipFrameOf(cam: CameraConfig): "none" | "noref" | "nokey" {
+  return cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "noref" : "none") : cam.decode.skip_frame;
+}
+
+function frameSourceOptions(cam: CameraConfig, width: number, height: number, scaled: { width: number; height: number } | undefined): FrameSourceOptions {
+  const skip = skipFrameOf(cam);
+  return {
+    source: cam.detect_source ?? cam.source,
+    fps: cam.fps,
+    width,
+    height,
+    loop: cam.loop,
+    realtime: cam.realtime,
+    rtspTransport: cam.rtsp_transport,
+    timeoutSeconds: cam.stall_seconds,
+    threads: cam.decode.threads,
+    skipFrame: skip,
+    scaled,
+  };
 }
 
 function detectSize(cam: CameraConfig, info: ModelInfo): { width: number; height: number } {

@@ -132,6 +132,8 @@ export class ClassifierPool implements ClassifierSource {
   }
 
   private open(cfg: Config, name: string): Promise<Classifier> {
-    return Classifier.open({ name, path: cfg.models[name]!.path, providers: cfg.detector.providers, threads: cfg.detector.threads, gpu: cfg.detector, logger: this.log });
+    // One session per classifier model, with detector.threads' intra-op threads (auto: 1, as for detectors).
+    const threads = cfg.detector.threads === "auto" ? 1 : cfg.detector.threads;
+    return Classifier.open({ name, path: cfg.models[name]!.path, providers: cfg.detector.providers, threads, gpu: cfg.detector, logger: this.log });
   }
 }

@@ -4,6 +4,7 @@ import { locate } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
 import { Detector, type DetectFilter, type DetectInput, type DetectResult, type ModelInfo } from "../detect/detector.js";
+import { detectorSizing } from "../detect/detector-sizing.js";
 import { ReloadError, type PreparedChange } from "./part.js";
 
 /** The detector pool's prepared change: the models it will run once committed. */
@@ -138,6 +139,8 @@ export class DetectorPool {
   }
 
   private open(cfg: Config, name: string): Promise<Detector> {
-    return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads: cfg.detector.threads, gpu: cfg.detector, logger: this.log });
+    const models = new Set(Object.values(cfg.cameras).filter((c) => c.enabled).map((c) => c.detect.model)).size;
+    const { workers, threads } = detectorSizing(cfg.detector, models);
+    return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads, workers, gpu: cfg.detector, logger: this.log });
   }
 }

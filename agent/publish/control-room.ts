@@ -233,7 +233,7 @@ export class ControlRoomApi implements CommandTarget {
       process: this.sampler.sample(),
     });
     if (advance) {
-      this.previous = Object.fromEntries(Object.entries(figures).map(([n, f]) => [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed }]));
+      this.previous = Object.fromEntries(Object.entries(figures).map(([n, f]) => [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, gated: f.gated }]));
       this.previousAt = now;
     }
     return stats;

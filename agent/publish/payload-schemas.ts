@@ -156,6 +156,7 @@ export const cameraStatsSchema = z.looseObject({
   fps_in: z.number().min(0).describe("frames per second from ffmpeg over the last interval"),
   fps_processed: z.number().min(0).describe("frames per second through the detector"),
   fps_skipped: z.number().min(0).describe("frames per second dropped because the detector was busy"),
+  fps_gated: z.number().min(0).describe("frames per second motion gating kept from the detector (no motion, nothing moving tracked, keep-alive not due)"),
   inference_ms: latency.describe("detector time per frame over the most recent frames (up to 512); null before the first"),
   provider: z.string().nullable().describe("execution provider running this camera's model"),
 });

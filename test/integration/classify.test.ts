@@ -80,7 +80,8 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
     expect(r.code, r.stderr).toBe(0);
     const b = JSON.parse(r.stdout) as Record<string, number>;
     expect(b.tiles).toBe(3);
-    expect(b.crops_per_frame).toBeGreaterThanOrEqual(1);
+    // measured over the looped clip by the whole pipeline (issue 13's bench), its empty seconds included
+    expect(b.crops_per_frame).toBeGreaterThan(0);
     expect(b.infer_cpu_ms_per_frame).toBeGreaterThan(0);
     expect(b.pipeline_fps).toBeGreaterThan(0);
     // the running agent's own counters: three detector runs and the person's crop per frame
