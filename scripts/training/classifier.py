@@ -29,7 +29,7 @@ from signs import CLASS_NAMES  # noqa: E402
 
 S = 32               # GTSRB's crops are 32x32; bigger inputs cost time per crop and add no pixels for 20-40 px signs
 CROP_PADDING = 0.15  # GTSRB crops carry a ~10-30 % margin (median 16 %) around the sign
-VERSION = "1.0.0"
+VERSION = "1.1.0"  # 1.1: fine-tuned with no-sign crops from real frames (mine_negatives.py)
 
 
 def conv_bn(cin, cout, s=1):
@@ -117,6 +117,28 @@ def batches(items, batch, rng, jitter):
         yield xs, np.array([items[i][2] for i in sel], np.int64)
 
 
+def negatives(paths, repeat=1):
+    """Items (image, box, -1) from mine_negatives.py lists: crops that are no sign at all."""
+    cache, out = {}, []
+    for p in paths:
+        for r in json.load(open(p)):
+            if r["file"] not in cache:
+                cache[r["file"]] = cv2.imread(r["file"])[:, :, ::-1].copy()
+            out.append((cache[r["file"]], np.array(r["box"], np.float32), -1))
+    return out * repeat
+
+
+def none_scores(net, items, batch=512):
+    """Top class probability on crops that are no sign: what the agent's product score multiplies by."""
+    net.eval()
+    tops = []
+    with torch.no_grad():
+        for xs, _ in batches(items, batch, np.random.default_rng(0), jitter=False):
+            tops.append(torch.softmax(net(torch.from_numpy(xs).permute(0, 3, 1, 2).float() / 255), 1).max(1).values.numpy())
+    net.train()
+    return np.concatenate(tops) if tops else np.zeros(0)
+
+
 def accuracy(net, items, batch=512):
     net.eval()
     rng = np.random.default_rng(0)
@@ -150,7 +172,8 @@ def export(net, path, meta_extra=None):
         "description": ("eva traffic-sign classifier: 43 GTSRB classes from a crop. Input uint8 [N,S,S,3] RGB: the "
                         "detector's box padded by crop_padding x its width/height on each side, stretched (aspect "
                         "not kept, bilinear) to S x S, edge pixels repeated where the padded box leaves the frame. "
-                        "Output [N,43] softmax probabilities. Trained on GTSRB crops and GTSDB frames 00000-00399."),
+                        "Output [N,43] softmax probabilities, spread thin (low top probability) on crops that are no sign. "
+                        "Trained on GTSRB crops and GTSDB frames 00000-00399."),
         "license": "Apache-2.0 (weights); trained on GTSRB/GTSDB, research-use data (see models/README.md)",
         "version": VERSION,
         "author": "eva project",
@@ -171,6 +194,14 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--gtsdb-repeat", type=int, default=8, help="times each real GTSDB sign appears per epoch")
+    ap.add_argument("--negatives", nargs="*", default=[],
+                    help="mine_negatives.py lists (training frames only): crops taught to spread their probability "
+                         "over all 43 classes (outlier exposure), so a tail-light's product score stays low")
+    ap.add_argument("--neg-repeat", type=int, default=4)
+    ap.add_argument("--neg-weight", type=float, default=0.5)
+    ap.add_argument("--val-negatives", default=None, help="a mine_negatives.py list from validation frames, to report on")
+    ap.add_argument("--init", default=None, help="start from this classifier checkpoint")
+    ap.add_argument("--name", default="classifier", help="checkpoint work/<name>_last.pt")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default=os.path.join(HERE, "work"))
@@ -191,13 +222,20 @@ def main():
     val_rb = [(X[i], roi[i], int(y[i])) for i in np.where(is_val)[0]]
     imgs, bx = gtsdb_signs("train")
     train += [(imgs[i], bx[i], int(bx[i, 4])) for i in range(len(imgs))] * a.gtsdb_repeat
+    negs = negatives(a.negatives, a.neg_repeat)
+    train += negs
+    val_neg = negatives([a.val_negatives]) if a.val_negatives else []
     vimgs, vbx = gtsdb_signs("val")
     val_db = [(vimgs[i], vbx[i], int(vbx[i, 4])) for i in range(len(vimgs))]
     print(f"[data] {len(train)} training crops ({len(imgs)} GTSDB signs x{a.gtsdb_repeat}); validation "
-          f"{len(val_rb)} GTSRB crops ({len(val_tracks)} tracks), {len(val_db)} GTSDB signs; "
+          f"{len(val_rb)} GTSRB crops ({len(val_tracks)} tracks), {len(val_db)} GTSDB signs; {len(negs)} negative "
+          f"crops ({len(val_neg)} for validation); "
           f"{time.time() - t0:.0f} s", flush=True)
 
     net = SignClassifier()
+    if a.init:
+        net.load_state_dict(torch.load(a.init)["model"])
+        print(f"[model] from {a.init}", flush=True)
     print(f"[model] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters", flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=5e-4)
     steps = a.epochs * math.ceil(len(train) / a.batch)
@@ -210,7 +248,12 @@ def main():
         run = 0.0
         for xs, ys in batches(train, a.batch, rng, jitter=True):
             x = photometric(torch.from_numpy(xs).permute(0, 3, 1, 2).float() / 255, g)
-            loss = F.cross_entropy(net(x), torch.from_numpy(ys), label_smoothing=0.1)
+            logits = net(x)
+            yt = torch.from_numpy(ys)
+            pos = yt >= 0
+            loss = F.cross_entropy(logits[pos], yt[pos], label_smoothing=0.1) if pos.any() else logits.sum() * 0
+            if (~pos).any():  # no sign: cross-entropy to the uniform distribution over the 43 classes
+                loss = loss + a.neg_weight * (-F.log_softmax(logits[~pos], 1).mean(1)).sum() / max(1, int(pos.sum()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -221,10 +264,14 @@ def main():
                 print(f"[train] ep {ep + 1} it {it}/{steps} loss {run:.3f} {time.time() - te:.0f} s", flush=True)
         acc_rb, _ = accuracy(net, val_rb)
         acc_db, _ = accuracy(net, val_db)
-        print(f"[val] ep {ep + 1}: GTSRB val tracks {acc_rb:.4f}, GTSDB val signs {acc_db:.4f} "
+        neg_txt = ""
+        if val_neg:
+            tops = none_scores(net, val_neg)
+            neg_txt = f", no-sign crops: top probability median {np.median(tops):.2f}, {(tops >= 0.5).mean():.2f} >= 0.5"
+        print(f"[val] ep {ep + 1}: GTSRB val tracks {acc_rb:.4f}, GTSDB val signs {acc_db:.4f}{neg_txt} "
               f"({time.time() - te:.0f} s/epoch)", flush=True)
         ck = {"model": net.state_dict(), "config": net.config, "epoch": ep + 1, "acc_rb": acc_rb, "acc_db": acc_db}
-        torch.save(ck, os.path.join(a.work, "classifier_last.pt"))
+        torch.save(ck, os.path.join(a.work, f"{a.name}_last.pt"))
         export(net, a.out)  # every epoch, so an interrupted run still leaves a usable model
         net.train()
     print(f"[done] {time.time() - t0:.0f} s; {a.out}", flush=True)
