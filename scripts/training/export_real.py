@@ -1,7 +1,10 @@
 """Export a train_real.py checkpoint to the agent's detector contract, with 4 category or 43 class outputs.
 
     /usr/bin/python3 scripts/training/export_real.py work/detector_real_last.pt models/traffic-signs.onnx \\
-        --classes 4 --size 576 1024
+        --classes 4 --size 672 1152
+    /usr/bin/python3 scripts/training/export_real.py models/traffic-signs.onnx /tmp/signs-832.onnx --size 480 832
+
+A .onnx source is re-exported at another input size (same weights, its own labels and metadata).
 """
 import argparse
 import os
@@ -18,6 +21,19 @@ from signs import CLASS_NAMES  # noqa: E402
 from train_real import narrow_head  # noqa: E402
 
 VERSION = "3.0.0"  # 3 = fine-tuned on real GTSDB frames
+
+
+def reexport_onnx(src, out, h, w):
+    """Another input size from a shipped detector .onnx alone (the net is fully convolutional)."""
+    import json
+    import onnx
+    from import_onnx import load_detector_onnx
+    meta = {p.key: p.value for p in onnx.load(src).metadata_props}
+    labels = json.loads(meta["labels"])
+    net = load_detector_onnx(src, num_classes=len(labels))
+    export_onnx(net, out, h, w, int(meta.get("seed", 1)), meta.get("version", VERSION), labels=labels,
+                description=meta.get("description"))
+    return out
 
 
 def export_checkpoint(ckpt_path, out, classes, h, w, version=VERSION):
@@ -47,5 +63,8 @@ if __name__ == "__main__":
         check_input_size(*a.size)
     except ValueError as e:
         ap.error(str(e))
-    export_checkpoint(a.checkpoint, a.out, a.classes, a.size[0], a.size[1], a.version)
+    if a.checkpoint.endswith(".onnx"):  # e.g. models/traffic-signs.onnx -> a cheaper 832x480 export
+        reexport_onnx(a.checkpoint, a.out, a.size[0], a.size[1])
+    else:
+        export_checkpoint(a.checkpoint, a.out, a.classes, a.size[0], a.size[1], a.version)
     print(f"{a.out}: {a.classes} classes, input {a.size[0]}x{a.size[1]} ({os.path.getsize(a.out) / 1e6:.2f} MB)")
