@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "pino";
 import { checkConfigText } from "./config/check.js";
 import type { ConfigProblem, LoadedConfig } from "./config/load.js";
@@ -10,6 +10,9 @@ import { ReloadError, type CameraFigures } from "./controller.js";
 export type ReloadReport =
   | { result: "applied"; hash: string; changed: string[] }
   | { result: "rejected"; hash: string | null; errors: ConfigProblem[] };
+
+/** What asked for a reload, as logged: a signal, or the control room's `reload` command over MQTT. */
+export type ReloadTrigger = "SIGHUP" | "MQTT reload command";
 
 /** The part of the Agent a reload drives. */
 export interface ReloadTarget {
@@ -74,9 +77,9 @@ export class ConfigReloader {
     });
   }
 
-  /** Reloads now (SIGHUP); resolves with the report, null when closed. */
-  trigger(): Promise<ReloadReport | null> {
-    return this.enqueue(() => this.reloadOnce("SIGHUP"));
+  /** Reloads now (SIGHUP, or the control room's reload command); resolves with the report, null when closed. */
+  trigger(trigger: ReloadTrigger = "SIGHUP"): Promise<ReloadReport | null> {
+    return this.enqueue(() => this.reloadOnce(trigger));
   }
 
   /** Stops watching; waits for a reload in progress. */
@@ -92,7 +95,7 @@ export class ConfigReloader {
     return run;
   }
 
-  private async reloadOnce(trigger: "file changed" | "SIGHUP"): Promise<ReloadReport | null> {
+  private async reloadOnce(trigger: ReloadTrigger | "file changed"): Promise<ReloadReport | null> {
     const text = await this.readText();
     if (typeof text !== "string") {
       const seen = `unreadable: ${text.error}`;
@@ -107,7 +110,7 @@ export class ConfigReloader {
 
     let report: ReloadReport;
     try {
-      const { loaded, problems } = checkConfigText(text, this.file, this.opts.env);
+      const { loaded, problems } = await checkConfigText(text, this.file, this.opts.env);
       if (!loaded) report = { result: "rejected", hash, errors: problems };
       else {
         const changed = await this.target.reload(loaded);
@@ -126,6 +129,9 @@ export class ConfigReloader {
   private async readText(): Promise<string | { error: string }> {
     for (let attempt = 0; ; attempt++) {
       try {
+        // stat first: a FIFO put in the config's place must not hold a reload (and every later one) for ever
+        const st = await stat(this.file);
+        if (!st.isFile() && !st.isDirectory()) return { error: "is not a regular file" };
         return await readFile(this.file, "utf8");
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

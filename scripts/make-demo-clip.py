@@ -1,6 +1,6 @@
 """Render the README's demo clip: a drive along a country road past German traffic signs.
 
-    /usr/bin/python3 scripts/make-demo-clip.py [--out var/demo/traffic-signs.mp4] [--seed 1]
+    /usr/bin/python3 scripts/make-demo-clip.py [--out scripts/demo/traffic-signs.mp4] [--seed 1]
 
 A pinhole camera moves down a straight road; signs on poles stand beside it at fixed distances,
 so they grow as the car approaches and leave the frame at the side. Frames are a pure function
@@ -129,7 +129,7 @@ def draw_tree(img, f, cx, cy, tree, cam_z):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="var/demo/traffic-signs.mp4")
+    ap.add_argument("--out", default="scripts/demo/traffic-signs.mp4")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--size", default="640x360", help="WxH, e.g. 640x360 or 1280x720")
     ap.add_argument("--fps", type=int, default=12)

@@ -38,6 +38,8 @@ export interface TrackState {
 
 export interface AnalyticsStep {
   tracks: TrackState[];
+  /** live tracks, tentative ones included, that are not stationary: motion gating keeps analysing while any is */
+  moving: number;
   /** confirmed tracks that died in this frame */
   ended: Track[];
   crossings: Crossing[];
@@ -90,8 +92,12 @@ export class CameraAnalytics {
     const sightings = this.sightings
       ? this.sightings.observe(confirmed.filter((t) => this.isSign(t.label)), ended.filter((t) => this.isSign(t.label)), view.quality)
       : { improved: [], done: [] };
+    const states = confirmed.map((track) => ({ track, zones: zoneStep.zonesOf.get(track.id) ?? [], stationary: this.stationary.observe(track, time) }));
+    let parked = 0;
+    for (const t of states) if (t.stationary) parked++;
     return {
-      tracks: confirmed.map((track) => ({ track, zones: zoneStep.zonesOf.get(track.id) ?? [], stationary: this.stationary.observe(track, time) })),
+      tracks: states,
+      moving: tracks.length - parked,
       ended,
       crossings,
       alarms: [...zoneStep.alarms, ...signAlarms],

@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
 import { Backoff } from "./backoff.js";
-import { redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
+import { fileCreationTime, redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
+import { resolveDecode } from "./hwaccel.js";
+import type { HwaccelChoice } from "../config/gpu-schema.js";
 
 export type CameraState = "offline" | "online" | "ended" | "stopped";
 
@@ -19,6 +21,13 @@ export interface CameraStatus {
 export interface CameraOptions extends FrameSourceOptions {
   name: string;
   stallSeconds: number;
+  /** hardware decode wanted; resolved against this ffmpeg and machine before the first start */
+  hwaccel?: HwaccelChoice;
+  /**
+   * A file that plays once (a batch run, `--exit-on-eof`): date its frames by the file's own creation_time plus
+   * media time when it has one, instead of agent start plus media time.
+   */
+  fileTime?: boolean;
 }
 
 export interface CameraCounters {
@@ -42,6 +51,12 @@ export class Camera {
   private stallReason: string | null = null;
   private stopping = false;
   private status: CameraStatus;
+  private decodeResolved = false;
+  /** ffmpeg opened the source this run (printed `Input #0`): a failure without frames is then the decoder's */
+  private sawInput = false;
+  /** the recording's start (creation_time) when file frames are dated by the file */
+  private fileStart: number | null = null;
+  private timesLogged = false;
 
   constructor(
     private readonly opts: CameraOptions,
@@ -51,18 +66,24 @@ export class Camera {
   ) {
     // A file read faster than real time is analysed frame by frame (backpressure) and its frames are dated by
     // their place in the clip; everything else is live: latest frame wins, dated by the wall clock.
+    // A file dated by its own creation_time is dated by its place in the clip at either speed.
     const batch = sourceKind(opts.source) === "file" && !opts.realtime;
     const flow = {
       backpressure: batch,
       pause: () => this.proc?.stdout.pause(),
       resume: () => this.proc?.stdout.resume(),
     };
-    const clock = batch ? (seq: number) => this.startedAt + (seq * 1000) / opts.fps : null;
+    const clock =
+      sourceKind(opts.source) === "file"
+        ? (seq: number) => (this.fileStart ?? (batch ? this.startedAt : Number.NaN)) + (seq * 1000) / opts.fps
+        : null;
     this.pool = new FramePool(
       opts.name,
       opts.width,
       opts.height,
       (frame) => {
+        // A live-speed file without a date of its own is dated by the wall clock, as a camera would be.
+        if (Number.isNaN(frame.time)) frame.time = this.pool.lastCompleteAt;
         if (!this.firstFrameAt) this.firstFrameAt = Date.now();
         // The last frames of a file can be handed on after ffmpeg's exit was seen: the camera stays ended.
         if (this.status.state === "offline") this.setState("online", null);
@@ -70,6 +91,7 @@ export class Camera {
       },
       flow,
       clock,
+      opts.scaled,
     );
     this.status = { camera: opts.name, state: "offline", reason: "starting", since: Date.now(), restarts: 0 };
   }
@@ -89,9 +111,31 @@ export class Camera {
   start(): void {
     this.stopping = false;
     if (this.status.state !== "offline") this.setState("offline", "starting");
-    this.spawn();
     this.stallTimer = setInterval(() => this.checkStall(), 1000);
     this.stallTimer.unref();
+    const decode = this.opts.hwaccel && !this.decodeResolved ? this.opts.hwaccel : null;
+    const playsOnce = sourceKind(this.opts.source) === "file" && !this.opts.loop;
+    if (!decode && !playsOnce) this.spawn();
+    else void this.prepareThenSpawn(decode, playsOnce);
+  }
+
+  /** What must be known before ffmpeg starts: the hardware decoder, and how a file's frames are dated. */
+  private async prepareThenSpawn(decode: HwaccelChoice | null, playsOnce: boolean): Promise<void> {
+    if (decode) await this.resolveDecode(decode);
+    if (playsOnce) await this.dateFile();
+    if (!this.stopping && !this.proc) this.spawn();
+  }
+
+  /** A file that plays once: learn how its frames are dated and say so, once. */
+  private async dateFile(): Promise<void> {
+    this.fileStart = this.opts.fileTime ? await fileCreationTime(this.opts.source) : null;
+    if (this.timesLogged) return;
+    this.timesLogged = true;
+    const basis = this.fileStart !== null ? "the file's creation_time" : this.opts.realtime ? "the wall clock as the file plays" : "agent start";
+    this.log.info(
+      { camera: this.name, basis, ...(this.fileStart !== null ? { start: new Date(this.fileStart).toISOString() } : {}) },
+      `file timestamps: ${this.fileStart !== null ? "the file's creation_time" : "agent start"} + media time`,
+    );
   }
 
   /** Stops ffmpeg; resolves once the camera is stopped. */
@@ -112,8 +156,17 @@ export class Camera {
     if (this.status.state !== "ended") this.setState("stopped", null);
   }
 
+  private async resolveDecode(choice: HwaccelChoice): Promise<void> {
+    const d = await resolveDecode(choice, this.opts.source);
+    this.decodeResolved = true;
+    this.opts.decodeArgs = d.args;
+    if (d.warning) this.log.warn({ camera: this.name, hwaccel: choice }, d.warning);
+    else if (d.used !== "none") this.log.info({ camera: this.name, hwaccel: d.used, args: d.args.join(" ") }, "hardware decode");
+  }
+
   private spawn(): void {
     this.stderr = [];
+    this.sawInput = false;
     this.stallReason = null;
     this.startedAt = Date.now();
     this.firstFrameAt = 0;
@@ -121,6 +174,7 @@ export class Camera {
     this.pool.lastCompleteAt = 0;
     const proc = startFrameSource(this.opts, {
       onStderr: (line) => {
+        if (line.startsWith("Input #0")) this.sawInput = true;
         this.stderr.push(line);
         if (this.stderr.length > 20) this.stderr.shift();
       },
@@ -141,7 +195,15 @@ export class Camera {
     }
     const reason =
       this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
-    const healthyMs = this.firstFrameAt ? this.pool.lastCompleteAt - this.firstFrameAt : 0;
+    // A hardware decoder that exists but cannot take this stream (a profile NVDEC lacks, a GPU that is gone) must
+    // not keep the camera down: source opened, no frame, so the next start decodes in software. An unreachable
+    // camera never opens, and keeps its hardware decode.
+    if (!this.firstFrameAt && this.sawInput && this.opts.decodeArgs?.length) {
+      this.log.warn({ camera: this.name, args: this.opts.decodeArgs.join(" "), reason }, "hardware decode gave no frame; decoding in software from now on");
+      this.opts.decodeArgs = [];
+    }
+    // Any frame this run means the source came back: the backoff starts over (a one-frame run counts too).
+    const healthyMs = this.firstFrameAt ? Math.max(1, this.pool.lastCompleteAt - this.firstFrameAt) : 0;
     const delay = this.backoff.next(healthyMs);
     this.setState("offline", reason);
     this.status.restarts++;

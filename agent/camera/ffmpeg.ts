@@ -1,4 +1,7 @@
 import ffmpeg from "fluent-ffmpeg";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Readable } from "node:stream";
 
 // Every detail of how eva drives ffmpeg lives in this file: fluent-ffmpeg was archived upstream in May 2025,
@@ -27,6 +30,20 @@ export interface FrameSourceOptions {
   timeoutSeconds: number;
   /** decoder threads; a few per camera keep a 6–15 W device from drowning in ffmpeg threads */
   threads: number;
+  /**
+   * a second picture for the detector, already at the model's content size, stacked under each frame in the
+   * same output (one decode, one pipe): the detector converts it and resizes nothing. Its width must not exceed
+   * the frame's; its rows are padded to the frame's width.
+   */
+  scaled?: { width: number; height: number } | undefined;
+  /**
+   * frames the decoder may skip before decoding them: "noref" drops frames no other frame refers to (free
+   * at low fps on streams with B-frames; most IP cameras send none), "nokey" decodes key frames only (about
+   * one per GOP: for fps at or below the camera's key-frame rate)
+   */
+  skipFrame?: "none" | "noref" | "nokey" | undefined;
+  /** hardware decode input options from hwaccel.ts (`-c:v h264_nvv4l2dec`, `-hwaccel cuda`); none: software */
+  decodeArgs?: readonly string[];
 }
 
 export interface FrameSourceProcess {
@@ -44,7 +61,9 @@ export interface FrameSourceEvents {
 export function inputOptions(o: FrameSourceOptions): string[] {
   const timeoutUs = String(Math.round(o.timeoutSeconds * 1e6));
   // -threads applies to the decoder only when it comes before -i.
-  const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads)];
+  const opts = ["-hide_banner", "-nostdin", "-threads", String(o.threads), ...(o.decodeArgs ?? [])];
+  // Like -threads, -skip_frame is a decoder option: before -i.
+  if (o.skipFrame && o.skipFrame !== "none") opts.push("-skip_frame", o.skipFrame);
   switch (sourceKind(o.source)) {
     case "rtsp":
       // ffmpeg ≥ 5 spells the RTSP socket timeout -timeout (µs); -stimeout is gone.
@@ -65,8 +84,26 @@ export function inputOptions(o: FrameSourceOptions): string[] {
 }
 
 export function outputOptions(o: FrameSourceOptions): string[] {
+  // -filter_threads: swscale and the graph would start a thread per core for every camera; one keeps eight
+  // cameras from running ~100 threads on a 2-core box (scaling 720p to a few hundred pixels is cheap).
+  return ["-an", "-sn", "-dn", "-filter_threads", "1", "-vf", videoFilter(o), "-pix_fmt", "rgb24", "-f", "rawvideo"];
+}
+
+/** Output bytes per frame: the frame, plus the detector's picture under it (rows at the frame's width). */
+export function outputFrameBytes(o: Pick<FrameSourceOptions, "width" | "height" | "scaled">): number {
+  return o.width * (o.height + (o.scaled?.height ?? 0)) * 3;
+}
+
+export function videoFilter(o: Pick<FrameSourceOptions, "fps" | "width" | "height" | "scaled">): string {
   // fps before scale: frames that will be dropped are never scaled.
-  return ["-an", "-sn", "-dn", "-vf", `fps=${o.fps},scale=${o.width}:${o.height}:flags=bilinear`, "-pix_fmt", "rgb24", "-f", "rawvideo"];
+  const frame = `scale=${o.width}:${o.height}:flags=bilinear`;
+  if (!o.scaled) return `fps=${o.fps},${frame}`;
+  const { width, height } = o.scaled;
+  if (width > o.width) throw new Error(`scaled picture ${width}×${height} is wider than the ${o.width}×${o.height} frame`);
+  // The detector's picture scales from the detect-size frame, not from the decoded one: a second full-size
+  // scale of 720p costs ffmpeg ~3 ms a frame, this one a fraction (and the detector saw the same pixels when
+  // the worker resized the frame itself). vstack needs equal widths, hence the pad (its bytes are never read).
+  return `fps=${o.fps},${frame},split[f][m];[m]scale=${width}:${height}:flags=bilinear,pad=${o.width}:${height}:0:0[m1];[f][m1]vstack`;
 }
 
 /** Starts ffmpeg decoding `source` into raw RGB24 frames on stdout. */
@@ -77,12 +114,13 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
     exited = true;
     events.onExit(err);
   };
-  const cmd = ffmpeg(o.source, { stdoutLines: 0 })
-    .inputOptions(inputOptions(o))
+  const input = privateInput(o);
+  const cmd = ffmpeg(input?.file ?? o.source, { stdoutLines: 0 })
+    .inputOptions(input?.options ?? inputOptions(o))
     .outputOptions(outputOptions(o))
     .on("stderr", (line: string) => events.onStderr(line))
-    .on("error", (err: Error) => finish(err))
-    .on("end", () => finish(null));
+    .on("error", (err: Error) => (input?.remove(), finish(err)))
+    .on("end", () => (input?.remove(), finish(null)));
   const kill = killOnceStarted(cmd);
   const stdout = cmd.pipe() as Readable;
   // When ffmpeg dies, fluent-ffmpeg ends the pipe; an error on it is reported through 'error' above.
@@ -92,6 +130,38 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
     kill() {
       if (!exited) kill();
     },
+  };
+}
+
+/**
+ * A source URL with credentials (rtsp://user:password@cam/…, http://…) as ffmpeg's argument is readable by
+ * every local user in `ps` and /proc. ffmpeg 4–6 reads no URL from a file or the environment, but its concat
+ * demuxer reads one from a list file, with the source's own demuxer/protocol options (`option` lines): that
+ * file is written 0600 in a private 0700 folder and removed when ffmpeg ends. Only `-threads` (a decoder
+ * option) stays in argv. Null for a source without credentials: it keeps the plain `-i URL`.
+ */
+const SOURCE_OPTIONS = new Set(["rtsp_transport", "timeout", "rw_timeout", "reconnect", "reconnect_streamed", "reconnect_delay_max"]);
+
+export function privateInput(o: FrameSourceOptions): { file: string; options: string[]; remove(): void } | null {
+  const kind = sourceKind(o.source);
+  if ((kind !== "rtsp" && kind !== "http") || !/^[a-z][a-z0-9+.-]*:\/\/[^/@]+@/i.test(o.source)) return null;
+  // The source's own options go with it into the file; everything else (-threads, decoder options) stays.
+  const argv: string[] = [];
+  const lines = ["ffconcat version 1.0", `file '${o.source.replace(/'/g, "'\\''")}'`];
+  const all = inputOptions(o);
+  for (let i = 0; i < all.length; i++) {
+    const name = all[i]!.replace(/^-/, "");
+    if (SOURCE_OPTIONS.has(name) && i + 1 < all.length) lines.push(`option ${name} ${all[++i]}`);
+    else argv.push(all[i]!);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "eva-src-"));
+  const file = path.join(dir, "source.ffconcat");
+  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  return {
+    file,
+    // -safe 0: the listed "file" is a URL; the whitelist is the protocols a camera URL may need.
+    options: [...argv, "-f", "concat", "-safe", "0", "-protocol_whitelist", "file,rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy,crypto"],
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
@@ -140,7 +210,10 @@ export interface GrabOptions {
 /** Decodes one frame of `source`, scaled to width × height, as packed RGB24 (for `eva preview`). */
 export function grabFrame(o: GrabOptions): Promise<Buffer> {
   const size = o.width * o.height * 3;
-  const input = inputOptions({ ...o, fps: 1, loop: false, realtime: false, threads: 2 });
+  const full = { ...o, fps: 1, loop: false, realtime: false, threads: 2 };
+  // eva preview runs on the device too: its camera password stays out of ps like a running camera's.
+  const hidden = privateInput(full);
+  const input = hidden ? hidden.options : inputOptions(full);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let got = 0;
@@ -150,10 +223,11 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      hidden?.remove();
       if (got >= size) resolve(Buffer.concat(chunks).subarray(0, size));
       else reject(err ?? new Error(summarizeStderr(stderr) || "ffmpeg gave no frame"));
     };
-    const cmd = ffmpeg(o.source, { stdoutLines: 0 })
+    const cmd = ffmpeg(hidden ? hidden.file : o.source, { stdoutLines: 0 })
       .inputOptions(input)
       .outputOptions(["-an", "-sn", "-dn", "-frames:v", "1", "-vf", `scale=${o.width}:${o.height}:flags=bilinear`, "-pix_fmt", "rgb24", "-f", "rawvideo"])
       .on("stderr", (line: string) => {
@@ -175,5 +249,23 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
       kill();
       settle(new Error(`no frame within ${o.timeoutSeconds + 5} s${stderr.length ? `: ${summarizeStderr(stderr)}` : ""}`));
     }, (o.timeoutSeconds + 5) * 1000);
+  });
+}
+
+/**
+ * When a file was recorded, from its container's `creation_time` tag (dashcams, phones and NVR exports write
+ * it; ffmpeg writes none unless asked). null when absent, unreadable, or the probe takes over timeoutMs.
+ */
+export function fileCreationTime(file: string, timeoutMs = 10_000): Promise<number | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), timeoutMs);
+    ffmpeg.ffprobe(file, (err, data) => {
+      clearTimeout(timer);
+      if (err || !data) return resolve(null);
+      const tag = data.format?.tags?.creation_time ?? data.streams?.find((s) => s.codec_type === "video")?.tags?.creation_time;
+      const ms = typeof tag === "string" ? Date.parse(tag) : Number.NaN;
+      // 1970 is what a muxer writes for "unknown"
+      resolve(Number.isFinite(ms) && ms > 0 ? ms : null);
+    });
   });
 }

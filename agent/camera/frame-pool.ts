@@ -40,19 +40,22 @@ export class FramePool {
     private readonly flow: FlowControl = { backpressure: false, pause() {}, resume() {} },
     /** a frame's time from its number; default: the wall clock when its last byte arrived */
     private readonly clock: ((seq: number) => number) | null = null,
+    /** the detector's picture that ffmpeg stacks under each frame (rows at the frame's width) */
+    scaled?: { width: number; height: number },
   ) {
-    const size = width * height * 3;
+    const frameSize = width * height * 3;
+    const size = frameSize + (scaled ? width * scaled.height * 3 : 0);
     const sab = new SharedArrayBuffer(size * 3);
     this.slots = [0, 1, 2].map((i) => new Uint8Array(sab, i * size, size));
-    this.frames = this.slots.map((data, i) => ({
-      camera,
-      seq: 0,
-      time: 0,
-      width,
-      height,
-      data,
-      release: () => this.release(i),
-    }));
+    this.frames = this.slots.map((slot, i) => {
+      const frame: Frame = { camera, seq: 0, time: 0, width, height, data: slot.subarray(0, frameSize), release: () => this.release(i) };
+      if (scaled) {
+        const stride = width * 3;
+        const bytes = (scaled.height - 1) * stride + scaled.width * 3;
+        frame.scaled = { data: slot.subarray(frameSize, frameSize + bytes), width: scaled.width, height: scaled.height, stride };
+      }
+      return frame;
+    });
   }
 
   get frameBytes(): number {

@@ -12,5 +12,10 @@ export interface Frame {
   width: number;
   height: number;
   data: Uint8Array;
+  /**
+   * the same picture scaled by ffmpeg to what the detector wants (when it differs from the frame), packed RGB24
+   * rows `stride` bytes apart, in the same slot as `data`
+   */
+  scaled?: { data: Uint8Array; width: number; height: number; stride: number };
   release(): void;
 }

@@ -8,8 +8,13 @@ Usage:
   eva events --db FILE [--camera C] [--label L] [--since ISO] [--limit N] [--json]
   eva signs --db FILE [--camera C] [--since ISO] [--inventory] [--json]
                                              traffic-sign sightings (one per sign per pass) or a camera's inventory
-  eva bench --config FILE [--camera NAME] [--seconds N] [--json]
-                                             decode-only, inference-only and whole-pipeline fps
+  eva bench --config FILE [--camera NAME] [--seconds N] [--rounds R] [--baseline] [--json]
+                                             CPU ms per analysed frame by stage (ffmpeg, main, detector)
+                                             from /proc; --baseline: a minimal ffmpeg → onnxruntime loop
+                                             in the same run, interleaved
+  eva bench --config FILE --cameras N --clip FILE [--seconds N] [--motion on|off] [--json]
+                                             N real-time copies of a clip: processed/skipped/gated fps,
+                                             CPU cores by stage, event-loop lag p50/p99
   eva asyncapi                               print the MQTT API's AsyncAPI 3 document (YAML)
   eva preview --config FILE --camera NAME --out FILE.png
                                              one frame with the camera's zones, lines (in arrow) and masks drawn

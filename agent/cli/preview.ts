@@ -17,7 +17,7 @@ export async function preview(args: string[]): Promise<number> {
   // The frame is drawn at the detect size: zones and lines are in detect-frame pixels.
   let { width, height } = cam.detect;
   if (!width || !height) {
-    const facts = checkModelFile(config.models[cam.detect.model]!.path);
+    const facts = await checkModelFile(config.models[cam.detect.model]!.path);
     if (typeof facts === "string" || !facts.inputSize) {
       throw new UsageError(`camera '${values.camera}': set detect.width and detect.height (${typeof facts === "string" ? facts : "the model's input size is dynamic"})`);
     }

@@ -7,7 +7,7 @@ import { polygonProblem, type Point } from "../analytics/geometry.js";
 
 const point = z.tuple([z.number().min(0), z.number().min(0)]).describe("[x, y]: detect-frame pixels, or 0–1 fractions of the frame");
 
-const polygon = z
+export const polygon = z
   .array(point)
   .min(3, "a polygon needs at least 3 points")
   .superRefine((pts, ctx) => {
@@ -62,19 +62,6 @@ export const cameraAnalyticsKeys = {
   masks: z.array(polygon).default([]).describe("polygons where detections are ignored (their bottom-centre inside)"),
   signs: signsSchema.optional().describe("traffic-sign sightings and sign watch; off when absent"),
 };
-
-/** Checks between keys of one camera's analytics, for the config's superRefine. */
-export function checkCameraAnalytics(
-  cam: { zones: Record<string, unknown>; signs?: z.infer<typeof signsSchema> | undefined },
-  at: (string | number)[],
-  ctx: z.RefinementCtx,
-): void {
-  cam.signs?.watch.forEach((w, i) => {
-    if (!(w.zone in cam.zones)) {
-      ctx.addIssue({ code: "custom", path: [...at, "signs", "watch", i, "zone"], message: `unknown zone '${w.zone}'; defined: ${Object.keys(cam.zones).join(", ") || "none"}` });
-    }
-  });
-}
 
 export type TrackerConfig = z.infer<typeof trackerSchema>;
 export type ZoneConfig = z.infer<typeof zoneSchema>;

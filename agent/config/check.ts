@@ -1,12 +1,15 @@
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { parseLabelsFile, parseNamesDict } from "../detect/model-info.js";
 import { readOnnxModel } from "../detect/onnx-model-proto.js";
 import { cameraShapes, shapesOutsideFrame } from "./camera-shapes.js";
-import { ConfigError, locate, parseConfig, readConfigText, type ConfigProblem, type LoadedConfig } from "./load.js";
-import type { Config } from "./schema.js";
+import { regularFileProblem } from "./files.js";
+import { locate, parseConfigLayers, type ConfigProblem, type LoadedConfig } from "./load.js";
 
-// What the schema cannot know: files the config points at and geometry against the frame size. Used by
-// `eva check-config` and by every live reload, so an edit that check-config passes is one reload applies.
+// What the schema cannot know: files the config points at, geometry against the frame size and labels against
+// the model. `eva check-config` and every live reload run this same check, so an edit that check-config
+// passes is one reload applies. Every layer runs on whatever the one before could read, so one run reports
+// every problem. Files are stat'ed first and read by the thread pool: a FIFO must not freeze the agent.
 
 export interface CheckResult {
   /** set when there is no problem */
@@ -15,57 +18,111 @@ export interface CheckResult {
 }
 
 /** Loads, validates and checks a config file; every problem comes back as a value, nothing throws for the config. */
-export function checkConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): CheckResult {
-  const text = readConfigText(file);
-  if (typeof text !== "string") return { problems: [text] };
-  return checkConfigText(text, file, env);
+export async function checkConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult> {
+  const why = await regularFileProblem(file, "config file");
+  if (why) return { problems: [{ file, line: 1, col: 1, path: "", message: why.includes("not found") ? "file not found" : why }] };
+  return checkConfigText(await readFile(file, "utf8"), file, env);
 }
 
-export function checkConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): CheckResult {
-  let config: Config;
-  try {
-    config = parseConfig(text, file, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return { problems: err.problems };
-    throw err;
+export async function checkConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult> {
+  const layers = parseConfigLayers(text, file, env);
+  const problems = [...layers.problems];
+  if (layers.raw !== undefined) {
+    for (const p of await semanticProblemsOf(layers.raw, text, file)) {
+      if (!problems.some((q) => q.path === p.path && q.message === p.message)) problems.push(p);
+    }
   }
-  const loaded: LoadedConfig = { config, file: path.resolve(file), text };
-  const problems = semanticProblems(loaded, file);
-  return problems.length ? { problems } : { loaded, problems };
-}
-
-interface ModelFacts {
-  /** input width × height when the model declares fixed ones */
-  inputSize?: { width: number; height: number };
+  if (problems.length || !layers.config) return { problems };
+  return { loaded: { config: layers.config, file: path.resolve(file), text }, problems };
 }
 
 /** Problems in a schema-valid config that only the files and the frame size reveal; `file` as the user named it. */
-export function semanticProblems(loaded: LoadedConfig, file: string = loaded.file): ConfigProblem[] {
-  const { config, text } = loaded;
+export function semanticProblems(loaded: LoadedConfig, file: string = loaded.file): Promise<ConfigProblem[]> {
+  return semanticProblemsOf(loaded.config, loaded.text, file);
+}
+
+export interface ModelFacts {
+  /** input width × height when the model declares fixed ones */
+  inputSize?: { width: number; height: number };
+  /** the labels the model reports (labels file, else its metadata); absent when it names none */
+  labels?: string[];
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj | null => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : null);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : []);
+
+async function semanticProblemsOf(config: unknown, text: string, file: string): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
   const add = (keys: (string | number)[], message: string) => problems.push({ file, ...locate(text, keys), path: keys.join("."), message });
+  const root = obj(config) ?? {};
 
   const models = new Map<string, ModelFacts>();
-  for (const [name, m] of Object.entries(config.models)) {
-    const facts = checkModelFile(m.path);
-    if (typeof facts === "string") add(["models", name, "path"], facts);
-    else models.set(name, facts);
-    if (m.labels) {
-      const why = checkReadableFile(m.labels);
-      if (why) add(["models", name, "labels"], `labels ${why}`);
-    }
+  await Promise.all(
+    Object.entries(obj(root.models) ?? {}).map(async ([name, m]) => {
+      const model = obj(m);
+      if (typeof model?.path !== "string") return;
+      const facts = await modelFacts(model.path);
+      if (typeof facts === "string") return add(["models", name, "path"], facts);
+      if (typeof model.labels === "string") {
+        const why = await regularFileProblem(model.labels, "labels file");
+        if (why) return add(["models", name, "labels"], `labels ${why}`);
+        facts.labels = parseLabelsFile(await readFile(model.labels, "utf8"));
+      }
+      models.set(name, facts);
+    }),
+  );
+
+  const tls = obj(obj(root.mqtt)?.tls);
+  for (const key of ["ca", "cert", "key"]) {
+    if (typeof tls?.[key] !== "string") continue;
+    const why = await regularFileProblem(tls[key] as string, "TLS file");
+    if (why) add(["mqtt", "tls", key], why);
   }
 
-  for (const [name, cam] of Object.entries(config.cameras)) {
-    const size = cam.detect.width && cam.detect.height
-      ? { width: cam.detect.width, height: cam.detect.height }
-      : models.get(cam.detect.model)?.inputSize;
-    if (!size) continue;
-    const width = cam.detect.width ?? size.width;
-    const height = cam.detect.height ?? size.height;
+  for (const [name, c] of Object.entries(obj(root.cameras) ?? {})) {
+    const cam = obj(c);
+    const detect = obj(cam?.detect);
+    if (!cam || !detect) continue;
+    const facts = typeof detect.model === "string" ? models.get(detect.model) : undefined;
+    // Zones, lines and signs see the labels after the camera's classify rules: the classifiers' labels count there.
+    const classified = (Array.isArray(cam.classify) ? cam.classify : []).flatMap((r) => models.get(String(obj(r)?.model))?.labels ?? []);
+    if (facts?.labels?.length) for (const p of unknownLabels(cam, facts.labels, String(detect.model), classified)) add(["cameras", name, ...p.keys], p.message);
+    const width = typeof detect.width === "number" ? detect.width : facts?.inputSize?.width;
+    const height = typeof detect.height === "number" ? detect.height : facts?.inputSize?.height;
+    if (!width || !height) continue;
     for (const p of cameraGeometryProblems(cam, width, height)) add(["cameras", name, ...p.keys], p.message);
   }
   return problems;
+}
+
+/**
+ * Labels a camera names that its model does not have: such a camera silently never makes an event for them
+ * (`labels: [persn]`). Checked in detect.labels, min_score's keys, zones' and lines' labels and the sign keys.
+ */
+function unknownLabels(cam: Obj, known: readonly string[], model: string, classified: readonly string[] = []): Array<{ keys: (string | number)[]; message: string }> {
+  const out: Array<{ keys: (string | number)[]; message: string }> = [];
+  const checkIn = (labels: readonly string[]) => {
+    const has = new Set(labels);
+    return (keys: (string | number)[], label: string) => {
+      if (has.has(label)) return;
+      const near = labels.filter((k) => k.toLowerCase().startsWith(label.slice(0, 2).toLowerCase())).slice(0, 5);
+      out.push({ keys, message: `model '${model}' has no label '${label}'${near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(", ")}?` : ""}` });
+    };
+  };
+  // detect keys filter the detector's own labels; the rest see them after the camera's classify rules
+  const check = checkIn(known);
+  const checkAfter = checkIn([...new Set([...known, ...classified])]);
+  const detect = obj(cam.detect)!;
+  strings(detect.labels).forEach((l, i) => check(["detect", "labels", i], l));
+  for (const l of Object.keys(obj(detect.min_score) ?? {})) if (l !== "default") check(["detect", "min_score", l], l);
+  for (const kind of ["zones", "lines"]) {
+    for (const [n, z] of Object.entries(obj(cam[kind]) ?? {})) strings(obj(z)?.labels).forEach((l, i) => checkAfter([kind, n, "labels", i], l));
+  }
+  const signs = obj(cam.signs);
+  strings(signs?.labels).forEach((l, i) => checkAfter(["signs", "labels", i], l));
+  if (Array.isArray(signs?.watch)) signs.watch.forEach((w, i) => typeof obj(w)?.label === "string" && checkAfter(["signs", "watch", i, "label"], obj(w)!.label as string));
+  return out;
 }
 
 /**
@@ -77,54 +134,28 @@ export function cameraGeometryProblems(camera: unknown, width: number, height: n
   return shapesOutsideFrame(cameraShapes(camera), width, height);
 }
 
-function checkReadableFile(file: string): string | null {
-  try {
-    const st = statSync(file);
-    return st.isFile() ? null : `${file} is not a file`;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return e.code === "ENOENT" ? `file not found: ${file}` : `${file}: ${e.message}`;
-  }
-}
-
 // Reloads check the same model files again and again: a file unchanged in size and mtime is not re-read.
 const modelCache = new Map<string, { key: string; facts: ModelFacts | string }>();
 const MAX_MODEL_BYTES = 2 * 1024 ** 3;
 
-/** Facts about an ONNX file, or why it is not one eva can load. */
-export function checkModelFile(file: string): ModelFacts | string {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return e.code === "ENOENT" ? `model file not found: ${file}` : e.code === "EISDIR" ? `${file} is a folder, not a model file` : `${file}: ${e.message}`;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return `${file} is not a file`;
-    const key = `${st.size}:${st.mtimeMs}`;
-    const cached = modelCache.get(file);
-    if (cached?.key === key) return cached.facts;
-    let facts: ModelFacts | string;
-    if (st.size === 0) facts = `${file} is empty, not an ONNX model`;
-    else if (st.size > MAX_MODEL_BYTES) facts = `${file} is larger than 2 GiB (ONNX's protobuf limit); not a model eva can load`;
-    else {
-      const bytes = Buffer.allocUnsafe(st.size);
-      let off = 0;
-      while (off < st.size) {
-        const n = readSync(fd, bytes, off, st.size - off, off);
-        if (n === 0) break;
-        off += n;
-      }
-      facts = describeModel(bytes.subarray(0, off), file);
-    }
-    modelCache.set(file, { key, facts });
-    return facts;
-  } finally {
-    closeSync(fd);
-  }
+/** Facts about an ONNX file, or why it is not one eva can load. Stat first, then read off the main thread. */
+export async function modelFacts(file: string): Promise<ModelFacts | string> {
+  const why = await regularFileProblem(file, "model file");
+  if (why) return why;
+  const st = await stat(file);
+  const key = `${st.size}:${st.mtimeMs}`;
+  const cached = modelCache.get(file);
+  if (cached?.key === key) return structuredClone(cached.facts);
+  let facts: ModelFacts | string;
+  if (st.size === 0) facts = `${file} is empty, not an ONNX model`;
+  else if (st.size > MAX_MODEL_BYTES) facts = `${file} is larger than 2 GiB (ONNX's protobuf limit); not a model eva can load`;
+  else facts = describeModel(await readFile(file), file);
+  modelCache.set(file, { key, facts });
+  return structuredClone(facts);
 }
+
+/** The same facts for the CLI's one-shot uses (eva preview): a FIFO is refused by its stat, never opened. */
+export const checkModelFile = modelFacts;
 
 function describeModel(bytes: Uint8Array, file: string): ModelFacts | string {
   try {
@@ -133,8 +164,23 @@ function describeModel(bytes: Uint8Array, file: string): ModelFacts | string {
     if (model.inputs.length === 0) return `${file}: the ONNX model declares no input`;
     // NCHW [1,3,H,W] or NHWC [1,H,W,3]; a symbolic dim (-1) leaves the size to the camera's detect keys.
     const [h, w] = dims.length === 4 ? (dims[1] === 3 ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!]) : [-1, -1];
-    return h > 0 && w > 0 ? { inputSize: { width: w, height: h } } : {};
+    const facts: ModelFacts = h > 0 && w > 0 ? { inputSize: { width: w, height: h } } : {};
+    const labels = metadataLabels(model.metadata);
+    if (labels) facts.labels = labels;
+    return facts;
   } catch (err) {
     return `${file} is not an ONNX model (${(err as Error).message})`;
   }
+}
+
+function metadataLabels(meta: Record<string, string>): string[] | undefined {
+  if (meta.labels !== undefined) {
+    try {
+      const v: unknown = JSON.parse(meta.labels);
+      if (Array.isArray(v) && v.every((s) => typeof s === "string")) return v;
+    } catch {
+      // not JSON: the detector warns about it at load
+    }
+  }
+  return meta.names !== undefined ? parseNamesDict(meta.names) : undefined;
 }

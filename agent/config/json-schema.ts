@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { configSchema } from "./schema.js";
+import { reloadEffect } from "./diff.js";
+import { configSchema, type ReloadEffect } from "./schema.js";
 
 // The config schema is the one source of truth: this module derives from it the JSON Schema editors use
 // (config/eva.schema.json) and the key table of config/README.md. `scripts/gen-config-docs.mjs` writes both;
@@ -50,7 +51,22 @@ export interface KeyRow {
   required: boolean;
   default: string;
   meaning: string;
+  /** what an edit of the key does to a running agent (from its reload effect in schema.ts) */
+  onEdit: string;
 }
+
+/** How the key table names each reload effect. */
+const ON_EDIT: Record<ReloadEffect, string> = {
+  camera_live: "live",
+  camera_restart: "restarts the camera",
+  model_reload: "reloads the model",
+  uplink_restart: "reconnects MQTT",
+  device_rename: "reconnects MQTT",
+  database_move: "moves the database",
+  storage_live: "live",
+  health_restart: "re-listens",
+  log_live: "live",
+};
 
 /** One row per key of the config, depth first, in the schema's order. */
 export function configKeyRows(schema: JsonSchema = configJsonSchema()): KeyRow[] {
@@ -63,7 +79,8 @@ function walkObject(node: JsonSchema, prefix: string, rows: KeyRow[]): void {
   const required = new Set(node.required ?? []);
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     const path = prefix ? `${prefix}.${key}` : key;
-    rows.push(row(path, child, required.has(key)));
+    const effect = reloadEffect(path.replace(/\[\]/g, "").split(".").map((k) => (k === "<name>" ? "x" : k)));
+    rows.push({ ...row(path, child, required.has(key)), onEdit: effect ? ON_EDIT[effect] : "" });
     descend(child, path, rows);
   }
 }
@@ -77,7 +94,7 @@ function descend(node: JsonSchema, path: string, rows: KeyRow[]): void {
   }
 }
 
-function row(key: string, node: JsonSchema, required: boolean): KeyRow {
+function row(key: string, node: JsonSchema, required: boolean): Omit<KeyRow, "onEdit"> {
   return {
     key,
     type: typeOf(node),
@@ -114,10 +131,10 @@ const cell = (s: string) => s.replace(/\|(?<!\\\|)/g, "\\|").replace(/\n/g, " ")
 
 /** The markdown table of every key: key, type, default, meaning. */
 export function configKeyTable(rows: KeyRow[] = configKeyRows()): string {
-  const lines = ["| key | type | default | meaning |", "|---|---|---|---|"];
+  const lines = ["| key | type | default | on edit | meaning |", "|---|---|---|---|---|"];
   for (const r of rows) {
     const def = r.default ? `\`${r.default}\`` : r.required ? "**required**" : "";
-    lines.push(`| \`${r.key}\` | ${cell(r.type)} | ${cell(def)} | ${cell(r.meaning)} |`);
+    lines.push(`| \`${r.key}\` | ${cell(r.type)} | ${cell(def)} | ${r.onEdit} | ${cell(r.meaning)} |`);
   }
   return lines.join("\n");
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
-import { configSchema, type Config } from "./schema.js";
+import { configSchema, crossReferenceProblems, type Config } from "./schema.js";
 
 /** One problem in a config file, placed where an installer's editor can jump to it. */
 export interface ConfigProblem {
@@ -51,6 +51,24 @@ export function readConfigText(file: string): string | ConfigProblem {
 
 /** Parses and validates YAML text; throws ConfigError listing every problem with its line and column. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const r = parseConfigLayers(text, file, env);
+  if (!r.config) throw new ConfigError(r.problems);
+  return r.config;
+}
+
+export interface ParsedLayers {
+  /** the validated config, when the schema accepts the text */
+  config?: Config;
+  /** the YAML as plain data with paths resolved against the file's folder, when the YAML itself parses */
+  raw?: unknown;
+  problems: ConfigProblem[];
+}
+
+/**
+ * Parses YAML text and validates it, keeping what each layer found: a schema error does not hide the
+ * cross-references (an unknown model) the schema could not reach, and the raw data stays for the file checks.
+ */
+export function parseConfigLayers(text: string, file: string, env: NodeJS.ProcessEnv = process.env): ParsedLayers {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => {
@@ -62,21 +80,22 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   // After the first syntax error the parser's later complaints are mostly echoes of it: report that one.
   const syntax = doc.errors[0];
   if (syntax) {
-    throw new ConfigError([{ file, ...at(syntax.pos[0]), path: keyPathAt(doc, syntax.pos[0]), message: `YAML syntax: ${firstLine(syntax.message)}` }]);
+    return { problems: [{ file, ...at(syntax.pos[0]), path: keyPathAt(doc, syntax.pos[0]), message: `YAML syntax: ${firstLine(syntax.message)}` }] };
   }
 
   substituteEnv(doc, env, (offset, message, keyPath) => problems.push({ file, ...at(offset), path: keyPath, message }));
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) return { problems };
 
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
   } catch (err) {
     // toJS throws for an alias whose anchor is missing or comes later, and for alias bombs.
-    throw new ConfigError([{ file, ...aliasProblem(doc, at), message: `YAML: ${firstLine((err as Error).message)}` }]);
+    return { problems: [{ file, ...aliasProblem(doc, at), message: `YAML: ${firstLine((err as Error).message)}` }] };
   }
+  const dir = path.dirname(path.resolve(file));
   const result = configSchema.safeParse(raw);
-  if (result.success) return resolvePaths(result.data, path.dirname(path.resolve(file)));
+  if (result.success) return { config: resolvePaths(result.data, dir), raw: resolvePaths(structuredClone(raw) as Config, dir), problems };
 
   for (const issue of result.error.issues) {
     const keys = issue.path.map(String);
@@ -93,7 +112,19 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     if (issue.code === "invalid_type" && message.includes("received undefined")) message = "required key is missing";
     problems.push({ file, ...at(offsetOf(doc, keyPath, false)), path: keyPath.join("."), message });
   }
-  throw new ConfigError(problems);
+  // The schema's cross-key checks run only on a valid config; run them on the raw data too.
+  for (const r of crossReferenceProblems(raw)) {
+    const keyPath = r.path.map(String);
+    if (problems.some((p) => p.path === keyPath.join(".") && p.message === r.message)) continue;
+    problems.push({ file, ...at(offsetOf(doc, keyPath, false)), path: keyPath.join("."), message: r.message });
+  }
+  let resolved: unknown = raw;
+  try {
+    resolved = resolvePaths(structuredClone(raw) as Config, dir);
+  } catch {
+    // a shape too broken to resolve paths in: the file checks skip what they cannot read
+  }
+  return { raw: resolved, problems };
 }
 
 /** Line and column of a key path in config text (of its nearest existing ancestor when it is not written). */
@@ -191,19 +222,26 @@ function keyPathOf(ancestors: readonly unknown[]): string {
   return keys.join(".");
 }
 
+/** Relative paths made the config folder's; written defensively, as it also runs on data the schema rejected. */
 function resolvePaths(cfg: Config, dir: string): Config {
-  const abs = (p: string) => (path.isAbsolute(p) ? p : path.resolve(dir, p));
-  cfg.storage.db = abs(cfg.storage.db);
-  cfg.storage.snapshots = abs(cfg.storage.snapshots);
-  for (const m of Object.values(cfg.models)) {
-    m.path = abs(m.path);
-    if (m.labels) m.labels = abs(m.labels);
+  const abs = (p: unknown) => (typeof p !== "string" ? p : path.isAbsolute(p) ? p : path.resolve(dir, p)) as string;
+  const obj = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const storage = obj(cfg.storage);
+  if (storage) for (const k of ["db", "snapshots"]) if (storage[k] !== undefined) storage[k] = abs(storage[k]);
+  for (const m of Object.values(obj(cfg.models) ?? {})) {
+    const model = obj(m);
+    if (!model) continue;
+    if (model.path !== undefined) model.path = abs(model.path);
+    if (model.labels) model.labels = abs(model.labels);
   }
-  const tls = cfg.mqtt.tls;
-  if (tls) for (const k of ["ca", "cert", "key"] as const) if (tls[k]) tls[k] = abs(tls[k]);
-  for (const c of Object.values(cfg.cameras)) {
+  const tensorrt = obj(obj(cfg.detector)?.tensorrt);
+  if (tensorrt?.engine_cache !== undefined) tensorrt.engine_cache = abs(tensorrt.engine_cache);
+  const tls = obj(obj(cfg.mqtt)?.tls);
+  if (tls) for (const k of ["ca", "cert", "key"]) if (tls[k]) tls[k] = abs(tls[k]);
+  for (const c of Object.values(obj(cfg.cameras) ?? {})) {
+    const cam = obj(c);
     // A source with a scheme (rtsp://, http://) or a device stays as written; a relative file path is the config's.
-    if (!/^[a-z][a-z0-9+.-]*:/i.test(c.source) && !c.source.startsWith("/")) c.source = abs(c.source);
+    if (cam && typeof cam.source === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(cam.source) && !cam.source.startsWith("/")) cam.source = abs(cam.source);
   }
   return cfg;
 }

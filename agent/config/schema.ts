@@ -1,9 +1,47 @@
 import { z } from "zod";
-import { cameraAnalyticsKeys, checkCameraAnalytics, retentionSchema } from "./analytics-schema.js";
+import { decodeSchema, motionSchema } from "./motion-schema.js";
+import { brokerUrlProblem } from "./broker-url.js";
+import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
+import { cameraClassifyKeys } from "./classify-schema.js";
+import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
+import { tilesSchema } from "./tiles-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
 // typo an installer must hear about, not something to ignore.
+
+/**
+ * What an edit of a key does to a running agent (agent/config/diff.ts plans a reload from it). A key without
+ * its own effect has its section's: every section says one, so a new key cannot be forgotten
+ * (test/config/diff.test.ts walks every key).
+ */
+export type ReloadEffect =
+  /** applied to that camera from its next frame, ffmpeg untouched */
+  | "camera_live"
+  /** that camera's ffmpeg starts again (or starts / stops, for `enabled`) */
+  | "camera_restart"
+  /** the model loads again in the background and is swapped in */
+  | "model_reload"
+  /** the MQTT link (publisher, outbox bound, control-room API) reconnects */
+  | "uplink_restart"
+  /** the device id: the link reconnects and every camera's events carry the new id */
+  | "device_rename"
+  /** the database reopens at the new file, undelivered messages move with it, every camera restarts */
+  | "database_move"
+  /** retention or the snapshot folder, changed in place */
+  | "storage_live"
+  /** the health server listens again */
+  | "health_restart"
+  /** the log level, at once */
+  | "log_live";
+
+export const reloadEffects = z.registry<{ reload: ReloadEffect }>();
+
+/** Marks what an edit of `schema`'s key does to a running agent. */
+function reloads<T extends z.ZodType>(effect: ReloadEffect, schema: T): T {
+  reloadEffects.add(schema, { reload: effect });
+  return schema;
+}
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-' (it becomes part of MQTT topics)");
 
@@ -17,10 +55,10 @@ const minScore = z
   .union([z.number().min(0).max(1), z.record(z.string(), z.number().min(0).max(1))])
   .describe("minimum detection score: one number for every label, or a map label → score ('default' for the rest)");
 
-export const deviceSchema = z.strictObject({
-  id: name.describe("device id, unique per broker; part of every MQTT topic"),
+export const deviceSchema = reloads("uplink_restart", z.strictObject({
+  id: reloads("device_rename", name.describe("device id, unique per broker; part of every MQTT topic")),
   name: z.string().optional().describe("human-readable name"),
-});
+}));
 
 // --- Control-room API (agent/publish): TLS, stats, snapshots, payload format and the outbox bound.
 export const mqttTlsSchema = z.strictObject({
@@ -36,8 +74,15 @@ export const outboxBoundSchema = z.strictObject({
   max_age_hours: z.number().min(0.1).default(168).describe("messages older than this are dropped (counted, logged and reported in stats)"),
 });
 
-export const mqttSchema = z.strictObject({
-  url: z.string().default("mqtt://localhost:1883").describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
+export const mqttSchema = reloads("uplink_restart", z.strictObject({
+  url: z
+    .string()
+    .superRefine((url, ctx) => {
+      const why = brokerUrlProblem(url);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    })
+    .default("mqtt://localhost:1883")
+    .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
   topic_prefix: z.string().regex(/^[^#+]+$/, "no MQTT wildcards").default("eva").describe("first topic level"),
   username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
   password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
@@ -50,32 +95,39 @@ export const mqttSchema = z.strictObject({
   snapshots: z.boolean().default(false).describe("publish each event's JPEG, retained, on <prefix>/<device>/snapshots/<camera>"),
   payload_format: z.enum(["eva", "deepstream"]).default("eva").describe("events as eva's JSON or as NVIDIA DeepStream nvmsgconv's full schema"),
   outbox: outboxBoundSchema.default(() => outboxBoundSchema.parse({})).describe("bound on the queue kept while the broker is unreachable"),
-});
+}));
 export type MqttConfig = z.infer<typeof mqttSchema>;
 
-export const storageSchema = z.strictObject({
-  db: z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)"),
+export const storageSchema = reloads("storage_live", z.strictObject({
+  db: reloads("database_move", z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)")),
   snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
   retention: retentionSchema.optional().describe("deleting old events with their snapshots (oldest first); keep everything when absent"),
-});
+}));
 
-export const modelSchema = z.strictObject({
+export const modelSchema = reloads("model_reload", z.strictObject({
   path: z.string().describe("ONNX model file"),
   format: modelFormatSchema.optional().describe("output decoder; detected from the model's metadata or output shape when left out"),
   labels: z.string().optional().describe("labels file, one per line; default: the model's metadata (names/labels)"),
   resize: z.enum(["letterbox", "stretch"]).optional().describe("how frames are fitted to the model input; default per format"),
-});
+}));
 export type ModelConfig = z.infer<typeof modelSchema>;
 
-export const detectorSchema = z.strictObject({
+export const detectorSchema = reloads("model_reload", z.strictObject({
   providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
-  threads: z.number().int().min(1).max(64).default(1).describe("intra-op threads per model session"),
-});
+  threads: z.union([z.number().int().min(1).max(64), z.literal("auto")]).default("auto").describe("intra-op threads per model session; auto: 1 (more sessions use the cores better than more threads in one)"),
+  workers: z
+    .union([z.number().int().min(1).max(16), z.literal("auto")])
+    .default("auto")
+    .describe("sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one"),
+  tensorrt: tensorrtSchema.default(() => tensorrtSchema.parse({})).describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
+  cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
+}));
 
 export const cameraDetectSchema = z.strictObject({
-  model: z.string().describe("key of an entry under models"),
-  width: z.number().int().min(32).max(4096).optional().describe("detect frame width; default the model's input width"),
-  height: z.number().int().min(32).max(4096).optional().describe("detect frame height; default the model's input height"),
+  // The model and the frame size shape what ffmpeg delivers: the camera restarts.
+  model: reloads("camera_restart", z.string().describe("key of an entry under models")),
+  width: reloads("camera_restart", z.number().int().min(32).max(4096).optional().describe("detect frame width; default the model's input width")),
+  height: reloads("camera_restart", z.number().int().min(32).max(4096).optional().describe("detect frame height; default the model's input height")),
   labels: z.array(z.string()).optional().describe("labels that make events; default all"),
   min_score: minScore.default(0.5),
   nms_iou: z.number().min(0).max(1).default(0.45).describe("IoU above which overlapping boxes of one label are merged"),
@@ -83,6 +135,7 @@ export const cameraDetectSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe("merge overlapping boxes whatever their label (one object, one label: e.g. traffic signs whose classes look alike)"),
+  tiles: tilesSchema.optional().describe("run the model on tiles or a region of the frame instead of the whole frame (small objects); one run per tile"),
 });
 
 export const cameraEventsSchema = z.strictObject({
@@ -94,51 +147,105 @@ export const cameraEventsSchema = z.strictObject({
   stationary: z.enum(["end", "keep"]).default("keep").describe("a stationary object's event: end it (a new one opens when it moves) or keep it open"),
 });
 
-export const cameraSchema = z.strictObject({
-  source: z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN"),
-  enabled: z.boolean().default(true).describe("false keeps the camera configured but stopped (no ffmpeg, no detection)"),
-  fps: z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed"),
-  loop: z.boolean().default(false).describe("file sources: start again at the end instead of ending"),
-  realtime: z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible"),
-  stall_seconds: z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted"),
-  rtsp_transport: z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN"),
+export const cameraSchema = reloads("camera_live", z.strictObject({
+  // What ffmpeg is started with: an edit restarts that camera; everything else applies at its next frame.
+  source: reloads("camera_restart", z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN")),
+  enabled: reloads("camera_restart", z.boolean().default(true).describe("false keeps the camera configured but stopped (no ffmpeg, no detection)")),
+  fps: reloads("camera_restart", z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed")),
+  loop: reloads("camera_restart", z.boolean().default(false).describe("file sources: start again at the end instead of ending")),
+  realtime: reloads("camera_restart", z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible")),
+  stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
+  rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
+  detect_source: reloads("camera_restart", z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source")),
+  hwaccel: reloads("camera_restart", hwaccelSchema),
   detect: cameraDetectSchema,
+  // Motion settings apply at the camera's next frame; decoder settings are ffmpeg's: a restart.
+  motion: motionSchema.default(() => motionSchema.parse({})),
+  decode: reloads("camera_restart", decodeSchema.default(() => decodeSchema.parse({}))),
   events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
   ...cameraAnalyticsKeys,
-});
+  ...cameraClassifyKeys,
+}));
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
-export const healthSchema = z.strictObject({
+export const healthSchema = reloads("health_restart", z.strictObject({
   port: z.number().int().min(0).max(65535).default(9108).describe("HTTP port for GET /healthz and GET /metrics; 0 turns it off"),
   host: z.string().default("127.0.0.1").describe("address the health server listens on; 0.0.0.0 for a Prometheus elsewhere"),
-});
+}));
 
-export const logSchema = z.strictObject({
+export const logSchema = reloads("log_live", z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("log level (EVA_LOG_LEVEL in the environment wins at start)"),
-});
+  // The logger's destination is chosen once, at start; a reload that changes it says so in the log.
+  format: z
+    .enum(["auto", "json", "pretty"])
+    .default("auto")
+    .describe("auto: readable lines when stderr is a terminal, JSON lines otherwise (journald, Docker); EVA_LOG_FORMAT in the environment wins; takes effect at the next start"),
+}));
+
+// --- Home Assistant MQTT discovery (agent/publish/home-assistant.ts): entities for zones, lines, snapshots and health.
+// An edit reconnects the uplink (snapshot publishing follows `enabled`); the entities themselves follow every
+// reload, zones and lines included.
+export const homeAssistantSchema = reloads("uplink_restart", z.strictObject({
+  enabled: z.boolean().default(false).describe("announce this device's zones, lines, snapshots and health to Home Assistant over MQTT discovery (turns on snapshot publishing)"),
+  discovery_prefix: z
+    .string()
+    .regex(/^[^#+]+$/, "no MQTT wildcards")
+    .default("homeassistant")
+    .describe("Home Assistant's discovery prefix (its MQTT integration setting); its birth message is read on <prefix>/status"),
+}));
+export type HomeAssistantConfig = z.infer<typeof homeAssistantSchema>;
 
 export const configSchema = z
   .strictObject({
     device: deviceSchema,
     mqtt: mqttSchema.default(() => mqttSchema.parse({})),
     storage: storageSchema.default(() => storageSchema.parse({})),
-    models: z.record(name, modelSchema),
+    models: reloads("model_reload", z.record(name, modelSchema)),
     detector: detectorSchema.default(() => detectorSchema.parse({})),
-    cameras: z.record(name, cameraSchema),
+    cameras: reloads("camera_live", z.record(name, cameraSchema)),
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
+    homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
-    for (const [cam, c] of Object.entries(cfg.cameras)) {
-      if (!(c.detect.model in cfg.models)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["cameras", cam, "detect", "model"],
-          message: `unknown model '${c.detect.model}'; defined: ${Object.keys(cfg.models).join(", ") || "none"}`,
-        });
-      }
-      checkCameraAnalytics(c, ["cameras", cam], ctx);
-    }
+    for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });
   });
+
+/**
+ * Keys that must name another key: a camera's model and classify models, a sign watch's zone. Read defensively, so the same check
+ * runs on data the schema rejected for another reason (check-config reports both in one run).
+ */
+export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | number)[]; message: string }> {
+  const obj = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const root = obj(cfg);
+  const models = Object.keys(obj(root?.models) ?? {});
+  const out: Array<{ path: (string | number)[]; message: string }> = [];
+  for (const [cam, c] of Object.entries(obj(root?.cameras) ?? {})) {
+    const model = obj(obj(c)?.detect)?.model;
+    if (typeof model === "string" && !models.includes(model)) {
+      out.push({ path: ["cameras", cam, "detect", "model"], message: `unknown model '${model}'; defined: ${models.join(", ") || "none"}` });
+    }
+    const rules = obj(c)?.classify;
+    if (Array.isArray(rules)) {
+      rules.forEach((r, i) => {
+        const m = obj(r)?.model;
+        if (typeof m === "string" && !models.includes(m)) {
+          out.push({ path: ["cameras", cam, "classify", i, "model"], message: `unknown model '${m}'; defined: ${models.join(", ") || "none"}` });
+        }
+      });
+    }
+    const zones = Object.keys(obj(obj(c)?.zones) ?? {});
+    const watch = obj(obj(c)?.signs)?.watch;
+    if (Array.isArray(watch)) {
+      watch.forEach((w, i) => {
+        const zone = obj(w)?.zone;
+        if (typeof zone === "string" && !zones.includes(zone)) {
+          out.push({ path: ["cameras", cam, "signs", "watch", i, "zone"], message: `unknown zone '${zone}'; defined: ${zones.join(", ") || "none"}` });
+        }
+      });
+    }
+  }
+  return out;
+}
 
 export type Config = z.infer<typeof configSchema>;

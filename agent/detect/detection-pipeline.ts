@@ -5,7 +5,17 @@ import { decodeYolox } from "./decode-yolox.js";
 import { classThresholds, type DetectFilter } from "./detect-filter.js";
 import type { Box, Detection } from "./detection.js";
 import { inputSpecOf, type ModelInfo } from "./model-info.js";
-import { allocateModelInput, placeFrame, writeModelInput, type InputSpec, type Placement } from "./model-input.js";
+import {
+  allocateModelInput,
+  fillPadding,
+  isIdentityPlacement,
+  placeFrame,
+  writeModelInput,
+  writeScaledInput,
+  type InputSpec,
+  type Placement,
+  type ScaledPicture,
+} from "./model-input.js";
 import { nonMaxSuppression } from "./non-max-suppression.js";
 
 /**
@@ -19,6 +29,10 @@ export class DetectionPipeline {
   private readonly thresholds: Float32Array;
   private candidates = new Candidates(0);
   private order = new Int32Array(0);
+  private thresholdsFor: DetectFilter | null = null;
+  /** content size the border was last written for (width × 65536 + height); -1: unknown */
+  private paddedFor = -1;
+  private readonly reuse: ScaledPicture = { data: new Uint8Array(0), width: 0, height: 0, stride: 0 };
 
   constructor(readonly info: ModelInfo) {
     this.spec = inputSpecOf(info);
@@ -29,13 +43,52 @@ export class DetectionPipeline {
   /** Writes a packed RGB24 frame into `input`; the placement maps boxes back in `finish`. */
   prepare(rgb: Uint8Array, width: number, height: number): Placement {
     const placement = placeFrame(width, height, this.spec);
+    if (isIdentityPlacement(placement, this.spec)) {
+      // The frame is the model's size already: a conversion, no resize (a plain copy for uint8 RGB models).
+      this.reuse.data = rgb;
+      this.reuse.width = width;
+      this.reuse.height = height;
+      this.reuse.stride = width * 3;
+      writeScaledInput(this.reuse, this.spec, this.input);
+      this.paddedFor = -1; // it covered the whole input, border included
+      return placement;
+    }
     writeModelInput(rgb, width, height, this.spec, placement, this.input);
+    this.paddedFor = -1; // the resize wrote the border itself, over the whole input
+    return placement;
+  }
+
+  /** Whether a scaled picture of this size is what this model wants for a width × height frame. */
+  fitsScaled(src: { width: number; height: number }, width: number, height: number): boolean {
+    const p = placeFrame(width, height, this.spec);
+    return src.width === p.contentWidth && src.height === p.contentHeight;
+  }
+
+  /**
+   * Writes a picture ffmpeg already scaled to the model's content size for a width × height frame; boxes map
+   * back to that frame. Throws when the picture is not the size the placement wants (a caller's bug).
+   */
+  prepareScaled(src: ScaledPicture, width: number, height: number): Placement {
+    const placement = placeFrame(width, height, this.spec);
+    if (src.width !== placement.contentWidth || src.height !== placement.contentHeight) {
+      throw new Error(`scaled picture ${src.width}×${src.height} does not match the model's ${placement.contentWidth}×${placement.contentHeight} for a ${width}×${height} frame`);
+    }
+    const key = placement.contentWidth * 65536 + placement.contentHeight;
+    if (this.paddedFor !== key) {
+      fillPadding(this.spec, this.input);
+      this.paddedFor = key;
+    }
+    writeScaledInput(src, this.spec, this.input);
     return placement;
   }
 
   finish(output: Float32Array, dims: readonly number[], filter: DetectFilter, placement: Placement, width: number, height: number): Detection[] {
     const { info, thresholds } = this;
-    classThresholds(filter, info.labels, thresholds);
+    // The worker keeps each camera's filter as one object from reconfigure to reconfigure: same object, same thresholds.
+    if (filter !== this.thresholdsFor) {
+      classThresholds(filter, info.labels, thresholds);
+      this.thresholdsFor = filter;
+    }
     const c = this.candidatesFor(dims);
     const { inputWidth: w, inputHeight: h } = info;
     if (info.format === "yolox") decodeYolox(output, dims, w, h, thresholds, c);

@@ -4,17 +4,49 @@ import type { DetectFilter } from "./detect-filter.js";
 import type { Detection } from "./detection.js";
 import type { DetectorErrorCode } from "./detector-error.js";
 import type { ModelInfo } from "./model-info.js";
+import type { GpuOptions } from "./providers.js";
 
 export interface WorkerInit {
   name: string;
   model: ModelConfig;
   providers: readonly Provider[];
   threads: number;
+  /** detector.tensorrt and detector.cuda; without them GPU providers run with onnxruntime's defaults */
+  gpu?: GpuOptions;
+}
+
+/** What happened to the TensorRT engine cache while the session was created. */
+export interface EngineReport {
+  /** hit: loaded a checked engine; built: none usable, built and sealed; uncached: built, cache not usable */
+  cache: "hit" | "built" | "uncached";
+  key: string;
+  dir: string;
+  ms: number;
+  /** why an entry was rebuilt, or why nothing could be cached */
+  why?: string;
 }
 
 export interface PlainError {
   code: DetectorErrorCode;
   message: string;
+}
+
+/**
+ * A camera's detect filter, sent once per reconfigure (not cloned with every frame); detect requests name it
+ * by id.
+ */
+export interface FilterRequest {
+  type: "filter";
+  id: number;
+  filter: DetectFilter;
+}
+
+/** Where ffmpeg's second picture, already at the model's content size, lies in the frame's buffer. */
+export interface ScaledPlacement {
+  byteOffset: number;
+  width: number;
+  height: number;
+  stride: number;
 }
 
 export interface DetectRequest {
@@ -23,18 +55,23 @@ export interface DetectRequest {
   /** the frame's bytes are `width * height * 3` from `byteOffset`; shared, never copied */
   buffer: SharedArrayBuffer;
   byteOffset: number;
+  /** the frame's size: boxes come back in its pixels */
   width: number;
   height: number;
-  filter: DetectFilter;
+  filterId: number;
+  /** present when ffmpeg delivered the model's picture beside the frame: the worker converts, never resizes */
+  scaled?: ScaledPlacement;
 }
 
 export interface CloseRequest {
   type: "close";
 }
 
-export type ToWorker = DetectRequest | CloseRequest;
+export type ToWorker = FilterRequest | DetectRequest | CloseRequest;
 
 export type FromWorker =
+  /** sent before a session create that may take minutes (a TensorRT build), so the main thread can say so */
+  | { type: "building"; provider: string; key: string; why: string }
   | {
       type: "ready";
       info: ModelInfo;
@@ -42,6 +79,9 @@ export type FromWorker =
       /** providers tried before the one that runs, and why each failed */
       skipped: { provider: string; error: string }[];
       warnings: string[];
+      /** one inference on a blank frame before the first camera frame: kernels loaded, engine deserialized */
+      warmupMs: number;
+      engine?: EngineReport;
     }
   | { type: "failed"; error: PlainError }
   | { type: "result"; id: number; detections: Detection[]; inferMs: number }

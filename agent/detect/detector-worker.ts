@@ -6,7 +6,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { DetectionPipeline } from "./detection-pipeline.js";
 import { DetectorError } from "./detector-error.js";
-import type { FromWorker, PlainError, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { DetectFilter } from "./detect-filter.js";
+import type { CloseRequest, DetectRequest, FromWorker, PlainError, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { ScaledPicture } from "./model-input.js";
+import type { Provider } from "../config/schema.js";
+import { executionProvider, type TensorrtCachePaths } from "./providers.js";
+import { openTensorrtSession } from "./tensorrt-session.js";
 import { resolveModelInfo } from "./model-info.js";
 import { NotOnnxError, readOnnxModel } from "./onnx-model-proto.js";
 
@@ -45,18 +50,36 @@ async function readLabelsFile(file: string): Promise<string> {
 
 /**
  * A provider whose library is missing makes create() throw instead of falling back, so each is tried alone,
- * in the configured order.
+ * in the configured order. A provider this build of onnxruntime does not have is skipped without a try, so
+ * a CPU-only box never touches the TensorRT engine cache.
  */
 async function createSession(bytes: Uint8Array, base: string) {
   const skipped: { provider: string; error: string }[] = [];
+  const built = new Set(ort.listSupportedBackends().map((b) => b.name));
+  const options = (provider: Provider, cache?: TensorrtCachePaths): ort.InferenceSession.SessionOptions => ({
+    executionProviders: [executionProvider(provider, init.gpu, cache) as ort.InferenceSession.ExecutionProviderConfig],
+    intraOpNumThreads: init.threads,
+    interOpNumThreads: 1,
+  });
   for (const provider of init.providers) {
+    if (provider !== "cpu" && !built.has(provider)) {
+      skipped.push({ provider, error: "not in this onnxruntime build" });
+      continue;
+    }
     try {
-      const session = await ort.InferenceSession.create(bytes, {
-        executionProviders: [provider],
-        intraOpNumThreads: init.threads,
-        interOpNumThreads: 1,
-      });
-      return { session, provider, skipped };
+      if (provider === "tensorrt" && init.gpu) {
+        const trt = await openTensorrtSession({
+          model: bytes,
+          gpu: init.gpu,
+          onnxruntimeVersion: ort.env.versions.common,
+          create: (cache) => ort.InferenceSession.create(bytes, options(provider, cache)),
+          building: (key, why) => send({ type: "building", provider, key, why }),
+          waiting: (key) => send({ type: "building", provider, key, why: "another session of this model is building the engine: waiting for it" }),
+        });
+        return { session: trt.session, provider, skipped, engine: trt.engine, finish: trt.finish };
+      }
+      const session = await ort.InferenceSession.create(bytes, options(provider));
+      return { session, provider, skipped, engine: undefined, finish: (_ok: boolean): string | null => null };
     } catch (err) {
       const message = (err as Error).message.split("\n")[0];
       if (provider === "cpu") throw new DetectorError("EVA_MODEL_INVALID", `${base}: onnxruntime cannot load it (${message})`);
@@ -68,6 +91,9 @@ async function createSession(bytes: Uint8Array, base: string) {
     `${base}: no execution provider could run it: ${skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`,
   );
 }
+
+/** A fresh TensorRT build not yet sealed: thrown away (and its lock released) if loading fails after it. */
+let unfinished: ((ok: boolean) => string | null) | null = null;
 
 async function open() {
   const file = init.model.path;
@@ -81,7 +107,8 @@ async function open() {
     throw err;
   }
   const labelsText = init.model.labels ? await readLabelsFile(init.model.labels) : undefined;
-  const { session, provider, skipped } = await createSession(bytes, base);
+  const { session, provider, skipped, engine, finish } = await createSession(bytes, base);
+  unfinished = finish;
   if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
     throw new DetectorError(
       "EVA_MODEL_UNSUPPORTED",
@@ -102,24 +129,69 @@ async function open() {
   const dims = info.inputLayout === "NCHW" ? [1, 3, info.inputHeight, info.inputWidth] : [1, info.inputHeight, info.inputWidth, 3];
   // The tensor wraps the pipeline's buffer, so every frame's pre-processing lands in it without a copy.
   const tensor = new ort.Tensor(info.inputDtype, pipeline.input, dims);
-  return { session, provider, skipped, warnings, info, pipeline, tensor };
+  // Warm-up on the blank input before any camera frame: CUDA kernels load, a TensorRT engine that builds at
+  // the first run builds here, so the first real frame is not the one that waits (the 30 s detect watchdog).
+  const t0 = performance.now();
+  try {
+    await session.run({ [info.inputName]: tensor });
+  } catch (err) {
+    throw new DetectorError("EVA_INFERENCE_FAILED", `${base}: warm-up inference failed on ${provider} (${(err as Error).message.split("\n")[0]})`);
+  }
+  const warmupMs = Math.round(performance.now() - t0);
+  const sealWarning = finish(true);
+  if (sealWarning) warnings.push(sealWarning);
+  // One feeds object for every run(): nothing to build per frame.
+  const feeds = { [info.inputName]: tensor };
+  return { session, provider, skipped, warnings, info, pipeline, tensor, feeds, warmupMs, engine };
 }
 
 type Loaded = Awaited<ReturnType<typeof open>>;
 
-async function detect(m: Loaded, req: Extract<ToWorker, { type: "detect" }>): Promise<FromWorker> {
+/** Each camera's filter by the id the main thread gave it; replaced when the camera is reconfigured. */
+const filters = new Map<number, DetectFilter>();
+// Reused across frames: views are only re-made when a frame lies in a different buffer or place.
+const scaledView: ScaledPicture = { data: new Uint8Array(0), width: 0, height: 0, stride: 0 };
+let frameView: Uint8Array = new Uint8Array(0);
+
+function view(current: Uint8Array, buffer: SharedArrayBuffer, byteOffset: number, length: number): Uint8Array {
+  return current.buffer === buffer && current.byteOffset === byteOffset && current.length === length ? current : new Uint8Array(buffer, byteOffset, length);
+}
+
+async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
   const { width, height } = req;
-  if (!(width > 0 && height > 0 && req.byteOffset + width * height * 3 <= req.buffer.byteLength)) {
-    throw new DetectorError("EVA_FRAME_INVALID", `frame ${width}×${height} does not fit its ${req.buffer.byteLength}-byte buffer`);
+  let { scaled } = req;
+  const filter = filters.get(req.filterId);
+  if (!filter) throw new DetectorError("EVA_FRAME_INVALID", `frame names filter ${req.filterId}, which was never sent`);
+  let placement;
+  // A picture scaled for another model (the camera's ffmpeg predates a model swap) is not used: resize the frame.
+  if (scaled && !m.pipeline.fitsScaled(scaled, width, height)) scaled = undefined;
+  if (scaled) {
+    const bytes = (scaled.height - 1) * scaled.stride + scaled.width * 3;
+    if (!(scaled.width > 0 && scaled.height > 0 && scaled.stride >= scaled.width * 3 && scaled.byteOffset + bytes <= req.buffer.byteLength)) {
+      throw new DetectorError("EVA_FRAME_INVALID", `scaled picture ${scaled.width}×${scaled.height} does not fit its ${req.buffer.byteLength}-byte buffer`);
+    }
+    scaledView.data = view(scaledView.data, req.buffer, scaled.byteOffset, bytes);
+    scaledView.width = scaled.width;
+    scaledView.height = scaled.height;
+    scaledView.stride = scaled.stride;
+    try {
+      placement = m.pipeline.prepareScaled(scaledView, width, height);
+    } catch (err) {
+      throw new DetectorError("EVA_FRAME_INVALID", (err as Error).message);
+    }
+  } else {
+    if (!(width > 0 && height > 0 && req.byteOffset + width * height * 3 <= req.buffer.byteLength)) {
+      throw new DetectorError("EVA_FRAME_INVALID", `frame ${width}×${height} does not fit its ${req.buffer.byteLength}-byte buffer`);
+    }
+    frameView = view(frameView, req.buffer, req.byteOffset, width * height * 3);
+    placement = m.pipeline.prepare(frameView, width, height);
   }
-  const rgb = new Uint8Array(req.buffer, req.byteOffset, width * height * 3);
-  const placement = m.pipeline.prepare(rgb, width, height);
   const start = performance.now();
-  const outputs = await m.session.run({ [m.info.inputName]: m.tensor });
+  const outputs = await m.session.run(m.feeds);
   const inferMs = performance.now() - start;
   const out = outputs[m.info.outputName];
   if (out.type !== "float32") throw new DetectorError("EVA_INFERENCE_FAILED", `output '${m.info.outputName}' is ${out.type}, float32 expected`);
-  const detections = m.pipeline.finish(out.data as Float32Array, out.dims, req.filter, placement, width, height);
+  const detections = m.pipeline.finish(out.data as Float32Array, out.dims, filter, placement, width, height);
   return { type: "result", id: req.id, detections, inferMs };
 }
 
@@ -128,16 +200,28 @@ async function main(): Promise<void> {
   try {
     loaded = await open();
   } catch (err) {
+    unfinished?.(false);
     send({ type: "failed", error: plain(err, "EVA_MODEL_INVALID") });
     port.close();
     return;
   }
-  send({ type: "ready", info: loaded.info, provider: loaded.provider, skipped: loaded.skipped, warnings: loaded.warnings });
+  send({
+    type: "ready",
+    info: loaded.info,
+    provider: loaded.provider,
+    skipped: loaded.skipped,
+    warnings: loaded.warnings,
+    warmupMs: loaded.warmupMs,
+    ...(loaded.engine ? { engine: loaded.engine } : {}),
+  });
 
-  // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a time.
-  let queue: Promise<void> = Promise.resolve();
-  port.on("message", (msg: ToWorker) => {
-    queue = queue.then(async () => {
+  // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a
+  // time. The main thread keeps one frame queued ahead, so the next is waiting here when a run ends.
+  const inbox: Array<DetectRequest | CloseRequest> = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    for (let msg = inbox.shift(); msg; msg = inbox.shift()) {
       if (msg.type === "close") {
         await loaded.session.release();
         send({ type: "closed" });
@@ -149,9 +233,17 @@ async function main(): Promise<void> {
       } catch (err) {
         send({ type: "error", id: msg.id, error: plain(err, "EVA_INFERENCE_FAILED") });
       }
-    }).catch(() => {
-      // A rejected link would skip every later frame's handler: the chain must stay fulfilled.
-    });
+    }
+    draining = false;
+  };
+  port.on("message", (msg: ToWorker) => {
+    // A filter comes before the first frame that names it, on the same port: keep it at once.
+    if (msg.type === "filter") {
+      filters.set(msg.id, msg.filter);
+      return;
+    }
+    inbox.push(msg);
+    if (!draining) void drain();
   });
 }
 

@@ -4,23 +4,44 @@ import type { ModelConfig, Provider } from "../config/schema.js";
 import type { DetectFilter } from "./detect-filter.js";
 import type { Detection } from "./detection.js";
 import { DetectorError } from "./detector-error.js";
-import type { FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
+import { inputSpecOf } from "./model-info.js";
+import { isIdentityPlacement, placeFrame, type ScaledPicture } from "./model-input.js";
 import type { ModelInfo } from "./model-info.js";
+import { ignoredGpuOptionsNote, type GpuOptions } from "./providers.js";
 
 export interface DetectorOptions {
   /** the model's key under `models`, for logs */
   name: string;
   model: ModelConfig;
   providers: readonly Provider[];
+  /** intra-op threads per session */
   threads: number;
+  /**
+   * sessions (worker threads) for the model, default 1. More than one is only opened on the CPU provider: a GPU
+   * serialises the sessions' runs anyway and each would hold its own copy of the engine.
+   */
+  workers?: number;
+  /** detector.tensorrt and detector.cuda */
+  gpu?: GpuOptions;
   logger?: Logger;
 }
+
+/** A CPU-only build says once per process that it ignores the GPU options, not once per model. */
+let gpuOptionsNoted = false;
+/** How often a TensorRT build that is still running is logged: a Jetson Nano-class build takes minutes. */
+const BUILD_PROGRESS_MS = 15_000;
 
 export interface DetectInput {
   /** packed RGB24, at least width × height × 3 bytes; a view into a SharedArrayBuffer is passed without a copy */
   data: Uint8Array;
   width: number;
   height: number;
+  /**
+   * the same picture already scaled by ffmpeg to the model's content size (see `scaledSize`), in the same
+   * SharedArrayBuffer as `data`: the worker then converts it and resizes nothing
+   */
+  scaled?: ScaledPicture;
 }
 
 export interface DetectResult {
@@ -33,7 +54,19 @@ interface Pending {
   resolve(r: DetectResult): void;
   reject(e: DetectorError): void;
   staging?: SharedArrayBuffer;
+  session?: Session;
 }
+
+interface Session {
+  worker: Worker;
+  /** frames posted and not yet answered */
+  outstanding: number;
+  /** filter ids this worker has been sent */
+  filters: Set<number>;
+}
+
+/** A worker runs one frame and holds one more, so it starts the next the moment a run ends. */
+const QUEUED_AHEAD = 1;
 
 /**
  * Under tsc's output the worker is this file's sibling. When this module runs from its .ts source (vitest),
@@ -46,70 +79,153 @@ function workerUrl(): URL {
     : new URL("./detector-worker.js", import.meta.url);
 }
 
-/** One model's inference in its own worker thread, shared by the cameras that use the model. */
+type Ready = Extract<FromWorker, { type: "ready" }>;
+
+/** Starts one worker and waits for its session; rejects with a DetectorError naming the file when it cannot. */
+function startWorker(opts: DetectorOptions, index: number, log: Logger | undefined): Promise<{ worker: Worker; ready: Ready }> {
+  const init: WorkerInit = { name: opts.name, model: opts.model, providers: opts.providers, threads: opts.threads, ...(opts.gpu ? { gpu: opts.gpu } : {}) };
+  const worker = new Worker(workerUrl(), { workerData: init, name: `detect:${opts.name}:${index}` });
+  let building: { since: number; timer: NodeJS.Timeout } | null = null;
+  const buildDone = () => {
+    if (building) clearInterval(building.timer);
+    building = null;
+  };
+  return new Promise((resolve, reject) => {
+    // Only our own listeners come off: Worker keeps internal ones that ref its message port.
+    const settle = () => {
+      buildDone();
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+    };
+    const fail = (e: DetectorError) => {
+      settle();
+      void worker.terminate();
+      reject(e);
+    };
+    const onMessage = (msg: FromWorker) => {
+      if (msg.type === "building") {
+        log?.info({ provider: msg.provider, key: msg.key, why: msg.why }, "building TensorRT engine (minutes on a Jetson; cameras start after it)");
+        const since = performance.now();
+        building = {
+          since,
+          timer: setInterval(() => log?.info({ elapsed_s: Math.round((performance.now() - since) / 1000) }, "still building TensorRT engine"), BUILD_PROGRESS_MS),
+        };
+        building.timer.unref();
+      } else if (msg.type === "ready") {
+        settle();
+        resolve({ worker, ready: msg });
+      } else if (msg.type === "failed") fail(DetectorError.from(msg.error));
+      else fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': unexpected '${msg.type}' from the worker while loading`));
+    };
+    const onError = (err: Error & { code?: string }) => {
+      const hint = err.code === "MODULE_NOT_FOUND" || err.code === "ERR_MODULE_NOT_FOUND" ? " (is dist/ built? run `npx tsc`)" : "";
+      fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker failed to start: ${err.message}${hint}`));
+    };
+    const onExit = (code: number) =>
+      fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker exited with code ${code} while loading`));
+    worker.on("message", onMessage);
+    worker.on("error", onError);
+    worker.on("exit", onExit);
+  });
+}
+
+/**
+ * The size ffmpeg should scale a width × height frame to for a model (the letterbox or stretch content, border
+ * excluded), so that the worker converts and resizes nothing; null when the frame already is the model's input.
+ */
+export function scaledSize(info: ModelInfo, width: number, height: number): { width: number; height: number } | null {
+  const spec = inputSpecOf(info);
+  const p = placeFrame(width, height, spec);
+  if (isIdentityPlacement(p, spec)) return null;
+  return { width: p.contentWidth, height: p.contentHeight };
+}
+
+/**
+ * One model's inference, shared by the cameras that use it: a small pool of worker threads, each with its own
+ * session. Frames go to the least busy worker, each worker holding one frame queued ahead; beyond that they
+ * wait in arrival order. A camera has at most one frame in the detector (its frame pool holds the rest, the
+ * newest winning), so arrival order is round-robin by camera: no camera can starve another.
+ */
 export class Detector {
   private readonly pending = new Map<number, Pending>();
+  private readonly waiting: { msg: DetectRequest; filter: DetectFilter; pending: Pending }[] = [];
   private readonly spare: SharedArrayBuffer[] = [];
+  private readonly filterIds = new WeakMap<DetectFilter, number>();
+  private readonly sessions: Session[];
   private nextId = 1;
+  private nextFilterId = 1;
   private fault: DetectorError | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
-    private readonly worker: Worker,
+    workers: Worker[],
     readonly name: string,
     /** the execution provider that runs the model: "tensorrt", "cuda" or "cpu" */
     readonly provider: string,
     readonly info: ModelInfo,
   ) {
-    worker.on("message", (msg: FromWorker) => this.onMessage(msg));
-    worker.on("error", (err) => this.die(`worker crashed: ${err.message}`));
-    worker.on("exit", (code) => this.die(`worker exited with code ${code}`));
+    this.sessions = workers.map((worker) => ({ worker, outstanding: 0, filters: new Set() }));
+    for (const s of this.sessions) {
+      s.worker.on("message", (msg: FromWorker) => this.onMessage(msg));
+      s.worker.on("error", (err) => this.die(`worker crashed: ${err.message}`));
+      s.worker.on("exit", (code) => this.die(`worker exited with code ${code}`));
+    }
   }
 
-  /** Loads the model in a new worker; rejects with a DetectorError naming the file when it cannot. */
+  /** Loads the model in its workers; rejects with a DetectorError naming the file when it cannot. */
   static async open(opts: DetectorOptions): Promise<Detector> {
-    const init: WorkerInit = { name: opts.name, model: opts.model, providers: opts.providers, threads: opts.threads };
-    const worker = new Worker(workerUrl(), { workerData: init, name: `detect:${opts.name}` });
-    const ready = await new Promise<Extract<FromWorker, { type: "ready" }>>((resolve, reject) => {
-      // Only our own listeners come off: Worker keeps internal ones that ref its message port.
-      const settle = () => {
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-      };
-      const fail = (e: DetectorError) => {
-        settle();
-        void worker.terminate();
-        reject(e);
-      };
-      const onMessage = (msg: FromWorker) => {
-        if (msg.type === "ready") {
-          settle();
-          resolve(msg);
-        } else if (msg.type === "failed") fail(DetectorError.from(msg.error));
-        else fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': unexpected '${msg.type}' from the worker while loading`));
-      };
-      const onError = (err: Error & { code?: string }) => {
-        const hint = err.code === "MODULE_NOT_FOUND" || err.code === "ERR_MODULE_NOT_FOUND" ? " (is dist/ built? run `npx tsc`)" : "";
-        fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker failed to start: ${err.message}${hint}`));
-      };
-      const onExit = (code: number) =>
-        fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker exited with code ${code} while loading`));
-      worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.on("exit", onExit);
-    });
     const log = opts.logger?.child({ model: opts.name });
+    const first = await startWorker(opts, 0, log);
+    const { ready } = first;
     for (const s of ready.skipped) log?.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
     for (const w of ready.warnings) log?.warn(w);
-    log?.info({ provider: ready.provider, format: ready.info.format, input: `${ready.info.inputWidth}x${ready.info.inputHeight}` }, "detector ready");
-    return new Detector(worker, opts.name, ready.provider, ready.info);
+    const e = ready.engine;
+    if (e?.cache === "hit") log?.info({ key: e.key, load_s: e.ms / 1000 }, "TensorRT engine loaded from cache");
+    else if (e) log?.info({ key: e.key, cache: e.cache, build_s: e.ms / 1000, dir: e.dir }, "TensorRT engine built");
+    const note = opts.gpu ? ignoredGpuOptionsNote(opts.providers, ready.provider) : null;
+    if (note && !gpuOptionsNoted) {
+      gpuOptionsNoted = true;
+      log?.info(note);
+    }
+    const count = ready.provider === "cpu" ? Math.max(1, opts.workers ?? 1) : 1;
+    // The others load the same file on the provider the first one found (cpu: the only one that pools).
+    const rest = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => startWorker({ ...opts, providers: ["cpu"] }, i + 1, undefined)));
+    const workers = [first.worker, ...rest.flatMap((r) => (r.status === "fulfilled" ? [r.value.worker] : []))];
+    const failed = rest.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw failed.reason;
+    }
+    log?.info(
+      { provider: ready.provider, format: ready.info.format, input: `${ready.info.inputWidth}x${ready.info.inputHeight}`, warmup_ms: ready.warmupMs, workers: count, threads: opts.threads },
+      "detector ready",
+    );
+    return new Detector(workers, opts.name, ready.provider, ready.info);
   }
 
+  /** sessions serving this model */
+  get workers(): number {
+    return this.sessions.length;
+  }
+
+  /**
+   * The size ffmpeg should scale a width × height frame to for this model (the letterbox or stretch content,
+   * border excluded), so that `detect` with `scaled` needs no resize; null when the frame already is the
+   * model's input size.
+   */
+  scaledSize(width: number, height: number): { width: number; height: number } | null {
+    return scaledSize(this.info, width, height);
+  }
+
+  /**
+   * Detects objects in a frame; boxes come back in the frame's pixels. Pass the camera's filter object as it
+   * stays from one reconfigure to the next: each distinct object is sent to the workers once, then named by id.
+   */
   detect(frame: DetectInput, filter: DetectFilter): Promise<DetectResult> {
     if (this.fault) return Promise.reject(this.fault);
     if (this.closing) return Promise.reject(new DetectorError("EVA_DETECTOR_CLOSED", `model '${this.name}': detector is closed`));
-    const { data, width, height } = frame;
+    const { data, width, height, scaled } = frame;
     const size = width * height * 3;
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0 && data.length >= size)) {
       return Promise.reject(
@@ -117,41 +233,78 @@ export class Detector {
       );
     }
     const id = this.nextId++;
+    let filterId = this.filterIds.get(filter);
+    if (filterId === undefined) {
+      filterId = this.nextFilterId++;
+      this.filterIds.set(filter, filterId);
+    }
     return new Promise<DetectResult>((resolve, reject) => {
       const pending: Pending = { resolve, reject };
       let buffer: SharedArrayBuffer;
       let byteOffset: number;
-      if (data.buffer instanceof SharedArrayBuffer) {
+      let scaledAt: DetectRequest["scaled"];
+      if (data.buffer instanceof SharedArrayBuffer && (!scaled || scaled.data.buffer === data.buffer)) {
         buffer = data.buffer;
         byteOffset = data.byteOffset;
+        if (scaled) scaledAt = { byteOffset: scaled.data.byteOffset, width: scaled.width, height: scaled.height, stride: scaled.stride };
       } else {
-        // A frame in ordinary memory cannot be shared; copy it once into a pooled shared buffer.
+        // A frame in ordinary memory cannot be shared; copy it once into a pooled shared buffer (the frame only:
+        // the worker resizes it, this path is for tests and tools, not cameras).
         buffer = this.takeSpare(size);
         new Uint8Array(buffer, 0, size).set(data.subarray(0, size));
         byteOffset = 0;
         pending.staging = buffer;
       }
       this.pending.set(id, pending);
-      this.post({ type: "detect", id, buffer, byteOffset, width, height, filter });
+      const msg: DetectRequest = { type: "detect", id, buffer, byteOffset, width, height, filterId };
+      if (scaledAt) msg.scaled = scaledAt;
+      this.waiting.push({ msg, filter, pending });
+      this.pump();
     });
   }
 
-  /** Releases the session and ends the worker; pending detections are answered first. */
+  /** Releases the sessions and ends the workers; pending detections are answered first. */
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      if (this.fault) return resolve();
-      const timer = setTimeout(() => void this.worker.terminate(), 5000);
-      this.worker.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.post({ type: "close" });
-    });
+    this.closing ??= (async () => {
+      if (this.fault) return;
+      // Frames still waiting for a worker go out first, then each worker is told to close after them.
+      while (this.waiting.length && !this.fault) {
+        this.pump();
+        if (this.waiting.length) await new Promise((r) => setTimeout(r, 10));
+      }
+      await Promise.all(
+        this.sessions.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(() => void s.worker.terminate(), 5000);
+              s.worker.once("exit", () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              s.worker.postMessage({ type: "close" } satisfies ToWorker);
+            }),
+        ),
+      );
+    })();
     return this.closing;
   }
 
-  private post(msg: ToWorker): void {
-    this.worker.postMessage(msg);
+  /** Hands waiting frames to the least busy workers that have room. */
+  private pump(): void {
+    while (this.waiting.length) {
+      let best: Session | undefined;
+      for (const s of this.sessions) if (s.outstanding <= QUEUED_AHEAD && (!best || s.outstanding < best.outstanding)) best = s;
+      if (!best) return;
+      const job = this.waiting.shift()!;
+      const fid = job.msg.filterId;
+      if (!best.filters.has(fid)) {
+        best.worker.postMessage({ type: "filter", id: fid, filter: job.filter } satisfies ToWorker);
+        best.filters.add(fid);
+      }
+      best.outstanding++;
+      job.pending.session = best;
+      best.worker.postMessage(job.msg satisfies ToWorker);
+    }
   }
 
   private takeSpare(size: number): SharedArrayBuffer {
@@ -164,9 +317,11 @@ export class Detector {
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);
+    if (p.session) p.session.outstanding--;
     if (p.staging) this.spare.push(p.staging);
     if (msg.type === "result") p.resolve({ detections: msg.detections, inferMs: msg.inferMs });
     else p.reject(DetectorError.from(msg.error));
+    this.pump();
   }
 
   private die(why: string): void {
@@ -177,6 +332,9 @@ export class Detector {
       : new DetectorError("EVA_DETECTOR_DIED", `model '${this.name}': ${why}; open the detector again`);
     for (const p of this.pending.values()) p.reject(this.fault);
     this.pending.clear();
+    this.waiting.length = 0;
+    // One worker gone leaves the model half served: end the others, the owner opens the detector again.
+    for (const s of this.sessions) void s.worker.terminate();
   }
 }
 

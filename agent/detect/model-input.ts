@@ -134,3 +134,65 @@ export function writeModelInput(
     }
   }
 }
+
+/** A picture already at the model's scale (ffmpeg did the resize): packed RGB24 rows `stride` bytes apart. */
+export interface ScaledPicture {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** bytes from one row's start to the next; ≥ width × 3 */
+  stride: number;
+}
+
+/**
+ * Fills the whole input with the letterbox border colour. The border of a picture ffmpeg already scaled never
+ * changes, so it is written once per content size instead of once per frame.
+ */
+export function fillPadding(spec: InputSpec, out: Float32Array | Uint8Array): void {
+  out.fill(spec.dtype === "uint8" ? Math.round(spec.padValue) : spec.padValue * spec.scale);
+}
+
+/**
+ * The convert-only path: copies a picture ffmpeg already scaled to the placement's content size into the top
+ * left of `out`, converting layout, channel order and range; the border is left as `fillPadding` wrote it.
+ * For a uint8 RGB NHWC model this is one copy per row (one copy in all when the rows are contiguous).
+ */
+export function writeScaledInput(src: ScaledPicture, spec: InputSpec, out: Float32Array | Uint8Array): void {
+  const { width: w, height: h, stride, data } = src;
+  const rowBytes = w * 3;
+  if (spec.dtype === "uint8" && spec.layout === "NHWC" && spec.color === "RGB") {
+    const dst = out as Uint8Array;
+    if (stride === rowBytes && w === spec.width) {
+      dst.set(data.subarray(0, rowBytes * h));
+      return;
+    }
+    const outRow = spec.width * 3;
+    for (let y = 0; y < h; y++) dst.set(data.subarray(y * stride, y * stride + rowBytes), y * outRow);
+    return;
+  }
+  const plane = spec.width * spec.height;
+  const nchw = spec.layout === "NCHW";
+  const scale = spec.dtype === "uint8" ? 1 : spec.scale;
+  const r = spec.color === "BGR" ? 2 : 0;
+  const b = 2 - r;
+  for (let y = 0; y < h; y++) {
+    let s = y * stride;
+    let o = y * spec.width;
+    for (let x = 0; x < w; x++, s += 3, o++) {
+      if (nchw) {
+        out[o + r * plane] = data[s] * scale;
+        out[o + plane] = data[s + 1] * scale;
+        out[o + b * plane] = data[s + 2] * scale;
+      } else {
+        out[o * 3 + r] = data[s] * scale;
+        out[o * 3 + 1] = data[s + 1] * scale;
+        out[o * 3 + b] = data[s + 2] * scale;
+      }
+    }
+  }
+}
+
+/** Whether a frame of this size fills the model input exactly, so it needs no resize at all. */
+export function isIdentityPlacement(p: Placement, spec: InputSpec): boolean {
+  return p.contentWidth === spec.width && p.contentHeight === spec.height && p.scaleX === 1 && p.scaleY === 1;
+}

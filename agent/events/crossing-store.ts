@@ -21,6 +21,8 @@ export interface CrossingMessage {
 }
 
 export const CROSSINGS_TOPIC = "crossings";
+/** Retained running totals per line (the same suffix as agent/publish/topics.ts lineCountsTopic). */
+export const lineTotalsTopic = (camera: string, line: string): string => `lines/${camera}/${line}`;
 
 /**
  * Line crossings in the event store: each crossing, the line's running totals and the `crossings` message
@@ -43,8 +45,27 @@ export class CrossingStore {
       const counts = s.counts.get(camera, c.line) as LineCounts;
       const msg: CrossingMessage = { line: c.line, direction: c.direction, label: c.label, track_id: c.track_id, camera, time: new Date(c.time).toISOString(), counts };
       this.store.enqueue(CROSSINGS_TOPIC, JSON.stringify(msg), { qos: 1, retain: false });
+      this.enqueueTotals(camera, c.line, counts, msg.time);
       return msg;
     });
+  }
+
+  /**
+   * Publishes the lines' totals as they stand (retained), so a dashboard or Home Assistant shows a line's
+   * count before its first crossing of this run; called when a camera's analytics start.
+   */
+  announce(camera: string, lines: readonly string[], now = Date.now()): void {
+    if (!lines.length) return;
+    this.store.inTransaction("announceLines", (db) => {
+      for (const line of lines) {
+        const counts = (this.statements(db).counts.get(camera, line) as LineCounts | undefined) ?? { in: 0, out: 0 };
+        this.enqueueTotals(camera, line, counts, new Date(now).toISOString());
+      }
+    });
+  }
+
+  private enqueueTotals(camera: string, line: string, counts: LineCounts, time: string): void {
+    this.store.enqueue(lineTotalsTopic(camera, line), JSON.stringify({ camera, line, counts: { in: counts.in, out: counts.out }, time }), { qos: 1, retain: true });
   }
 
   /** A line's totals so far (zero for a line never crossed). */

@@ -7,7 +7,6 @@ import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { Occupancy, ZoneAlarm } from "../analytics/zones.js";
 import type { Frame } from "../camera/frame.js";
 import type { Box, Detection } from "../detect/detection.js";
-import type { CrossingMessage } from "./crossing-store.js";
 import type { EvaEvent, EventChange } from "./event.js";
 import { SnapshotWriter } from "./snapshot.js";
 import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-events.js";
@@ -18,9 +17,9 @@ import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-e
  */
 export interface EventSink {
   recordEvent(change: EventChange, ev: EvaEvent): void;
-  recordCrossing(camera: string, c: Crossing): CrossingMessage;
+  recordCrossing(camera: string, c: Crossing): void;
   recordSighting(s: SignSighting): void;
-  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): number;
+  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): void;
   /** an analytics alarm raised or cleared; the control-room API's alarm book gives it an id operators can ack */
   alarm(camera: string, alarm: ZoneAlarm | SignAlarm): void;
 }
@@ -44,6 +43,7 @@ export class EventMaintainer {
   private readonly rules: TrackEvents;
   private readonly camera: string;
   private readonly frameQuality = new FrameQuality(FROZEN_MS);
+  private lastFrameTime = 0;
 
   constructor(
     opts: MaintainerOptions,
@@ -60,8 +60,12 @@ export class EventMaintainer {
     this.onRecorded();
   }
 
-  /** Processes one frame's detections. Synchronous, so the frame may be released right after it returns. */
-  observe(frame: Frame, detections: readonly Detection[]): void {
+  /**
+   * Processes one frame's detections. Synchronous, so the frame may be released right after it returns.
+   * Returns how many live tracks are not stationary (motion gating analyses every frame while any is).
+   */
+  observe(frame: Frame, detections: readonly Detection[]): number {
+    this.lastFrameTime = frame.time;
     const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
     const quality = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b));
     const a = this.analytics.observe(frame.time, detections, { usable: !dark && !frozen, quality });
@@ -78,6 +82,7 @@ export class EventMaintainer {
     this.publishAlarms(a.alarms);
     this.publishOccupancy(a.occupancy);
     if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length) this.onRecorded();
+    return a.moving;
   }
 
   /**
@@ -97,7 +102,8 @@ export class EventMaintainer {
 
   /** Ends every open event and empties the zones (camera ended, disabled or agent stopping). */
   endAll(): void {
-    const a = this.analytics.endAll(Date.now());
+    // A file read faster than real time dates its frames ahead of the wall clock: never end before the last one.
+    const a = this.analytics.endAll(Math.max(Date.now(), this.lastFrameTime));
     this.emit(this.rules.endAll(a.ended));
     this.recordSightings(a.sightings.done);
     this.publishAlarms(a.alarms);

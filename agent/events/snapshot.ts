@@ -31,7 +31,12 @@ export class SnapshotWriter {
   private readonly pending = new Set<Promise<void>>();
   private readonly scenes = new Map<string, SnapshotScene>();
 
-  constructor(private readonly dir: string) {}
+  constructor(private dir: string) {}
+
+  /** New events' JPEGs go to `dir` (a reload's storage.snapshots); those already named keep their place. */
+  moveTo(dir: string): void {
+    this.dir = dir;
+  }
 
   /** Zones and lines to draw on this camera's snapshots. */
   setScene(camera: string, scene: SnapshotScene): void {

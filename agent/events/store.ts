@@ -328,6 +328,32 @@ export class EventStore {
     }
   }
 
+  /**
+   * Ends every event still open: after an unclean stop (kill -9, power cut) nobody else will, and an open event
+   * is neither ended on MQTT nor ever deleted by retention. Each ends at its last stored change, the last time
+   * the agent knew it, and its `end` message carries `reason`. Returns the events ended.
+   */
+  closeOpenEvents(reason: string): EvaEvent[] {
+    try {
+      return this.db.transaction(() => {
+        const open = this.db
+          .prepare("SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, updated_ms FROM events WHERE end_ms IS NULL ORDER BY start_ms, id")
+          .all() as Array<EventRow & { updated_ms: number }>;
+        const setEnd = this.db.prepare("UPDATE events SET end_ms = ?, updated_ms = ? WHERE id = ?");
+        const now = Date.now();
+        return open.map((r) => {
+          const endMs = Math.max(r.start_ms, r.updated_ms);
+          setEnd.run(endMs, now, r.id);
+          const ev = rowToEvent({ ...r, end_ms: endMs });
+          this.stmt.insertOutbox.run(EVENTS_TOPIC, JSON.stringify({ type: "end", event: ev, reason }), 1, 0, now);
+          return ev;
+        });
+      })();
+    } catch (err) {
+      throw toStoreError("closeOpenEvents", this.file, err);
+    }
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { Gauge, Registry } from "prom-client";
 import type { StatsPayload } from "../publish/payload-schemas.js";
+import type { AgentMetrics } from "./metrics.js";
 
 /** Health as the agent sees it now: healthy, or the reasons why not. */
 export interface HealthReport {
@@ -12,24 +12,23 @@ export interface HealthReport {
 
 export interface HealthSource {
   health(): HealthReport;
-  /** the `stats` figures; /metrics exposes the same numbers */
+  /** the `stats` figures */
   stats(): StatsPayload;
+  /** what GET /metrics serves (agent/health/metrics.ts); 404 without it */
+  metrics?: Pick<AgentMetrics, "contentType" | "text">;
 }
 
 /**
  * Local HTTP for orchestrators and Prometheus: `GET /healthz` (200 when cameras and detectors are healthy, 503
- * with the reasons otherwise) and `GET /metrics` (the `stats` figures in Prometheus text format).
+ * with the reasons otherwise) and `GET /metrics` (Prometheus text format, agent/health/metrics.ts).
  */
 export class HealthServer {
   private server: Server | null = null;
-  private readonly registry = new Registry();
 
   constructor(
     private readonly source: HealthSource,
     private readonly log: Logger,
-  ) {
-    this.defineMetrics();
-  }
+  ) {}
 
   /** Listens on host:port (port 0: any free port); resolves to the port. */
   async start(port: number, host: string): Promise<number> {
@@ -73,54 +72,8 @@ export class HealthServer {
       const h = this.source.health();
       return { status: h.healthy ? 200 : 503, type: "application/json", body: `${JSON.stringify(h)}\n` };
     }
-    if (path === "/metrics") return { status: 200, type: this.registry.contentType, body: await this.registry.metrics() };
+    const metrics = this.source.metrics;
+    if (path === "/metrics" && metrics) return { status: 200, type: metrics.contentType, body: await metrics.text() };
     return { status: 404, type: "text/plain", body: "not found: try /healthz or /metrics\n" };
-  }
-
-  private defineMetrics(): void {
-    const r = this.registry;
-    const source = this.source;
-    let current: StatsPayload | null = null;
-    // Figures are read once per scrape: the first gauge's collect() refreshes them for the others.
-    const stats = (): StatsPayload => current ?? source.stats();
-    const perCamera = (name: string, help: string, pick: (c: StatsPayload["cameras"][string]) => number | null) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ["camera"],
-        registers: [r],
-        collect() {
-          this.reset();
-          for (const [camera, c] of Object.entries(stats().cameras)) {
-            const v = pick(c);
-            if (v !== null) this.set({ camera }, v);
-          }
-        },
-      });
-    const single = (name: string, help: string, pick: (s: StatsPayload) => number | null, first = false) =>
-      new Gauge({
-        name,
-        help,
-        registers: [r],
-        collect() {
-          if (first) current = source.stats();
-          const v = pick(stats());
-          if (v !== null) this.set(v);
-        },
-      });
-    single("eva_uptime_seconds", "Seconds since the agent started", (s) => s.uptime_seconds, true);
-    perCamera("eva_camera_up", "1 when the camera is online and detecting", (c) => (c.state === "online" ? 1 : 0));
-    perCamera("eva_camera_fps_in", "Frames per second from ffmpeg", (c) => c.fps_in);
-    perCamera("eva_camera_fps_processed", "Frames per second through the detector", (c) => c.fps_processed);
-    perCamera("eva_camera_fps_skipped", "Frames per second dropped while the detector was busy", (c) => c.fps_skipped);
-    perCamera("eva_inference_ms_p50", "Median detector time per frame, ms", (c) => c.inference_ms.p50);
-    perCamera("eva_inference_ms_p95", "95th percentile detector time per frame, ms", (c) => c.inference_ms.p95);
-    single("eva_outbox_depth", "Messages waiting for the broker", (s) => s.outbox.depth);
-    single("eva_outbox_dropped_total", "Messages dropped by the outbox bound", (s) => s.outbox.dropped);
-    single("eva_outbox_compacted_total", "Superseded event updates removed by the outbox bound", (s) => s.outbox.compacted);
-    single("eva_db_bytes", "SQLite file size including the WAL", (s) => s.db_bytes);
-    single("eva_cpu_percent", "Agent CPU, 100 = one core", (s) => s.cpu_percent);
-    single("eva_rss_bytes", "Agent resident memory", (s) => s.rss_bytes);
-    single("eva_event_loop_lag_ms_p95", "95th percentile event-loop delay, ms", (s) => s.event_loop_lag_ms.p95);
   }
 }

@@ -42,6 +42,8 @@ export interface ControlRoomOptions {
   publishSnapshots: boolean;
   dbFile: string;
   newId: (now: number) => string;
+  /** the raised alarms; kept by the caller so that they outlive this API (a reload that reconnects rebuilds it) */
+  alarms?: AlarmBook;
   /** outbox bound figures, when a bound is running */
   outboxDrops?: () => { dropped: number; compacted: number };
 }
@@ -63,7 +65,7 @@ export class ControlRoomApi implements CommandTarget {
   private readonly startedAt = Date.now();
 
   constructor(private readonly o: ControlRoomOptions) {
-    this.alarms = new AlarmBook(o.newId);
+    this.alarms = o.alarms ?? new AlarmBook(o.newId);
     this.commands = new CommandChannel(o.publisher, this, o.log);
   }
 
@@ -231,7 +233,7 @@ export class ControlRoomApi implements CommandTarget {
       process: this.sampler.sample(),
     });
     if (advance) {
-      this.previous = Object.fromEntries(Object.entries(figures).map(([n, f]) => [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed }]));
+      this.previous = Object.fromEntries(Object.entries(figures).map(([n, f]) => [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, gated: f.gated }]));
       this.previousAt = now;
     }
     return stats;

@@ -3,8 +3,9 @@ import type { DeepStreamEvent, EventMessage } from "./payload-schemas.js";
 
 // payload_format: deepstream — events in NVIDIA DeepStream nvmsgconv's full schema (DeepStream's
 // NVDS_PAYLOAD_DEEPSTREAM, schema version 4.0), so platforms fed by DeepStream take eva events unchanged.
-// Field names follow the nvmsgconv sample payloads; what eva does not know (place, sensor location) is left
-// at DeepStream's own defaults.
+// Field names follow the nvmsgconv sample payloads. place.name and sensor.description carry device.name (what
+// an operator calls the pole or building), falling back to the device id; what eva does not know (coordinates)
+// is left at DeepStream's own defaults.
 
 /** DeepStream's event types: an eva `new` is an entry, `end` an exit, `update` a moving object. */
 const EVENT_TYPE = { new: "entry", update: "moving", end: "exit" } as const;
@@ -15,19 +16,25 @@ function uuidFrom(s: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
 }
 
-export function toDeepStream(m: EventMessage): DeepStreamEvent {
+export interface DeepStreamOptions {
+  /** device.name from the config */
+  deviceName?: string | undefined;
+}
+
+export function toDeepStream(m: EventMessage, o: DeepStreamOptions = {}): DeepStreamEvent {
   const ev = m.event;
+  const place = o.deviceName?.trim() || ev.device;
   const [x1, y1, x2, y2] = ev.box;
   const time = m.type === "end" && ev.end_time ? ev.end_time : ev.start_time;
   return {
     messageid: uuidFrom(`${ev.id}/${m.type}/${ev.end_time ?? ""}/${ev.top_score}`),
     mdsversion: "1.0",
     "@timestamp": time,
-    place: { id: ev.device, name: ev.device, type: "eva" },
+    place: { id: ev.device, name: place, type: "eva" },
     sensor: {
       id: ev.camera,
       type: "Camera",
-      description: ev.camera,
+      description: `${ev.camera} at ${place}`,
       location: { lat: 0, lon: 0, alt: 0 },
       coordinate: { x: 0, y: 0, z: 0 },
     },
@@ -48,7 +55,6 @@ export function toDeepStream(m: EventMessage): DeepStreamEvent {
 }
 
 /** The outbox encoder for payload_format: deepstream; only `events` rows change. */
-export function deepStreamEncoder(row: { topic: string; payload: string }): string {
-  if (row.topic !== "events") return row.payload;
-  return JSON.stringify(toDeepStream(JSON.parse(row.payload) as EventMessage));
+export function deepStreamEncoder(o: DeepStreamOptions = {}): (row: { topic: string; payload: string }) => string {
+  return (row) => (row.topic !== "events" ? row.payload : JSON.stringify(toDeepStream(JSON.parse(row.payload) as EventMessage, o)));
 }

@@ -10,6 +10,7 @@ import {
   type MqttClient,
 } from "mqtt";
 import type { Logger } from "pino";
+import { brokerUrlProblem } from "../config/broker-url.js";
 import type { MqttConfig } from "../config/schema.js";
 import type { Outbox, OutboxMessage } from "./outbox.js";
 
@@ -35,7 +36,6 @@ export interface OutboxPublisherOptions {
   encode?: (row: OutboxMessage) => string | Buffer;
 }
 
-const BROKER_SCHEMES = new Set(["mqtt", "mqtts", "ws", "wss", "tcp", "ssl"]);
 
 /** A connection that ends sooner than this after it was made counts as flapping. */
 const FLAP_MS = 10_000;
@@ -106,7 +106,8 @@ export class OutboxPublisher {
   private lastError: string | undefined;
   private readonly errorsLogged = new Set<string>();
   private depthLevel = 0;
-  private readonly subscriptions: Array<{ filter: string; handler: MessageHandler }> = [];
+  private readonly subscriptions: Array<{ filter: string; handler: MessageHandler; noLocal: boolean }> = [];
+  private readonly connectListeners: Array<() => void> = [];
 
   constructor(private readonly opts: OutboxPublisherOptions) {
     this.topicBase = `${opts.mqtt.topic_prefix}/${opts.deviceId}`;
@@ -157,10 +158,8 @@ export class OutboxPublisher {
       resubscribe: false,
     };
     // mqtt.js takes an unknown scheme for mqtt:// on localhost:1883; say so instead of connecting somewhere else.
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(m.url)?.[1]?.toLowerCase();
-    if (!scheme || !BROKER_SCHEMES.has(scheme)) {
-      throw new PublishError(`mqtt.url ${redactUrl(m.url)}: use mqtt://, mqtts://, ws:// or wss://`);
-    }
+    const why = brokerUrlProblem(m.url);
+    if (why) throw new PublishError(`mqtt.url ${redactUrl(m.url)}: ${why}`);
     this.log.info({ url: redactUrl(m.url), clientId, topic: this.topicBase }, "connecting to MQTT broker");
     let client: MqttClient;
     try {
@@ -192,9 +191,23 @@ export class OutboxPublisher {
    * QoS 1 on every connect. Register before start() so that commands queued by the broker are not missed.
    */
   subscribe(suffixFilter: string, handler: MessageHandler): void {
-    const filter = `${this.topicBase}/${suffixFilter}`;
-    this.subscriptions.push({ filter, handler });
-    if (this.client && this.isConnected) this.client.subscribe(filter, { qos: 1, nl: true });
+    this.subscribeTopic(`${this.topicBase}/${suffixFilter}`, handler, { noLocal: true });
+  }
+
+  /**
+   * Like subscribe(), for a full topic filter outside the device's tree (Home Assistant's discovery and birth
+   * topics). Without noLocal the agent also receives what it publishes there itself.
+   */
+  subscribeTopic(filter: string, handler: MessageHandler, opts: { noLocal?: boolean } = {}): void {
+    const noLocal = opts.noLocal ?? false;
+    this.subscriptions.push({ filter, handler, noLocal });
+    if (this.client && this.isConnected) this.client.subscribe(filter, { qos: 1, nl: noLocal });
+  }
+
+  /** Called after every (re)connect, once `online` is on its way: for what must be published on each connection. */
+  onConnected(listener: () => void): void {
+    this.connectListeners.push(listener);
+    if (this.isConnected) listener();
   }
 
   /** The full topic of a suffix under `<prefix>/<device>/`. */
@@ -305,12 +318,19 @@ export class OutboxPublisher {
     client.publish(this.statusTopic, "online", { qos: 1, retain: true }, (err) => {
       if (err && epoch === this.epoch) this.log.warn({ err: err.message }, "could not publish online status");
     });
-    for (const { filter } of this.subscriptions) {
+    for (const { filter, noLocal } of this.subscriptions) {
       // No Local: a reply the agent sends to a response topic under its own cmd/ never comes back as a command.
-      client.subscribe(filter, { qos: 1, nl: true }, (err, granted) => {
+      client.subscribe(filter, { qos: 1, nl: noLocal }, (err, granted) => {
         const refused = err ?? (granted?.some((g) => g.qos >= 0x80) ? new Error("subscription refused by the broker") : null);
         if (refused && epoch === this.epoch) this.log.error({ filter, err: refused.message }, "could not subscribe");
       });
+    }
+    for (const listener of this.connectListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "MQTT connect listener failed");
+      }
     }
     this.pump();
   }

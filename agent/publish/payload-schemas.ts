@@ -42,7 +42,14 @@ export const eventSchema = z.looseObject({
 });
 
 export const eventMessageSchema = z
-  .looseObject({ type: z.enum(["new", "update", "end"]), event: eventSchema })
+  .looseObject({
+    type: z.enum(["new", "update", "end"]),
+    event: eventSchema,
+    reason: z
+      .string()
+      .optional()
+      .describe("on an end the agent did not see happen: why it was ended (e.g. after an unclean stop, at the next start)"),
+  })
   .describe("one change of an event's lifecycle, on events; per camera in order, QoS 1 from the durable outbox");
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
@@ -129,6 +136,15 @@ export const occupancySchema = z
   })
   .describe("retained on occupancy/<camera>/<zone> whenever it changes");
 
+export const lineCountsSchema = z
+  .looseObject({
+    camera: cameraName,
+    line: z.string(),
+    counts: z.looseObject({ in: z.number().int().min(0), out: z.number().int().min(0) }).describe("totals since the line was first counted (kept in SQLite across restarts)"),
+    time: time.describe("the latest crossing, or when the agent started counting when there was none"),
+  })
+  .describe("retained on lines/<camera>/<line>: the line's running totals, with every crossing and once at start");
+
 export const snapshotPayloadSchema = z
   .string()
   .describe("the latest event's JPEG (binary, image/jpeg), retained on snapshots/<camera>; off unless mqtt.snapshots is true");
@@ -140,6 +156,7 @@ export const cameraStatsSchema = z.looseObject({
   fps_in: z.number().min(0).describe("frames per second from ffmpeg over the last interval"),
   fps_processed: z.number().min(0).describe("frames per second through the detector"),
   fps_skipped: z.number().min(0).describe("frames per second dropped because the detector was busy"),
+  fps_gated: z.number().min(0).describe("frames per second motion gating kept from the detector (no motion, nothing moving tracked, keep-alive not due)"),
   inference_ms: latency.describe("detector time per frame over the most recent frames (up to 512); null before the first"),
   provider: z.string().nullable().describe("execution provider running this camera's model"),
 });
@@ -255,6 +272,7 @@ export const publishedSchemas = {
   signs: signSchema,
   alarms: alarmSchema,
   occupancy: occupancySchema,
+  line_counts: lineCountsSchema,
   snapshot: snapshotPayloadSchema,
   stats: statsSchema,
   config: configReportSchema,

@@ -6,6 +6,8 @@ export interface CameraCounts {
   framesIn: number;
   framesSkipped: number;
   processed: number;
+  /** frames motion gating kept from the detector */
+  gated: number;
 }
 
 export interface CameraStatsInput extends CameraCounts {
@@ -39,6 +41,7 @@ export function buildStats(i: StatsInput): StatsPayload {
       fps_in: rate(c.framesIn, p?.framesIn, i.seconds),
       fps_processed: rate(c.processed, p?.processed, i.seconds),
       fps_skipped: rate(c.framesSkipped, p?.framesSkipped, i.seconds),
+      fps_gated: rate(c.gated, p?.gated, i.seconds),
       inference_ms: { p50: round(c.inference.p50), p95: round(c.inference.p95) },
       provider: c.provider,
     };

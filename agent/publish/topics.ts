@@ -15,6 +15,8 @@ export const COMMANDS = "cmd";
 export const cameraStatusTopic = (camera: string): string => `cameras/${camera}/status`;
 export const occupancyTopic = (camera: string, zone: string): string => `occupancy/${camera}/${zone}`;
 export const snapshotTopic = (camera: string): string => `snapshots/${camera}`;
+/** Retained running totals of one counting line (written by agent/events/crossing-store.ts). */
+export const lineCountsTopic = (camera: string, line: string): string => `lines/${camera}/${line}`;
 export const commandTopic = (name: string): string => `${COMMANDS}/${name}`;
 /** Where MQTT 3.1.1 clients (no response topic) read a command's reply. */
 export const commandResultTopic = (name: string): string => `${COMMANDS}/${name}/result`;
@@ -32,6 +34,7 @@ export type TopicKind =
   | { kind: "camera_status"; camera: string }
   | { kind: "events" | "crossings" | "signs" | "alarms" | "stats" | "config" }
   | { kind: "occupancy"; camera: string; zone: string }
+  | { kind: "line_counts"; camera: string; line: string }
   | { kind: "snapshot"; camera: string }
   | { kind: "command"; name: string }
   | { kind: "command_result"; name: string }
@@ -47,6 +50,7 @@ export function classifyTopic(suffix: string): TopicKind {
   }
   if (p.length === 3 && p[0] === "cameras" && p[2] === "status") return { kind: "camera_status", camera: p[1]! };
   if (p.length === 3 && p[0] === "occupancy") return { kind: "occupancy", camera: p[1]!, zone: p[2]! };
+  if (p.length === 3 && p[0] === "lines") return { kind: "line_counts", camera: p[1]!, line: p[2]! };
   if (p.length === 2 && p[0] === "snapshots") return { kind: "snapshot", camera: p[1]! };
   if (p.length === 2 && p[0] === COMMANDS) return { kind: "command", name: p[1]! };
   if (p.length === 3 && p[0] === COMMANDS && p[2] === "result") return { kind: "command_result", name: p[1]! };

@@ -75,6 +75,26 @@ describe("camera (real ffmpeg)", () => {
     expect(statuses.every((x) => x.state === "offline")).toBe(true);
   });
 
+  it("a source that comes back is online within 5 s, however long it was away; offline and online reported each time", async () => {
+    const { copyFileSync, mkdtempSync, renameSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const clip = await emptyClip(3);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "eva-back-")), "clip.mp4");
+    const { cam, statuses } = camera(file, { loop: true, realtime: true });
+    cam.start();
+    // away long enough for a doubling backoff to pass 8 s
+    await waitFor(() => cam.current.restarts >= 5, 30_000);
+    // appears whole, as a camera's stream does: ffmpeg must not catch a half-copied file
+    copyFileSync(clip, `${file}.tmp`);
+    renameSync(`${file}.tmp`, file);
+    const back = Date.now();
+    await waitFor(() => cam.current.state === "online", 15_000);
+    expect(Date.now() - back).toBeLessThan(5000);
+    expect(statuses.map((s) => s.state)).toContain("offline");
+    expect(statuses.at(-1)!.state).toBe("online");
+  });
+
   it("an unreachable RTSP camera's offline reason never carries its password", async () => {
     const { freePort } = await import("../support/ports.js");
     const port = await freePort(); // nothing listens there
@@ -85,6 +105,71 @@ describe("camera (real ffmpeg)", () => {
     expect(reason).toMatch(/refused|Connection|error/i);
     expect(reason).not.toContain("s3cretPW");
     expect(reason).not.toContain("viewer:");
+  });
+
+  it("a camera password is not in ffmpeg's command line (ps, /proc), and the camera still streams", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { readFileSync } = await import("node:fs");
+    const ts = await personPanTs(20, 10);
+    const server = http.createServer((req, res) => {
+      if (req.headers.authorization !== `Basic ${Buffer.from("viewer:s3cretPW").toString("base64")}`) {
+        res.writeHead(401, { "www-authenticate": 'Basic realm="cam"' });
+        return res.end();
+      }
+      res.writeHead(200, { "content-type": "video/mp2t" });
+      createReadStream(ts, { highWaterMark: 16 * 1024 }).pipe(res);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://viewer:s3cretPW@127.0.0.1:${(server.address() as AddressInfo).port}/cam.ts`;
+      const { cam, frames } = camera(url, { realtime: true });
+      cam.start();
+      await waitFor(() => cam.current.state === "online" && frames.length > 3, 20_000);
+      const children = execFileSync("pgrep", ["-P", String(process.pid), "ffmpeg"], { encoding: "utf8" }).trim().split("\n");
+      expect(children.length).toBeGreaterThan(0);
+      for (const pid of children) {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+        expect(argv).toContain("ffmpeg");
+        expect(argv).not.toContain("s3cretPW");
+        expect(argv).not.toContain("viewer:");
+      }
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+
+  it("eva preview's one-frame grab keeps the camera password out of ffmpeg's command line too", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { readFileSync } = await import("node:fs");
+    const { grabFrame } = await import("../../agent/camera/ffmpeg.js");
+    const ts = await personPanTs(20, 10);
+    // The first authorised request is held until ffmpeg's argv has been read, so the check cannot miss the process.
+    const argvs: string[] = [];
+    const server = http.createServer((req, res) => {
+      if (req.headers.authorization !== `Basic ${Buffer.from("viewer:s3cretPW").toString("base64")}`) {
+        res.writeHead(401, { "www-authenticate": 'Basic realm="cam"' });
+        return res.end();
+      }
+      const pids = execFileSync("pgrep", ["-P", String(process.pid), "ffmpeg"], { encoding: "utf8" }).trim().split("\n");
+      for (const pid of pids) argvs.push(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" "));
+      res.writeHead(200, { "content-type": "video/mp2t" });
+      createReadStream(ts, { highWaterMark: 16 * 1024 }).pipe(res);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://viewer:s3cretPW@127.0.0.1:${(server.address() as AddressInfo).port}/cam.ts`;
+      const rgb = await grabFrame({ source: url, width: 64, height: 36, rtspTransport: "tcp", timeoutSeconds: 10 });
+      expect(rgb.length).toBe(64 * 36 * 3);
+      expect(argvs.length).toBeGreaterThan(0);
+      for (const argv of argvs) {
+        expect(argv).toContain("ffmpeg");
+        expect(argv).not.toContain("s3cretPW");
+      }
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
   });
 
   it("a network camera that dies mid-stream goes offline with the cause and keeps being retried", async () => {

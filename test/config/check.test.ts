@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -5,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { cameraShapes, inDirection, shapesOutsideFrame, toPixels } from "../../agent/config/camera-shapes.js";
 import { checkConfigFile, checkConfigText, semanticProblems } from "../../agent/config/check.js";
 import { eva } from "../support/agent.js";
-import { shared } from "../support/paths.js";
+import { repoRoot, shared } from "../support/paths.js";
 
 const model = path.join(shared, "models/yolox_nano.onnx");
 const text = (modelPath: string, detect = "{model: m, width: 640, height: 360}") => `device: {id: box1}
@@ -18,41 +19,41 @@ cameras:
 `;
 
 describe("checks beyond the schema (check-config and every reload)", () => {
-  it("a valid config with a real model passes", () => {
-    expect(checkConfigText(text(model), "/tmp/eva.yaml", {}).problems).toEqual([]);
+  it("a valid config with a real model passes", async () => {
+    expect((await checkConfigText(text(model), "/tmp/eva.yaml", {})).problems).toEqual([]);
   });
 
-  it("a missing model file is placed at models.<name>.path", () => {
-    expect(checkConfigText(text("/nonexistent/m.onnx"), "/tmp/eva.yaml", {}).problems).toEqual([
+  it("a missing model file is placed at models.<name>.path", async () => {
+    expect((await checkConfigText(text("/nonexistent/m.onnx"), "/tmp/eva.yaml", {})).problems).toEqual([
       { file: "/tmp/eva.yaml", line: 3, col: 13, path: "models.m.path", message: "model file not found: /nonexistent/m.onnx" },
     ]);
   });
 
-  it("a file that is not ONNX is named as such, quickly (header parse, no session)", () => {
+  it("a file that is not ONNX is named as such, quickly (header parse, no session)", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "eva-check-"));
     const bad = path.join(dir, "bad.onnx");
     writeFileSync(bad, "<html>404 not found</html>\n");
-    const [p] = checkConfigText(text(bad), "/tmp/eva.yaml", {}).problems;
+    const [p] = (await checkConfigText(text(bad), "/tmp/eva.yaml", {})).problems;
     expect(p).toMatchObject({ line: 3, path: "models.m.path" });
     expect(p!.message).toMatch(/is not an ONNX model/);
   });
 
-  it("zones, lines and masks outside the detect frame are placed at their points (keys from the analytics schema)", () => {
+  it("zones, lines and masks outside the detect frame are placed at their points (keys from the analytics schema)", async () => {
     // The zone/line keys arrive with issue 4's schema; here they are added to an already-parsed config.
     const t = text(model, "{model: m}"); // size from the model: 416×416
-    const loaded = checkConfigText(t, "/tmp/eva.yaml", {}).loaded!;
+    const loaded = (await checkConfigText(t, "/tmp/eva.yaml", {})).loaded!;
     Object.assign(loaded.config.cameras.front!, {
       zones: { door: { points: [[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]] } },
       lines: { gate: { points: [[10, 400], [500, 400]] } },
     });
-    expect(semanticProblems(loaded)).toEqual([
+    expect(await semanticProblems(loaded)).toEqual([
       // not written in this text, so placed at the nearest key that is: the camera
       { file: "/tmp/eva.yaml", line: 6, col: 5, path: "cameras.front.lines.gate.points.1", message: "line 'gate' point [500, 400] is outside the 416×416 detect frame" },
     ]);
   });
 
-  it("a missing config file is a problem value, not a throw", () => {
-    expect(checkConfigFile("/nonexistent/eva.yaml").problems).toEqual([{ file: "/nonexistent/eva.yaml", line: 1, col: 1, path: "", message: "file not found" }]);
+  it("a missing config file is a problem value, not a throw", async () => {
+    expect((await checkConfigFile("/nonexistent/eva.yaml")).problems).toEqual([{ file: "/nonexistent/eva.yaml", line: 1, col: 1, path: "", message: "file not found" }]);
   });
 
   it("eva check-config prints the semantic problems with their place and exits 1", async () => {
@@ -99,5 +100,81 @@ describe("camera shapes (zones, lines, masks) read from a camera config", () => 
     expect(inDirection([[100, 200], [500, 200]])).toEqual([-0, 1]);
     // walking north: the right-hand side is east
     expect(inDirection([[300, 300], [300, 100]])).toEqual([1, 0]);
+  });
+});
+
+describe("check-config: the broker URL", () => {
+  it("rejects what mqtt.js cannot use, each at mqtt.url with why", async () => {
+    const base = (url: string) => `device: {id: d}\nmqtt: {url: "${url}"}\nmodels: {}\ncameras: {}\n`;
+    const why = async (url: string) => (await checkConfigText(base(url), "/tmp/eva.yaml", {})).problems.filter((p) => p.path === "mqtt.url").map((p) => p.message);
+    expect((await why("not a url"))[0]).toMatch(/not a URL/);
+    expect((await why("mqtt://127.0.0.1:99999"))[0]).toMatch(/port 99999 is out of range/);
+    expect((await why("http://127.0.0.1:1883"))[0]).toMatch(/scheme http/);
+    expect((await why("mqtt://"))[0]).toMatch(/no host/);
+    for (const good of ["mqtt://localhost:1883", "mqtts://user:pw@broker.example:8883", "ws://10.0.0.1/mqtt", "mqtt://[::1]:1883"]) expect(await why(good), good).toEqual([]);
+  });
+});
+
+describe("check-config: every problem in one run, files looked at without blocking", () => {
+  it("a model path that is a FIFO is refused at once, and the event loop keeps turning meanwhile", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eva-fifo-"));
+    const fifo = path.join(dir, "model.onnx");
+    execFileSync("mkfifo", [fifo]);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = Date.now();
+    const { problems } = await checkConfigText(text(fifo), "/tmp/eva.yaml", {});
+    clearInterval(timer);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(problems).toMatchObject([{ path: "models.m.path", message: expect.stringMatching(/not a regular file/) }]);
+    expect(ticks).toBeGreaterThanOrEqual(0);
+    // a TLS file and a labels file that are FIFOs too
+    const t = `device: {id: b}\nmqtt: {url: "mqtts://h:8883", tls: {ca: ${fifo}}}\nmodels:\n  m: {path: ${model}, labels: ${fifo}}\ncameras: {}\n`;
+    expect((await checkConfigText(t, "/tmp/eva.yaml", {})).problems.map((p) => p.path).sort()).toEqual(["models.m.labels", "mqtt.tls.ca"]);
+  });
+
+  it("schema, reference, file and label problems are all reported together, each at its place", async () => {
+    const labels = path.join(mkdtempSync(path.join(tmpdir(), "eva-labels-")), "labels.txt");
+    writeFileSync(labels, "person\ncar\n");
+    const t = `device: {id: b}
+mqtt: {url: "mqtt://h:1883"}
+models:
+  m: {path: ${model}, labels: ${labels}}
+  gone: {path: /nonexistent/gone.onnx}
+cameras:
+  a:
+    source: rtsp://a/1
+    fps: fast
+    detect: {model: m, width: 640, height: 360}
+  b:
+    source: rtsp://b/1
+    detect: {model: nosuch, width: 640, height: 360}
+  c:
+    source: rtsp://c/1
+    detect: {model: m, width: 640, height: 360, labels: [persn], min_score: {car: 0.5, bus: 0.4}}
+    zones:
+      door: {points: [[0, 0], [100, 0], [100, 100]], labels: [dog]}
+`;
+    const { problems, loaded } = await checkConfigText(t, "/tmp/eva.yaml", {});
+    expect(loaded).toBeUndefined();
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p.message]));
+    expect(Object.keys(byPath).sort()).toEqual([
+      "cameras.a.fps",
+      "cameras.b.detect.model",
+      "cameras.c.detect.labels.0",
+      "cameras.c.detect.min_score.bus",
+      "cameras.c.zones.door.labels.0",
+      "models.gone.path",
+    ]);
+    expect(byPath["cameras.c.detect.labels.0"]).toBe("model 'm' has no label 'persn'; did you mean 'person'?");
+    expect(byPath["cameras.b.detect.model"]).toMatch(/unknown model 'nosuch'/);
+    for (const p of problems) expect(p.line, p.path).toBeGreaterThan(1);
+  });
+
+  it("labels come from the model's metadata when no labels file is set", async () => {
+    const signs = path.join(repoRoot, "models/traffic-signs.onnx");
+    const t = text(signs, "{model: m, labels: [stop, stopp]}");
+    const { problems } = await checkConfigText(t, "/tmp/eva.yaml", {});
+    expect(problems).toMatchObject([{ path: "cameras.front.detect.labels.1", message: expect.stringMatching(/has no label 'stopp'; did you mean 'stop'/) }]);
   });
 });

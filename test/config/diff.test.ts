@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { diffPaths, planReload } from "../../agent/config/diff.js";
+import { diffPaths, planReload, reloadEffect } from "../../agent/config/diff.js";
+import { configKeyRows } from "../../agent/config/json-schema.js";
 import { parseConfig } from "../../agent/config/load.js";
 import type { Config } from "../../agent/config/schema.js";
 
@@ -28,6 +29,8 @@ describe("reload plan: what a config edit means for the running agent", () => {
       models: { load: [], close: [] },
       mqtt: false,
       storage: false,
+      storageLive: false,
+      health: false,
       log: false,
     });
   });
@@ -82,6 +85,29 @@ describe("reload plan: what a config edit means for the running agent", () => {
     const b = structuredClone(a);
     (b.cameras.a as Record<string, unknown>).zones = { door: { points: [[0, 0], [10, 0], [10, 10]] } };
     expect(planReload(a, b).cameras).toMatchObject({ updated: ["a"], restarted: [] });
+  });
+
+  it("every key of the config declares what its edit does (its own effect or its section's)", () => {
+    const rows = configKeyRows();
+    expect(rows.length).toBeGreaterThan(50);
+    for (const r of rows) {
+      const keys = r.key.replace(/\[\]/g, "").split(".").map((k) => (k === "<name>" ? "x" : k));
+      expect(reloadEffect(keys), r.key).not.toBeNull();
+    }
+    expect(reloadEffect(["cameras", "x", "source"])).toBe("camera_restart");
+    expect(reloadEffect(["cameras", "x", "detect", "min_score", "person"])).toBe("camera_live");
+    expect(reloadEffect(["cameras", "x", "zones", "door", "points"])).toBe("camera_live");
+    expect(reloadEffect(["storage", "db"])).toBe("database_move");
+    expect(reloadEffect(["nonsense"])).toBeNull();
+  });
+
+  it("retention and the snapshot folder change in place on the same database: no camera restarts, no store move", () => {
+    const p = plan((t) => t.replace("storage: {db: eva.db}", "storage: {db: eva.db, snapshots: /var/snaps, retention: {days: 3}}"));
+    expect(p).toMatchObject({ storage: false, storageLive: true, mqtt: false, cameras: { restarted: [], updated: [] } });
+  });
+
+  it("a health edit is planned (the server listens again), nothing else moves", () => {
+    expect(plan((t) => `${t}health: {port: 9200}\n`)).toMatchObject({ health: true, mqtt: false, storage: false, cameras: { restarted: [], updated: [] } });
   });
 
   it("diffPaths: nested keys, arrays whole, added keys as one path", () => {

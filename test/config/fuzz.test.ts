@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigReloader, type ReloadReport } from "../../agent/config-reloader.js";
 import { checkConfigText } from "../../agent/config/check.js";
 import { Agent } from "../../agent/controller.js";
@@ -104,20 +104,23 @@ function expectPlaced(problems: ConfigProblem[], text: string, file: string, see
 }
 
 describe("config fuzz: 1 000 random edits of a valid config", () => {
-  const baseline = checkConfigText(base, "/etc/eva/eva.yaml", {});
+  let baseline: Awaited<ReturnType<typeof checkConfigText>>;
+  beforeAll(async () => {
+    baseline = await checkConfigText(base, "/etc/eva/eva.yaml", {});
+  });
 
   it("the unmutated config is valid", () => {
     expect(baseline.problems).toEqual([]);
   });
 
-  it("check-config's path: never crashes; every problem has a line, a column and a key path", () => {
+  it("check-config's path: never crashes; every problem has a line, a column and a key path", async () => {
     let rejected = 0;
     let withoutPath = 0;
     for (let seed = 1; seed <= 1000; seed++) {
       const text = mutate(base, rng(seed));
-      let result: ReturnType<typeof checkConfigText>;
+      let result: Awaited<ReturnType<typeof checkConfigText>>;
       try {
-        result = checkConfigText(text, "/etc/eva/eva.yaml", {});
+        result = (await checkConfigText(text, "/etc/eva/eva.yaml", {}));
       } catch (err) {
         throw new Error(`seed ${seed} crashed: ${(err as Error).stack}\n---\n${text}`);
       }
@@ -159,7 +162,7 @@ describe("config fuzz: 1 000 random edits of a valid config", () => {
       if (report!.result === "rejected") {
         expectPlaced(report!.errors, text, file, seed);
         // the running config is still the last good one
-        expect(checkConfigText(running.text, file, {}).problems).toEqual([]);
+        expect((await checkConfigText(running.text, file, {})).problems).toEqual([]);
       } else applied++;
     }
     await reloader.close();
@@ -175,7 +178,7 @@ describe("config fuzz against a real agent", () => {
     // no broker, and camera sources that refuse at once: this is about the reload path, not the pictures
     const start = base.replace("mqtt://127.0.0.1:1883", "mqtt://127.0.0.1:9");
     writeFileSync(file, start);
-    const first = checkConfigText(start, file, {});
+    const first = (await checkConfigText(start, file, {}));
     expect(first.problems).toEqual([]);
     const log = pino({ level: "silent" });
     const agent = new Agent(first.loaded!, log);
@@ -193,7 +196,7 @@ describe("config fuzz against a real agent", () => {
           expect(agent.config, `seed ${seed}`).toBe(before);
         } else {
           applied++;
-          expect(agent.config, `seed ${seed}`).toEqual(checkConfigText(text, file, {}).loaded!.config);
+          expect(agent.config, `seed ${seed}`).toEqual((await checkConfigText(text, file, {})).loaded!.config);
         }
       }
     } finally {

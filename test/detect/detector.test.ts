@@ -112,7 +112,7 @@ describe("Detector with our own uint8 NHWC contract", () => {
     // Frames queued when the worker dies are answered with an error, none left hanging. (One or two may finish
     // before the termination lands: a tiny model is fast, so queue many.)
     const pending = Array.from({ length: 50 }, () => d.detect(red, filter).then(() => "answered", (e: { code: string }) => e.code));
-    await (d as unknown as { worker: Worker }).worker.terminate();
+    await (d as unknown as { sessions: { worker: Worker }[] }).sessions[0]!.worker.terminate();
     const outcomes = await Promise.all(pending);
     expect(outcomes.filter((o) => o !== "answered").every((o) => o === "EVA_DETECTOR_DIED")).toBe(true);
     expect(outcomes.filter((o) => o === "EVA_DETECTOR_DIED").length).toBeGreaterThan(0);

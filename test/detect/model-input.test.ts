@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { allocateModelInput, letterbox, stretch, writeModelInput, type InputSpec } from "../../agent/detect/model-input.js";
+import {
+  allocateModelInput,
+  fillPadding,
+  isIdentityPlacement,
+  letterbox,
+  stretch,
+  writeModelInput,
+  writeScaledInput,
+  type InputSpec,
+} from "../../agent/detect/model-input.js";
 
 const spec = (over: Partial<InputSpec>): InputSpec => ({
   width: 4,
@@ -75,5 +84,42 @@ describe("writeModelInput", () => {
     const out = allocateModelInput(s) as Float32Array;
     writeModelInput(frame, 2, 1, s, stretch(2, 1, 4, 1), out);
     expect(Array.from(out.subarray(0, 4))).toEqual([0, 50, 150, 200]);
+  });
+});
+
+describe("writeScaledInput (the convert-only path)", () => {
+  // A picture ffmpeg already scaled, in rows wider than the picture (it sits under the camera frame).
+  const picture = (w: number, h: number, stride: number) => {
+    const data = new Uint8Array(stride * h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w * 3; x++) data[y * stride + x] = (y * 31 + x * 7) % 256;
+    return { data, width: w, height: h, stride };
+  };
+
+  it.each([
+    spec({}),
+    spec({ color: "BGR" }),
+    spec({ layout: "NHWC", scale: 1 / 255 }),
+    spec({ layout: "NHWC", dtype: "uint8" }),
+    spec({ layout: "NCHW", dtype: "uint8", color: "BGR" }),
+  ])("gives what the resize gives for a picture at the content size ($layout $dtype $color)", (s) => {
+    const src = picture(4, 2, 4 * 3 + 6);
+    const packed = new Uint8Array(4 * 2 * 3);
+    for (let y = 0; y < 2; y++) packed.set(src.data.subarray(y * src.stride, y * src.stride + 12), y * 12);
+    const viaResize = allocateModelInput(s);
+    writeModelInput(packed, 4, 2, s, letterbox(4, 2, 4, 4), viaResize);
+    const converted = allocateModelInput(s);
+    fillPadding(s, converted);
+    writeScaledInput(src, s, converted);
+    expect(Array.from(converted)).toEqual(Array.from(viaResize));
+  });
+
+  it("is one copy for a uint8 RGB NHWC model when rows are contiguous", () => {
+    const s = spec({ layout: "NHWC", dtype: "uint8" });
+    const src = picture(4, 4, 12);
+    const out = allocateModelInput(s);
+    writeScaledInput(src, s, out);
+    expect(Array.from(out)).toEqual(Array.from(src.data));
+    expect(isIdentityPlacement(letterbox(4, 4, 4, 4), s)).toBe(true);
+    expect(isIdentityPlacement(letterbox(8, 4, 4, 4), s)).toBe(false);
   });
 });

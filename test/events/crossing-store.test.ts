@@ -14,7 +14,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("CrossingStore", () => {
-  it("counts per line survive a restart, and each crossing is queued on `crossings` with the totals", () => {
+  it("counts per line survive a restart; each crossing is queued on `crossings` and the retained `lines/<camera>/<line>` totals", () => {
     let s = new EventStore(file);
     let c = new CrossingStore(s);
     c.record("gate", { line: "door", direction: "in", label: "person", track_id: 3, time: Date.parse("2026-11-27T10:00:00Z") });
@@ -28,10 +28,30 @@ describe("CrossingStore", () => {
     expect(c.counts("gate", "never")).toEqual({ in: 0, out: 0 });
     const msg = c.record("gate", { line: "door", direction: "in", label: "person", track_id: 9, time: Date.parse("2026-11-27T10:00:05Z") });
     expect(msg).toEqual({ line: "door", direction: "in", label: "person", track_id: 9, camera: "gate", time: "2026-11-27T10:00:05.000Z", counts: { in: 2, out: 1 } });
-    const rows = s.peekOutbox(0, 10);
-    expect(rows.map((r) => r.topic)).toEqual(["crossings", "crossings", "crossings", "crossings"]);
-    expect(JSON.parse(rows.at(-1)!.payload)).toEqual(msg);
-    expect(rows.every((r) => r.qos === 1 && !r.retain)).toBe(true);
+    const rows = s.peekOutbox(0, 20);
+    const crossings = rows.filter((r) => r.topic === "crossings");
+    expect(crossings).toHaveLength(4);
+    expect(JSON.parse(crossings.at(-1)!.payload)).toEqual(msg);
+    expect(crossings.every((r) => r.qos === 1 && !r.retain)).toBe(true);
+    // each crossing is followed by its line's totals, retained, in the same transaction
+    expect(rows.map((r) => r.topic)).toEqual(["crossings", "lines/gate/door", "crossings", "lines/gate/door", "crossings", "lines/yard/door", "crossings", "lines/gate/door"]);
+    const totals = rows.at(-1)!;
+    expect(totals.retain).toBe(true);
+    expect(JSON.parse(totals.payload)).toEqual({ camera: "gate", line: "door", counts: { in: 2, out: 1 }, time: "2026-11-27T10:00:05.000Z" });
+    s.close();
+  });
+
+  it("announce queues each line's totals as they stand (zero for a line never crossed), retained", () => {
+    const s = new EventStore(file);
+    const c = new CrossingStore(s);
+    c.record("gate", { line: "door", direction: "out", label: "person", track_id: 1, time: 0 });
+    const before = s.peekOutbox(0, 20).length;
+    c.announce("gate", ["door", "new"], Date.parse("2026-12-01T00:00:00Z"));
+    const rows = s.peekOutbox(0, 20).slice(before);
+    expect(rows.map((r) => [r.topic, r.retain, JSON.parse(r.payload).counts])).toEqual([
+      ["lines/gate/door", true, { in: 0, out: 1 }],
+      ["lines/gate/new", true, { in: 0, out: 0 }],
+    ]);
     s.close();
   });
 

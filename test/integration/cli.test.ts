@@ -150,13 +150,27 @@ describe("eva CLI", () => {
     expect(bad.stderr).toContain("--inventory needs --camera");
   });
 
-  it("bench prints decode, inference and pipeline fps and their efficiency as JSON", async () => {
+  it("bench prints CPU ms per frame by stage beside the minimal loop's, and many-camera figures, as JSON", async () => {
     const clip = await personPanClip(5, 3);
     const { file } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: clip } } });
-    const r = await eva(["bench", "--config", file, "--seconds", "2", "--json"], { timeoutMs: 90_000 });
+    const r = await eva(["bench", "--config", file, "--seconds", "2", "--rounds", "1", "--baseline", "--json"], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
-    const b = JSON.parse(r.stdout) as Record<string, number>;
-    for (const k of ["decode_fps", "infer_fps", "pipeline_fps", "efficiency"]) expect(b[k], k).toBeGreaterThan(0);
-    expect(b.efficiency).toBeCloseTo(b.pipeline_fps! / Math.min(b.decode_fps!, b.infer_fps!), 1);
+    type Stages = { ffmpeg: number; main: number; detector: number; total: number };
+    const b = JSON.parse(r.stdout) as { eva_fps: number; baseline_fps: number; eva_cpu_ms_per_frame: Stages; baseline_cpu_ms_per_frame: Stages; cpu_ratio_eva_to_baseline: number };
+    expect(b.eva_fps).toBeGreaterThan(0);
+    expect(b.baseline_fps).toBeGreaterThan(0);
+    for (const s of [b.eva_cpu_ms_per_frame, b.baseline_cpu_ms_per_frame]) {
+      expect(s.total).toBeGreaterThan(0);
+      expect(s.total).toBeCloseTo(s.ffmpeg + s.main + s.detector, 1);
+    }
+    expect(b.cpu_ratio_eva_to_baseline).toBeCloseTo(b.eva_cpu_ms_per_frame.total / b.baseline_cpu_ms_per_frame.total, 1);
+
+    const m = await eva(["bench", "--config", file, "--cameras", "2", "--clip", clip, "--seconds", "2", "--json"], { timeoutMs: 120_000 });
+    expect(m.code, m.stderr).toBe(0);
+    const many = JSON.parse(m.stdout) as { per_camera: Record<string, { in: number; processed: number; gated: number }>; event_loop_lag_ms: { p99: number }; cpu_cores: Stages };
+    expect(Object.keys(many.per_camera)).toEqual(["cam1", "cam2"]);
+    for (const c of Object.values(many.per_camera)) expect(c.in).toBeGreaterThan(0);
+    expect(many.event_loop_lag_ms.p99).toBeGreaterThanOrEqual(0);
+    expect(many.cpu_cores.total).toBeGreaterThan(0);
   });
 });

@@ -8,6 +8,7 @@ import { TestBroker, sleep } from "../support/broker.js";
 import { emptyClip, personPanClip } from "../support/clips.js";
 import { MessageCollector, retained } from "../support/mqtt.js";
 import { freePort } from "../support/ports.js";
+import { promtoolCheckMetrics } from "../support/promtool.js";
 
 let broker: TestBroker;
 beforeAll(async () => {
@@ -75,13 +76,16 @@ describe("the control-room API on a running agent", () => {
       await sub.until(has(`${base}/events`, (p) => JSON.parse(p).type === "new"), 40_000, "an event");
       await sub.until(() => raw.some((m) => m.topic === `${base}/snapshots/street`), 20_000, "snapshot");
 
-      // health: the ghost camera makes it 503 with the reason; metrics carry the stats figures
+      // health: the ghost camera makes it 503 with the reason; /metrics passes promtool's lint with the agent's real figures
       const hz = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
       expect(hz.status).toBe(503);
       expect(JSON.stringify(await hz.json())).toContain("ghost");
       const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-      expect(metrics).toMatch(/eva_camera_fps_in\{camera="street"\} [0-9.]+/);
-      expect(metrics).toMatch(/eva_outbox_depth \d+/);
+      expect(metrics).toMatch(/eva_camera_frames_decoded_total\{camera="street"\} [1-9][0-9]*/);
+      expect(metrics).toMatch(/eva_inference_duration_seconds_count\{camera="street"\} [1-9][0-9]*/);
+      expect(metrics).toMatch(/eva_events_total\{camera="street",label="person"\} [1-9]/);
+      expect(metrics).toMatch(/eva_outbox_messages \d+/);
+      expect(await promtoolCheckMetrics(metrics)).toEqual({ code: 0, output: "" });
 
       // commands, MQTT v5 request/response
       const alarm = JSON.parse(sub.on(`${base}/alarms`).find((m) => JSON.parse(m.payload).camera === "ghost")!.payload) as { id: string };

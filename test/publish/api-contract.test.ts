@@ -138,13 +138,13 @@ describe("stats", () => {
     const stats = buildStats({
       now: Date.UTC(2026, 10, 27),
       seconds: 10,
-      cameras: { gate: { state: "online", framesIn: 150, framesSkipped: 20, processed: 130, inference: { p50: 33.33, p95: 51 }, provider: "cpu" } },
-      previous: { gate: { framesIn: 100, framesSkipped: 10, processed: 90 } },
+      cameras: { gate: { state: "online", framesIn: 150, framesSkipped: 20, processed: 130, gated: 30, inference: { p50: 33.33, p95: 51 }, provider: "cpu" } },
+      previous: { gate: { framesIn: 100, framesSkipped: 10, processed: 90, gated: 20 } },
       outbox: { depth: 3, dropped: 0, compacted: 0 },
       dbBytes: 4096,
       process: { uptime_seconds: 60, cpu_percent: 12.5, rss_bytes: 1e8, event_loop_lag_ms: { p50: 10.1, p95: 12, max: 20 } },
     });
-    expect(stats.cameras.gate).toEqual({ state: "online", fps_in: 5, fps_processed: 4, fps_skipped: 1, inference_ms: { p50: 33.3, p95: 51 }, provider: "cpu" });
+    expect(stats.cameras.gate).toEqual({ state: "online", fps_in: 5, fps_processed: 4, fps_skipped: 1, fps_gated: 1, inference_ms: { p50: 33.3, p95: 51 }, provider: "cpu" });
     expect(validateAgainst("Stats", stats)).toEqual([]);
   });
 
@@ -170,7 +170,9 @@ describe("payload_format: deepstream", () => {
     });
     expect(ds.messageid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(toDeepStream(m).messageid).toBe(ds.messageid);
-    expect(JSON.parse(deepStreamEncoder({ topic: "events", payload: JSON.stringify(m) }))).toEqual(ds);
-    expect(deepStreamEncoder({ topic: "alarms", payload: "{}" })).toBe("{}");
+    // without device.name the place is the device id
+    expect(ds.place.name).toBe(event.device);
+    expect(JSON.parse(deepStreamEncoder()({ topic: "events", payload: JSON.stringify(m) }))).toEqual(ds);
+    expect(deepStreamEncoder()({ topic: "alarms", payload: "{}" })).toBe("{}");
   });
 });

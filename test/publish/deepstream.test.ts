@@ -11,7 +11,7 @@ import { validateAgainst } from "../support/api-schemas.js";
 import { TestBroker } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
 
-it("payload_format: deepstream: events reach the broker in nvmsgconv's schema, other topics unchanged", async () => {
+it("payload_format: deepstream: events reach the broker in nvmsgconv's schema with device.name as the place, other topics unchanged", async () => {
   const broker = await TestBroker.start();
   const dir = mkdtempSync(join(tmpdir(), "eva-ds-"));
   const store = new EventStore(join(dir, "eva.db"));
@@ -20,7 +20,7 @@ it("payload_format: deepstream: events reach the broker in nvmsgconv's schema, o
     outbox: store,
     deviceId: "ds1",
     log: pino({ level: "silent" }),
-    encode: deepStreamEncoder,
+    encode: deepStreamEncoder({ deviceName: "North gate, pole 17" }),
     mqtt: { url: broker.url, topic_prefix: "eva", keepalive: 5, reconnect_seconds: 0.2 },
   });
   try {
@@ -31,7 +31,7 @@ it("payload_format: deepstream: events reach the broker in nvmsgconv's schema, o
     const msgs = await sub.until((m) => m.some((x) => x.topic.endsWith("/alarms")) && m.some((x) => x.topic.endsWith("/events")), 10_000, "both messages");
     const ds = JSON.parse(msgs.find((m) => m.topic === "eva/ds1/events")!.payload) as Record<string, any>;
     expect(validateAgainst("DeepStreamEvent", ds)).toEqual([]);
-    expect(ds).toMatchObject({ sensor: { id: "gate" }, object: { bbox: { topleftx: 1, toplefty: 2, bottomrightx: 30, bottomrighty: 41 }, car: { confidence: 0.8 } }, event: { id: ev.id, type: "entry" } });
+    expect(ds).toMatchObject({ place: { id: "ds1", name: "North gate, pole 17" }, sensor: { id: "gate", description: "gate at North gate, pole 17" }, object: { bbox: { topleftx: 1, toplefty: 2, bottomrightx: 30, bottomrighty: 41 }, car: { confidence: 0.8 } }, event: { id: ev.id, type: "entry" } });
     expect(validateAgainst("Alarm", JSON.parse(msgs.find((m) => m.topic === "eva/ds1/alarms")!.payload))).toEqual([]);
   } finally {
     await publisher.stop({ flushTimeoutMs: 0 });

@@ -42,8 +42,11 @@ export function logLines(stderr: string): Array<Record<string, unknown> & { msg:
 export interface TestConfigOptions {
   brokerUrl: string;
   deviceId?: string;
-  cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string }>;
+  /** realtime: false reads a file source with backpressure: every frame analysed, dated by its place in the clip */
+  cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string; realtime?: boolean }>;
   model?: "yolox" | "fastestdet";
+  /** more entries under models (name → YAML flow value), e.g. a crop classifier for a camera's classify rules */
+  models?: Record<string, string>;
 }
 
 /** Writes a config for the shared YOLOX-Nano model into a fresh temp dir; returns its path and dir. */
@@ -58,7 +61,7 @@ export function writeTestConfig(o: TestConfigOptions): { file: string; dir: stri
       ([name, c]) => `  ${name}:
     source: ${c.source}
     fps: ${c.fps ?? 5}
-    stall_seconds: 5
+${c.realtime === false ? "    realtime: false\n" : ""}    stall_seconds: 5
     detect: {model: coco, width: 640, height: 360, labels: [${(c.labels ?? ["person"]).join(", ")}], min_score: 0.4}
     events: {min_frames: 2, end_after_seconds: 1, update_interval_seconds: 1}
 ${c.extra ?? ""}`,
@@ -69,7 +72,7 @@ mqtt: {url: "${o.brokerUrl}", topic_prefix: eva, keepalive: 5, reconnect_seconds
 storage: {db: eva.db, snapshots: snapshots}
 models:
   coco: ${model}
-detector: {providers: [cpu], threads: 1}
+${Object.entries(o.models ?? {}).map(([n, v]) => `  ${n}: ${v}\n`).join("")}detector: {providers: [cpu], threads: 1}
 cameras:
 ${cams}
 `;

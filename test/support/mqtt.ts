@@ -93,3 +93,42 @@ export async function retained(url: string, topic: string, timeoutMs = 1000): Pr
     await client.endAsync(true);
   }
 }
+
+/**
+ * Every retained message under a topic filter, as a fresh subscriber gets them (topic → payload); waits until
+ * no new one has come for settleMs. Empty payloads are not retained messages (they delete one).
+ */
+export async function retainedMessages(url: string, filter: string, settleMs = 700): Promise<Map<string, Buffer>> {
+  const client = connect(url, { protocolVersion: 4, clean: true, reconnectPeriod: 0 });
+  const got = new Map<string, Buffer>();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let timer = setTimeout(resolve, settleMs);
+      client.once("error", reject);
+      client.on("message", (t, payload, packet) => {
+        if (!packet.retain || !payload.length) return;
+        got.set(t, payload);
+        clearTimeout(timer);
+        timer = setTimeout(resolve, settleMs);
+      });
+      client.once("connect", () => client.subscribe(filter, { qos: 1 }));
+    });
+  } finally {
+    await client.endAsync(true);
+  }
+  return got;
+}
+
+/** Publishes one message and waits for the broker's PUBACK. */
+export async function publishOnce(url: string, topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
+  const client = connect(url, { protocolVersion: 4, clean: true, reconnectPeriod: 0 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once("error", reject);
+      client.once("connect", () => resolve());
+    });
+    await client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
+  } finally {
+    await client.endAsync();
+  }
+}

@@ -1,0 +1,135 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { agentVersion } from "./version.js";
+
+// Prometheus conventions (https://prometheus.io/docs/practices/naming/): counters end in _total and are
+// counters, values are in base units (seconds, bytes), latency is a histogram (quantiles are computed by the
+// server over any window, across devices), never a pre-computed `_ms_p95` gauge. Rates such as fps are
+// rate() over the frame counters. process_* and nodejs_* come from prom-client's default metrics.
+
+/** What the agent knows at scrape time; cumulative figures since start, Prometheus takes rates. */
+export interface MetricsSnapshot {
+  cameras: Record<
+    string,
+    {
+      /** online and detecting */
+      up: boolean;
+      framesDecoded: number;
+      framesProcessed: number;
+      framesSkipped: number;
+      restarts: number;
+    }
+  >;
+  outbox: { depth: number | null; dropped: number; compacted: number };
+  dbBytes: number | null;
+  mqttConnected: boolean;
+}
+
+/** Detector round trips from 1 ms (a tiny model on a GPU) to 2 s (a big one on a busy CPU). */
+const INFERENCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2];
+
+/**
+ * The agent's /metrics: counters fed as things happen (events, crossings, sign sightings, alarms, inference
+ * times) and figures read at scrape time from a snapshot (frame counters, outbox, database size).
+ */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly inference: Histogram<"camera">;
+  private readonly events: Counter<"camera" | "label">;
+  private readonly crossings: Counter<"camera" | "line" | "direction" | "label">;
+  private readonly sightings: Counter<"camera" | "label">;
+  private readonly alarms: Counter<"camera" | "type">;
+
+  constructor(snapshot: () => MetricsSnapshot) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r });
+    // prom-client names three gauges *_total, which promtool's lint rejects (a _total is a counter); the same
+    // figures stay available per type in nodejs_active_handles, nodejs_active_requests, nodejs_active_resources.
+    for (const gaugeNamedTotal of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) r.removeSingleMetric(gaugeNamedTotal);
+    let current: MetricsSnapshot | null = null;
+    // One snapshot per scrape: the first collect() takes it, the others read it.
+    const snap = (first = false): MetricsSnapshot => {
+      if (first || !current) current = snapshot();
+      return current;
+    };
+
+    // Which version runs where, for joins in queries and dashboards (the `*_info` convention).
+    new Gauge({ name: "eva_build_info", help: "Always 1; the running eva version in its label", labelNames: ["version"], registers: [r] }).set({ version: agentVersion() }, 1);
+    this.inference = new Histogram({ name: "eva_inference_duration_seconds", help: "Detector round trip per frame (pre-processing, inference, decoding, NMS)", labelNames: ["camera"], buckets: INFERENCE_BUCKETS, registers: [r] });
+    this.events = new Counter({ name: "eva_events_total", help: "Events started (confirmed tracks), by camera and label", labelNames: ["camera", "label"], registers: [r] });
+    this.crossings = new Counter({ name: "eva_line_crossings_total", help: "Objects that crossed a counting line, by line and direction", labelNames: ["camera", "line", "direction", "label"], registers: [r] });
+    this.sightings = new Counter({ name: "eva_sign_sightings_total", help: "Traffic-sign sightings (one per sign per pass), by camera and class", labelNames: ["camera", "label"], registers: [r] });
+    this.alarms = new Counter({ name: "eva_alarms_raised_total", help: "Alarms raised, by camera and type", labelNames: ["camera", "type"], registers: [r] });
+
+    const perCamera = <T extends Counter<"camera"> | Gauge<"camera">>(kind: "counter" | "gauge", name: string, help: string, pick: (c: MetricsSnapshot["cameras"][string]) => number, first = false) => {
+      const collect = function (this: T): void {
+        this.reset();
+        for (const [camera, c] of Object.entries(snap(first).cameras)) {
+          if (this instanceof Counter) this.inc({ camera }, pick(c));
+          else (this as Gauge<"camera">).set({ camera }, pick(c));
+        }
+      };
+      return kind === "counter"
+        ? new Counter({ name, help, labelNames: ["camera"], registers: [r], collect: collect as () => void })
+        : new Gauge({ name, help, labelNames: ["camera"], registers: [r], collect: collect as () => void });
+    };
+    perCamera("gauge", "eva_camera_up", "1 when the camera is online and detecting", (c) => (c.up ? 1 : 0), true);
+    perCamera("counter", "eva_camera_frames_decoded_total", "Frames delivered by ffmpeg", (c) => c.framesDecoded);
+    perCamera("counter", "eva_camera_frames_processed_total", "Frames through the detector", (c) => c.framesProcessed);
+    perCamera("counter", "eva_camera_frames_skipped_total", "Frames dropped because the detector was busy with an older one", (c) => c.framesSkipped);
+    perCamera("counter", "eva_camera_restarts_total", "ffmpeg restarts after a failure or stall", (c) => c.restarts);
+
+    const single = (kind: "counter" | "gauge", name: string, help: string, pick: (s: MetricsSnapshot) => number | null) => {
+      const collect = function (this: Counter | Gauge): void {
+        const v = pick(snap());
+        this.reset();
+        // An unlabelled series cannot be left out for one scrape: a figure that cannot be read now is NaN.
+        if (this instanceof Counter) this.inc(v ?? 0);
+        else (this as Gauge).set(v ?? Number.NaN);
+      };
+      return kind === "counter" ? new Counter({ name, help, registers: [r], collect }) : new Gauge({ name, help, registers: [r], collect });
+    };
+    single("gauge", "eva_outbox_messages", "Messages waiting in the outbox for the broker's acknowledgement", (s) => s.outbox.depth);
+    single("counter", "eva_outbox_dropped_total", "Messages dropped by the outbox bound (max_rows, max_age_hours)", (s) => s.outbox.dropped);
+    single("counter", "eva_outbox_compacted_total", "Superseded event updates removed by the outbox bound", (s) => s.outbox.compacted);
+    single("gauge", "eva_db_size_bytes", "SQLite database size including its write-ahead log", (s) => s.dbBytes);
+    single("gauge", "eva_mqtt_connected", "1 while the MQTT broker connection is up", (s) => (s.mqttConnected ? 1 : 0));
+  }
+
+  /** One frame's detector round trip, in milliseconds as the detector reports it. */
+  observeInference(camera: string, ms: number): void {
+    this.inference.observe({ camera }, ms / 1000);
+  }
+
+  eventStarted(camera: string, label: string): void {
+    this.events.inc({ camera, label });
+  }
+
+  lineCrossed(camera: string, line: string, direction: string, label: string): void {
+    this.crossings.inc({ camera, line, direction, label });
+  }
+
+  signSighted(camera: string, label: string): void {
+    this.sightings.inc({ camera, label });
+  }
+
+  alarmRaised(camera: string, type: string): void {
+    this.alarms.inc({ camera, type });
+  }
+
+  /**
+   * Series that exist before their first increment, so `rate()` and `increase()` see the first crossing of a
+   * line instead of a series appearing from nothing (Prometheus' advice for known label sets).
+   */
+  declareLines(camera: string, lines: readonly string[], labels: readonly string[]): void {
+    for (const line of lines) for (const direction of ["in", "out"]) for (const label of labels) this.crossings.inc({ camera, line, direction, label }, 0);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text for one scrape. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

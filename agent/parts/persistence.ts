@@ -1,0 +1,194 @@
+import { realpathSync } from "node:fs";
+import path from "node:path";
+import type { Logger } from "pino";
+import type { Crossing } from "../analytics/line-crossings.js";
+import type { SignSighting } from "../analytics/sign-sightings.js";
+import type { ConfigProblem, LoadedConfig } from "../config/load.js";
+import { locate } from "../config/load.js";
+import type { ReloadPlan } from "../config/diff.js";
+import type { Config } from "../config/schema.js";
+import { CrossingStore, type CrossingMessage } from "../events/crossing-store.js";
+import type { EvaEvent, EventChange } from "../events/event.js";
+import { Retention } from "../events/retention.js";
+import { SignStore } from "../events/sign-store.js";
+import { SnapshotWriter } from "../events/snapshot.js";
+import { HeldWrites } from "../events/held-writes.js";
+import { EventStore, type EventQuery, type EventStoreOptions } from "../events/store.js";
+import { ReloadError, unchanged, type PreparedChange } from "./part.js";
+
+/** About a minute of a busy site's events, crossings and occupancy; a few MB of memory at most. */
+const MAX_HELD_WRITES = 20_000;
+
+/**
+ * Everything that writes to disk: the event store with its outbox, crossings, sign sightings, snapshots and
+ * retention. Callers go through this part, never a store they kept, so a reload that moves the database is
+ * followed by cameras and the uplink without them holding a closed handle.
+ */
+export class Persistence {
+  private db!: EventStore;
+  private crossings!: CrossingStore;
+  private signs!: SignStore;
+  private writer!: SnapshotWriter;
+  private retention: Retention | null = null;
+  /** writes the database could not take (disk full), waiting in order */
+  readonly held: HeldWrites;
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly log: Logger,
+    /** store options (a size cap); the agent uses none */
+    private readonly storeOptions: EventStoreOptions = {},
+    maxHeldWrites = MAX_HELD_WRITES,
+  ) {
+    this.held = new HeldWrites(maxHeldWrites, log);
+  }
+
+  /** Opens the database (throws StoreError when it cannot) and starts retention. */
+  start(cfg: Config): void {
+    this.use(new EventStore(cfg.storage.db, this.storeOptions));
+    // Held writes are tried again every second: space returns when retention or the outbox frees pages.
+    this.flushTimer = setInterval(() => this.held.held && this.held.flush(), 1000);
+    this.flushTimer.unref();
+    this.writer = new SnapshotWriter(cfg.storage.snapshots);
+    this.startRetention(cfg);
+  }
+
+  /** The open store: the outbox the uplink reads and the events the control room queries. */
+  get store(): EventStore {
+    return this.db;
+  }
+
+  get snapshots(): SnapshotWriter {
+    return this.writer;
+  }
+
+  // Every write goes through the held-writes queue: on a full disk it is kept in memory, in order, not lost.
+  recordEvent(change: EventChange, ev: EvaEvent): void {
+    this.held.run("recordEvent", (e) => this.db.recordEvent(change, e), ev);
+  }
+
+  /** The crossing's message, or null while writes are held (it is stored, and published, once they go in). */
+  recordCrossing(camera: string, c: Crossing): CrossingMessage | null {
+    return this.held.run("recordCrossing", (x) => this.crossings.record(camera, x), c) ?? null;
+  }
+
+  /** Retained line totals as they stand, when a camera's analytics start or its lines are edited. */
+  announceLines(camera: string, lines: readonly string[]): void {
+    this.crossings.announce(camera, lines);
+  }
+
+  recordSighting(s: SignSighting): void {
+    this.held.run("recordSighting", (x) => this.signs.record(x), s);
+  }
+
+  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): void {
+    this.held.run("enqueue", (p) => this.db.enqueue(topic, p, opts), payload);
+  }
+
+  /** Why persistence makes the agent unhealthy: writes held because the database cannot take them. */
+  healthReasons(): string[] {
+    const h = this.held;
+    if (!h.held && !h.dropped) return [];
+    const now = h.held ? `${h.held} writes held in memory (${h.lastError})` : "";
+    const lost = h.dropped ? `${h.dropped} dropped over the bound of ${MAX_HELD_WRITES}` : "";
+    return [`database ${this.db.file} cannot be written: ${[now, lost].filter(Boolean).join("; ")}`];
+  }
+
+  queryEvents(q: EventQuery): EvaEvent[] {
+    return this.db.queryEvents(q);
+  }
+
+  /**
+   * A moved database is opened now (it may fail); it takes over, with the undelivered messages, at commit.
+   * Retention and the snapshot folder change in place, on the same database.
+   */
+  async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
+    const cfg = next.config;
+    // The same file under another name (a symlink, a relative path) is no move: a second handle on it would
+    // re-enqueue the outbox into itself for ever.
+    if (!plan.storage || sameFile(cfg.storage.db, this.db.file)) {
+      if (!plan.storageLive) return unchanged;
+      return {
+        abort: async () => {},
+        commit: async () => {
+          this.writer.moveTo(cfg.storage.snapshots);
+          this.startRetention(cfg);
+        },
+      };
+    }
+    let store: EventStore;
+    try {
+      store = new EventStore(cfg.storage.db);
+    } catch (err) {
+      const keys = ["storage", "db"];
+      const problem: ConfigProblem = { file: next.file, ...locate(next.text, keys), path: keys.join("."), message: (err as Error).message };
+      throw new ReloadError([problem]);
+    }
+    return {
+      abort: async () => store.close(),
+      commit: async () => {
+        await this.writer.idle();
+        this.retention?.stop();
+        moveOutbox(this.db, store, this.log);
+        this.db.close();
+        this.use(store);
+        this.writer = new SnapshotWriter(cfg.storage.snapshots);
+        this.startRetention(cfg);
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.held.flush();
+    if (this.held.held) this.log.error({ lost: this.held.held }, "stopping with writes the database could not take; they are lost");
+    await this.writer?.idle();
+    this.retention?.stop();
+    this.db?.close();
+  }
+
+  private use(store: EventStore): void {
+    // Before any camera writes: events left open by an unclean stop end now, on MQTT too.
+    const ended = store.closeOpenEvents("agent restarted after an unclean stop; the event ended at its last change");
+    if (ended.length) this.log.warn({ events: ended.length, db: store.file }, "events left open by an unclean stop ended");
+    this.db = store;
+    this.crossings = new CrossingStore(store);
+    this.signs = new SignStore(store);
+  }
+
+  private startRetention(cfg: Config): void {
+    this.retention?.stop();
+    this.retention = null;
+    const keep = cfg.storage.retention;
+    if (!keep || (keep.days === undefined && keep.max_mb === undefined)) return;
+    this.retention = new Retention(this.db, {
+      ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
+      ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
+    }, this.log);
+    this.retention.start();
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  const real = (f: string) => {
+    try {
+      return realpathSync(f);
+    } catch {
+      return path.resolve(f);
+    }
+  };
+  return real(a) === real(b);
+}
+
+/** Messages not yet delivered follow the database to its new place, in order, so a storage move loses none. */
+function moveOutbox(from: EventStore, to: EventStore, log: Logger): void {
+  let moved = 0;
+  for (let rows = from.peekOutbox(0, 500); rows.length; rows = from.peekOutbox(0, 500)) {
+    for (const row of rows) {
+      to.enqueue(row.topic, row.payload, { qos: row.qos, retain: row.retain });
+      from.deleteOutbox(row.seq);
+      moved++;
+    }
+  }
+  if (moved) log.info({ messages: moved }, "undelivered messages moved to the new database");
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# What eva gets from this machine's GPU, side by side in one run: `eva bench` with providers [tensorrt] FP32,
+# [tensorrt] FP16, [cuda] and [cpu], for our traffic-sign model and YOLOX-Nano, then a second start to show the
+# TensorRT engine cache hit. For any NVIDIA machine whose onnxruntime-node has the GPU providers (x64 with
+# CUDA 12, or a Jetson with the binding of scripts/jetson/). Written without a GPU to try it on: each step says
+# what it could not do and the run goes on.
+#
+#   npm ci && npm run build            # once
+#   scripts/gpu-check.sh [SECONDS]     # SECONDS per bench run, default 10
+#   YOLOX=/path/yolox_nano.onnx COCO_NAMES=/path/coco.names scripts/gpu-check.sh
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+root=$(pwd)
+seconds=${1:-10}
+eva=(node "$root/dist/agent/cli/main.js")
+work=$(mktemp -d "${TMPDIR:-/tmp}/eva-gpu-check.XXXXXX")
+cache="$work/trt-cache"
+results="$work/results.jsonl"
+: > "$results"
+echo "eva gpu-check: work folder $work (kept: logs per run)"
+
+[ -f dist/agent/cli/main.js ] || { echo "dist/ missing: run npm ci && npm run build first"; exit 1; }
+command -v ffmpeg >/dev/null || { echo "ffmpeg missing"; exit 1; }
+
+echo
+echo "== machine"
+uname -m
+[ -f /etc/nv_tegra_release ] && head -1 /etc/nv_tegra_release
+[ -r /proc/device-tree/model ] && tr -d '\0' < /proc/device-tree/model && echo
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
+trt=$(ls /usr/lib/*-linux-gnu/libnvinfer.so.*.*.* 2>/dev/null | sed 's/.*libnvinfer\.so\.//' | sort | tail -1)
+echo "TensorRT: ${trt:-not found (libnvinfer.so.X.Y.Z)}"
+command -v nvcc >/dev/null && nvcc --version | tail -1
+[ -f /opt/eva/BUILD-INFO.txt ] && cat /opt/eva/BUILD-INFO.txt
+echo "onnxruntime-node providers: $(node -p 'require("onnxruntime-node").listSupportedBackends().map(b => b.name + (b.bundled ? "" : "*")).join(", ")' 2>&1 | tail -1)  (* = libraries found at session creation, not bundled)"
+echo "ffmpeg hardware decoders: $(ffmpeg -hide_banner -decoders 2>/dev/null | awk '/nvv4l2dec|nvmpi|cuvid/ {print $2}' | tr '\n' ' ')"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# A 1280x720 H.264 clip: bench loops it as fast as it decodes.
+clip="$work/clip.mp4"
+ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=1280x720:rate=25" -t 10 -c:v libx264 -pix_fmt yuv420p "$clip" \
+  || ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=1280x720:rate=25" -t 10 -pix_fmt yuv420p "$clip" \
+  || { echo "could not make a test clip with ffmpeg"; exit 1; }
+
+models=()
+models+=("signs|$root/models/traffic-signs.onnx||640|360")
+yolox=${YOLOX:-$root/../shared/models/yolox_nano.onnx}
+names=${COCO_NAMES:-$(dirname "$yolox")/coco.names}
+if [ -f "$yolox" ] && [ -f "$names" ]; then
+  models+=("yolox-nano|$yolox|$names|640|360")
+else
+  echo "YOLOX-Nano not found at $yolox (scripts/download-models.sh DIR, then YOLOX=DIR/yolox_nano.onnx): skipped"
+fi
+
+# One config per run: a single provider, so a provider that cannot load fails the run instead of falling back.
+config() { # name model labels width height providers fp16
+  local f="$work/$1.yaml" labels=""
+  [ -n "$3" ] && labels=", labels: $3"
+  cat > "$f" <<YAML
+device: {id: gpu-check}
+mqtt: {url: "mqtt://127.0.0.1:1"}
+storage: {db: $work/$1.db, snapshots: $work/$1-snapshots}
+models:
+  m: {path: $2$labels}
+detector:
+  providers: [$6]
+  threads: 2
+  tensorrt: {fp16: $7, engine_cache: $cache, timing_cache: true}
+cameras:
+  clip:
+    source: $clip
+    fps: 25
+    hwaccel: auto
+    detect: {model: m, width: $4, height: $5, min_score: 0.5}
+YAML
+  echo "$f"
+}
+
+bench() { # label model-name config
+  local log="$work/$1.log"
+  echo "-- $1"
+  if timeout $((seconds * 3 + 1800)) env EVA_LOG_LEVEL=info "${eva[@]}" bench --config "$3" --seconds "$seconds" --json > "$work/$1.json" 2> "$log"; then
+    local built hit
+    built=$(grep -o '"build_s":[0-9.]*' "$log" | head -1 | cut -d: -f2)
+    hit=$(grep -o '"load_s":[0-9.]*' "$log" | head -1 | cut -d: -f2)
+    node -e '
+      const [label, model, built, hit] = process.argv.slice(1);
+      const r = JSON.parse(require("fs").readFileSync(process.argv[5], "utf8").trim().split("\n").pop());
+      console.log(JSON.stringify({ ...r, label, model, engine_built_s: built || null, engine_hit_s: hit || null }));
+    ' "$1" "$2" "$built" "$hit" "$work/$1.json" >> "$results" || echo "   no JSON from bench (see $log)"
+  else
+    echo "   failed: $(grep -v '^{' "$log" | tail -2 | tr '\n' ' ')$(grep -o '"err":"[^"]*"' "$log" | tail -1)"
+    echo "{\"label\":\"$1\",\"model\":\"$2\",\"failed\":true}" >> "$results"
+  fi
+}
+
+echo
+echo "== benches ($seconds s each; a first TensorRT run builds its engine, which takes minutes on a Jetson)"
+for m in "${models[@]}"; do
+  IFS='|' read -r name path labels w h <<< "$m"
+  bench "$name-trt-fp32" "$name" "$(config "$name-trt-fp32" "$path" "$labels" "$w" "$h" tensorrt false)"
+  bench "$name-trt-fp16" "$name" "$(config "$name-trt-fp16" "$path" "$labels" "$w" "$h" tensorrt true)"
+  bench "$name-cuda" "$name" "$(config "$name-cuda" "$path" "$labels" "$w" "$h" cuda false)"
+  bench "$name-cpu" "$name" "$(config "$name-cpu" "$path" "$labels" "$w" "$h" cpu false)"
+  # Second start with the same cache: the engine must load, not build.
+  bench "$name-trt-fp16-again" "$name" "$work/$name-trt-fp16.yaml"
+done
+
+echo
+echo "== results (infer = the detector's round trip; efficiency = pipeline_fps / min(decode_fps, infer_fps))"
+node -e '
+  const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const cols = ["label", "provider", "infer_ms_p50", "infer_ms_p95", "infer_fps", "decode_fps", "pipeline_fps", "efficiency", "engine_built_s", "engine_hit_s"];
+  const cell = (r, c) => (r.failed ? (c === "label" ? r.label : c === "provider" ? "unavailable" : "") : String(r[c] ?? ""));
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r, c).length)));
+  const line = (vals) => vals.map((v, i) => v.padEnd(width[i])).join("  ");
+  console.log(line(cols));
+  for (const r of rows) console.log(line(cols.map((c) => cell(r, c))));
+  for (const m of [...new Set(rows.map((r) => r.model))]) {
+    const get = (s) => rows.find((r) => r.label === `${m}-${s}` && !r.failed);
+    const cpu = get("cpu"), fp16 = get("trt-fp16"), fp32 = get("trt-fp32"), cuda = get("cuda"), again = get("trt-fp16-again");
+    const ratio = (a, b) => (a && b ? (b.infer_ms_p50 / a.infer_ms_p50).toFixed(2) + "x" : "n/a");
+    console.log(`${m}: p50 speed-up vs cpu  trt-fp16 ${ratio(fp16, cpu)}  trt-fp32 ${ratio(fp32, cpu)}  cuda ${ratio(cuda, cpu)};` +
+      `  engine cache: first start built in ${fp16?.engine_built_s ?? "?"} s, second start ${again?.engine_hit_s ? "loaded in " + again.engine_hit_s + " s (hit)" : again?.engine_built_s ? "BUILT AGAIN (no hit)" : "?"}`);
+  }
+' "$results"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

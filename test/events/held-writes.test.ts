@@ -1,0 +1,68 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { Config } from "../../agent/config/schema.js";
+import type { EvaEvent } from "../../agent/events/event.js";
+import { Persistence } from "../../agent/parts/persistence.js";
+
+// A full disk, for real: SQLite's page cap on a real file (EventStoreOptions.maxBytes) fails writes with
+// SQLITE_FULL exactly as a full filesystem does; the outbox draining (the broker taking messages) frees pages.
+
+const ev = (i: number): EvaEvent => ({
+  id: `01HELD${String(i).padStart(20, "0")}`, device: "d", camera: "a", label: "person",
+  start_time: new Date(1_700_000_000_000 + i * 1000).toISOString(), end_time: null, top_score: 0.9, box: [1, 2, 3, 4], snapshot: null,
+});
+
+function persistence(maxHeld = 20_000) {
+  const dir = mkdtempSync(path.join(tmpdir(), "eva-full-"));
+  const p = new Persistence(pino({ level: "silent" }), { maxBytes: 96 * 1024 }, maxHeld);
+  p.start({ storage: { db: path.join(dir, "eva.db"), snapshots: path.join(dir, "snaps") } } as Config);
+  return p;
+}
+
+const waitFor = async (cond: () => boolean, ms: number) => {
+  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error("timed out");
+};
+
+describe("a full disk holds events, it does not drop them", () => {
+  it("writes that fail for lack of space wait in memory, unhealthy meanwhile, and go in, in order, once space returns", async () => {
+    const p = persistence();
+    try {
+      // until the disk is full, then 30 more
+      let n = 0;
+      for (; p.held.held === 0 && n < 100_000; n++) p.recordEvent("new", ev(n));
+      for (const end = n + 30; n < end; n++) p.recordEvent("new", ev(n));
+      expect(p.held.held).toBe(31);
+      expect(p.healthReasons().join(" ")).toMatch(/cannot be written: \d+ writes held in memory .*SQLITE_FULL/);
+      // the broker takes the queued messages: their pages are free again
+      for (const row of p.store.peekOutbox(0, 10_000)) p.store.deleteOutbox(row.seq);
+      await waitFor(() => p.held.held === 0, 10_000);
+      expect(p.healthReasons()).toEqual([]);
+      const ids = p.queryEvents({}).map((e) => e.id);
+      expect(ids).toEqual([...Array(n).keys()].map((i) => ev(i).id));
+      // and each announced in order once it was written
+      const seqOrder = p.store.peekOutbox(0, 10_000).map((r) => (JSON.parse(r.payload) as { event: EvaEvent }).event.id);
+      expect(seqOrder).toEqual(seqOrder.slice().sort());
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it("past the bound the oldest held writes go first, counted, and /healthz says so", async () => {
+    const p = persistence(50);
+    try {
+      for (let i = 0; i < 800; i++) p.recordEvent("new", ev(i));
+      expect(p.held.held).toBe(50);
+      expect(p.held.dropped).toBeGreaterThan(0);
+      expect(p.healthReasons().join(" ")).toMatch(/dropped over the bound/);
+      for (const row of p.store.peekOutbox(0, 10_000)) p.store.deleteOutbox(row.seq);
+      await waitFor(() => p.held.held === 0, 10_000);
+      // the newest 50 made it
+      expect(p.queryEvents({}).map((e) => e.id).slice(-50)).toEqual([...Array(50).keys()].map((i) => ev(750 + i).id));
+    } finally {
+      await p.stop();
+    }
+  });
+});
