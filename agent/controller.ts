@@ -91,13 +91,20 @@ export class Agent {
     return this.loaded.config;
   }
 
+  /** Starts every part; if one cannot start (no camera can run), what did start is stopped before the error. */
   async start(): Promise<void> {
     const cfg = this.config;
-    this.persistence.start(cfg);
-    this.uplink.start(cfg);
-    await this.health.start(cfg);
-    await Promise.all([this.detectors.start(cfg), this.classifiers.start(cfg)]);
-    this.cameras.start(cfg);
+    try {
+      this.persistence.start(cfg);
+      this.uplink.start(cfg);
+      await this.health.start(cfg);
+      await Promise.all([this.detectors.start(cfg), this.classifiers.start(cfg)]);
+      this.cameras.start(cfg);
+    } catch (err) {
+      // A running MQTT client or health server would keep the process alive after the error (eva bench hung).
+      await this.stop(0).catch(() => {});
+      throw err;
+    }
   }
 
   /**
