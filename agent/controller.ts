@@ -143,6 +143,11 @@ export class Agent {
     return this.cameras.figures();
   }
 
+  /** Detector round-trip percentiles per camera over its recent frames (eva bench, scripts/gpu-check.sh). */
+  inference(): Record<string, { p50: number | null; p95: number | null }> {
+    return Object.fromEntries(Object.entries(this.cameras.controlFigures(this.providers())).map(([n, f]) => [n, f.inference]));
+  }
+
   providers(): Record<string, string> {
     return { ...this.classifiers.providers(), ...this.detectors.providers() };
   }
