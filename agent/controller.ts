@@ -98,15 +98,22 @@ export class Agent {
     return this.loaded.config;
   }
 
+  /** Starts every part; if one cannot start (no camera can run), what did start is stopped before the error. */
   async start(): Promise<void> {
     const cfg = this.config;
-    this.persistence.start(cfg);
-    this.uplink.start(cfg);
     // The web console rides on the health port; who may use it depends on the address it listens on.
     this.health.mountRoutes((c) => new ConsoleRoutes(this.consoleSource(), this.log, { host: c.health.host }).handle);
-    await this.health.start(cfg);
-    await Promise.all([this.detectors.start(cfg), this.classifiers.start(cfg)]);
-    this.cameras.start(cfg);
+    try {
+      this.persistence.start(cfg);
+      this.uplink.start(cfg);
+      await this.health.start(cfg);
+      await Promise.all([this.detectors.start(cfg), this.classifiers.start(cfg)]);
+      this.cameras.start(cfg);
+    } catch (err) {
+      // A running MQTT client or health server would keep the process alive after the error (eva bench hung).
+      await this.stop(0).catch(() => {});
+      throw err;
+    }
   }
 
   /**
@@ -143,6 +150,11 @@ export class Agent {
 
   figures(): Record<string, CameraFigures> {
     return this.cameras.figures();
+  }
+
+  /** Detector round-trip percentiles per camera over its recent frames (eva bench, scripts/gpu-check.sh). */
+  inference(): Record<string, { p50: number | null; p95: number | null }> {
+    return Object.fromEntries(Object.entries(this.cameras.controlFigures(this.providers())).map(([n, f]) => [n, f.inference]));
   }
 
   providers(): Record<string, string> {

@@ -1,7 +1,8 @@
 // Time detector models in onnxruntime-node on one thread, as the agent runs them.
-// usage: node scripts/bench-model.mjs [model.onnx ...] [--runs 100] [--threads 1]
-// With no model given it times models/traffic-signs.onnx (and its 1024x576 sibling) beside YOLOX-nano@416 and
-// FastestDet@352 from ../shared/models (when present), so ratios come from one run.
+// usage: node scripts/bench-model.mjs [model.onnx ...] [--runs 100] [--threads 1] [--crops 2]
+// With no model given it times models/traffic-signs.onnx and models/sign-classifier.onnx (a batch of --crops
+// crops: a dynamic batch axis takes that size) beside YOLOX-nano@416 and FastestDet@352 from ../shared/models
+// (when present), so ratios come from one run.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -21,16 +22,18 @@ const opt = (name, dflt) => {
 };
 const runs = opt('--runs', 100);
 const threads = opt('--threads', 1);
+// GTSDB frames hold 1.7 signs on average (801 in 466 frames): 2 crops a frame is the typical classifier batch
+const crops = opt('--crops', 2);
 const models = args.length
   ? args
-  : ['models/traffic-signs.onnx', 'models/traffic-signs-1024.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
+  : ['models/traffic-signs.onnx', 'models/sign-classifier.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
       .map((p) => path.resolve(repoRoot, p))
       .filter(existsSync);
 
 function inputFor(session) {
   // onnxruntime-node 1.30 exposes input metadata; fall back to the uint8 NHWC contract.
   const meta = session.inputMetadata?.[0];
-  const dims = meta?.shape?.map((d) => (typeof d === 'number' ? d : 1)) ?? [1, 288, 512, 3];
+  const dims = meta?.shape?.map((d) => (typeof d === 'number' ? d : crops)) ?? [1, 288, 512, 3];
   const size = dims.reduce((a, b) => a * b, 1);
   const type = meta?.type ?? 'uint8';
   if (type === 'uint8') {
@@ -80,6 +83,12 @@ const results = sessions.map((s) => ({
 }));
 for (const r of results) {
   console.log(`${r.model.padEnd(24)} ${r.input.padEnd(26)} median ${r.median.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  min ${r.min.toFixed(2)} ms  (${runs} runs, ${threads} thread)`);
+}
+const byName = Object.fromEntries(results.map((r) => [r.model, r]));
+if (byName['traffic-signs.onnx'] && byName['sign-classifier.onnx']) {
+  const both = byName['traffic-signs.onnx'].median + byName['sign-classifier.onnx'].median;
+  console.log(`traffic-signs.onnx + sign-classifier.onnx (${crops} crops): ${both.toFixed(2)} ms per frame (sum of medians, inference only)`);
+  if (byName['yolox_nano.onnx']) console.log(`detect + classify / yolox_nano.onnx median time ratio: ${(both / byName['yolox_nano.onnx'].median).toFixed(2)}`);
 }
 if (results.length > 1) {
   for (const r of results.slice(1)) {

@@ -108,10 +108,16 @@ for m in "${models[@]}"; do
 done
 
 echo
-echo "== results (infer = the detector's round trip; efficiency = pipeline_fps / min(decode_fps, infer_fps))"
+echo "== results (infer = the detector's round trip, ms; cpu_ms = CPU per analysed frame, all threads, from /proc;"
+echo "   efficiency = pipeline_fps / (1000 / infer_ms_p50): how close the whole pipeline comes to its detector's rate)"
 node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
-  const cols = ["label", "provider", "infer_ms_p50", "infer_ms_p95", "infer_fps", "decode_fps", "pipeline_fps", "efficiency", "engine_built_s", "engine_hit_s"];
+  for (const r of rows) {
+    if (r.failed) continue;
+    r.cpu_ms = r.eva_cpu_ms_per_frame?.total;
+    r.efficiency = r.pipeline_fps && r.infer_ms_p50 ? (r.pipeline_fps / (1000 / r.infer_ms_p50)).toFixed(2) : "";
+  }
+  const cols = ["label", "provider", "infer_ms_p50", "infer_ms_p95", "pipeline_fps", "cpu_ms", "efficiency", "engine_built_s", "engine_hit_s"];
   const cell = (r, c) => (r.failed ? (c === "label" ? r.label : c === "provider" ? "unavailable" : "") : String(r[c] ?? ""));
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r, c).length)));
   const line = (vals) => vals.map((v, i) => v.padEnd(width[i])).join("  ");
@@ -120,7 +126,7 @@ node -e '
   for (const m of [...new Set(rows.map((r) => r.model))]) {
     const get = (s) => rows.find((r) => r.label === `${m}-${s}` && !r.failed);
     const cpu = get("cpu"), fp16 = get("trt-fp16"), fp32 = get("trt-fp32"), cuda = get("cuda"), again = get("trt-fp16-again");
-    const ratio = (a, b) => (a && b ? (b.infer_ms_p50 / a.infer_ms_p50).toFixed(2) + "x" : "n/a");
+    const ratio = (a, b) => (a && b && a.infer_ms_p50 > 0 ? (b.infer_ms_p50 / a.infer_ms_p50).toFixed(2) + "x" : "n/a");
     console.log(`${m}: p50 speed-up vs cpu  trt-fp16 ${ratio(fp16, cpu)}  trt-fp32 ${ratio(fp32, cpu)}  cuda ${ratio(cuda, cpu)};` +
       `  engine cache: first start built in ${fp16?.engine_built_s ?? "?"} s, second start ${again?.engine_hit_s ? "loaded in " + again.engine_hit_s + " s (hit)" : again?.engine_built_s ? "BUILT AGAIN (no hit)" : "?"}`);
   }

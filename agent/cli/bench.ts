@@ -95,6 +95,9 @@ interface PhaseResult {
   /** detector runs (tiles) and classifier crops per analysed frame (eva phases only) */
   modelRuns?: number;
   crops?: number;
+  /** the detector's round trip over the phase's recent frames, p50 and p95 (eva phases only) */
+  inferP50?: number;
+  inferP95?: number;
   frames: number;
   /** CPU ms per analysed frame */
   ffmpeg: number;
@@ -116,9 +119,12 @@ async function evaPhase(loaded: LoadedConfig, name: string, cam: CameraConfig, s
     const frames = fb.processed - fa.processed;
     const r = perFrame(frames, (b.at - a.at) / 1000, b.ffmpeg - a.ffmpeg, b.main - a.main, b.rest - a.rest);
     const n = Math.max(1, frames);
+    const pct = agent.inference()[name];
     return {
       ...r,
       inferMs: (fb.inferMsTotal - fa.inferMsTotal) / n,
+      inferP50: pct?.p50 ?? NaN,
+      inferP95: pct?.p95 ?? NaN,
       provider: agent.providers()[cam.detect.model] ?? "none",
       modelRuns: (fb.modelRuns - fa.modelRuns) / n,
       crops: (fb.crops - fa.crops) / n,
@@ -213,7 +219,7 @@ export async function bench(args: string[]): Promise<number> {
         loads.push(loadavg()[0]!);
       }
     }
-    const med = (rs: PhaseResult[], k: "fps" | "inferMs" | "modelRuns" | "crops" | "ffmpeg" | "main" | "detector" | "total") => round(median(rs.map((x) => x[k] ?? NaN)));
+    const med = (rs: PhaseResult[], k: "fps" | "inferMs" | "inferP50" | "inferP95" | "modelRuns" | "crops" | "ffmpeg" | "main" | "detector" | "total") => round(median(rs.map((x) => x[k] ?? NaN)));
     const result: Record<string, unknown> = {
       camera: name,
       model: cam.detect.model,
@@ -226,6 +232,8 @@ export async function bench(args: string[]): Promise<number> {
       // the names scripts/gpu-check.sh reads: the whole pipeline's rate and the time inside run()
       pipeline_fps: med(eva, "fps"),
       infer_ms_mean: med(eva, "inferMs"),
+      infer_ms_p50: med(eva, "inferP50"),
+      infer_ms_p95: med(eva, "inferP95"),
       // detect.tiles and classify: detector runs and classifier crops per analysed frame
       tiles: Math.round(med(eva, "modelRuns")),
       pipeline_model_runs_per_frame: med(eva, "modelRuns"),

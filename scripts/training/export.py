@@ -14,7 +14,7 @@ OPSET = 13
 VERSION = "2.0.0"  # of the shipped model: 2 = crops-then-scenes recipe, 1 = seven-stage recipe
 
 
-def export_onnx(net, path, h, w, seed, version=VERSION):
+def export_onnx(net, path, h, w, seed, version=VERSION, labels=None, description=None):
     check_input_size(h, w)
     net = net.eval()
     wrapper = ExportWrapper(net, h, w).eval()
@@ -23,10 +23,11 @@ def export_onnx(net, path, h, w, seed, version=VERSION):
     torch.onnx.export(wrapper, dummy, path, opset_version=OPSET, input_names=["images"],
                       output_names=["output0"], do_constant_folding=True)
     m = onnx.load(path)
-    names = "{" + ", ".join(f"{i}: {n!r}" for i, n in enumerate(CLASS_NAMES)) + "}"
+    labels = labels or CLASS_NAMES
+    names = "{" + ", ".join(f"{i}: {n!r}" for i, n in enumerate(labels)) + "}"
     meta = {
         "format": "yolov8",
-        "labels": json.dumps(CLASS_NAMES),
+        "labels": json.dumps(labels),
         "names": names,
         "imgsz": json.dumps([h, w]),
         "input_layout": "NHWC",
@@ -35,7 +36,7 @@ def export_onnx(net, path, h, w, seed, version=VERSION):
         "resize": "letterbox",
         "pad_value": "114",
         "seed": str(seed),
-        "description": ("eva traffic-sign detector: 43 GTSRB classes, ShuffleNetV2-style backbone, "
+        "description": description or ("eva traffic-sign detector: 43 GTSRB classes, ShuffleNetV2-style backbone, "
                         "anchor-free stride-8 head, trained only on procedurally rendered scenes. "
                         "Output [1, 4+43, N]: cx, cy, w, h in input pixels, then per-class sigmoid "
                         "scores (objectness folded in); no NMS inside."),

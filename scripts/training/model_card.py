@@ -1,88 +1,96 @@
-"""Write models/README.md from the evaluation report and a benchmark log, so the card's numbers
-are the measured ones.
+"""Write models/README.md from the measured reports, so the card's numbers are the measured ones.
 
-    /usr/bin/python3 scripts/training/model_card.py --eval work/eval.json --bench work/bench.txt \
-        --head card/head.md --tail card/tail.md --out models/README.md \
-        --dashcam traffic-signs.onnx=work/dashcam_traffic-signs.json \
-                  traffic-signs-1024.onnx=work/dashcam_traffic-signs-1024.json
+    /usr/bin/python3 scripts/training/model_card.py --work scripts/training/work \\
+        --template scripts/training/card/README.template.md --out models/README.md
 
-scripts/train-traffic-signs.sh runs it last, with the paths from the repo root.
+Reads from --work: real_holdout.json and real_val.json (eval_real.py on GTSDB frames 00500-00599 and
+00400-00499), synthetic.json (eval_real.py --synthetic), classifier_gtsrb_test.json (eval_classifier.py),
+bench.txt (bench-model.mjs), agent_val/agent_holdout .txt and .json (scripts/evaluate-signs.mjs output and report). The template's {placeholders} are filled from them; missing reports leave "n/a".
+scripts/train-traffic-signs.sh runs it last.
 """
 import argparse
 import json
+import os
+import re
 
-from signs import CLASS_NAMES
+
+class Figures(dict):
+    def __missing__(self, key):
+        return "n/a"
 
 
-def dashcam_section(specs):
-    """Side-by-side table of evaluate.py --dashcam reports (1360x800 frames, 20-60 px signs)."""
-    if not specs:
-        return []
-    bad = [s for s in specs if "=" not in s]
-    if bad:
-        raise SystemExit(f"--dashcam {bad[0]}: expected MODEL=REPORT.json")
-    reps = [(name, json.load(open(path))) for name, path in (s.split("=", 1) for s in specs)]
-    r0 = reps[0][1]
-    lines = ["### Dashcam frames (1360×800, signs 20–60 px)", "",
-             f"{r0['images']} held-out frames rendered at 1360×800 (seed {r0['seed']}, the held-out background "
-             f"families) with {r0['signs']} signs of 20–60 px, the setting of real dashcam photos; each model gets "
-             "them letterboxed to its own input, as the agent does (`evaluate.py --dashcam`). Sizes are in frame pixels.",
-             "", "| metric | " + " | ".join(f"`{n}` ({r['input'][1]}×{r['input'][0]})" for n, r in reps) + " |",
-             "|---|" + "---:|" * len(reps),
-             "| mAP@0.5 | " + " | ".join(f"**{r['map50']:.3f}**" for _, r in reps) + " |",
-             "| recall at ≤ 0.1 FP / image | " + " | ".join(f"{r['recall_at_0.1fp']:.3f}" for _, r in reps) + " |"]
-    for k in r0["recall_by_size_at_0.1fp"]:
-        if r0["recall_by_size_at_0.1fp"][k]["n"]:
-            lines.append(f"| recall, signs {k.replace('-inf', '+')} (n = {r0['recall_by_size_at_0.1fp'][k]['n']}) | " +
-                         " | ".join(f"{r['recall_by_size_at_0.1fp'][k]['recall']:.3f}" for _, r in reps) + " |")
-    return lines + [""]
+def real_keys(prefix, r, out):
+    f3 = lambda v: f"{v:.3f}"
+    out[f"{prefix}_frames"] = str(r["n_images"])
+    out[f"{prefix}_signs"] = str(r["n_gt"])
+    for k in ("ap_agnostic", "map43", "map4", "recall_fp01", "cls_acc_found"):
+        out[f"{prefix}_{k}"] = f3(r[k])
+    out[f"{prefix}_threshold"] = f"{r['threshold']:.2f}"
+    out[f"{prefix}_n_found"] = str(r["n_found"])
+    if "map4_detector_only" in r:
+        out[f"{prefix}_map4_det"] = f3(r["map4_detector_only"])
+    for k, (rec, n) in r["recall_by_size"].items():
+        key = re.sub(r"\W", "_", k.strip("-"))
+        out[f"{prefix}_size_{key}"] = f"{rec:.2f}" if rec == rec else "n/a"
+        out[f"{prefix}_size_{key}_n"] = str(n)
+
+
+def per_class_table(r):
+    rows = ["| class | AP@0.5 | signs |", "|---|---:|---:|"]
+    for name, v in r["per_class"].items():
+        if v["n_gt"]:
+            rows.append(f"| {name} | {v['ap']:.3f} | {v['n_gt']} |")
+    return "\n".join(rows)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--eval", required=True)
-    ap.add_argument("--bench", required=True)
-    ap.add_argument("--head", required=True, help="hand-written markdown before the figures")
-    ap.add_argument("--tail", required=True, help="hand-written markdown after the figures")
-    ap.add_argument("--dashcam", nargs="*", default=[], metavar="MODEL=REPORT.json",
-                    help="evaluate.py --dashcam reports, one per model, shown side by side")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--template", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    r = json.load(open(a.eval))
-    bench = open(a.bench).read().strip()
-    ok_map = "met" if r["map50"] >= 0.95 else "**missed**"
-    lines = [open(a.head).read().rstrip(), "", "## Measured accuracy (held-out synthetic set)", ""]
-    if r.get("input") and r["input"] != [288, 512]:
-        raise SystemExit(f"{a.eval}: the card's main figures are for the 512x288 model, this report is {r['input']}")
-    lines += [
-        f"{r['images']} scenes with {r['signs']} signs, rendered with seed {r['seed']} on background families never "
-        f"used in training ({', '.join(r['families'])}). Scored on the shipped `.onnx` through onnxruntime-node "
-        "(`scripts/training/evaluate.py`), class-aware NMS at IoU 0.5, VOC all-point AP.",
-        "",
-        "| metric | value | target |",
-        "|---|---:|---|",
-        f"| mAP@0.5 (mean over 43 classes) | **{r['map50']:.3f}** | ≥ 0.95: {ok_map} |",
-        f"| mAP@0.5, signs ≥ 20 px (smaller ones ignored, COCO-style) | {r['map50_min20px']:.3f} | |",
-        f"| AP@0.5, class-agnostic (is a sign found at all) | {r['ap50_class_agnostic']:.3f} | |",
-        f"| recall at ≤ 0.1 false positives / image | **{r['recall_at_0.1fp']:.3f}** | (score ≥ {r['score_threshold_at_0.1fp']:.2f}, "
-        f"{r['fp_at_threshold']} FP on {r['images']} images) |",
-    ]
-    for k, v in r["recall_by_size_at_0.1fp"].items():
-        lines.append(f"| recall at that threshold, signs {k.replace('-inf', '+')} | {v['recall']:.3f} | n = {v['n']} |")
-    lines += ["", "![held-out detections](traffic-signs-eval.jpg)", "",
-              "*Held-out scenes: green = ground truth, yellow = correct detection, red = false or misclassified "
-              "detection, at the 0.1 FP/image threshold.*", "",
-              *dashcam_section(a.dashcam),
-              "### Per-class AP@0.5", "", "| id | class | AP@0.5 | held-out signs |", "|---:|---|---:|---:|"]
-    for c, name in enumerate(CLASS_NAMES):
-        v = r["per_class"][name]
-        lines.append(f"| {c} | {name} | {v['ap']:.3f} | {v['n_gt']} |")
-    lines += ["", "## Measured speed", "",
-              "onnxruntime-node 1.30, 1 intra-op thread, sequential execution, median of interleaved runs "
-              "(`node scripts/bench-model.mjs --runs 100`), all models in the same process on the same machine:",
-              "", "```", bench, "```", ""]
-    lines.append(open(a.tail).read().rstrip())
-    open(a.out, "w").write("\n".join(lines) + "\n")
+    fig = Figures()
+    load = lambda name: json.load(open(os.path.join(a.work, name))) if os.path.exists(os.path.join(a.work, name)) else None
+    for prefix, name in (("h", "real_holdout.json"), ("v", "real_val.json"), ("s", "synthetic.json")):
+        r = load(name)
+        if r:
+            real_keys(prefix, r, fig)
+            fig[f"{prefix}_per_class"] = per_class_table(r)
+    c = load("classifier_gtsrb_test.json")
+    if c:
+        fig["c_recut"] = f"{c['recut']['accuracy'] * 100:.1f} %"
+        fig["c_as_given"] = f"{c['as_given']['accuracy'] * 100:.1f} %" if "as_given" in c else "n/a"
+        fig["c_worst"] = ", ".join(f"{k} {v * 100:.0f} %" for k, v in c["recut"]["worst"])
+    for prefix, name in (("ah", "agent_holdout.json"), ("av", "agent_val.json")):
+        r = load(name)
+        if r:
+            fig[f"{prefix}_ap_agnostic"] = f"{r['ap50_class_agnostic']:.3f}"
+            fig[f"{prefix}_map43"] = f"{r['map50_43class']:.3f}"
+            fig[f"{prefix}_map4"] = f"{r['map50_4category']:.3f}"
+            fig[f"{prefix}_recall_fp01"] = f"{r['recall_at_fp']['recall']:.3f}"
+            fig[f"{prefix}_threshold"] = f"{r['recall_at_fp']['threshold']:.2f}"
+            fig[f"{prefix}_cls_acc"] = f"{r['classification_accuracy_of_found']['accuracy']:.3f}"
+            fig[f"{prefix}_cpu_ms"] = f"{r['timing']['cpu_ms_per_frame']:.1f}"
+            fig[f"{prefix}_infer_ms"] = f"{r['timing']['infer_ms_per_frame_median']:.1f}"
+            fig[f"{prefix}_load"] = f"{r['timing']['loadavg_1m']:.1f}"
+    for key in ("agent_val", "agent_holdout"):
+        path = os.path.join(a.work, f"{key}.txt")
+        fig[key] = open(path).read().strip() if os.path.exists(path) else "(not run: scripts/evaluate-signs.mjs is not in this checkout)"
+    bench = os.path.join(a.work, "bench.txt")
+    if os.path.exists(bench):
+        fig["bench"] = open(bench).read().strip()
+        m = re.search(r"\): ([\d.]+) ms per frame", fig["bench"])
+        y = re.search(r"yolox_nano.onnx\s+\S+ \S+\s+median ([\d.]+) ms", fig["bench"])
+        if m:
+            fig["bench_pair"] = m.group(1)
+        if y:
+            fig["bench_yolox"] = y.group(1)
+    text = open(a.template).read()
+    missing = sorted(set(re.findall(r"(?<!\{)\{([a-z0-9_]+)\}(?!\})", text)) - set(fig))
+    out = text.format_map(fig)
+    with open(a.out, "w") as f:
+        f.write(out)
+    print(f"{a.out} written" + (f"; no figure for: {', '.join(missing)}" if missing else ""))
 
 
 if __name__ == "__main__":

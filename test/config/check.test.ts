@@ -172,7 +172,7 @@ cameras:
   });
 
   it("labels come from the model's metadata when no labels file is set", async () => {
-    const signs = path.join(repoRoot, "models/traffic-signs.onnx");
+    const signs = path.join(repoRoot, "models/traffic-signs-synthetic.onnx"); // 43 class names in its metadata
     const t = text(signs, "{model: m, labels: [stop, stopp]}");
     const { problems } = await checkConfigText(t, "/tmp/eva.yaml", {});
     expect(problems).toMatchObject([{ path: "cameras.front.detect.labels.1", message: expect.stringMatching(/has no label 'stopp'; did you mean 'stop'/) }]);

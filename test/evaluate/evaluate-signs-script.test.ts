@@ -25,7 +25,9 @@ async function evaluate(args: string[]): Promise<{ code: number; stdout: string;
 describe("scripts/evaluate-signs.mjs", () => {
   it("scores the shipped detector on a few real frames through the built agent and writes the scorecard", async () => {
     const out = path.join(dir, "report.json");
-    const r = await evaluate(["--gt", gt, "--frames", "500-509", "--detector", path.join(repoRoot, "models/traffic-signs.onnx"), "--tiles", "2x1", "--json", out]);
+    // the shipped detector finds 4 sign categories; its classifier names the 43 classes
+    const models = ["--detector", path.join(repoRoot, "models/traffic-signs.onnx"), "--classifier", path.join(repoRoot, "models/sign-classifier.onnx")];
+    const r = await evaluate(["--gt", gt, "--frames", "500-509", ...models, "--tiles", "2x1", "--json", out]);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(out, "utf8"));
     // frames 00500-00509 as gt.csv lists them

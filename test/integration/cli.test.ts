@@ -85,6 +85,17 @@ describe("eva CLI", () => {
     noStack(r.stderr);
   });
 
+  it("bench whose model cannot load exits 1 with the reason instead of hanging on its MQTT client", async () => {
+    const clip = await emptyClip(2);
+    const { file, dir } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: clip } } });
+    const fake = path.join(dir, "model.onnx");
+    writeFileSync(fake, "this is not a model\n");
+    writeFileSync(file, (await import("node:fs")).readFileSync(file, "utf8").replace(/coco: \{path: [^,]+,/, `coco: {path: ${fake},`));
+    const r = await eva(["bench", "--config", file, "--seconds", "1", "--json"], { timeoutMs: 45_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no camera can run.*not an ONNX model/);
+  });
+
   it("run with a broken config exits 1 with the place", async () => {
     const { file } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: "x.mp4", extra: "    realtime: maybe\n" } } });
     const r = await eva(["run", "--config", file]);

@@ -10,7 +10,7 @@ import { eva } from "../support/agent.js";
 import { repoRoot, shared } from "../support/paths.js";
 
 // Held-out real dashcam frames (GTSDB 00500-00599, never read by training) as a slideshow, through the agent as
-// a camera would deliver them: detector on 2×2 tiles, then the sign classifier on crops of the 816×480 frame.
+// a camera would deliver them: detector on the whole frame, then the sign classifier on crops of the 816×480 frame.
 const DETECTOR = process.env.EVA_SIGN_MODEL ?? path.join(repoRoot, "models/traffic-signs.onnx");
 const CLASSIFIER = process.env.EVA_SIGN_CLASSIFIER ?? path.join(repoRoot, "models/sign-classifier.onnx");
 const GTSDB = path.join(shared, "data/gtsdb-train");
@@ -45,7 +45,7 @@ cameras:
     source: ${clip}
     fps: 5
     realtime: false
-    detect: {model: signs, width: 816, height: 480, min_score: 0.3, nms_class_agnostic: true, tiles: {grid: [2, 2]}}
+    detect: {model: signs, width: 816, height: 480, min_score: 0.3, nms_class_agnostic: true}
     classify: [{model: sign-classifier}]
     tracker: {high_score: 0.3, min_hits: 2}
     signs: {}
