@@ -11,7 +11,7 @@ import { freePort } from "../support/ports.js";
 import { spriteClip } from "../support/sprite-clips.js";
 
 // The web console in a real browser against a running agent: real ffmpeg clip, YOLOX-Nano, mosquitto.
-// EVA_CONSOLE_SCREENSHOT=docs/console.jpg writes the README's picture there (else into the test's temp dir).
+// EVA_CONSOLE_SCREENSHOT=agent/console/console.jpg writes the README's picture there (else into the test's temp dir).
 
 let broker: TestBroker;
 let browser: Browser;
