@@ -5,12 +5,11 @@ import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { DetectorError } from "../detect/detector-error.js";
-import type { PlainError } from "../detect/detector-protocol.js";
 import { NotOnnxError, readOnnxModel } from "../detect/onnx-model-proto.js";
 import { resolveClassifierInfo, type ClassifierInfo } from "./classifier-info.js";
 import type { ClassifierInit, ClassifyRequest, FromClassifierWorker, ToClassifierWorker } from "./classifier-protocol.js";
 import { writeCrop } from "./crops.js";
-import { createSession, readModelBytes } from "./onnx-session.js";
+import { createSession, plainError, readModelBytes } from "../detect/onnx-session.js";
 
 const port = parentPort!;
 ort.env.logLevel = "fatal";
@@ -18,11 +17,6 @@ const init = workerData as ClassifierInit;
 
 function send(msg: FromClassifierWorker): void {
   port.postMessage(msg);
-}
-
-function plain(err: unknown, fallback: PlainError["code"]): PlainError {
-  if (err instanceof DetectorError) return err.toJSON();
-  return { code: fallback, message: err instanceof Error ? err.message : String(err) };
 }
 
 async function open() {
@@ -117,7 +111,7 @@ async function main(): Promise<void> {
   try {
     loaded = await open();
   } catch (err) {
-    send({ type: "failed", error: plain(err, "EVA_MODEL_INVALID") });
+    send({ type: "failed", error: plainError(err, "EVA_MODEL_INVALID") });
     port.close();
     return;
   }
@@ -136,7 +130,7 @@ async function main(): Promise<void> {
         try {
           send(await classify(loaded, msg));
         } catch (err) {
-          send({ type: "error", id: msg.id, error: plain(err, "EVA_INFERENCE_FAILED") });
+          send({ type: "error", id: msg.id, error: plainError(err, "EVA_INFERENCE_FAILED") });
         }
       })
       .catch(() => {

@@ -7,13 +7,14 @@ import ort from "onnxruntime-node";
 import { DetectionPipeline } from "./detection-pipeline.js";
 import { DetectorError } from "./detector-error.js";
 import type { DetectFilter } from "./detect-filter.js";
-import type { CloseRequest, DetectRequest, FromWorker, PlainError, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { CloseRequest, DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
 import type { ScaledPicture } from "./model-input.js";
 import type { Provider } from "../config/schema.js";
 import { executionProvider, type TensorrtCachePaths } from "./providers.js";
 import { openTensorrtSession } from "./tensorrt-session.js";
 import { resolveModelInfo } from "./model-info.js";
 import { NotOnnxError, readOnnxModel } from "./onnx-model-proto.js";
+import { plainError, readModelBytes } from "./onnx-session.js";
 
 const port = parentPort!;
 // A provider that fails to load is also printed to stderr by onnxruntime's global logger, as a wall of text
@@ -23,21 +24,6 @@ const init = workerData as WorkerInit;
 
 function send(msg: FromWorker): void {
   port.postMessage(msg);
-}
-
-function plain(err: unknown, fallback: PlainError["code"]): PlainError {
-  if (err instanceof DetectorError) return err.toJSON();
-  return { code: fallback, message: err instanceof Error ? err.message : String(err) };
-}
-
-async function readModelFile(file: string): Promise<Uint8Array> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder" : (err as Error).message;
-    throw new DetectorError("EVA_MODEL_NOT_FOUND", `${file}: ${why}`);
-  }
 }
 
 async function readLabelsFile(file: string): Promise<string> {
@@ -98,7 +84,7 @@ let unfinished: ((ok: boolean) => string | null) | null = null;
 async function open() {
   const file = init.model.path;
   const base = path.basename(file);
-  const bytes = await readModelFile(file);
+  const bytes = await readModelBytes(file);
   let description;
   try {
     description = readOnnxModel(bytes);
@@ -201,7 +187,7 @@ async function main(): Promise<void> {
     loaded = await open();
   } catch (err) {
     unfinished?.(false);
-    send({ type: "failed", error: plain(err, "EVA_MODEL_INVALID") });
+    send({ type: "failed", error: plainError(err, "EVA_MODEL_INVALID") });
     port.close();
     return;
   }
@@ -231,7 +217,7 @@ async function main(): Promise<void> {
       try {
         send(await detect(loaded, msg));
       } catch (err) {
-        send({ type: "error", id: msg.id, error: plain(err, "EVA_INFERENCE_FAILED") });
+        send({ type: "error", id: msg.id, error: plainError(err, "EVA_INFERENCE_FAILED") });
       }
     }
     draining = false;

@@ -1,12 +1,19 @@
 import { readFile } from "node:fs/promises";
 import ort from "onnxruntime-node";
 import type { Provider } from "../config/schema.js";
-import { DetectorError } from "../detect/detector-error.js";
-import { executionProvider, type GpuOptions } from "../detect/providers.js";
+import { DetectorError } from "./detector-error.js";
+import type { PlainError } from "./detector-protocol.js";
+import { executionProvider, type GpuOptions } from "./providers.js";
 
-// The detector worker's loading rules, for the classifier's worker: a clear code for a missing file, and
-// providers tried one by one because a provider whose library is missing makes create() throw instead of
-// falling back.
+// What the detector's and the classifier's workers load models with: a clear code for a missing file, errors
+// made plain for postMessage, and (for classifiers) providers tried one by one because a provider whose library
+// is missing makes create() throw instead of falling back.
+
+/** An error as plain data for postMessage: a DetectorError keeps its code, anything else gets the fallback. */
+export function plainError(err: unknown, fallback: PlainError["code"]): PlainError {
+  if (err instanceof DetectorError) return err.toJSON();
+  return { code: fallback, message: err instanceof Error ? err.message : String(err) };
+}
 
 export async function readModelBytes(file: string): Promise<Uint8Array> {
   try {
