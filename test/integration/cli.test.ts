@@ -73,12 +73,18 @@ describe("eva CLI", () => {
     ]);
   });
 
-  it("run with a model that is not ONNX: a clear error naming the file and key, exit 1, no stack", async () => {
+  /** A config whose only model is a text file named model.onnx. */
+  async function notOnnxConfig(): Promise<string> {
     const clip = await emptyClip(2);
     const { file, dir } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: clip } } });
     const fake = path.join(dir, "model.onnx");
     writeFileSync(fake, "this is not a model\n");
     writeFileSync(file, (await import("node:fs")).readFileSync(file, "utf8").replace(/coco: \{path: [^,]+,/, `coco: {path: ${fake},`));
+    return file;
+  }
+
+  it("run with a model that is not ONNX: a clear error naming the file and key, exit 1, no stack", async () => {
+    const file = await notOnnxConfig();
     const r = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 30_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/models\.coco\.path: model\.onnx: not an ONNX model/);
@@ -86,11 +92,7 @@ describe("eva CLI", () => {
   });
 
   it("bench whose model cannot load exits 1 with the reason instead of hanging on its MQTT client", async () => {
-    const clip = await emptyClip(2);
-    const { file, dir } = writeTestConfig({ brokerUrl: "mqtt://127.0.0.1:1", cameras: { street: { source: clip } } });
-    const fake = path.join(dir, "model.onnx");
-    writeFileSync(fake, "this is not a model\n");
-    writeFileSync(file, (await import("node:fs")).readFileSync(file, "utf8").replace(/coco: \{path: [^,]+,/, `coco: {path: ${fake},`));
+    const file = await notOnnxConfig();
     const r = await eva(["bench", "--config", file, "--seconds", "1", "--json"], { timeoutMs: 45_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no camera can run.*not an ONNX model/);
