@@ -21,7 +21,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(!existsSync(CLASSIFIER))("eva run on a slideshow of held-out real frames", () => {
+describe("eva run on a slideshow of held-out real frames", () => {
   it("gives sightings with the right classes, and eva signs lists them", async () => {
     // Each frame 0.6 s (3 frames at 5 fps), then 0.4 s black, so one slide's signs are never tracked into the next.
     const clip = path.join(dir, "held-out.mp4");
