@@ -1,7 +1,7 @@
 // Detection metrics over a set of frames: greedy IoU matching, VOC all-point AP, recall at a false-positive
 // budget, recall by object size. Pure functions over plain arrays, shared by `scripts/evaluate-signs.mjs`
 // and its tests; classes are small integers, so a caller scores categories or "any class" by remapping them.
-import type { Box } from "../detect/detection.js";
+import { boxIou, type Box } from "../detect/detection.js";
 
 export interface Truth {
   /** index of the frame */
@@ -17,13 +17,7 @@ export interface Prediction {
   cls: number;
 }
 
-export function boxIou(a: Box, b: Box): number {
-  const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
-  const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
-  if (iw <= 0 || ih <= 0) return 0;
-  const inter = iw * ih;
-  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
-}
+export { boxIou };
 
 /** Largest side of a box: how big a sign looks, whatever its aspect. */
 export function boxSize(b: Box): number {

@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import type { SignSighting } from "../analytics/sign-sightings.js";
 import type { EvaEvent } from "./event.js";
 import type { LineCounts } from "./crossing-store.js";
-import type { EventStore } from "./store.js";
+import { rowToEvent, type EventRow, type EventStore } from "./store.js";
 
 // What a person at the device looks at first: the newest records, newest first, filtered by camera, label
 // and time (the CLI and the MQTT API page oldest first, for replay; a console shows what just happened).
@@ -49,25 +49,14 @@ function all<T>(store: EventStore, op: string, sql: string, q: RecentQuery): T[]
 
 /** Events, newest start first. */
 export function recentEvents(store: EventStore, q: RecentQuery): EvaEvent[] {
-  const rows = all<{ id: string; device: string; camera: string; label: string; start_ms: number; end_ms: number | null; top_score: number; box: string; snapshot: string | null; track: string | null }>(
+  const rows = all<EventRow>(
     store,
     "recentEvents",
     `SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track FROM events
      WHERE ${FILTER} AND start_ms >= @since AND start_ms < @until ORDER BY start_ms DESC, id DESC LIMIT @limit`,
     q,
   );
-  return rows.map((r) => ({
-    id: r.id,
-    device: r.device,
-    camera: r.camera,
-    label: r.label,
-    start_time: new Date(r.start_ms).toISOString(),
-    end_time: r.end_ms === null ? null : new Date(r.end_ms).toISOString(),
-    top_score: r.top_score,
-    box: JSON.parse(r.box) as EvaEvent["box"],
-    snapshot: r.snapshot,
-    ...(r.track ? (JSON.parse(r.track) as Partial<EvaEvent>) : {}),
-  }));
+  return rows.map(rowToEvent);
 }
 
 /** Line crossings, newest first. */

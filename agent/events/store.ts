@@ -50,7 +50,7 @@ export interface EventStoreOptions {
   readonly?: boolean;
 }
 
-interface EventRow {
+export interface EventRow {
   id: string;
   device: string;
   camera: string;
@@ -91,7 +91,8 @@ function parseTime(op: string, file: string, field: string, iso: string): number
   return ms;
 }
 
-function rowToEvent(r: EventRow): EvaEvent {
+/** A stored events row as the event it records (also read by recent-records.ts). */
+export function rowToEvent(r: EventRow): EvaEvent {
   return {
     id: r.id,
     device: r.device,

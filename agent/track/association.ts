@@ -1,12 +1,7 @@
-import type { Box } from "../detect/detection.js";
+import { boxIou, type Box } from "../detect/detection.js";
 
-export function iou(a: Box, b: Box): number {
-  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
-  const h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
-}
+/** The tracker's overlap measure: plain IoU of two boxes. */
+export const iou = boxIou;
 
 /**
  * The box grown by `ratio` of its width and height on every side. Matching on grown boxes (the buffered IoU of
