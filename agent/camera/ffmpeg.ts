@@ -166,6 +166,17 @@ export function privateInput(o: FrameSourceOptions): { file: string; options: st
 }
 
 /**
+ * ffprobe's input arguments for a source (hardware-decode probing): a credentialled URL goes through the same
+ * private list file as ffmpeg's, so the password stays out of `ps` for the probe too.
+ */
+export function probeInput(source: string, rtspTransport: "tcp" | "udp", timeoutSeconds: number): { args: string[]; remove(): void } {
+  const hidden = privateInput({ source, fps: 1, width: 2, height: 2, loop: false, realtime: false, rtspTransport, timeoutSeconds, threads: 1 });
+  if (!hidden) return { args: [source], remove: () => {} };
+  // Only the demuxer and protocol options: ffprobe takes no -threads, -nostdin or -hide_banner before its input.
+  return { args: [...hidden.options.slice(hidden.options.indexOf("-f")), hidden.file], remove: hidden.remove };
+}
+
+/**
  * fluent-ffmpeg spawns ffmpeg asynchronously and its kill() does nothing before the spawn, so a camera stopped
  * right after it started (a quick second config edit) would leave a looping ffmpeg running for ever: a kill
  * asked for early is carried out at the 'start' event.

@@ -4,6 +4,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { HwaccelChoice } from "../config/gpu-schema.js";
+import { probeInput } from "./ffmpeg.js";
 
 export type HwaccelUsed = "jetson" | "nvdec" | "vaapi" | "none";
 
@@ -142,10 +143,15 @@ export function decodeFacts(): Promise<DecodeFacts> {
 }
 
 /** The stream's video codec by ffprobe (only asked where the decoder depends on it); h264 when it cannot tell. */
-export async function probeCodec(source: string, timeoutMs = 15_000): Promise<string> {
+export async function probeCodec(source: string, timeoutMs = 15_000, rtspTransport: "tcp" | "udp" = "tcp"): Promise<string> {
   const ffprobe = process.env.FFPROBE_PATH ?? "ffprobe";
-  const out = await run(ffprobe, ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", source], timeoutMs);
-  return out.trim().split("\n")[0] || "h264";
+  const input = probeInput(source, rtspTransport, timeoutMs / 1000);
+  try {
+    const out = await run(ffprobe, ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", ...input.args], timeoutMs);
+    return out.trim().split("\n")[0] || "h264";
+  } finally {
+    input.remove();
+  }
 }
 
 /** Resolves a camera's `hwaccel` to ffmpeg arguments on this machine. */

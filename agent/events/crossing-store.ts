@@ -21,7 +21,7 @@ export interface CrossingMessage {
 }
 
 export const CROSSINGS_TOPIC = "crossings";
-/** Retained running totals per line (the same suffix as agent/publish/topics.ts lineCountsTopic). */
+/** Retained running totals per line; agent/publish/topics.ts re-exports it as lineCountsTopic (events sit below publish). */
 export const lineTotalsTopic = (camera: string, line: string): string => `lines/${camera}/${line}`;
 
 /**

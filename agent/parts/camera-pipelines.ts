@@ -177,9 +177,15 @@ export class CameraPipeline {
     this.inflight = this.tiled
       .detect(this.detectWith, frame, cfg.detect)
       .then(async (found) => {
+        // An answer after the watchdog gave the slot back describes pixels the pool has since handed to a newer
+        // frame (the same Frame object): crops and events must not use them.
+        if (!this.holds(frame, token)) return;
         let { detections, inferMs } = found;
         this.figures.modelRuns += found.tiles;
-        if (cfg.classify.length) ({ detections, inferMs } = await this.classify(frame, detections, inferMs, cfg));
+        if (cfg.classify.length) {
+          ({ detections, inferMs } = await this.classify(frame, detections, inferMs, cfg));
+          if (!this.holds(frame, token)) return;
+        }
         this.figures.processed++;
         this.figures.inferMsTotal += inferMs;
         this.inferMs.add(inferMs);
@@ -213,8 +219,13 @@ export class CameraPipeline {
   }
 
   /** Gives the frame back to the camera's pool once, whether the detector answered or the watchdog fired. */
+  /** Whether this frame (by its token: the pool reuses Frame objects) is still the one in the detector. */
+  private holds(frame: Frame, token: number): boolean {
+    return this.held === frame && this.heldToken === token;
+  }
+
   private releaseHeld(frame: Frame, token: number): void {
-    if (this.held !== frame || this.heldToken !== token) return;
+    if (!this.holds(frame, token)) return;
     this.held = null;
     frame.release();
   }

@@ -15,8 +15,8 @@ export const COMMANDS = "cmd";
 export const cameraStatusTopic = (camera: string): string => `cameras/${camera}/status`;
 export const occupancyTopic = (camera: string, zone: string): string => `occupancy/${camera}/${zone}`;
 export const snapshotTopic = (camera: string): string => `snapshots/${camera}`;
-/** Retained running totals of one counting line (written by agent/events/crossing-store.ts). */
-export const lineCountsTopic = (camera: string, line: string): string => `lines/${camera}/${line}`;
+/** Retained running totals of one counting line: defined where they are written, agent/events/crossing-store.ts. */
+export { lineTotalsTopic as lineCountsTopic } from "../events/crossing-store.js";
 export const commandTopic = (name: string): string => `${COMMANDS}/${name}`;
 /** Where MQTT 3.1.1 clients (no response topic) read a command's reply. */
 export const commandResultTopic = (name: string): string => `${COMMANDS}/${name}/result`;
