@@ -22,7 +22,8 @@ export class HeldWrites {
   lastError = "";
 
   constructor(
-    private readonly max: number,
+    /** the most writes held; past it the oldest go first */
+    readonly max: number,
     private readonly log: Logger,
   ) {}
 

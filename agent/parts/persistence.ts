@@ -74,7 +74,7 @@ export class Persistence {
 
   /** Retained line totals as they stand, when a camera's analytics start or its lines are edited. */
   announceLines(camera: string, lines: readonly string[]): void {
-    this.crossings.announce(camera, lines);
+    this.held.run("announceLines", (l) => this.crossings.announce(camera, l), lines);
   }
 
   recordSighting(s: SignSighting): void {
@@ -90,7 +90,7 @@ export class Persistence {
     const h = this.held;
     if (!h.held && !h.dropped) return [];
     const now = h.held ? `${h.held} writes held in memory (${h.lastError})` : "";
-    const lost = h.dropped ? `${h.dropped} dropped over the bound of ${MAX_HELD_WRITES}` : "";
+    const lost = h.dropped ? `${h.dropped} dropped over the bound of ${h.max}` : "";
     return [`database ${this.db.file} cannot be written: ${[now, lost].filter(Boolean).join("; ")}`];
   }
 
@@ -118,7 +118,7 @@ export class Persistence {
     }
     let store: EventStore;
     try {
-      store = new EventStore(cfg.storage.db);
+      store = new EventStore(cfg.storage.db, this.storeOptions);
     } catch (err) {
       const keys = ["storage", "db"];
       const problem: ConfigProblem = { file: next.file, ...locate(next.text, keys), path: keys.join("."), message: (err as Error).message };
@@ -129,7 +129,12 @@ export class Persistence {
       commit: async () => {
         await this.writer.idle();
         this.retention?.stop();
-        moveOutbox(this.db, store, this.log);
+        try {
+          moveOutbox(this.db, store, this.log);
+        } catch (err) {
+          // A commit cannot fail: what did not move is still in the old file, and the log says where.
+          this.log.error({ from: this.db.file, to: store.file, err: (err as Error).message }, "undelivered messages could not all move; the rest stay in the old database file");
+        }
         this.db.close();
         this.use(store);
         this.writer = new SnapshotWriter(cfg.storage.snapshots);
@@ -148,12 +153,17 @@ export class Persistence {
   }
 
   private use(store: EventStore): void {
-    // Before any camera writes: events left open by an unclean stop end now, on MQTT too.
-    const ended = store.closeOpenEvents("agent restarted after an unclean stop; the event ended at its last change");
-    if (ended.length) this.log.warn({ events: ended.length, db: store.file }, "events left open by an unclean stop ended");
     this.db = store;
     this.crossings = new CrossingStore(store);
     this.signs = new SignStore(store);
+    // Before any camera writes: events left open by an unclean stop end now, on MQTT too. A database that cannot
+    // take it (full) still runs: the events stay open and are ended at the next start.
+    try {
+      const ended = store.closeOpenEvents("agent restarted after an unclean stop; the event ended at its last change");
+      if (ended.length) this.log.warn({ events: ended.length, db: store.file }, "events left open by an unclean stop ended");
+    } catch (err) {
+      this.log.error({ db: store.file, err: (err as Error).message }, "events left open by an unclean stop could not be ended now");
+    }
   }
 
   private startRetention(cfg: Config): void {
