@@ -134,7 +134,7 @@ export class Camera {
     const basis = this.fileStart !== null ? "the file's creation_time" : this.opts.realtime ? "the wall clock as the file plays" : "agent start";
     this.log.info(
       { camera: this.name, basis, ...(this.fileStart !== null ? { start: new Date(this.fileStart).toISOString() } : {}) },
-      `file timestamps: ${this.fileStart !== null ? "the file's creation_time" : "agent start"} + media time`,
+      `file timestamps: ${basis} + media time`,
     );
   }
 

@@ -251,7 +251,7 @@ export class ConsoleRoutes {
   }
 
   private async frame(camera: string): Promise<Reply> {
-    if (!(camera in this.source.running().config.cameras)) return json(404, { error: `no camera '${camera}'` });
+    if (!Object.hasOwn(this.source.running().config.cameras, camera)) return json(404, { error: `no camera '${camera}'` });
     const f = await this.frames.get(camera);
     // Not an error: a camera still starting (or stopped before its first frame) has nothing to show yet.
     if (!f) return { status: 204, type: "text/plain", body: "", headers: { "x-no-frame": `camera '${camera}' has no picture yet` } };
@@ -270,7 +270,7 @@ export class ConsoleRoutes {
    * that reads slower than that misses frames; nothing queues up for it.
    */
   private stream(camera: string, res: ServerResponse): void {
-    if (!(camera in this.source.running().config.cameras)) {
+    if (!Object.hasOwn(this.source.running().config.cameras, camera)) {
       send(res, json(404, { error: `no camera '${camera}'` }));
       return;
     }
@@ -281,6 +281,7 @@ export class ConsoleRoutes {
     let shown = -1;
     const loop = async () => {
       while (open) {
+        if (!Object.hasOwn(this.source.running().config.cameras, camera)) break; // removed by a reload
         const f = await this.frames.get(camera);
         if (open && f && f.time !== shown && !res.writableNeedDrain) {
           shown = f.time;
@@ -290,6 +291,7 @@ export class ConsoleRoutes {
         }
         await new Promise((r) => setTimeout(r, STREAM_INTERVAL_MS));
       }
+      if (open) res.end(`--${boundary}--\r\n`);
     };
     void loop().catch((err: Error) => {
       this.log.warn({ camera, err: err.message }, "live stream ended");
@@ -339,11 +341,13 @@ export class ConsoleRoutes {
   private async applySave(camera: string, body: SaveBody): Promise<Reply> {
     const loaded = this.source.running();
     const size = this.source.frameSize(camera);
-    if (!(camera in loaded.config.cameras)) return json(404, { result: "rejected", errors: [`no camera '${camera}' in the running config`] });
+    if (!Object.hasOwn(loaded.config.cameras, camera)) return json(404, { result: "rejected", errors: [`no camera '${camera}' in the running config`] });
     if (!size) return json(409, { result: "rejected", errors: [`camera '${camera}' is not running: its frame size is unknown`] });
     const file = await realpath(loaded.file);
     const before = await readFile(file, "utf8");
-    if (typeof body.hash === "string" && body.hash !== hashText(before)) {
+    // The page always sends the hash of the file it edits; without it a save would silently overwrite a hand edit.
+    if (typeof body.hash !== "string") return json(400, { result: "rejected", errors: ["the save names no config hash; reload the page"] });
+    if (body.hash !== hashText(before)) {
       return json(409, { result: "rejected", errors: [`${loaded.file} changed since the page loaded it; reload the page to edit the current file`] });
     }
     const edits = { zones: body.zones, lines: body.lines, masks: body.masks, added: body.added, removed: body.removed } as ShapeEdits;

@@ -275,14 +275,14 @@ describe("console routes", () => {
     writeFileSync(file, before);
     expect(cli.stdout.trim().split("\n")).toEqual(refusal.errors);
     // outside the frame: the semantic check reload runs too
-    const outside = await post({ zones: { door: [[40, 200], [200, 200], [200, 350], [40, 900]] } });
+    const outside = await post({ hash: state.config.hash, zones: { door: [[40, 200], [200, 200], [200, 350], [40, 900]] } });
     expect(((await outside.json()) as { errors: string[] }).errors[0]).toMatch(/cameras\.cam\.zones\.door\.points\.3: zone 'door' point \[40, 900\] is outside the 640×360 detect frame/);
     expect(readFileSync(file, "utf8")).toBe(before);
     expect(reloadCalls).toBe(0);
 
     // the reload refuses (say, a model that no longer loads): the file goes back as it was
     reloads.push({ ok: false, code: "failed", message: `${file}:4:3 models.coco.path: model does not load: boom` });
-    const refused = await post({ lines: { gate: [[300, 40], [600, 340]] } });
+    const refused = await post({ hash: state.config.hash, lines: { gate: [[300, 40], [600, 340]] } });
     expect(refused.status).toBe(422);
     expect(((await refused.json()) as { errors: string[] }).errors).toEqual([`${file}:4:3 models.coco.path: model does not load: boom`]);
     expect(readFileSync(file, "utf8")).toBe(before);
