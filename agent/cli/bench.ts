@@ -152,7 +152,12 @@ function baselinePhase(loaded: LoadedConfig, cam: CameraConfig, seconds: number)
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: (seconds + 60) * 1000 }, (err, stdout, stderr) => {
       if (err) return reject(Object.assign(new Error(`bench: baseline failed: ${stderr || err.message}`), { code: "EVA_BENCH" }));
-      const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as { frames: number; seconds: number; ffmpegMs: number; mainMs: number; otherMs: number };
+      let r: { frames: number; seconds: number; ffmpegMs: number; mainMs: number; otherMs: number };
+      try {
+        r = JSON.parse(stdout.trim().split("\n").at(-1)!) as typeof r;
+      } catch {
+        return reject(Object.assign(new Error(`bench: the baseline printed no figures: ${(stderr || stdout).slice(-500)}`), { code: "EVA_BENCH" }));
+      }
       resolve(perFrame(r.frames, r.seconds, r.ffmpegMs, r.mainMs, r.otherMs));
     });
   });
@@ -189,6 +194,12 @@ export async function bench(args: string[]): Promise<number> {
     if (!(n > 0)) throw new UsageError(`${what} must be a positive number`);
     return n;
   };
+  const whole = (v: string | undefined, dflt: number, what: string) => {
+    const n = number(v, dflt, what);
+    if (!Number.isInteger(n)) throw new UsageError(`${what} must be a whole number`);
+    return n;
+  };
+  if (values.motion !== undefined && values.motion !== "on" && values.motion !== "off") throw new UsageError("--motion is on or off");
   const log = createLogger({ level: process.env.EVA_LOG_LEVEL ?? "warn", format: logFormatFromEnv() ?? "auto" });
   const dir = mkdtempSync(path.join(tmpdir(), "eva-bench-"));
   const print = (result: Record<string, unknown>) => {
@@ -200,11 +211,11 @@ export async function bench(args: string[]): Promise<number> {
     if (values.cameras !== undefined) {
       if (!values.clip) throw new UsageError("--cameras N needs --clip FILE");
       const motion = values.motion === undefined ? base.motion.enabled : values.motion === "on";
-      print(await manyCameras(loaded, base, number(values.cameras, 1, "--cameras"), values.clip, motion, number(values.seconds, 30, "--seconds"), dir, log));
+      print(await manyCameras(loaded, base, whole(values.cameras, 1, "--cameras"), values.clip, motion, number(values.seconds, 30, "--seconds"), dir, log));
       return 0;
     }
     const seconds = number(values.seconds, 8, "--seconds");
-    const rounds = number(values.rounds, 3, "--rounds");
+    const rounds = whole(values.rounds, 3, "--rounds");
     // Capacity, per analysed frame: the file as fast as the pipeline takes it; gating off, every frame analysed.
     const cam: CameraConfig = { ...base, realtime: false, loop: true, enabled: true, motion: { ...base.motion, enabled: false } };
     const eva: PhaseResult[] = [];

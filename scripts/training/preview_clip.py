@@ -1,6 +1,6 @@
 """Run the exported detector over a video the way the agent would, and show what it finds.
 
-    /usr/bin/python3 scripts/training/preview_clip.py var/demo/traffic-signs.mp4 [--sheet out.jpg]
+    /usr/bin/python3 scripts/training/preview_clip.py scripts/demo/traffic-signs.mp4 [--sheet out.jpg]
 
 Frames are letterboxed to the model input (pad 114, bottom/right) by ffmpeg, scored through
 onnxruntime-node (predict-onnx.mjs), reduced by class-aware NMS, and summarised per frame.
