@@ -13,9 +13,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "-v":
     case "--version": {
-      const { readFileSync } = await import("node:fs");
-      const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
-      process.stdout.write(`${pkg.version}\n`);
+      const { agentVersion } = await import("../health/version.js");
+      process.stdout.write(`${agentVersion()}\n`);
       return 0;
     }
     case "run":

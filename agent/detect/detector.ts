@@ -210,15 +210,6 @@ export class Detector {
   }
 
   /**
-   * The size ffmpeg should scale a width × height frame to for this model (the letterbox or stretch content,
-   * border excluded), so that `detect` with `scaled` needs no resize; null when the frame already is the
-   * model's input size.
-   */
-  scaledSize(width: number, height: number): { width: number; height: number } | null {
-    return scaledSize(this.info, width, height);
-  }
-
-  /**
    * Detects objects in a frame; boxes come back in the frame's pixels. Pass the camera's filter object as it
    * stays from one reconfigure to the next: each distinct object is sent to the workers once, then named by id.
    */

@@ -12,7 +12,7 @@ export interface GateCounts {
   relearned: number;
 }
 
-export function motionOptions(cfg: MotionConfig, cameraMasks: readonly (readonly [number, number])[][], width: number, height: number): MotionOptions {
+function motionOptions(cfg: MotionConfig, cameraMasks: readonly (readonly [number, number])[][], width: number, height: number): MotionOptions {
   return {
     threshold: cfg.threshold,
     minArea: cfg.min_area,

@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputFrameBytes, videoFilter } from "../../agent/camera/ffmpeg.js";
 import type { Box, Detection } from "../../agent/detect/detection.js";
-import { Detector } from "../../agent/detect/detector.js";
+import { Detector, scaledSize } from "../../agent/detect/detector.js";
 import { iou } from "../../agent/detect/non-max-suppression.js";
 import { sharedMedia, sharedModel } from "./fixtures.js";
 
@@ -73,8 +73,8 @@ describe.each([
 
   it("asks ffmpeg for the model's content size and finds what the JavaScript resize finds", async () => {
     expect(detector.workers).toBe(2);
-    expect(detector.scaledSize(640, 360)).toEqual(content);
-    expect(detector.scaledSize(detector.info.inputWidth, detector.info.inputHeight)).toBeNull();
+    expect(scaledSize(detector.info, 640, 360)).toEqual(content);
+    expect(scaledSize(detector.info, detector.info.inputWidth, detector.info.inputHeight)).toBeNull();
     for (const photo of ["dog.jpg", "person.jpg"]) {
       const [plain, scaled] = await Promise.all([decode(sharedMedia(photo), 640, 360), decode(sharedMedia(photo), 640, 360, content)]);
       const [viaResize, viaFfmpeg] = await Promise.all([detector.detect(plain, FILTER), detector.detect(scaled, FILTER)]);
