@@ -33,6 +33,8 @@ export class DetectionPipeline {
   /** content size the border was last written for (width × 65536 + height); -1: unknown */
   private paddedFor = -1;
   private readonly reuse: ScaledPicture = { data: new Uint8Array(0), width: 0, height: 0, stride: 0 };
+  /** a camera's frames keep one size: its placement is worked out once, not per frame */
+  private placed: { width: number; height: number; placement: Placement } | null = null;
 
   constructor(readonly info: ModelInfo) {
     this.spec = inputSpecOf(info);
@@ -40,9 +42,17 @@ export class DetectionPipeline {
     this.thresholds = new Float32Array(info.labels.length);
   }
 
+  private placementFor(width: number, height: number): Placement {
+    const c = this.placed;
+    if (c && c.width === width && c.height === height) return c.placement;
+    const placement = placeFrame(width, height, this.spec);
+    this.placed = { width, height, placement };
+    return placement;
+  }
+
   /** Writes a packed RGB24 frame into `input`; the placement maps boxes back in `finish`. */
   prepare(rgb: Uint8Array, width: number, height: number): Placement {
-    const placement = placeFrame(width, height, this.spec);
+    const placement = this.placementFor(width, height);
     if (isIdentityPlacement(placement, this.spec)) {
       // The frame is the model's size already: a conversion, no resize (a plain copy for uint8 RGB models).
       this.reuse.data = rgb;
@@ -60,7 +70,7 @@ export class DetectionPipeline {
 
   /** Whether a scaled picture of this size is what this model wants for a width × height frame. */
   fitsScaled(src: { width: number; height: number }, width: number, height: number): boolean {
-    const p = placeFrame(width, height, this.spec);
+    const p = this.placementFor(width, height);
     return src.width === p.contentWidth && src.height === p.contentHeight;
   }
 
@@ -69,7 +79,7 @@ export class DetectionPipeline {
    * back to that frame. Throws when the picture is not the size the placement wants (a caller's bug).
    */
   prepareScaled(src: ScaledPicture, width: number, height: number): Placement {
-    const placement = placeFrame(width, height, this.spec);
+    const placement = this.placementFor(width, height);
     if (src.width !== placement.contentWidth || src.height !== placement.contentHeight) {
       throw new Error(`scaled picture ${src.width}×${src.height} does not match the model's ${placement.contentWidth}×${placement.contentHeight} for a ${width}×${height} frame`);
     }

@@ -20,7 +20,12 @@ export class TiledDetection {
     filter: DetectFilter & { tiles?: TilesConfig | undefined },
   ): Promise<DetectResult & { tiles: number }> {
     const tiles = filter.tiles;
-    if (!tiles) return { ...(await detect(frame, filter)), tiles: 1 };
+    if (!tiles) {
+      // The detector's own result object gains the count: no copy of it per frame.
+      const result = (await detect(frame, filter)) as DetectResult & { tiles: number };
+      result.tiles = 1;
+      return result;
+    }
     const rects = this.rectsFor(frame.width, frame.height, tiles);
     const results = await Promise.all(
       rects.map((r, i) => {
