@@ -324,8 +324,11 @@ export class Detector {
     for (const p of this.pending.values()) p.reject(this.fault);
     this.pending.clear();
     this.waiting.length = 0;
-    // One worker gone leaves the model half served: end the others, the owner opens the detector again.
-    for (const s of this.sessions) void s.worker.terminate();
+    // One worker gone leaves the model half served: end the others, the owner opens the detector again. Not while
+    // closing: the first worker to finish its close exits first, and terminating the others in the middle of their
+    // run() or session release aborts the whole process (onnxruntime's Napi::Error, "terminate called"); they exit
+    // on their own, and close() has its own deadline.
+    if (!closed) for (const s of this.sessions) void s.worker.terminate();
   }
 }
 
