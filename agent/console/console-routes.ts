@@ -299,16 +299,18 @@ export class ConsoleRoutes {
     });
   }
 
-  private records(p: string, q: URLSearchParams): Reply {
+  private async records(p: string, q: URLSearchParams): Promise<Reply> {
     const store = this.source.store();
     if (!store) return json(503, { error: "the event store is not open" });
     const query = recentQuery(q);
     if ("error" in query) return json(400, query);
+    if (p === "/api/crossings") return json(200, { records: recentCrossings(store, query) });
     const root = this.source.running().config.storage.snapshots;
-    const withUrl = <T extends { snapshot: string | null }>(r: T) => ({ ...r, snapshot_url: snapshotUrl(root, r.snapshot) });
-    if (p === "/api/events") return json(200, { records: recentEvents(store, query).map(withUrl) });
-    if (p === "/api/signs") return json(200, { records: recentSightings(store, query).map(withUrl) });
-    return json(200, { records: recentCrossings(store, query) });
+    const rows: Array<{ snapshot: string | null }> = p === "/api/events" ? recentEvents(store, query) : recentSightings(store, query);
+    // A record is stored as its event happens; its JPEG lands a moment later (or was pruned since): a URL is
+    // given only for a file on disk, so a page never asks for a picture that is not there yet.
+    const records = await Promise.all(rows.map(async (r) => ({ ...r, snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null })));
+    return json(200, { records });
   }
 
   private async snapshot(rest: string): Promise<Reply> {
@@ -445,4 +447,8 @@ function send(res: ServerResponse, r: Reply, head = false): void {
   if (res.headersSent) return;
   res.writeHead(r.status, { "content-type": r.type, "cache-control": "no-store", ...r.headers });
   res.end(head ? undefined : r.body);
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return stat(file).then((s) => s.isFile(), () => false);
 }

@@ -225,8 +225,11 @@ describe("console routes", () => {
     expect(await ids("since=2026-12-01T10:30:00Z&until=2026-12-01T11:30:00Z")).toEqual(["e2"]);
     expect(await ids("camera=other")).toEqual([]);
     expect((await fetch(`${base}/api/events?since=yesterday`)).status).toBe(400);
-    const [first] = ((await (await fetch(`${base}/api/events?limit=1`)).json()) as { records: Array<{ snapshot_url: string }> }).records;
-    expect(first!.snapshot_url).toBe("/snapshots/cam/e3.jpg");
+    // e3's JPEG is not on disk yet (it is written just after the record): no URL until it is
+    const newest = async () => ((await (await fetch(`${base}/api/events?limit=1`)).json()) as { records: Array<{ snapshot_url: string | null }> }).records[0]!.snapshot_url;
+    expect(await newest()).toBeNull();
+    writeFileSync(path.join(snaps, "cam", "e3.jpg"), jpeg);
+    expect(await newest()).toBe("/snapshots/cam/e3.jpg");
 
     const ok = await rawGet(base, "/snapshots/cam/e1.jpg");
     expect(ok.status).toBe(200);

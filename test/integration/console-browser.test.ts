@@ -72,8 +72,9 @@ describe("web console", () => {
     // script errors and refused loads (the content security policy) fail the test
     const pageErrors: string[] = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
-    // (the refused save's 422 is expected)
-    page.on("console", (m) => void (m.type() === "error" && !m.text().includes("status of 422") && pageErrors.push(m.text())));
+    page.on("console", (m) => void (m.type() === "error" && !m.text().startsWith("Failed to load resource") && pageErrors.push(m.text())));
+    // a failed load is named by its URL (the console's own line does not say which); the refused save's 422 is expected
+    page.on("response", (r) => void (r.status() >= 400 && r.status() !== 422 && pageErrors.push(`${r.status()} ${r.url()}`)));
     try {
       await sub.until((m) => m.some((x) => x.topic === "eva/dev-console/cameras/cam/status" && x.payload.includes('"online"')), 60_000, "the camera online");
       await page.goto(`http://127.0.0.1:${port}/console/`);
