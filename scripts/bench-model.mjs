@@ -1,7 +1,7 @@
 // Time detector models in onnxruntime-node on one thread, as the agent runs them.
 // usage: node scripts/bench-model.mjs [model.onnx ...] [--runs 100] [--threads 1] [--crops 2]
-// With no model given it times models/traffic-signs.onnx and models/sign-classifier.onnx (a batch of --crops
-// crops: a dynamic batch axis takes that size) beside YOLOX-nano@416 and FastestDet@352 from ../shared/models
+// With no model given it times models/traffic-signs.onnx (int8) and models/sign-classifier.onnx (a batch of --crops
+// crops: a dynamic batch axis takes that size) beside the float detector, YOLOX-nano@416 and FastestDet@352 from ../shared/models
 // (when present), so ratios come from one run.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -26,7 +26,7 @@ const threads = opt('--threads', 1);
 const crops = opt('--crops', 2);
 const models = args.length
   ? args
-  : ['models/traffic-signs.onnx', 'models/sign-classifier.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
+  : ['models/traffic-signs.onnx', 'models/sign-classifier.onnx', 'models/traffic-signs-fp32.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
       .map((p) => path.resolve(repoRoot, p))
       .filter(existsSync);
 

@@ -83,6 +83,12 @@ def main():
         y = re.search(r"yolox_nano.onnx\s+\S+ \S+\s+median ([\d.]+) ms", fig["bench"])
         if m:
             fig["bench_pair"] = m.group(1)
+            fig["bench_target"] = "met" if float(m.group(1)) <= 15 else "missed"
+        f32 = re.search(r"traffic-signs-fp32.onnx\s+\S+ \S+\s+median ([\d.]+) ms", fig["bench"])
+        q8 = re.search(r"traffic-signs.onnx\s+\S+ \S+\s+median ([\d.]+) ms", fig["bench"])
+        if f32 and q8:
+            fig["bench_fp32"], fig["bench_int8"] = f32.group(1), q8.group(1)
+            fig["bench_int8_ratio"] = f"{float(q8.group(1)) / float(f32.group(1)):.2f}"
         if y:
             fig["bench_yolox"] = y.group(1)
     text = open(a.template).read()
