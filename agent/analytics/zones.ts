@@ -115,14 +115,8 @@ export class ZoneAnalytics {
 
   private counts(zone: ZoneSpec, t: Track): boolean {
     if (zone.labels && !zone.labels.includes(t.label)) return false;
-    if (median(t.scores) < zone.minScore) return false;
+    if (t.medianScore < zone.minScore) return false;
     return pointInPolygon(bottomCentre(t.box), zone.polygon);
   }
 }
 
-export function median(values: readonly number[]): number {
-  if (!values.length) return 0;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}

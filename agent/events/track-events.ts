@@ -1,6 +1,5 @@
 import type { Box } from "../detect/detection.js";
 import type { TrackState } from "../analytics/camera-analytics.js";
-import { median } from "../analytics/zones.js";
 import { iou } from "../track/association.js";
 import type { Track } from "../track/tracker.js";
 import type { EvaEvent, EventChange } from "./event.js";
@@ -122,7 +121,7 @@ export class TrackEvents {
     }
     const ev = te.open;
     if (!ev) {
-      if (track.scores.length < this.opts.minFrames || median(track.scores) < this.opts.threshold || !track.detected) return;
+      if (track.scoreCount < this.opts.minFrames || track.medianScore < this.opts.threshold || !track.detected) return;
       if (s.stationary && this.opts.stationary === "end") return;
       const start = te.movedAt ?? track.firstSeen;
       te.open = {

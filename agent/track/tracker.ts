@@ -1,6 +1,7 @@
 import type { Box, Detection } from "../detect/detection.js";
 import { expand, matchByIou } from "./association.js";
 import { BoxKalman } from "./kalman.js";
+import { median } from "./median.js";
 
 export interface TrackerOptions {
   /** consecutive matched frames before a track is confirmed */
@@ -31,8 +32,10 @@ export interface Track {
   /** ms since epoch */
   firstSeen: number;
   lastSeen: number;
-  /** detection scores, oldest first (the most recent SCORE_HISTORY) */
-  scores: readonly number[];
+  /** median of the recent detection scores (the last SCORE_HISTORY), worked out once per matched frame */
+  medianScore: number;
+  /** how many scores that median is over (at most SCORE_HISTORY) */
+  scoreCount: number;
 }
 
 export interface TrackerStep {
@@ -51,6 +54,7 @@ class LiveTrack {
   readonly kalman: BoxKalman;
   readonly votes = new Map<string, number>();
   readonly scores: number[] = [];
+  medianScore = 0;
   predicted: Box;
   box: Box;
   score = 0;
@@ -81,6 +85,7 @@ class LiveTrack {
     this.votes.set(det.label, (this.votes.get(det.label) ?? 0) + det.score);
     this.scores.push(det.score);
     if (this.scores.length > SCORE_HISTORY) this.scores.shift();
+    this.medianScore = median(this.scores);
   }
 
   label(): string {
@@ -100,7 +105,8 @@ class LiveTrack {
       confirmed: this.confirmed,
       firstSeen: this.firstSeen,
       lastSeen: this.lastSeen,
-      scores: [...this.scores],
+      medianScore: this.medianScore,
+      scoreCount: this.scores.length,
     };
   }
 }

@@ -6,7 +6,7 @@ import type { Box, Detection } from "../../agent/detect/detection.js";
 import type { Track } from "../../agent/track/tracker.js";
 
 const sign = (id: number, label: string, box: Box, score = 0.8, over: Partial<Track> = {}): Track => ({
-  id, label, box, score, detected: true, confirmed: true, firstSeen: 1000, lastSeen: 2000, scores: [score], ...over,
+  id, label, box, score, detected: true, confirmed: true, firstSeen: 1000, lastSeen: 2000, medianScore: score, scoreCount: 1, ...over,
 });
 const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
 

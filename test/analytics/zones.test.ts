@@ -3,8 +3,8 @@ import { ZoneAnalytics, type ZoneSpec } from "../../agent/analytics/zones.js";
 import type { Box } from "../../agent/detect/detection.js";
 import type { Track } from "../../agent/track/tracker.js";
 
-const track = (id: number, x: number, label = "person", scores = [0.9]): Track => ({
-  id, label, box: [x - 20, 200, x + 20, 300] as Box, score: 0.9, detected: true, confirmed: true, firstSeen: 0, lastSeen: 0, scores,
+const track = (id: number, x: number, label = "person", medianScore = 0.9): Track => ({
+  id, label, box: [x - 20, 200, x + 20, 300] as Box, score: 0.9, detected: true, confirmed: true, firstSeen: 0, lastSeen: 0, medianScore, scoreCount: 1,
 });
 const lobby: ZoneSpec = { name: "lobby", polygon: [[100, 250], [300, 250], [300, 350], [100, 350]], minScore: 0, loiterMs: 1000, maxObjects: 1 };
 
@@ -23,7 +23,7 @@ describe("zones", () => {
 
   it("the bottom-centre on the zone's edge is inside; label filter and min score apply", () => {
     const z = new ZoneAnalytics([{ ...lobby, labels: ["person"], minScore: 0.5 }]);
-    const step = z.observe(0, [track(1, 300), track(2, 200, "dog"), track(3, 150, "person", [0.3, 0.4])]);
+    const step = z.observe(0, [track(1, 300), track(2, 200, "dog"), track(3, 150, "person", 0.35)]);
     expect(Object.fromEntries(step.zonesOf)).toEqual({ 1: ["lobby"], 2: [], 3: [] });
   });
 

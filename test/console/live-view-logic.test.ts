@@ -14,7 +14,7 @@ describe("the page's geometry", () => {
       const mid: XY = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
       const lines = new LineCrossings([{ name: "l", a, b, hysteresisPx: 8 }]);
       const at = (k: number) => [mid[0] + n[0] * k, mid[1] + n[1] * k] as const;
-      const track = (t: number, [x, y]: readonly [number, number]) => ({ id: 1, label: "person", confirmed: true, detected: true, score: 0.9, scores: [0.9], firstSeen: 0, box: [x - 10, y - 40, x + 10, y] as [number, number, number, number], lastSeen: t }) as never;
+      const track = (t: number, [x, y]: readonly [number, number]) => ({ id: 1, label: "person", confirmed: true, detected: true, score: 0.9, medianScore: 0.9, scoreCount: 1, firstSeen: 0, box: [x - 10, y - 40, x + 10, y] as [number, number, number, number], lastSeen: t }) as never;
       lines.observe(0, [track(0, at(-40))]);
       const crossings = [...lines.observe(1, [track(1, at(0))]), ...lines.observe(2, [track(2, at(40))])];
       expect(crossings.map((c) => c.direction)).toEqual(["in"]);

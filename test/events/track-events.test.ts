@@ -10,16 +10,16 @@ function rules(over: Partial<TrackEventOptions> = {}) {
 }
 
 const track = (over: Partial<Track> = {}): Track => ({
-  id: 1, label: "person", box: [10, 10, 50, 110] as Box, score: 0.8, detected: true, confirmed: true, firstSeen: 1000, lastSeen: 1000, scores: [0.8, 0.8, 0.8], ...over,
+  id: 1, label: "person", box: [10, 10, 50, 110] as Box, score: 0.8, detected: true, confirmed: true, firstSeen: 1000, lastSeen: 1000, medianScore: 0.8, scoreCount: 3, ...over,
 });
 const state = (over: Partial<Track> = {}, zones: string[] = [], stationary = false): TrackState => ({ track: track(over), zones, stationary });
 
 describe("track events", () => {
   it("new once the median score over min_frames reaches the threshold, dated from the track's birth", () => {
     const r = rules();
-    expect(r.observe(1400, [state({ scores: [0.9, 0.9] })], []).changes).toEqual([]);
-    expect(r.observe(1600, [state({ scores: [0.9, 0.5, 0.6] })], []).changes).toEqual([]);
-    const step = r.observe(1800, [state({ scores: [0.9, 0.5, 0.6, 0.8, 0.9] })], []);
+    expect(r.observe(1400, [state({ medianScore: 0.9, scoreCount: 2 })], []).changes).toEqual([]);
+    expect(r.observe(1600, [state({ medianScore: 0.6, scoreCount: 3 })], []).changes).toEqual([]);
+    const step = r.observe(1800, [state({ medianScore: 0.8, scoreCount: 5 })], []);
     expect(step.changes).toMatchObject([{ change: "new", event: { id: "ev1", track_id: 1, start_time: new Date(1000).toISOString(), end_time: null, stationary: false } }]);
     expect(step.improved).toHaveLength(1);
   });

@@ -4,7 +4,7 @@ import { StationaryClassifier } from "../../agent/track/stationary.js";
 import type { Track } from "../../agent/track/tracker.js";
 
 const track = (x: number, detected = true): Track => ({
-  id: 1, label: "car", box: [x, 100, x + 100, 200] as Box, score: 0.9, detected, confirmed: true, firstSeen: 0, lastSeen: 0, scores: [0.9],
+  id: 1, label: "car", box: [x, 100, x + 100, 200] as Box, score: 0.9, detected, confirmed: true, firstSeen: 0, lastSeen: 0, medianScore: 0.9, scoreCount: 1,
 });
 
 describe("stationary classifier", () => {
