@@ -11,6 +11,8 @@ import { ZoneAnalytics, type Occupancy, type ZoneAlarm, type ZoneSpec } from "./
 export interface CameraAnalyticsOptions {
   tracker: ConstructorParameters<typeof Tracker>[0];
   stationaryMs: number;
+  /** a track still for this long stops counting as moving for motion gating (motion.still_seconds) */
+  gateStillMs: number;
   masks: readonly Polygon[];
   zones: readonly ZoneSpec[];
   lines: readonly LineSpec[];
@@ -38,7 +40,7 @@ export interface TrackState {
 
 export interface AnalyticsStep {
   tracks: TrackState[];
-  /** live tracks, tentative ones included, that are not stationary: motion gating keeps analysing while any is */
+  /** live tracks, tentative ones included, that moved within motion.still_seconds: motion gating keeps analysing while any is */
   moving: number;
   /** confirmed tracks that died in this frame */
   ended: Track[];
@@ -57,6 +59,8 @@ const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
 export class CameraAnalytics {
   private tracker: Tracker;
   private stationary: StationaryClassifier;
+  /** the same test over a short window: what keeps motion gating open */
+  private still: StationaryClassifier;
   private zones: ZoneAnalytics;
   private lines: LineCrossings;
   private sightings: SignSightings | null;
@@ -67,6 +71,7 @@ export class CameraAnalytics {
     this.sightings = opts.signs ? new SignSightings(opts.camera, opts.newId) : null;
     this.signWatch = opts.signs?.watch.length ? new SignWatch(opts.signs.watch) : null;
     this.stationary = new StationaryClassifier(opts.stationaryMs);
+    this.still = new StationaryClassifier(opts.gateStillMs);
     this.zones = new ZoneAnalytics(opts.zones);
     this.lines = new LineCrossings(opts.lines);
   }
@@ -87,17 +92,21 @@ export class CameraAnalytics {
     const crossings = this.lines.observe(time, tracks);
     const confirmed = tracks.filter((t) => t.confirmed);
     const zoneStep = this.zones.observe(time, confirmed);
-    this.stationary.retain(new Set(tracks.map((t) => t.id)));
+    const alive = new Set(tracks.map((t) => t.id));
+    this.stationary.retain(alive);
+    this.still.retain(alive);
     const signAlarms = this.signWatch?.observe(time, kept, view.usable) ?? [];
     const sightings = this.sightings
       ? this.sightings.observe(confirmed.filter((t) => this.isSign(t.label)), ended.filter((t) => this.isSign(t.label)), view.quality)
       : { improved: [], done: [] };
     const states = confirmed.map((track) => ({ track, zones: zoneStep.zonesOf.get(track.id) ?? [], stationary: this.stationary.observe(track, time) }));
-    let parked = 0;
-    for (const t of states) if (t.stationary) parked++;
+    // Gating needs every frame only while something moves: a track (tentative ones too) still for
+    // gateStillMs is looked at again on motion or at the keepalive rate, long before it is stationary.
+    let moving = 0;
+    for (const t of tracks) if (!this.still.observe(t, time)) moving++;
     return {
       tracks: states,
-      moving: tracks.length - parked,
+      moving,
       ended,
       crossings,
       alarms: [...zoneStep.alarms, ...signAlarms],
@@ -118,6 +127,7 @@ export class CameraAnalytics {
    */
   reconfigure(next: CameraAnalyticsOptions, time: number): Pick<AnalyticsStep, "ended" | "alarms" | "occupancy" | "sightings"> {
     const trackerChanged = JSON.stringify(next.tracker) !== JSON.stringify(this.opts.tracker) || next.stationaryMs !== this.opts.stationaryMs;
+    if (trackerChanged || next.gateStillMs !== this.opts.gateStillMs) this.still = new StationaryClassifier(next.gateStillMs);
     const out = trackerChanged ? this.endAll(time) : { ended: [], ...this.zones.observe(time, []), sightings: { improved: [], done: [] } };
     if (trackerChanged) {
       this.tracker = new Tracker(next.tracker);
@@ -160,6 +170,7 @@ export function analyticsOptions(camera: string, cam: CameraConfig, width: numbe
       iou: cam.tracker.iou,
     },
     stationaryMs: cam.events.stationary_seconds * 1000,
+    gateStillMs: Math.min(cam.motion.still_seconds, cam.events.stationary_seconds) * 1000,
     masks: cam.masks.map(px),
     zones: Object.entries(cam.zones).map(([name, z]) => ({
       name,

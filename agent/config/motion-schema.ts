@@ -18,6 +18,12 @@ export const motionSchema = z.strictObject({
     .max(60)
     .default(2)
     .describe("without motion, one frame this often still goes to the detector, so parked cars, people standing still and watched signs stay seen; keep it under events.end_after_seconds"),
+  still_seconds: z
+    .number()
+    .min(0.5)
+    .max(600)
+    .default(3)
+    .describe("a track that has not moved for this long no longer keeps every frame analysed: motion or the keepalive frame looks at it again (events.stationary_seconds, for parked objects' events, is separate)"),
   mask: z.array(polygon).optional().describe("polygons where motion is ignored (swaying trees, a clock, a busy road outside the scene); default: the camera's masks"),
 });
 export type MotionConfig = z.infer<typeof motionSchema>;

@@ -8,6 +8,7 @@ const opts = (over: Partial<CameraAnalyticsOptions> = {}): CameraAnalyticsOption
   newId: () => "id",
   tracker: { minHits: 2, maxAgeMs: 500, highScore: 0.5, lowScore: 0.1, iou: 0.2 },
   stationaryMs: 10_000,
+  gateStillMs: 3000,
   masks: [],
   zones: [{ name: "right", polygon: [[320, 0], [640, 0], [640, 360], [320, 360]], minScore: 0 }],
   lines: [{ name: "mid", a: [320, 0], b: [320, 360], hysteresisPx: 5 }],
@@ -32,6 +33,18 @@ describe("camera analytics", () => {
     const end = a.endAll(2000);
     expect(end.ended).toHaveLength(1);
     expect([...totals, ...end.occupancy.map((o) => o.total)]).toEqual([1, 0]);
+  });
+
+  it("for motion gating, an object standing still stops counting as moving after gateStillMs, long before it is stationary", () => {
+    const a = new CameraAnalytics(opts());
+    const moving: number[] = [];
+    // a person at rest for 5 s, then walking (200 ms a frame)
+    for (let i = 0; i <= 25; i++) moving.push(a.observe(i * 200, [person(100)]).moving);
+    for (let i = 1; i <= 5; i++) moving.push(a.observe(5000 + i * 200, [person(100 + 15 * i)]).moving);
+    expect(moving.slice(0, 15)).toEqual(Array(15).fill(1)); // 0-2.8 s: still new
+    expect(moving.slice(16, 26)).toEqual(Array(10).fill(0)); // 3.2-5 s: still, and not yet stationary (10 s)
+    expect(a.observe(6200, [person(190)]).tracks[0]!.stationary).toBe(false);
+    expect(moving.slice(-3)).toEqual([1, 1, 1]); // walking again: every frame
   });
 
   it("detections standing in a mask are ignored", () => {
