@@ -41,6 +41,11 @@ export interface CameraCounters {
  */
 export class Camera {
   private proc: FrameSourceProcess | null = null;
+  /**
+   * The output being read: it outlives its ffmpeg, whose exit can come while the pool holds reading paused
+   * (a file decoded ahead of a slow pipeline); the rest of the file is still to be read from it.
+   */
+  private output: FrameSourceProcess["stdout"] | null = null;
   private pool: FramePool;
   private readonly backoff = new Backoff();
   private stderr: string[] = [];
@@ -67,11 +72,11 @@ export class Camera {
     // A file read faster than real time is analysed frame by frame (backpressure) and its frames are dated by
     // their place in the clip; everything else is live: latest frame wins, dated by the wall clock.
     // A file dated by its own creation_time is dated by its place in the clip at either speed.
-    const batch = sourceKind(opts.source) === "file" && !opts.realtime;
+    const batch = this.batch;
     const flow = {
       backpressure: batch,
-      pause: () => this.proc?.stdout.pause(),
-      resume: () => this.proc?.stdout.resume(),
+      pause: () => this.output?.pause(),
+      resume: () => this.output?.resume(),
     };
     const clock =
       sourceKind(opts.source) === "file"
@@ -98,6 +103,11 @@ export class Camera {
 
   get name(): string {
     return this.opts.name;
+  }
+
+  /** a file read faster than real time, frame by frame (backpressure): it waits for the pipeline, never skips */
+  get batch(): boolean {
+    return sourceKind(this.opts.source) === "file" && !this.opts.realtime;
   }
 
   get current(): CameraStatus {
@@ -182,6 +192,7 @@ export class Camera {
     });
     proc.stdout.on("data", (chunk: Buffer) => this.pool.write(chunk));
     this.proc = proc;
+    this.output = proc.stdout;
   }
 
   private exited(proc: FrameSourceProcess, err: Error | null): void {
