@@ -13,6 +13,7 @@ import type { ControlledAgent } from "./publish/control-room.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
 import { ClassifierPool } from "./parts/classifier-pool.js";
 import { DetectorPool, type PreparedDetectors } from "./parts/detector-pool.js";
+import type { Detector } from "./detect/detector.js";
 import { HealthEndpoint } from "./parts/health-endpoint.js";
 import { commitAll, prepareAll, ReloadError, type PreparedChange } from "./parts/part.js";
 import { Persistence } from "./parts/persistence.js";
@@ -29,6 +30,8 @@ export interface AgentOptions {
    * who asked when it is not the control room (the web console's save), for the log.
    */
   reload?: (requestedBy?: "web console") => Promise<CommandOutcome>;
+  /** opens a detector's sessions (default Detector.open; a test holds it back to watch cameras run meanwhile) */
+  openDetector?: typeof Detector.open;
 }
 
 /**
@@ -58,7 +61,7 @@ export class Agent {
     this.metrics = new AgentMetrics(() => this.metricsSnapshot());
     const metrics = this.metrics;
     this.persistence = new Persistence(log);
-    this.detectors = new DetectorPool(log);
+    this.detectors = new DetectorPool(log, opts.openDetector);
     this.classifiers = new ClassifierPool(log);
     this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this.controlled(), log });
     const p = this.persistence;
@@ -107,8 +110,12 @@ export class Agent {
       this.persistence.start(cfg);
       this.uplink.start(cfg);
       await this.health.start(cfg);
-      await Promise.all([this.detectors.start(cfg), this.classifiers.start(cfg)]);
+      // Cameras start as soon as each model's file is read; its session loads meanwhile (minutes for a TensorRT
+      // build), and start returns once all have loaded, with the cameras whose model failed stopped.
+      const [{ loaded }] = await Promise.all([this.detectors.start(cfg), this.classifiers.start(cfg)]);
       this.cameras.start(cfg);
+      await loaded;
+      await this.cameras.modelsLoaded(cfg);
     } catch (err) {
       // A running MQTT client or health server would keep the process alive after the error (eva bench hung).
       await this.stop(0).catch(() => {});

@@ -1,6 +1,5 @@
 // One model's InferenceSession, off the main thread: onnxruntime-node's run() holds the thread for the whole
 // inference, which would stall every camera's ingest and the MQTT client if it ran beside them.
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import ort from "onnxruntime-node";
@@ -14,7 +13,8 @@ import { executionProvider, type TensorrtCachePaths } from "./providers.js";
 import { openTensorrtSession } from "./tensorrt-session.js";
 import { resolveModelInfo } from "./model-info.js";
 import { NotOnnxError, readOnnxModel } from "./onnx-model-proto.js";
-import { plainError, readModelBytes } from "./onnx-session.js";
+import { plainError } from "./onnx-session.js";
+import { readLabelsFile, readModelBytes } from "./model-file.js";
 
 const port = parentPort!;
 // A provider that fails to load is also printed to stderr by onnxruntime's global logger, as a wall of text
@@ -26,13 +26,6 @@ function send(msg: FromWorker): void {
   port.postMessage(msg);
 }
 
-async function readLabelsFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (err) {
-    throw new DetectorError("EVA_LABELS_INVALID", `${file}: cannot read labels file (${(err as Error).message})`);
-  }
-}
 
 /**
  * A provider whose library is missing makes create() throw instead of falling back, so each is tried alone,

@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
 import ort from "onnxruntime-node";
 import type { Provider } from "../config/schema.js";
 import { DetectorError } from "./detector-error.js";
 import type { PlainError } from "./detector-protocol.js";
 import { executionProvider, type GpuOptions } from "./providers.js";
+export { readLabelsFile, readModelBytes } from "./model-file.js";
 
 // What the detector's and the classifier's workers load models with: a clear code for a missing file, errors
 // made plain for postMessage, and (for classifiers) providers tried one by one because a provider whose library
@@ -13,16 +13,6 @@ import { executionProvider, type GpuOptions } from "./providers.js";
 export function plainError(err: unknown, fallback: PlainError["code"]): PlainError {
   if (err instanceof DetectorError) return err.toJSON();
   return { code: fallback, message: err instanceof Error ? err.message : String(err) };
-}
-
-export async function readModelBytes(file: string): Promise<Uint8Array> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder" : (err as Error).message;
-    throw new DetectorError("EVA_MODEL_NOT_FOUND", `${file}: ${why}`);
-  }
 }
 
 export async function createSession(bytes: Uint8Array, base: string, providers: readonly Provider[], threads: number, gpu?: GpuOptions) {

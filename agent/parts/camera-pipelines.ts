@@ -28,6 +28,8 @@ export interface CameraFigures {
   processed: number;
   /** frames motion gating kept from the detector */
   gated: number;
+  /** live frames shown but not analysed while the camera's model was still loading at start */
+  waiting: number;
   inferMsTotal: number;
   /** detector runs (one per tile with detect.tiles) and classifier crops, summed over processed frames */
   modelRuns: number;
@@ -56,7 +58,7 @@ const DETECT_WATCHDOG_MS = 30_000;
 
 /** One camera's ffmpeg → detector → events stage, with its figures. */
 export class CameraPipeline {
-  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
+  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, waiting: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
   readonly motion: CameraMotion;
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
@@ -152,8 +154,13 @@ export class CameraPipeline {
       this.snapshotWaiters = [];
       for (const w of waiters) w.take(frame);
     }
-    if (!this.detection || this.motion.decide(frame.data, frame.time) === "gated") {
-      if (this.detection) this.figures.gated++;
+    const gated = !this.detection || this.motion.decide(frame.data, frame.time) === "gated";
+    // At start the model may still be loading (a TensorRT build takes minutes): a live camera runs meanwhile
+    // (online, live view, motion background) and its frames are not queued; a file read frame by frame waits.
+    const waiting = !gated && !this.camera.batch && this.detectors.isLoading(this.cfg.detect.model);
+    if (gated || waiting) {
+      if (waiting) this.figures.waiting++;
+      else if (this.detection) this.figures.gated++;
       // the live view shows frames nothing looked at too (detection off, or no motion), without boxes
       this.serveLive(frame, null);
       frame.release();
@@ -167,7 +174,7 @@ export class CameraPipeline {
     // checks the frame in the detector (a timer per frame would allocate on the hot path).
     if (!this.watchdog) {
       this.watchdog = setInterval(() => {
-        if (!this.held || Date.now() - this.heldSince < DETECT_WATCHDOG_MS) return;
+        if (!this.held || Date.now() - this.heldSince < DETECT_WATCHDOG_MS || this.detectors.isLoading(this.cfg.detect.model)) return;
         this.log.error({ camera: this.name, seconds: DETECT_WATCHDOG_MS / 1000 }, "detector did not answer; frame dropped");
         this.releaseHeld(this.held, this.heldToken);
       }, DETECT_WATCHDOG_MS / 4);
@@ -319,6 +326,37 @@ export class CameraPipelines {
     for (const p of this.pipelines.values()) p.camera.start();
   }
 
+  /**
+   * Once every model has loaded (or failed) at start: cameras whose model failed stop and say why; a camera
+   * whose model turned out to take another picture than its file declared starts again on the real one.
+   * Throws when no camera can run.
+   */
+  async modelsLoaded(cfg: Config): Promise<void> {
+    const { detectors, onStatus, log } = this.deps;
+    for (const p of [...this.pipelines.values()]) {
+      const cam = cfg.cameras[p.name]!;
+      const info = detectors.info(cam.detect.model);
+      if (!detectors.has(cam.detect.model) || !info) {
+        await this.stopOne(p.name);
+        onStatus({ camera: p.name, state: "offline", reason: `model ${cam.detect.model} failed to load: ${detectors.failure(cam.detect.model)}`, since: Date.now(), restarts: 0 });
+        continue;
+      }
+      const size = detectSize(cam, info);
+      if (size.width === p.width && size.height === p.height && JSON.stringify(scaledFor(info, size.width, size.height)) === JSON.stringify(p.scaled)) continue;
+      log.warn({ camera: p.name, model: cam.detect.model }, "the loaded model's input differs from what its file declares: the camera starts again on it");
+      await this.stopOne(p.name);
+      const again = this.build(cfg, p.name, cam, info);
+      if (again) {
+        this.pipelines.set(p.name, again);
+        again.camera.start();
+      }
+    }
+    if (this.pipelines.size === 0) {
+      const why = [...detectors.failures].map(([m, e]) => `${m}: ${e}`).join("; ");
+      throw new Error(`no camera can run${why ? ` (${why})` : ""}`);
+    }
+  }
+
   /** What the reload does to the cameras, given the models the detector pool will run after it. Cannot fail. */
   prepare(next: LoadedConfig, plan: ReloadPlan, detectors: PreparedDetectors): PreparedChange {
     const cfg = next.config;
@@ -401,6 +439,7 @@ export class CameraPipelines {
       if (s.state === "offline" || s.state === "stopped") reasons.push(`camera ${s.camera} ${s.state}: ${s.reason ?? ""}`);
       if (p.lastError) reasons.push(`camera ${p.name} detection failing: ${p.lastError}`);
       if (p.classifyError) reasons.push(`camera ${p.name} classification failing: ${p.classifyError}`);
+      if (this.deps.detectors.isLoading(p.cfg.detect.model)) reasons.push(`camera ${p.name} waiting for model ${p.cfg.detect.model} to load`);
     }
     if (this.pipelines.size === 0) reasons.push("no camera running");
     return reasons;

@@ -5,6 +5,7 @@ import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
 import { Detector, type DetectFilter, type DetectInput, type DetectResult, type ModelInfo } from "../detect/detector.js";
 import { detectorSizing } from "../detect/detector-sizing.js";
+import { describeModelFile } from "../detect/model-file.js";
 import { ReloadError, type PreparedChange } from "./part.js";
 
 /** The detector pool's prepared change: the models it will run once committed. */
@@ -19,34 +20,61 @@ export interface PreparedDetectors extends PreparedChange {
  */
 export class DetectorPool {
   private readonly detectors = new Map<string, Detector>();
+  /** models whose sessions are still loading at start, with the input facts read from their files */
+  private readonly loading = new Map<string, { info: ModelInfo; ready: Promise<void> }>();
   /** `models.<name>.path` → why it did not load at start (its cameras stay off) */
   readonly failures = new Map<string, string>();
   private readonly inflight = new Map<Detector, Set<Promise<unknown>>>();
   private readonly retiring = new Set<Promise<void>>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly openDetector: typeof Detector.open = (o) => Detector.open(o),
+  ) {}
 
-  /** Opens the models of the enabled cameras; one that fails is recorded and logged, the others run. */
-  async start(cfg: Config): Promise<void> {
+  /**
+   * Opens the models of the enabled cameras. Resolves once each file's input facts are read (`info` answers
+   * from then on, so cameras can start); `loaded` resolves once every session is ready or has failed. One that
+   * fails is recorded and logged, the others run.
+   */
+  async start(cfg: Config): Promise<{ loaded: Promise<void> }> {
     const used = new Set(Object.values(cfg.cameras).filter((c) => c.enabled).map((c) => c.detect.model));
-    await Promise.all(
+    const fail = (name: string, err: Error) => {
+      this.failures.set(`models.${name}.path`, err.message);
+      this.log.error({ model: name, err: err.message }, "model failed to load; its cameras stay off");
+    };
+    const loads = await Promise.all(
       [...used].map(async (name) => {
+        let info: ModelInfo;
         try {
-          this.detectors.set(name, await this.open(cfg, name));
+          info = await describeModelFile(cfg.models[name]!);
         } catch (err) {
-          this.failures.set(`models.${name}.path`, (err as Error).message);
-          this.log.error({ model: name, err: (err as Error).message }, "model failed to load; its cameras stay off");
+          fail(name, err as Error);
+          return;
         }
+        const ready = this.open(cfg, name).then(
+          (d) => void this.detectors.set(name, d),
+          (err: Error) => fail(name, err),
+        );
+        const entry = { info, ready: ready.finally(() => this.loading.delete(name)) };
+        this.loading.set(name, entry);
+        return [entry.ready]; // wrapped: an async function returning the promise itself would wait for it
       }),
     );
+    return { loaded: Promise.all(loads.flatMap((l) => l ?? [])).then(() => {}) };
   }
 
   has(model: string): boolean {
     return this.detectors.has(model);
   }
 
+  /** Whether the model's session is still loading (start only: a reload loads before it commits). */
+  isLoading(model: string): boolean {
+    return this.loading.has(model);
+  }
+
   info(model: string): ModelInfo | null {
-    return this.detectors.get(model)?.info ?? null;
+    return this.detectors.get(model)?.info ?? this.loading.get(model)?.info ?? null;
   }
 
   /** Why a model is not loaded, for a camera that cannot run. */
@@ -57,7 +85,10 @@ export class DetectorPool {
   /** Runs a frame through the model's current detector; the pool keeps count so a swapped one closes when idle. */
   detect(model: string, frame: DetectInput, filter: DetectFilter): Promise<DetectResult> {
     const d = this.detectors.get(model);
-    if (!d) return Promise.reject(new Error(`model ${model} is not loaded`));
+    // A file read frame by frame waits for its model; live cameras do not send frames until it is ready.
+    const loading = this.loading.get(model);
+    if (!d && loading) return loading.ready.then(() => this.detect(model, frame, filter));
+    if (!d) return Promise.reject(new Error(`model ${model} is not loaded${this.failures.has(`models.${model}.path`) ? `: ${this.failure(model)}` : ""}`));
     const running = d.detect(frame, filter);
     let set = this.inflight.get(d);
     if (!set) this.inflight.set(d, (set = new Set()));
@@ -121,6 +152,7 @@ export class DetectorPool {
   }
 
   async stop(): Promise<void> {
+    await Promise.all([...this.loading.values()].map((l) => l.ready)); // a session still loading closes too
     const all = [...this.detectors.values()];
     this.detectors.clear();
     await Promise.all(all.map((d) => d.close()));
@@ -141,6 +173,6 @@ export class DetectorPool {
   private open(cfg: Config, name: string): Promise<Detector> {
     const models = new Set(Object.values(cfg.cameras).filter((c) => c.enabled).map((c) => c.detect.model)).size;
     const { workers, threads } = detectorSizing(cfg.detector, models);
-    return Detector.open({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads, workers, gpu: cfg.detector, logger: this.log });
+    return this.openDetector({ name, model: cfg.models[name]!, providers: cfg.detector.providers, threads, workers, gpu: cfg.detector, logger: this.log });
   }
 }
