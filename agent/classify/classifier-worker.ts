@@ -5,11 +5,11 @@ import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { DetectorError } from "../detect/detector-error.js";
-import { NotOnnxError, readOnnxModel } from "../detect/onnx-model-proto.js";
+import { readModel } from "../detect/model-file.js";
 import { resolveClassifierInfo, type ClassifierInfo } from "./classifier-info.js";
 import type { ClassifierInit, ClassifyRequest, FromClassifierWorker, ToClassifierWorker } from "./classifier-protocol.js";
 import { writeCrop } from "./crops.js";
-import { createSession, plainError, readModelBytes } from "../detect/onnx-session.js";
+import { createSession, plainError } from "../detect/onnx-session.js";
 
 const port = parentPort!;
 ort.env.logLevel = "fatal";
@@ -21,14 +21,7 @@ function send(msg: FromClassifierWorker): void {
 
 async function open() {
   const base = path.basename(init.path);
-  const bytes = await readModelBytes(init.path);
-  let description;
-  try {
-    description = readOnnxModel(bytes);
-  } catch (err) {
-    if (err instanceof NotOnnxError) throw new DetectorError("EVA_MODEL_INVALID", `${base}: not an ONNX model (${err.message})`);
-    throw err;
-  }
+  const { bytes, description } = await readModel(init.path);
   const { session, provider, skipped } = await createSession(bytes, base, init.providers, init.threads, init.gpu);
   if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
     throw new DetectorError("EVA_MODEL_UNSUPPORTED", `${base}: ${session.inputMetadata.length} inputs; one image input expected`);

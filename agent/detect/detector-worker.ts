@@ -12,9 +12,8 @@ import type { Provider } from "../config/schema.js";
 import { executionProvider, type TensorrtCachePaths } from "./providers.js";
 import { openTensorrtSession } from "./tensorrt-session.js";
 import { resolveModelInfo } from "./model-info.js";
-import { NotOnnxError, readOnnxModel } from "./onnx-model-proto.js";
 import { plainError } from "./onnx-session.js";
-import { readLabelsFile, readModelBytes } from "./model-file.js";
+import { readLabelsFile, readModel } from "./model-file.js";
 
 const port = parentPort!;
 // A provider that fails to load is also printed to stderr by onnxruntime's global logger, as a wall of text
@@ -77,14 +76,7 @@ let unfinished: ((ok: boolean) => string | null) | null = null;
 async function open() {
   const file = init.model.path;
   const base = path.basename(file);
-  const bytes = await readModelBytes(file);
-  let description;
-  try {
-    description = readOnnxModel(bytes);
-  } catch (err) {
-    if (err instanceof NotOnnxError) throw new DetectorError("EVA_MODEL_INVALID", `${base}: not an ONNX model (${err.message})`);
-    throw err;
-  }
+  const { bytes, description } = await readModel(file);
   const labelsText = init.model.labels ? await readLabelsFile(init.model.labels) : undefined;
   const { session, provider, skipped, engine, finish } = await createSession(bytes, base);
   unfinished = finish;

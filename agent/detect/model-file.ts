@@ -3,7 +3,7 @@ import path from "node:path";
 import type { ModelConfig } from "../config/schema.js";
 import { DetectorError } from "./detector-error.js";
 import { resolveModelInfo, type ModelInfo, type TensorMetadata } from "./model-info.js";
-import { NotOnnxError, readOnnxModel, type OnnxValueInfo } from "./onnx-model-proto.js";
+import { NotOnnxError, readOnnxModel, type OnnxModelDescription, type OnnxValueInfo } from "./onnx-model-proto.js";
 
 // A model file read on the main thread, without onnxruntime: its bytes for a worker's session, and the input
 // facts cameras need (detect size, the picture ffmpeg scales for the model) before any session exists.
@@ -26,6 +26,17 @@ export async function readLabelsFile(file: string): Promise<string> {
   }
 }
 
+/** A model file's bytes and its declared facts; not ONNX is an EVA_MODEL_INVALID error naming the file. */
+export async function readModel(file: string): Promise<{ bytes: Uint8Array; description: OnnxModelDescription }> {
+  const bytes = await readModelBytes(file);
+  try {
+    return { bytes, description: readOnnxModel(bytes) };
+  } catch (err) {
+    if (err instanceof NotOnnxError) throw new DetectorError("EVA_MODEL_INVALID", `${path.basename(file)}: not an ONNX model (${err.message})`);
+    throw err;
+  }
+}
+
 /** onnxruntime's names for the TensorProto element types a detector can have. */
 const ELEMENT_TYPES: Record<number, string> = { 1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 10: "float16", 11: "float64" };
 
@@ -40,14 +51,7 @@ function tensorMetadata(v: OnnxValueInfo): TensorMetadata {
  */
 export async function describeModelFile(model: ModelConfig): Promise<ModelInfo> {
   const base = path.basename(model.path);
-  const bytes = await readModelBytes(model.path);
-  let description;
-  try {
-    description = readOnnxModel(bytes);
-  } catch (err) {
-    if (err instanceof NotOnnxError) throw new DetectorError("EVA_MODEL_INVALID", `${base}: not an ONNX model (${err.message})`);
-    throw err;
-  }
+  const { description } = await readModel(model.path);
   const [input] = description.inputs;
   const [output] = description.outputs;
   if (!input || !output) throw new DetectorError("EVA_MODEL_UNSUPPORTED", `${base}: no input or no output declared; one image input and a detection output expected`);

@@ -3,7 +3,6 @@ import type { Provider } from "../config/schema.js";
 import { DetectorError } from "./detector-error.js";
 import type { PlainError } from "./detector-protocol.js";
 import { executionProvider, type GpuOptions } from "./providers.js";
-export { readLabelsFile, readModelBytes } from "./model-file.js";
 
 // What the detector's and the classifier's workers load models with: a clear code for a missing file, errors
 // made plain for postMessage, and (for classifiers) providers tried one by one because a provider whose library
