@@ -44,7 +44,10 @@ ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=1280x720:rate=25"
   || { echo "could not make a test clip with ffmpeg"; exit 1; }
 
 models=()
+# the shipped int8 (QDQ) sign detector, and its float source: TensorRT takes the QDQ graph as int8, the CUDA
+# provider runs it dequantized (the float file is what a CUDA-only box should use)
 models+=("signs|$root/models/traffic-signs.onnx||640|360")
+models+=("signs-fp32|$root/models/traffic-signs-fp32.onnx||640|360")
 yolox=${YOLOX:-$root/../shared/models/yolox_nano.onnx}
 names=${COCO_NAMES:-$(dirname "$yolox")/coco.names}
 if [ -f "$yolox" ] && [ -f "$names" ]; then
