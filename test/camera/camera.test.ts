@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Camera, type CameraStatus } from "../../agent/camera/camera.js";
 import { emptyClip, personPanTs } from "../support/clips.js";
+import { CAMERA_PASSWORD, childCommandLines, passwordCamera } from "../support/password-camera.js";
 
 const log = pino({ level: "silent" });
 const cameras: Camera[] = [];
@@ -98,77 +99,47 @@ describe("camera (real ffmpeg)", () => {
   it("an unreachable RTSP camera's offline reason never carries its password", async () => {
     const { freePort } = await import("../support/ports.js");
     const port = await freePort(); // nothing listens there
-    const { cam } = camera(`rtsp://viewer:s3cretPW@127.0.0.1:${port}/stream`, { timeoutSeconds: 2 });
+    const { cam } = camera(`rtsp://viewer:${CAMERA_PASSWORD}@127.0.0.1:${port}/stream`, { timeoutSeconds: 2 });
     cam.start();
     await waitFor(() => cam.current.restarts >= 1, 15_000);
     const reason = cam.current.reason ?? "";
     expect(reason).toMatch(/refused|Connection|error/i);
-    expect(reason).not.toContain("s3cretPW");
+    expect(reason).not.toContain(CAMERA_PASSWORD);
     expect(reason).not.toContain("viewer:");
   });
 
   it("a camera password is not in ffmpeg's command line (ps, /proc), and the camera still streams", async () => {
-    const { execFileSync } = await import("node:child_process");
-    const { readFileSync } = await import("node:fs");
-    const ts = await personPanTs(20, 10);
-    const server = http.createServer((req, res) => {
-      if (req.headers.authorization !== `Basic ${Buffer.from("viewer:s3cretPW").toString("base64")}`) {
-        res.writeHead(401, { "www-authenticate": 'Basic realm="cam"' });
-        return res.end();
-      }
-      res.writeHead(200, { "content-type": "video/mp2t" });
-      createReadStream(ts, { highWaterMark: 16 * 1024 }).pipe(res);
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const server = await passwordCamera();
     try {
-      const url = `http://viewer:s3cretPW@127.0.0.1:${(server.address() as AddressInfo).port}/cam.ts`;
-      const { cam, frames } = camera(url, { realtime: true });
+      const { cam, frames } = camera(server.url, { realtime: true });
       cam.start();
       await waitFor(() => cam.current.state === "online" && frames.length > 3, 20_000);
-      const children = execFileSync("pgrep", ["-P", String(process.pid), "ffmpeg"], { encoding: "utf8" }).trim().split("\n");
-      expect(children.length).toBeGreaterThan(0);
-      for (const pid of children) {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      const argvs = childCommandLines("ffmpeg");
+      expect(argvs.length).toBeGreaterThan(0);
+      for (const argv of argvs) {
         expect(argv).toContain("ffmpeg");
-        expect(argv).not.toContain("s3cretPW");
+        expect(argv).not.toContain(CAMERA_PASSWORD);
         expect(argv).not.toContain("viewer:");
       }
     } finally {
       server.close();
-      server.closeAllConnections();
     }
   });
 
   it("eva preview's one-frame grab keeps the camera password out of ffmpeg's command line too", async () => {
-    const { execFileSync } = await import("node:child_process");
-    const { readFileSync } = await import("node:fs");
     const { grabFrame } = await import("../../agent/camera/ffmpeg.js");
-    const ts = await personPanTs(20, 10);
-    // The first authorised request is held until ffmpeg's argv has been read, so the check cannot miss the process.
-    const argvs: string[] = [];
-    const server = http.createServer((req, res) => {
-      if (req.headers.authorization !== `Basic ${Buffer.from("viewer:s3cretPW").toString("base64")}`) {
-        res.writeHead(401, { "www-authenticate": 'Basic realm="cam"' });
-        return res.end();
-      }
-      const pids = execFileSync("pgrep", ["-P", String(process.pid), "ffmpeg"], { encoding: "utf8" }).trim().split("\n");
-      for (const pid of pids) argvs.push(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" "));
-      res.writeHead(200, { "content-type": "video/mp2t" });
-      createReadStream(ts, { highWaterMark: 16 * 1024 }).pipe(res);
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    // ffmpeg's argv is read while its authorised request is answered, so the check cannot miss the process.
+    const server = await passwordCamera("ffmpeg");
     try {
-      const url = `http://viewer:s3cretPW@127.0.0.1:${(server.address() as AddressInfo).port}/cam.ts`;
-      const rgb = await grabFrame({ source: url, width: 64, height: 36, rtspTransport: "tcp", timeoutSeconds: 10 });
+      const rgb = await grabFrame({ source: server.url, width: 64, height: 36, rtspTransport: "tcp", timeoutSeconds: 10 });
       expect(rgb.length).toBe(64 * 36 * 3);
-      expect(argvs.length).toBeGreaterThan(0);
-      for (const argv of argvs) {
+      expect(server.argvs.length).toBeGreaterThan(0);
+      for (const argv of server.argvs) {
         expect(argv).toContain("ffmpeg");
-        expect(argv).not.toContain("s3cretPW");
+        expect(argv).not.toContain(CAMERA_PASSWORD);
       }
     } finally {
       server.close();
-      server.closeAllConnections();
     }
   });
 

@@ -199,35 +199,19 @@ cameras:
 
 describe("codec probe", () => {
   it("keeps a camera password out of ffprobe's command line, and still reaches the camera", async () => {
-    const { createReadStream, readFileSync } = await import("node:fs");
-    const http = await import("node:http");
-    const { personPanTs } = await import("../support/clips.js");
+    const { passwordCamera, CAMERA_PASSWORD } = await import("../support/password-camera.js");
     const { probeCodec } = await import("../../agent/camera/hwaccel.js");
-    const ts = await personPanTs(20, 10);
     // ffprobe's argv is read while the authorised request is being answered, so the check cannot miss the process.
-    const argvs: string[] = [];
-    const server = http.createServer((req, res) => {
-      if (req.headers.authorization !== `Basic ${Buffer.from("viewer:s3cretPW").toString("base64")}`) {
-        res.writeHead(401, { "www-authenticate": 'Basic realm="cam"' });
-        return res.end();
-      }
-      const pids = execFileSync("pgrep", ["-P", String(process.pid), "ffprobe"], { encoding: "utf8" }).trim().split("\n");
-      for (const pid of pids) argvs.push(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" "));
-      res.writeHead(200, { "content-type": "video/mp2t" });
-      createReadStream(ts, { highWaterMark: 16 * 1024 }).pipe(res);
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const server = await passwordCamera("ffprobe");
     try {
-      const port = (server.address() as import("node:net").AddressInfo).port;
-      expect(await probeCodec(`http://viewer:s3cretPW@127.0.0.1:${port}/cam.ts`, 20_000)).toBe("h264");
-      expect(argvs.length).toBeGreaterThan(0);
-      for (const argv of argvs) {
+      expect(await probeCodec(server.url, 20_000)).toBe("h264");
+      expect(server.argvs.length).toBeGreaterThan(0);
+      for (const argv of server.argvs) {
         expect(argv).toContain("ffprobe");
-        expect(argv).not.toContain("s3cretPW");
+        expect(argv).not.toContain(CAMERA_PASSWORD);
       }
     } finally {
       server.close();
-      server.closeAllConnections();
     }
   });
 });
