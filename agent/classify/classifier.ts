@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Provider } from "../config/schema.js";
 import type { Box } from "../detect/detection.js";
 import { DetectorError } from "../detect/detector-error.js";
+import { workerReady } from "../detect/worker-ready.js";
 import type { GpuOptions } from "../detect/providers.js";
 import type { ClassifierInfo } from "./classifier-info.js";
 import type { ClassifierInit, FromClassifierWorker, ToClassifierWorker } from "./classifier-protocol.js";
@@ -68,33 +69,7 @@ export class Classifier {
   static async open(opts: ClassifierOptions): Promise<Classifier> {
     const init: ClassifierInit = { name: opts.name, path: opts.path, providers: opts.providers, threads: opts.threads, ...(opts.gpu ? { gpu: opts.gpu } : {}) };
     const worker = new Worker(workerUrl(), { workerData: init, name: `classify:${opts.name}` });
-    const ready = await new Promise<Extract<FromClassifierWorker, { type: "ready" }>>((resolve, reject) => {
-      const settle = () => {
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-      };
-      const fail = (e: DetectorError) => {
-        settle();
-        void worker.terminate();
-        reject(e);
-      };
-      const onMessage = (msg: FromClassifierWorker) => {
-        if (msg.type === "ready") {
-          settle();
-          resolve(msg);
-        } else if (msg.type === "failed") fail(DetectorError.from(msg.error));
-        else fail(new DetectorError("EVA_DETECTOR_DIED", `classifier '${opts.name}': unexpected '${msg.type}' while loading`));
-      };
-      const onError = (err: Error & { code?: string }) => {
-        const hint = err.code === "MODULE_NOT_FOUND" || err.code === "ERR_MODULE_NOT_FOUND" ? " (is dist/ built? run `npx tsc`)" : "";
-        fail(new DetectorError("EVA_DETECTOR_DIED", `classifier '${opts.name}': worker failed to start: ${err.message}${hint}`));
-      };
-      const onExit = (code: number) => fail(new DetectorError("EVA_DETECTOR_DIED", `classifier '${opts.name}': worker exited with code ${code} while loading`));
-      worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.on("exit", onExit);
-    });
+    const ready = await workerReady<Extract<FromClassifierWorker, { type: "ready" }>>(worker, `classifier '${opts.name}'`);
     const log = opts.logger?.child({ model: opts.name });
     for (const s of ready.skipped) log?.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
     log?.info({ provider: ready.provider, input: `${ready.info.size}x${ready.info.size}`, classes: ready.info.labels.length }, "classifier ready");

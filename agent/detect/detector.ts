@@ -4,6 +4,7 @@ import type { ModelConfig, Provider } from "../config/schema.js";
 import type { DetectFilter } from "./detect-filter.js";
 import type { Detection } from "./detection.js";
 import { DetectorError } from "./detector-error.js";
+import { workerReady } from "./worker-ready.js";
 import type { DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
 import { inputSpecOf } from "./model-info.js";
 import { isIdentityPlacement, placeFrame, type ScaledPicture } from "./model-input.js";
@@ -85,49 +86,17 @@ type Ready = Extract<FromWorker, { type: "ready" }>;
 function startWorker(opts: DetectorOptions, index: number, log: Logger | undefined): Promise<{ worker: Worker; ready: Ready }> {
   const init: WorkerInit = { name: opts.name, model: opts.model, providers: opts.providers, threads: opts.threads, ...(opts.gpu ? { gpu: opts.gpu } : {}) };
   const worker = new Worker(workerUrl(), { workerData: init, name: `detect:${opts.name}:${index}` });
-  let building: { since: number; timer: NodeJS.Timeout } | null = null;
-  const buildDone = () => {
-    if (building) clearInterval(building.timer);
-    building = null;
-  };
-  return new Promise((resolve, reject) => {
-    // Only our own listeners come off: Worker keeps internal ones that ref its message port.
-    const settle = () => {
-      buildDone();
-      worker.off("message", onMessage);
-      worker.off("error", onError);
-      worker.off("exit", onExit);
-    };
-    const fail = (e: DetectorError) => {
-      settle();
-      void worker.terminate();
-      reject(e);
-    };
-    const onMessage = (msg: FromWorker) => {
-      if (msg.type === "building") {
-        log?.info({ provider: msg.provider, key: msg.key, why: msg.why }, "building TensorRT engine (minutes on a Jetson; cameras start after it)");
-        const since = performance.now();
-        building = {
-          since,
-          timer: setInterval(() => log?.info({ elapsed_s: Math.round((performance.now() - since) / 1000) }, "still building TensorRT engine"), BUILD_PROGRESS_MS),
-        };
-        building.timer.unref();
-      } else if (msg.type === "ready") {
-        settle();
-        resolve({ worker, ready: msg });
-      } else if (msg.type === "failed") fail(DetectorError.from(msg.error));
-      else fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': unexpected '${msg.type}' from the worker while loading`));
-    };
-    const onError = (err: Error & { code?: string }) => {
-      const hint = err.code === "MODULE_NOT_FOUND" || err.code === "ERR_MODULE_NOT_FOUND" ? " (is dist/ built? run `npx tsc`)" : "";
-      fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker failed to start: ${err.message}${hint}`));
-    };
-    const onExit = (code: number) =>
-      fail(new DetectorError("EVA_DETECTOR_DIED", `model '${opts.name}': detector worker exited with code ${code} while loading`));
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.on("exit", onExit);
+  let progress: NodeJS.Timeout | undefined;
+  const ready = workerReady<Ready>(worker, `model '${opts.name}'`, (msg) => {
+    if (msg.type !== "building") return false;
+    const { provider, key, why } = msg as Extract<FromWorker, { type: "building" }>;
+    log?.info({ provider, key, why }, "building TensorRT engine (minutes on a Jetson; cameras run meanwhile, detection starts after it)");
+    const since = performance.now();
+    progress = setInterval(() => log?.info({ elapsed_s: Math.round((performance.now() - since) / 1000) }, "still building TensorRT engine"), BUILD_PROGRESS_MS);
+    progress.unref();
+    return true;
   });
+  return ready.then((r) => ({ worker, ready: r })).finally(() => clearInterval(progress));
 }
 
 /**
