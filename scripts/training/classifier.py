@@ -25,6 +25,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gtsdb  # noqa: E402
+from export import save_with_metadata  # noqa: E402
 from signs import CLASS_NAMES  # noqa: E402
 
 S = 32               # GTSRB's crops are 32x32; bigger inputs cost time per crop and add no pixels for 20-40 px signs
@@ -179,13 +180,7 @@ def export(net, path, meta_extra=None):
         "author": "eva project",
     }
     meta.update(meta_extra or {})
-    del m.metadata_props[:]
-    for k, v in meta.items():
-        p = m.metadata_props.add()
-        p.key, p.value = k, v
-    m.producer_name = "eva scripts/training"
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+    save_with_metadata(m, meta, path)
 
 
 def main():

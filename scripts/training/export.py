@@ -44,6 +44,12 @@ def export_onnx(net, path, h, w, seed, version=VERSION, labels=None, description
         "version": version,
         "author": "eva project",
     }
+    save_with_metadata(m, meta, path)
+    return path
+
+
+def save_with_metadata(m, meta, path):
+    """Replaces the model's metadata_props with `meta` (the agent reads labels, imgsz, ... from them), checks, saves."""
     del m.metadata_props[:]
     for k, v in meta.items():
         p = m.metadata_props.add()
@@ -51,7 +57,6 @@ def export_onnx(net, path, h, w, seed, version=VERSION, labels=None, description
     m.producer_name = "eva scripts/training"
     onnx.checker.check_model(m)
     onnx.save(m, path)
-    return path
 
 
 if __name__ == "__main__":

@@ -100,6 +100,28 @@ describe("on this machine (real ffmpeg)", () => {
     await Promise.all(cameras.splice(0).map((c) => c.stop()));
   });
 
+  /** A 64x36 file camera with these decode options, its log lines and a frame count; started by the test. */
+  const fileCamera = (clip: string, decode: { hwaccel?: "jetson"; decodeArgs?: string[] }) => {
+    const lines: Array<{ msg: string; hwaccel?: string; args?: string }> = [];
+    const log = pino(new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
+    const seen = { frames: 0 };
+    const cam = new Camera(
+      { name: "hw", source: clip, fps: 5, width: 64, height: 36, loop: false, realtime: false, rtspTransport: "tcp", timeoutSeconds: 5, stallSeconds: 5, threads: 1, ...decode },
+      (f) => {
+        seen.frames++;
+        f.release();
+      },
+      () => {},
+      log,
+    );
+    cameras.push(cam);
+    return { cam, lines, seen };
+  };
+  const ended = async (cam: Camera) => {
+    const end = Date.now() + 30_000;
+    while (cam.current.state !== "ended" && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  };
+
   it("reads ffmpeg's real listing", async () => {
     const f = await decodeFacts();
     const real = parseDecoders(execFileSync("ffmpeg", ["-hide_banner", "-decoders"], { encoding: "utf8" }));
@@ -111,50 +133,24 @@ describe("on this machine (real ffmpeg)", () => {
     const d = await resolveDecode("jetson", "x.mp4");
     if (d.used !== "none") return; // a real Jetson runs this test elsewhere; here there is none
     const clip = await emptyClip(2, 10);
-    const lines: Array<{ msg: string; hwaccel?: string }> = [];
-    const log = pino(new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
-    let frames = 0;
-    const cam = new Camera(
-      { name: "hw", source: clip, fps: 5, width: 64, height: 36, loop: false, realtime: false, rtspTransport: "tcp", timeoutSeconds: 5, stallSeconds: 5, threads: 1, hwaccel: "jetson" },
-      (f) => {
-        frames++;
-        f.release();
-      },
-      () => {},
-      log,
-    );
-    cameras.push(cam);
+    const { cam, lines, seen } = fileCamera(clip, { hwaccel: "jetson" });
     cam.start();
-    const end = Date.now() + 30_000;
-    while (cam.current.state !== "ended" && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await ended(cam);
     expect(cam.current.state).toBe("ended");
-    expect(frames).toBeGreaterThan(3);
+    expect(seen.frames).toBeGreaterThan(3);
     expect(lines.filter((l) => l.hwaccel === "jetson" && /unavailable.*software/.test(l.msg))).toHaveLength(1);
   });
 
   it("a hardware decoder that opens the source but gives no frame is dropped: the next start decodes in software", async () => {
     const clip = await emptyClip(2, 10);
-    const lines: Array<{ msg: string; args?: string }> = [];
-    const log = pino(new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
-    let frames = 0;
     // h264_cuvid is in this ffmpeg and cannot open without libcuda: the failure a broken GPU decoder gives.
-    const cam = new Camera(
-      { name: "hw", source: clip, fps: 5, width: 64, height: 36, loop: false, realtime: false, rtspTransport: "tcp", timeoutSeconds: 5, stallSeconds: 5, threads: 1, decodeArgs: ["-c:v", "h264_cuvid"] },
-      (f) => {
-        frames++;
-        f.release();
-      },
-      () => {},
-      log,
-    );
-    cameras.push(cam);
+    const { cam, lines, seen } = fileCamera(clip, { decodeArgs: ["-c:v", "h264_cuvid"] });
     const f = await decodeFacts();
     if (!f.decoders.has("h264_cuvid") || f.nvidiaGpu) return; // needs an ffmpeg with cuvid and no usable GPU
     cam.start();
-    const end = Date.now() + 30_000;
-    while (cam.current.state !== "ended" && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await ended(cam);
     expect(cam.current.state).toBe("ended");
-    expect(frames).toBeGreaterThan(3);
+    expect(seen.frames).toBeGreaterThan(3);
     expect(lines.filter((l) => l.msg.startsWith("hardware decode gave no frame") && l.args === "-c:v h264_cuvid")).toHaveLength(1);
   });
 
