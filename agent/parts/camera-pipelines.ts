@@ -319,10 +319,7 @@ export class CameraPipelines {
       const p = this.build(cfg, name, cam, this.deps.detectors.info(cam.detect.model));
       if (p) this.pipelines.set(name, p);
     }
-    if (this.pipelines.size === 0) {
-      const why = [...this.deps.detectors.failures].map(([m, e]) => `${m}: ${e}`).join("; ");
-      throw new Error(`no camera can run${why ? ` (${why})` : ""}`);
-    }
+    if (this.pipelines.size === 0) throw this.noCamera();
     for (const p of this.pipelines.values()) p.camera.start();
   }
 
@@ -341,8 +338,7 @@ export class CameraPipelines {
         onStatus({ camera: p.name, state: "offline", reason: `model ${cam.detect.model} failed to load: ${detectors.failure(cam.detect.model)}`, since: Date.now(), restarts: 0 });
         continue;
       }
-      const size = detectSize(cam, info);
-      if (size.width === p.width && size.height === p.height && JSON.stringify(scaledFor(info, size.width, size.height)) === JSON.stringify(p.scaled)) continue;
+      if (!pictureChange(p, cam, info)) continue;
       log.warn({ camera: p.name, model: cam.detect.model }, "the loaded model's input differs from what its file declares: the camera starts again on it");
       await this.stopOne(p.name);
       const again = this.build(cfg, p.name, cam, info);
@@ -351,10 +347,12 @@ export class CameraPipelines {
         again.camera.start();
       }
     }
-    if (this.pipelines.size === 0) {
-      const why = [...detectors.failures].map(([m, e]) => `${m}: ${e}`).join("; ");
-      throw new Error(`no camera can run${why ? ` (${why})` : ""}`);
-    }
+    if (this.pipelines.size === 0) throw this.noCamera();
+  }
+
+  private noCamera(): Error {
+    const why = [...this.deps.detectors.failures].map(([m, e]) => `${m}: ${e}`).join("; ");
+    return new Error(`no camera can run${why ? ` (${why})` : ""}`);
   }
 
   /** What the reload does to the cameras, given the models the detector pool will run after it. Cannot fail. */
@@ -367,11 +365,11 @@ export class CameraPipelines {
       const cam = cfg.cameras[p.name];
       const info = cam && detectors.infoAfter(cam.detect.model);
       if (!cam || !info || restart.has(p.name) || plan.cameras.removed.includes(p.name)) continue;
-      const size = detectSize(cam, info);
-      if (size.width !== p.width || size.height !== p.height) restart.add(p.name);
+      const change = pictureChange(p, cam, info);
+      if (change === "size") restart.add(p.name);
       // ffmpeg's scaled picture was made for the old model; a swap must not stop the camera, so the worker
       // resizes the frame itself (as before issue 13) until the camera next restarts.
-      else if (JSON.stringify(scaledFor(info, size.width, size.height)) !== JSON.stringify(p.scaled)) resizing.push(p.name);
+      else if (change === "scaled") resizing.push(p.name);
     }
     return {
       // Cameras going away or starting again stop first: their open events end in the store they began in.
@@ -502,6 +500,13 @@ export class CameraPipelines {
     const files = this.all().filter((p) => sourceKind(p.cfg.source) === "file");
     if (files.length && files.every((p) => p.camera.current.state === "ended")) this.finish();
   }
+}
+
+/** What a running camera's frames would change with this model: its detect size, ffmpeg's scaled picture, or nothing. */
+function pictureChange(p: CameraPipeline, cam: CameraConfig, info: ModelInfo): "size" | "scaled" | null {
+  const size = detectSize(cam, info);
+  if (size.width !== p.width || size.height !== p.height) return "size";
+  return JSON.stringify(scaledFor(info, size.width, size.height)) !== JSON.stringify(p.scaled) ? "scaled" : null;
 }
 
 function trackMaxAgeMs(cam: CameraConfig): number {

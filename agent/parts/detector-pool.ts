@@ -43,7 +43,8 @@ export class DetectorPool {
       this.failures.set(`models.${name}.path`, err.message);
       this.log.error({ model: name, err: err.message }, "model failed to load; its cameras stay off");
     };
-    const loads = await Promise.all(
+    const loads: Promise<void>[] = [];
+    await Promise.all(
       [...used].map(async (name) => {
         let info: ModelInfo;
         try {
@@ -58,10 +59,10 @@ export class DetectorPool {
         );
         const entry = { info, ready: ready.finally(() => this.loading.delete(name)) };
         this.loading.set(name, entry);
-        return [entry.ready]; // wrapped: an async function returning the promise itself would wait for it
+        loads.push(entry.ready);
       }),
     );
-    return { loaded: Promise.all(loads.flatMap((l) => l ?? [])).then(() => {}) };
+    return { loaded: Promise.all(loads).then(() => {}) };
   }
 
   has(model: string): boolean {
