@@ -39,6 +39,10 @@ for (const k of ['model', 'tensors', 'gt', 'out']) {
 }
 const [first, last] = values.frames.split('-').map(Number);
 const every = Number(values.every);
+if (!(Number.isInteger(first) && Number.isInteger(last) && first <= last && Number.isInteger(every) && every >= 1)) {
+  console.error(`calibrate-onnx: --frames A-B (whole numbers, A <= B) and --every N (N >= 1), got --frames ${values.frames} --every ${values.every}`);
+  process.exit(2);
+}
 const names = JSON.parse(readFileSync(values.tensors, 'utf8')).tensors;
 const folder = path.join(values.gt, 'frames');
 const files = readdirSync(folder)
@@ -46,6 +50,10 @@ const files = readdirSync(folder)
   .map((f) => ({ f, n: Number(f.slice(0, -4)) }))
   .filter(({ n }) => n >= first && n <= last && (n - first) % every === 0)
   .map(({ f }) => path.join(folder, f));
+if (files.length === 0) {
+  console.error(`calibrate-onnx: no frames NNNNN.jpg numbered ${values.frames} (every ${every}) in ${folder}`);
+  process.exit(2);
+}
 
 const session = await ort.InferenceSession.create(values.model, { intraOpNumThreads: 2, interOpNumThreads: 1 });
 const meta = session.inputMetadata[0];

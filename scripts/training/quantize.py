@@ -146,8 +146,11 @@ def uint8_params(lo, hi):
 def quantize(src, ranges_file, out, how="mean"):
     model = onnx.load(src)
     shuffles = pair_shuffles(model)
-    calibration = json.load(open(ranges_file))
-    ranges = calibration["ranges"]
+    try:
+        calibration = json.load(open(ranges_file))
+        ranges = calibration["ranges"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"{ranges_file}: not a calibration file from calibrate-onnx.mjs ({e})")
     chosen, shares = activations(model)
 
     def root(t):
@@ -157,22 +160,14 @@ def quantize(src, ranges_file, out, how="mean"):
 
     init = {i.name: i for i in model.graph.initializer}
     new_nodes, new_inits = [], []
-    qparams = {}
+    qparams, rename = {}, {}
     for t in chosen:
         r = ranges.get(root(t))
-        if r is None:
+        if not r:
             sys.exit(f"{ranges_file}: no range for {root(t)} (calibrate with the probe this model gives)")
         per_frame = np.array(r, dtype=np.float64)
-        if how == "minmax":
-            scale, zp = uint8_params(float(per_frame[:, 0].min()), float(per_frame[:, 1].max()))
-        else:
-            scale, zp = uint8_params(float(per_frame[:, 0].mean()), float(per_frame[:, 1].mean()))
-        qparams[t] = (scale, zp)
-
-    producer, consumers = graph_maps(model)
-    rename = {}
-    for t in chosen:
-        scale, zp = qparams[t]
+        lo, hi = (per_frame[:, 0].min(), per_frame[:, 1].max()) if how == "minmax" else per_frame.mean(0)
+        scale, zp = qparams[t] = uint8_params(float(lo), float(hi))
         s_name, z_name = f"{t}_qscale", f"{t}_qzero"
         new_inits += [numpy_helper.from_array(np.array(scale, np.float32), s_name), numpy_helper.from_array(np.array(zp, np.uint8), z_name)]
         q, dq = f"{t}_quantized", f"{t}_dequantized"
@@ -180,6 +175,7 @@ def quantize(src, ranges_file, out, how="mean"):
         new_nodes.append((t, helper.make_node("DequantizeLinear", [q, s_name, z_name], [dq], name=f"{t}_DQ")))
         rename[t] = dq
 
+    quantized_input = {dq: t for t, dq in rename.items()}
     pred = head_conv(model)
     for n in model.graph.node:
         for k, i in enumerate(n.input):
@@ -187,9 +183,9 @@ def quantize(src, ranges_file, out, how="mean"):
                 n.input[k] = rename[i]
         if n.op_type != "Conv" or n is pred:
             continue
-        x = n.input[0].removesuffix("_dequantized")
-        if x not in qparams:
-            sys.exit(f"conv {n.name}: its input {x} is not quantized")
+        x = quantized_input.get(n.input[0])
+        if x is None:
+            sys.exit(f"conv {n.name}: its input {n.input[0]} is not quantized")
         w = numpy_helper.to_array(init[n.input[1]]).astype(np.float32)
         w_scale = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(1), 1e-12) / 127.0
         wq = np.clip(np.round(w / w_scale.reshape(-1, 1, 1, 1)), -127, 127).astype(np.int8)
