@@ -34,9 +34,11 @@ async function open() {
   const { session, provider, skipped, warnings: sessionWarnings, engine, finish, placement } = await openSession(bytes, base, {
     ...init,
     qdq: description.qdq,
+    placement: true,
     engineCache: { onnxruntimeVersion: ort.env.versions.common, building: (p, key, why) => send({ type: "building", provider: p, key, why }) },
   });
-  unfinished = finish;
+  // a load that fails after this point also removes the placement profile's folder
+  unfinished = (ok) => (placement?.discard(), finish(ok));
   if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
     throw new DetectorError(
       "EVA_MODEL_UNSUPPORTED",

@@ -26,6 +26,11 @@ export interface SessionRequest {
   gpu?: GpuOptions;
   /** the model's Q/DQ nodes (readOnnxModel): a Q/DQ model gets TensorRT's int8 */
   qdq?: OnnxQdqSummary;
+  /**
+   * profile a GPU session's first run for the nodes each provider takes; the caller must then call
+   * `placement.read` after that run, which also ends the profiling
+   */
+  placement?: boolean;
   /** build TensorRT engines through the engine cache (the detector; a classifier's engine is small and quick to build) */
   engineCache?: {
     onnxruntimeVersion: string;
@@ -43,7 +48,7 @@ export interface OpenedSession {
   engine?: EngineReport;
   /** call once after the warm-up inference (see TensorrtSession.finish); returns a warning or null */
   finish(ok: boolean): string | null;
-  /** on a GPU provider: reads which provider ran how many nodes, from the profile of the first run */
+  /** on a GPU provider, when asked for: reads which provider ran how many nodes, from the profile of the first run */
   placement: PlacementProfile | null;
 }
 
@@ -61,7 +66,7 @@ export async function openSession(bytes: Uint8Array, base: string, req: SessionR
       skipped.push({ provider, error: "not in this onnxruntime build" });
       continue;
     }
-    const placement = provider === "cpu" ? null : new PlacementProfile();
+    const placement = provider === "cpu" || !req.placement ? null : new PlacementProfile();
     const options = (cache?: TensorrtCachePaths): ort.InferenceSession.SessionOptions => ({
       executionProviders: sessionProviders(req.providers, provider, gpu, cache, built) as ort.InferenceSession.ExecutionProviderConfig[],
       intraOpNumThreads: req.threads,
