@@ -93,7 +93,7 @@ describe("the runtime stage's ffmpeg step, run", () => {
     expect(r.apt).toEqual([
       "ubuntu: update",
       "ubuntu: install -y --no-install-recommends ca-certificates",
-      "nvidia: update --error-on=any",
+      "nvidia: update -o APT::Update::Error-Mode=any",
       "nvidia: install -y --no-install-recommends ffmpeg",
     ]);
     const sources = readFileSync(path.join(r.root, "etc/apt/sources.list.d/nvidia-l4t.list"), "utf8");
