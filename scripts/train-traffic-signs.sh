@@ -11,7 +11,8 @@
 #   3b. mine_negatives.py + classifier.py: the detector's false detections and random boxes on frames
 #      00000-00399 become "no sign" crops; 2 more classifier epochs with them                 ~8 min
 #   3c. quantize.py + calibrate-onnx.mjs: the shipped models/traffic-signs.onnx, int8 (QDQ), calibrated
-#      on every 4th training frame through the agent's own pre-processing                    ~2 min
+#      on every 4th training frame through the agent's own pre-processing, and from the same ranges
+#      models/traffic-signs-tensorrt.onnx (signed int8, zero point 0: TensorRT's int8 form)     ~2 min
 #   4. eval_classifier.py, eval_real.py (validation and held-out frames 00500-00599), bench,
 #      scripts/evaluate-signs.mjs (the agent's own code) where present                       ~8 min
 #   5. model_card.py writes models/README.md
@@ -42,6 +43,8 @@ $py scripts/training/quantize.py probe models/traffic-signs-fp32.onnx "$work/pro
 nice -n 5 node scripts/training/calibrate-onnx.mjs --model "$work/probe.onnx" --tensors "$work/probe.json" \
   --gt ../shared/data/gtsdb-train --frames 0-399 --every 4 --out "$work/ranges.json"
 $py scripts/training/quantize.py quantize models/traffic-signs-fp32.onnx "$work/ranges.json" models/traffic-signs.onnx
+# the same ranges in TensorRT's form (signed int8, zero point 0, float biases): what a Jetson's TensorRT builds as int8
+$py scripts/training/quantize.py quantize --target tensorrt models/traffic-signs-fp32.onnx "$work/ranges.json" models/traffic-signs-tensorrt.onnx
 $py scripts/training/eval_classifier.py --json "$work/classifier_gtsrb_test.json"
 for split in val holdout; do
   $py scripts/training/eval_real.py --split $split --detector models/traffic-signs.onnx \

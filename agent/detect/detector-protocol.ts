@@ -82,6 +82,8 @@ export type FromWorker =
       /** one inference on a blank frame before the first camera frame: kernels loaded, engine deserialized */
       warmupMs: number;
       engine?: EngineReport;
+      /** on a GPU provider: nodes each provider ran in the warm-up (onnxruntime's profile) */
+      nodes?: Record<string, { nodes: number; ops: string[] }>;
     }
   | { type: "failed"; error: PlainError }
   | { type: "result"; id: number; detections: Detection[]; inferMs: number }

@@ -8,11 +8,8 @@ import { DetectorError } from "./detector-error.js";
 import type { DetectFilter } from "./detect-filter.js";
 import type { CloseRequest, DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
 import type { ScaledPicture } from "./model-input.js";
-import type { Provider } from "../config/schema.js";
-import { executionProvider, type TensorrtCachePaths } from "./providers.js";
-import { openTensorrtSession } from "./tensorrt-session.js";
 import { resolveModelInfo } from "./model-info.js";
-import { plainError } from "./onnx-session.js";
+import { openSession, plainError } from "./onnx-session.js";
 import { readLabelsFile, readModel } from "./model-file.js";
 
 const port = parentPort!;
@@ -26,50 +23,6 @@ function send(msg: FromWorker): void {
 }
 
 
-/**
- * A provider whose library is missing makes create() throw instead of falling back, so each is tried alone,
- * in the configured order. A provider this build of onnxruntime does not have is skipped without a try, so
- * a CPU-only box never touches the TensorRT engine cache.
- */
-async function createSession(bytes: Uint8Array, base: string) {
-  const skipped: { provider: string; error: string }[] = [];
-  const built = new Set(ort.listSupportedBackends().map((b) => b.name));
-  const options = (provider: Provider, cache?: TensorrtCachePaths): ort.InferenceSession.SessionOptions => ({
-    executionProviders: [executionProvider(provider, init.gpu, cache) as ort.InferenceSession.ExecutionProviderConfig],
-    intraOpNumThreads: init.threads,
-    interOpNumThreads: 1,
-  });
-  for (const provider of init.providers) {
-    if (provider !== "cpu" && !built.has(provider)) {
-      skipped.push({ provider, error: "not in this onnxruntime build" });
-      continue;
-    }
-    try {
-      if (provider === "tensorrt" && init.gpu) {
-        const trt = await openTensorrtSession({
-          model: bytes,
-          gpu: init.gpu,
-          onnxruntimeVersion: ort.env.versions.common,
-          create: (cache) => ort.InferenceSession.create(bytes, options(provider, cache)),
-          building: (key, why) => send({ type: "building", provider, key, why }),
-          waiting: (key) => send({ type: "building", provider, key, why: "another session of this model is building the engine: waiting for it" }),
-        });
-        return { session: trt.session, provider, skipped, engine: trt.engine, finish: trt.finish };
-      }
-      const session = await ort.InferenceSession.create(bytes, options(provider));
-      return { session, provider, skipped, engine: undefined, finish: (_ok: boolean): string | null => null };
-    } catch (err) {
-      const message = (err as Error).message.split("\n")[0];
-      if (provider === "cpu") throw new DetectorError("EVA_MODEL_INVALID", `${base}: onnxruntime cannot load it (${message})`);
-      skipped.push({ provider, error: message });
-    }
-  }
-  throw new DetectorError(
-    "EVA_PROVIDER_UNAVAILABLE",
-    `${base}: no execution provider could run it: ${skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`,
-  );
-}
-
 /** A fresh TensorRT build not yet sealed: thrown away (and its lock released) if loading fails after it. */
 let unfinished: ((ok: boolean) => string | null) | null = null;
 
@@ -78,8 +31,14 @@ async function open() {
   const base = path.basename(file);
   const { bytes, description } = await readModel(file);
   const labelsText = init.model.labels ? await readLabelsFile(init.model.labels) : undefined;
-  const { session, provider, skipped, engine, finish } = await createSession(bytes, base);
-  unfinished = finish;
+  const { session, provider, skipped, warnings: sessionWarnings, engine, finish, placement } = await openSession(bytes, base, {
+    ...init,
+    qdq: description.qdq,
+    placement: true,
+    engineCache: { onnxruntimeVersion: ort.env.versions.common, building: (p, key, why) => send({ type: "building", provider: p, key, why }) },
+  });
+  // a load that fails after this point also removes the placement profile's folder
+  unfinished = (ok) => (placement?.discard(), finish(ok));
   if (session.inputMetadata.length !== 1 || session.outputMetadata.length < 1) {
     throw new DetectorError(
       "EVA_MODEL_UNSUPPORTED",
@@ -109,11 +68,13 @@ async function open() {
     throw new DetectorError("EVA_INFERENCE_FAILED", `${base}: warm-up inference failed on ${provider} (${(err as Error).message.split("\n")[0]})`);
   }
   const warmupMs = Math.round(performance.now() - t0);
+  const nodes = placement?.read(session) ?? undefined;
+  warnings.push(...sessionWarnings);
   const sealWarning = finish(true);
   if (sealWarning) warnings.push(sealWarning);
   // One feeds object for every run(): nothing to build per frame.
   const feeds = { [info.inputName]: tensor };
-  return { session, provider, skipped, warnings, info, pipeline, tensor, feeds, warmupMs, engine };
+  return { session, provider, skipped, warnings, info, pipeline, tensor, feeds, warmupMs, engine, nodes };
 }
 
 type Loaded = Awaited<ReturnType<typeof open>>;
@@ -184,6 +145,7 @@ async function main(): Promise<void> {
     warnings: loaded.warnings,
     warmupMs: loaded.warmupMs,
     ...(loaded.engine ? { engine: loaded.engine } : {}),
+    ...(loaded.nodes ? { nodes: loaded.nodes } : {}),
   });
 
   // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a

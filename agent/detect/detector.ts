@@ -152,6 +152,7 @@ export class Detector {
     const e = ready.engine;
     if (e?.cache === "hit") log?.info({ key: e.key, load_s: e.ms / 1000 }, "TensorRT engine loaded from cache");
     else if (e) log?.info({ key: e.key, cache: e.cache, build_s: e.ms / 1000, dir: e.dir }, "TensorRT engine built");
+    if (ready.nodes) log?.info({ provider: ready.provider, nodes: ready.nodes }, "nodes per execution provider");
     const note = opts.gpu ? ignoredGpuOptionsNote(opts.providers, ready.provider) : null;
     if (note && !gpuOptionsNoted) {
       gpuOptionsNoted = true;

@@ -10,12 +10,25 @@ export interface OnnxValueInfo {
   dims: number[];
 }
 
+/**
+ * The model's QuantizeLinear/DequantizeLinear nodes, by the element type of their zero point: what decides
+ * whether TensorRT can build them as int8 (signed int8, zero point 0, nothing else).
+ */
+export interface OnnxQdqSummary {
+  nodes: number;
+  /** nodes per zero-point type ("int8", "uint8", "int32", …); a node without a zero point counts as "uint8" (ONNX's default) */
+  zeroPointTypes: Record<string, number>;
+  /** nodes whose zero point has a value other than 0 */
+  nonZeroZeroPoints: number;
+}
+
 export interface OnnxModelDescription {
   irVersion: number;
   producer: string;
   metadata: Record<string, string>;
   inputs: OnnxValueInfo[];
   outputs: OnnxValueInfo[];
+  qdq: OnnxQdqSummary;
 }
 
 /** Thrown for bytes that are not a ModelProto; the message says what was wrong. */
@@ -97,7 +110,7 @@ class ProtoReader {
 /** Reads the description of an ONNX model; throws NotOnnxError when the bytes are not a ModelProto. */
 export function readOnnxModel(bytes: Uint8Array): OnnxModelDescription {
   const r = new ProtoReader(bytes, 0, bytes.length);
-  const model: OnnxModelDescription = { irVersion: 0, producer: "", metadata: {}, inputs: [], outputs: [] };
+  const model: OnnxModelDescription = { irVersion: 0, producer: "", metadata: {}, inputs: [], outputs: [], qdq: { nodes: 0, zeroPointTypes: {}, nonZeroZeroPoints: 0 } };
   let graph: ProtoReader | undefined;
   while (!r.done()) {
     const [field, wire] = r.tag();
@@ -129,25 +142,69 @@ function readStringEntry(r: ProtoReader): [string, string] {
 
 function readGraph(r: ProtoReader, model: OnnxModelDescription): void {
   const inputs: OnnxValueInfo[] = [];
-  const initializers = new Set<string>();
+  const initializers = new Map<string, TensorFacts>();
+  const zeroPoints: (string | undefined)[] = [];
   while (!r.done()) {
     const [field, wire] = r.tag();
     if (field === 11 && wire === LEN) inputs.push(readValueInfo(r.sub()));
     else if (field === 12 && wire === LEN) model.outputs.push(readValueInfo(r.sub()));
-    else if (field === 5 && wire === LEN) initializers.add(readTensorName(r.sub()));
-    else r.skip(wire);
+    else if (field === 5 && wire === LEN) {
+      const t = readTensorFacts(r.sub());
+      initializers.set(t.name, t);
+    } else if (field === 1 && wire === LEN) {
+      const node = readNode(r.sub());
+      if (node.opType === "QuantizeLinear" || node.opType === "DequantizeLinear") zeroPoints.push(node.inputs[2] || undefined);
+    } else r.skip(wire);
   }
   // Before IR 4, weights were also listed as graph inputs; only the rest are fed at run time.
   model.inputs = inputs.filter((i) => !initializers.has(i.name));
+  const qdq = model.qdq;
+  for (const name of zeroPoints) {
+    const t = name === undefined ? undefined : initializers.get(name);
+    const type = name === undefined ? "uint8" : t ? (TENSOR_TYPES[t.dataType] ?? `type ${t.dataType}`) : "not an initializer";
+    qdq.nodes++;
+    qdq.zeroPointTypes[type] = (qdq.zeroPointTypes[type] ?? 0) + 1;
+    if (t && !t.allZero) qdq.nonZeroZeroPoints++;
+  }
 }
 
-function readTensorName(r: ProtoReader): string {
+const TENSOR_TYPES: Record<number, string> = { 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 10: "float16", 17: "float8e4m3fn" };
+
+interface TensorFacts {
+  name: string;
+  dataType: number;
+  /** every value stored is 0 (raw_data bytes, or the int32_data varints) */
+  allZero: boolean;
+}
+
+function readTensorFacts(r: ProtoReader): TensorFacts {
+  const t: TensorFacts = { name: "", dataType: 0, allZero: true };
   while (!r.done()) {
     const [field, wire] = r.tag();
-    if (field === 8 && wire === LEN) return r.string();
-    r.skip(wire);
+    if (field === 8 && wire === LEN) t.name = r.string();
+    else if (field === 2 && wire === VARINT) t.dataType = r.varint();
+    else if (field === 9 && wire === LEN) {
+      const raw = r.sub();
+      for (let i = raw.pos; i < raw.end && t.allZero; i++) if (r.bytes[i] !== 0) t.allZero = false;
+    } else if (field === 5 && wire === LEN) {
+      const packed = r.sub();
+      while (!packed.done() && t.allZero) if (packed.varint() !== 0) t.allZero = false;
+    } else if (field === 5 && wire === VARINT) {
+      if (r.varint() !== 0) t.allZero = false;
+    } else r.skip(wire);
   }
-  return "";
+  return t;
+}
+
+function readNode(r: ProtoReader): { opType: string; inputs: string[] } {
+  const node = { opType: "", inputs: [] as string[] };
+  while (!r.done()) {
+    const [field, wire] = r.tag();
+    if (field === 1 && wire === LEN) node.inputs.push(r.string());
+    else if (field === 4 && wire === LEN) node.opType = r.string();
+    else r.skip(wire);
+  }
+  return node;
 }
 
 function readValueInfo(r: ProtoReader): OnnxValueInfo {

@@ -7,6 +7,7 @@
 // So the keys below are onnxruntime's own names, and an unpatched binding simply runs without them.
 import type { CudaConfig, TensorrtConfig } from "../config/gpu-schema.js";
 import type { Provider } from "../config/schema.js";
+import type { OnnxQdqSummary } from "./onnx-model-proto.js";
 
 export interface GpuOptions {
   tensorrt: TensorrtConfig;
@@ -53,6 +54,53 @@ export function executionProvider(provider: Provider, gpu: GpuOptions | undefine
     ...(cache ? { trt_engine_cache_enable: "1", trt_engine_cache_path: cache.engineDir } : { trt_engine_cache_enable: "0" }),
     ...(cache && t.timing_cache ? { trt_timing_cache_enable: "1", trt_timing_cache_path: cache.timingDir } : { trt_timing_cache_enable: "0" }),
   };
+}
+
+/**
+ * What a session is created with when `from` is the provider being tried: it and every provider after it in
+ * the configured order that this onnxruntime build has. onnxruntime gives each node to the first provider in
+ * the list that takes it, so what TensorRT rejects runs on CUDA, and only what neither takes runs on the CPU.
+ * The cache folders go to the TensorRT entry alone.
+ */
+export function sessionProviders(
+  providers: readonly Provider[],
+  from: Provider,
+  gpu: GpuOptions | undefined,
+  cache?: TensorrtCachePaths,
+  built?: ReadonlySet<string>,
+): ExecutionProviderEntry[] {
+  const start = providers.indexOf(from);
+  const rest = (start < 0 ? [from] : providers.slice(start)).filter((p, i) => i === 0 || p === "cpu" || !built || built.has(p));
+  return rest.map((p) => executionProvider(p, gpu, p === "tensorrt" ? cache : undefined));
+}
+
+/** TensorRT builds Q/DQ as int8 only from signed int8 zero points that are all 0. */
+export function qdqTensorrtReady(qdq: OnnxQdqSummary): boolean {
+  return qdq.nodes > 0 && qdq.nonZeroZeroPoints === 0 && Object.keys(qdq.zeroPointTypes).every((t) => t === "int8");
+}
+
+/**
+ * The GPU options for this model: a Q/DQ model gets trt_int8_enable (without it TensorRT does not read the
+ * Q/DQ pairs as int8), and the engine-cache key follows since it is made from these options.
+ */
+export function gpuOptionsForModel(gpu: GpuOptions, qdq: OnnxQdqSummary): GpuOptions {
+  return qdq.nodes > 0 && !gpu.tensorrt.int8 ? { ...gpu, tensorrt: { ...gpu.tensorrt, int8: true } } : gpu;
+}
+
+/**
+ * Why TensorRT will not run this Q/DQ model as int8, or null: unsigned or non-zero zero points (as ONNX
+ * Runtime's CPU provider prefers) and int32 bias DQs are outside what TensorRT's ONNX parser builds, so those
+ * nodes fall to CUDA or the CPU and the engine is cut into pieces.
+ */
+export function tensorrtQdqNote(file: string, qdq: OnnxQdqSummary): string | null {
+  if (qdq.nodes === 0 || qdqTensorrtReady(qdq)) return null;
+  const types = Object.entries(qdq.zeroPointTypes)
+    .map(([t, n]) => `${n} ${t}`)
+    .join(", ");
+  return (
+    `${file}: its Q/DQ nodes are not TensorRT's int8 form (zero points ${types}; ${qdq.nonZeroZeroPoints} not 0): TensorRT leaves them ` +
+    `to CUDA and the CPU. Give TensorRT a model quantized for it (signed int8, zero point 0; scripts/training/quantize.py --target tensorrt) or the float model`
+  );
 }
 
 /**

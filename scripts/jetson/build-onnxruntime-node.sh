@@ -41,7 +41,8 @@ echo "building onnxruntime $ORT_TAG for sm_$CUDA_ARCHS in $work"
 git clone --depth 1 --branch "$ORT_TAG" https://github.com/microsoft/onnxruntime.git "$work/onnxruntime"
 cd "$work/onnxruntime"
 git submodule update --init --recursive --depth 1
-git apply --check "$patch" || die "$(basename "$patch") does not apply to $ORT_TAG: try git apply -3, or apply its hunks by hand"
+# The patch was diffed against a file near the tag: any hunk that does not apply to the tag stops here, named.
+git apply --check --verbose "$patch" || die "$(basename "$patch") does not apply to $ORT_TAG: try git apply -3, or apply its hunks by hand"
 git apply "$patch"
 
 # --build_nodejs builds js/common and js/node with npm (registry access needed) after the shared library.

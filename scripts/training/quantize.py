@@ -4,15 +4,17 @@
     node scripts/training/calibrate-onnx.mjs --model work/probe.onnx --tensors work/probe.json \\
         --gt ../shared/data/gtsdb-train --frames 0-399 --every 4 --out work/ranges.json
     /usr/bin/python3 scripts/training/quantize.py quantize models/traffic-signs.onnx work/ranges.json out.onnx
+    /usr/bin/python3 scripts/training/quantize.py quantize --target tensorrt models/traffic-signs.onnx work/ranges.json out-trt.onnx
 
 `probe` lists the float activations of the backbone and neck and writes a copy of the model that also
 outputs them; the calibrator runs that copy over frames through the agent's own pre-processing and records
 each tensor's range per frame; `quantize` writes the model with QuantizeLinear/DequantizeLinear pairs:
 activations uint8 per tensor (range = the mean over frames of each frame's min and max, so a single hot pixel
 does not stretch the scale), weights int8 per output channel, biases int32. ONNX Runtime's CPU provider fuses
-DQ -> Conv -> Q into QLinearConv (and drops a ReLU before a zero-point-0 Q); TensorRT reads the same QDQ graph
-as explicit int8. The input stays uint8 RGB, the normalisation and the box decoding stay float, the metadata
-is kept (with `quantization` added). Only the calibration frames are read: never the held-out ones.
+DQ -> Conv -> Q into QLinearConv (and drops a ReLU before a zero-point-0 Q). TensorRT builds Q/DQ as int8 only
+when activations are signed int8 with zero point 0 (microsoft/onnxruntime#13381, #10743): `--target tensorrt`
+writes that form (symmetric activations, float biases) from the same ranges. The input stays uint8 RGB, the
+normalisation and the box decoding stay float, the metadata is kept (with `quantization` added). Only the calibration frames are read: never the held-out ones.
 """
 import argparse
 import json
@@ -143,7 +145,13 @@ def uint8_params(lo, hi):
     return np.float32(scale), np.uint8(min(255, max(0, zp)))
 
 
-def quantize(src, ranges_file, out, how="mean"):
+def int8_params(lo, hi):
+    """Symmetric: zero point 0, the larger side of the range at +-127 (TensorRT reads only this form)."""
+    m = max(abs(lo), abs(hi))
+    return np.float32(m / 127.0 if m > 0 else 1.0), np.int8(0)
+
+
+def quantize(src, ranges_file, out, how="mean", target="cpu"):
     model = onnx.load(src)
     shuffles = pair_shuffles(model)
     try:
@@ -167,9 +175,9 @@ def quantize(src, ranges_file, out, how="mean"):
             sys.exit(f"{ranges_file}: no range for {root(t)} (calibrate with the probe this model gives)")
         per_frame = np.array(r, dtype=np.float64)
         lo, hi = (per_frame[:, 0].min(), per_frame[:, 1].max()) if how == "minmax" else per_frame.mean(0)
-        scale, zp = qparams[t] = uint8_params(float(lo), float(hi))
+        scale, zp = qparams[t] = (uint8_params if target == "cpu" else int8_params)(float(lo), float(hi))
         s_name, z_name = f"{t}_qscale", f"{t}_qzero"
-        new_inits += [numpy_helper.from_array(np.array(scale, np.float32), s_name), numpy_helper.from_array(np.array(zp, np.uint8), z_name)]
+        new_inits += [numpy_helper.from_array(np.array(scale, np.float32), s_name), numpy_helper.from_array(np.array(zp), z_name)]
         q, dq = f"{t}_quantized", f"{t}_dequantized"
         new_nodes.append((t, helper.make_node("QuantizeLinear", [t, s_name, z_name], [q], name=f"{t}_Q")))
         new_nodes.append((t, helper.make_node("DequantizeLinear", [q, s_name, z_name], [dq], name=f"{t}_DQ")))
@@ -194,7 +202,8 @@ def quantize(src, ranges_file, out, how="mean"):
                       numpy_helper.from_array(np.zeros(w.shape[0], np.int8), f"{wn}_wzero")]
         new_nodes.append((None, helper.make_node("DequantizeLinear", [f"{wn}_int8", f"{wn}_wscale", f"{wn}_wzero"], [f"{wn}_dq"], axis=0, name=f"{wn}_DQ")))
         n.input[1] = f"{wn}_dq"
-        if len(n.input) > 2 and n.input[2]:
+        # TensorRT takes a conv's bias in float and fuses it itself; an int32 DQ is not a form its parser reads.
+        if len(n.input) > 2 and n.input[2] and target == "cpu":
             b = numpy_helper.to_array(init[n.input[2]]).astype(np.float64)
             b_scale = (qparams[x][0] * w_scale).astype(np.float32)
             bq = np.round(b / b_scale).astype(np.int32)
@@ -223,8 +232,9 @@ def quantize(src, ranges_file, out, how="mean"):
     meta = {p.key: p for p in model.metadata_props}
     frames = calibration.get("frames", [])
     span = f"{frames[0][:-4]}-{frames[-1][:-4]}" if frames else "?"
-    note = (f"int8 QDQ, static: {len(chosen)} activations uint8 per tensor ({how} range), conv weights int8 per output "
-            f"channel, biases int32; calibrated on {len(frames)} GTSDB training frames {span}")
+    acts, bias = ("uint8 per tensor", "biases int32") if target == "cpu" else ("int8 per tensor, symmetric (zero point 0)", "biases float")
+    note = (f"int8 QDQ, static: {len(chosen)} activations {acts} ({how} range), conv weights int8 per output "
+            f"channel, {bias}; calibrated on {len(frames)} GTSDB training frames {span}")
     if "quantization" in meta:
         meta["quantization"].value = note
     else:
@@ -247,8 +257,11 @@ if __name__ == "__main__":
     q.add_argument("out")
     q.add_argument("--range", choices=["mean", "minmax"], default="mean",
                    help="an activation's range: the mean over frames of each frame's min and max (default), or the extremes of all frames")
+    q.add_argument("--target", choices=["cpu", "tensorrt"], default="cpu",
+                   help="cpu: uint8 activations and int32 biases, what ONNX Runtime's CPU provider fuses into QLinearConv (default); "
+                        "tensorrt: signed int8 activations with zero point 0 and float biases, the only Q/DQ form TensorRT builds as int8")
     a = ap.parse_args()
     if a.cmd == "probe":
         probe(a.model, a.out, a.listing)
     else:
-        quantize(a.model, a.ranges, a.out, a.range)
+        quantize(a.model, a.ranges, a.out, a.range, a.target)
