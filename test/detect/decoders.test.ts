@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Candidates, mapToFrame } from "../../agent/detect/candidates.js";
-import { decodeFastestdet } from "../../agent/detect/decode-fastestdet.js";
-import { decodeYolov8 } from "../../agent/detect/decode-yolov8.js";
-import { decodeYolox, yoloxAnchorCount } from "../../agent/detect/decode-yolox.js";
-import { formatFromShape } from "../../agent/detect/model-info.js";
+import { decodeFastestdet } from "../../agent/detect/formats/fastestdet.js";
+import { formatFromShape } from "../../agent/detect/formats/registry.js";
+import { decodeYolov8 } from "../../agent/detect/formats/yolov8.js";
+import { decodeYolox, yoloxAnchorCount } from "../../agent/detect/formats/yolox.js";
 import { letterbox } from "../../agent/detect/model-input.js";
 
 const box = (c: Candidates, i: number) => Array.from(c.boxes.subarray(i * 4, i * 4 + 4));
@@ -99,10 +99,10 @@ describe("mapToFrame", () => {
 
 describe("formatFromShape", () => {
   it("tells the three output layouts apart", () => {
-    expect(formatFromShape([1, 3549, 85], 416, 416)).toBe("yolox");
-    expect(formatFromShape([1, 8400, 85], 640, 640)).toBe("yolox");
-    expect(formatFromShape([1, 84, 8400], 640, 640)).toBe("yolov8");
-    expect(formatFromShape([1, 85, 22, 22], 352, 352)).toBe("fastestdet");
+    expect(formatFromShape([1, 3549, 85], 416, 416)?.name).toBe("yolox");
+    expect(formatFromShape([1, 8400, 85], 640, 640)?.name).toBe("yolox");
+    expect(formatFromShape([1, 84, 8400], 640, 640)?.name).toBe("yolov8");
+    expect(formatFromShape([1, 85, 22, 22], 352, 352)?.name).toBe("fastestdet");
     expect(formatFromShape([1, 100, 6], 640, 640)).toBeUndefined();
   });
 });
