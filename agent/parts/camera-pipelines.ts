@@ -9,11 +9,11 @@ import type { ClassifierSource } from "../classify/classify-stage.js";
 import { scaledSize, type ModelInfo } from "../detect/detector.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
 import { newEventId } from "../events/ulid.js";
-import type { AgentMetrics } from "../health/metrics.js";
+import type { AgentMetrics, MetricsSnapshot } from "../health/metrics.js";
 import { CameraPipeline, type CameraFigures } from "../pipeline/camera-pipeline.js";
 import type { ControlledAgent } from "../publish/control-room.js";
-import type { DetectorPool, PreparedDetectors } from "./detector-pool.js";
-import type { PreparedChange } from "./part.js";
+import type { DetectorPool } from "./detector-pool.js";
+import { unchanged, type Part, type PreparedChange } from "./part.js";
 import type { Persistence } from "./persistence.js";
 
 export type { CameraFigures };
@@ -40,7 +40,7 @@ export interface CameraPipelinesDeps {
  * Every enabled camera's pipeline. A reload restarts only the cameras whose frames change (source, fps, size,
  * model), updates the others in place at their next frame, and stops those that went away.
  */
-export class CameraPipelines {
+export class CameraPipelines implements Part {
   private readonly pipelines = new Map<string, CameraPipeline>();
   private finish!: () => void;
   /** resolves when every file camera has ended (with exitOnEof) */
@@ -64,7 +64,7 @@ export class CameraPipelines {
    * whose model turned out to take another picture than its file declared starts again on the real one.
    * Throws when no camera can run.
    */
-  async modelsLoaded(cfg: Config): Promise<void> {
+  async loaded(cfg: Config): Promise<void> {
     const { detectors, onStatus, log } = this.deps;
     for (const p of [...this.pipelines.values()]) {
       const cam = cfg.cameras[p.name]!;
@@ -91,15 +91,20 @@ export class CameraPipelines {
     return new Error(`no camera can run${why ? ` (${why})` : ""}`);
   }
 
-  /** What the reload does to the cameras, given the models the detector pool will run after it. Cannot fail. */
-  prepare(next: LoadedConfig, plan: ReloadPlan, detectors: PreparedDetectors): PreparedChange {
+  /**
+   * What the reload does to the cameras, given the models the detector pool will run after it (prepared
+   * beside this, listed before it). Cannot fail; nothing to do when the detector pool's own prepare failed.
+   */
+  async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
+    const infoAfter = await this.deps.detectors.infoAfterReload();
+    if (!infoAfter) return unchanged;
     const cfg = next.config;
     const restart = new Set(plan.cameras.restarted);
     const resizing: string[] = [];
     // A camera whose frame size follows its model restarts when the new model's input size differs.
     for (const p of this.pipelines.values()) {
       const cam = cfg.cameras[p.name];
-      const info = cam && detectors.infoAfter(cam.detect.model);
+      const info = cam && infoAfter(cam.detect.model);
       if (!cam || !info || restart.has(p.name) || plan.cameras.removed.includes(p.name)) continue;
       const change = pictureChange(p, cam, info);
       if (change === "size") restart.add(p.name);
@@ -165,6 +170,30 @@ export class CameraPipelines {
     );
   }
 
+  /** The detect-frame size of a running camera (the coordinate space of zones and lines). */
+  frameSize(camera: string): { width: number; height: number } | null {
+    const p = this.pipelines.get(camera);
+    return p ? { width: p.width, height: p.height } : null;
+  }
+
+  /** The web console's live view: the next analysed frame as a JPEG; null when the camera is not running. */
+  grabFrame(camera: string, timeoutMs: number): ReturnType<CameraPipeline["liveJpeg"]> | null {
+    const p = this.pipelines.get(camera);
+    const state = p?.camera.current.state;
+    return p && state !== "ended" && state !== "stopped" ? p.liveJpeg(timeoutMs) : null;
+  }
+
+  /** Per running camera, for /metrics. */
+  metricsFigures(): MetricsSnapshot["cameras"] {
+    const cameras: MetricsSnapshot["cameras"] = {};
+    for (const p of this.pipelines.values()) {
+      const f = p.snapshotFigures();
+      const s = p.camera.current;
+      cameras[p.name] = { up: s.state === "online" && p.detection, framesDecoded: f.framesIn, framesProcessed: f.processed, framesSkipped: f.framesSkipped, restarts: s.restarts };
+    }
+    return cameras;
+  }
+
   /** Why the cameras make the agent unhealthy: offline or stopped, or detection failing. */
   healthReasons(): string[] {
     const reasons: string[] = [];
@@ -186,10 +215,11 @@ export class CameraPipelines {
     void this.pipelines.get(s.camera)?.drain().then(() => this.checkAllEnded());
   }
 
-  /** Stops every camera, then ends their open events. */
+  /** Stops every camera, then ends their open events; the uplink is woken to send those ends while the rest stops. */
   async stop(): Promise<void> {
     await Promise.all(this.all().map((p) => p.camera.stop()));
     for (const p of this.all()) await p.drain();
+    this.deps.notify();
   }
 
   private async stopOne(name: string): Promise<void> {
