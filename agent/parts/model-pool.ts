@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { locate, type ConfigProblem, type LoadedConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
 import { ReloadError, type PreparedChange } from "./part.js";
 
 /** What the pool needs of a loaded model (a Detector, a Classifier). */
@@ -10,7 +11,7 @@ export interface PooledModel {
 
 export interface ModelPoolOptions<M> {
   /** opens the model `models.<name>` of a config; rejects with why it does not load */
-  open(cfg: LoadedConfig["config"], name: string): Promise<M>;
+  open(cfg: Config, name: string): Promise<M>;
   /** "model", "classifier": how errors and the log name what did not load */
   noun: string;
   /** what the log adds when one fails at start: what its cameras do without it */
@@ -69,7 +70,7 @@ export class ModelPool<M extends PooledModel> {
    * Opens a model at start in the background; resolves once it is in use or has failed (never rejects).
    * `key` is what it was opened with, for a reload to tell whether it changed.
    */
-  begin(cfg: LoadedConfig["config"], name: string, key = ""): Promise<void> {
+  begin(cfg: Config, name: string, key = ""): Promise<void> {
     const ready = this.o.open(cfg, name).then(
       (model) => void this.models.set(name, { model, key }),
       (err: Error) => this.fail(name, err),
