@@ -2,22 +2,18 @@
 // inference). Every request is one frame: its crops are cut here, from the shared frame buffer, into one
 // batched input and classified in a single run().
 import path from "node:path";
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { DetectorError } from "../detect/detector-error.js";
 import { readModel } from "../detect/model-file.js";
 import { resolveClassifierInfo, type ClassifierInfo } from "./classifier-info.js";
-import type { ClassifierInit, ClassifyRequest, FromClassifierWorker, ToClassifierWorker } from "./classifier-protocol.js";
+import type { ClassifierInit, ClassifyRequest, FromClassifierWorker } from "./classifier-protocol.js";
 import { writeCrop } from "./crops.js";
-import { createSession, plainError } from "../detect/onnx-session.js";
+import { createSession } from "../detect/onnx-session.js";
+import { serveModel } from "../detect/worker-loop.js";
 
-const port = parentPort!;
 ort.env.logLevel = "fatal";
 const init = workerData as ClassifierInit;
-
-function send(msg: FromClassifierWorker): void {
-  port.postMessage(msg);
-}
 
 async function open() {
   const base = path.basename(init.path);
@@ -99,37 +95,9 @@ async function classify(m: Loaded, req: ClassifyRequest): Promise<FromClassifier
   return { type: "result", id: req.id, classIds, scores, inferMs };
 }
 
-async function main(): Promise<void> {
-  let loaded: Loaded;
-  try {
-    loaded = await open();
-  } catch (err) {
-    send({ type: "failed", error: plainError(err, "EVA_MODEL_INVALID") });
-    port.close();
-    return;
-  }
-  send({ type: "ready", info: loaded.info, provider: loaded.provider, skipped: loaded.skipped });
-  // Cameras sharing the classifier post concurrently; the batch buffer is single, so frames go one at a time.
-  let queue: Promise<void> = Promise.resolve();
-  port.on("message", (msg: ToClassifierWorker) => {
-    queue = queue
-      .then(async () => {
-        if (msg.type === "close") {
-          await loaded.session.release();
-          send({ type: "closed" });
-          port.close();
-          return;
-        }
-        try {
-          send(await classify(loaded, msg));
-        } catch (err) {
-          send({ type: "error", id: msg.id, error: plainError(err, "EVA_INFERENCE_FAILED") });
-        }
-      })
-      .catch(() => {
-        // A rejected link would skip every later frame's handler: the chain must stay fulfilled.
-      });
-  });
-}
-
-void main();
+serveModel<Loaded, ClassifyRequest>({
+  open,
+  ready: (m) => ({ info: m.info, provider: m.provider, skipped: m.skipped }) satisfies Omit<Extract<FromClassifierWorker, { type: "ready" }>, "type">,
+  run: classify,
+  release: (m) => m.session.release(),
+});

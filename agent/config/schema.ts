@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatNames } from "../detect/formats/registry.js";
 import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
@@ -48,7 +49,7 @@ const name = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '
 export const providerSchema = z.enum(["tensorrt", "cuda", "cpu"]);
 export type Provider = z.infer<typeof providerSchema>;
 
-export const modelFormatSchema = z.enum(["yolox", "yolov8", "fastestdet"]);
+export const modelFormatSchema = z.enum(formatNames);
 export type ModelFormat = z.infer<typeof modelFormatSchema>;
 
 const minScore = z

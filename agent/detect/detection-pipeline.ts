@@ -1,9 +1,7 @@
 import { Candidates, mapToFrame } from "./candidates.js";
-import { decodeFastestdet } from "./decode-fastestdet.js";
-import { decodeYolov8 } from "./decode-yolov8.js";
-import { decodeYolox } from "./decode-yolox.js";
 import { classThresholds, type DetectFilter } from "./detect-filter.js";
 import type { Box, Detection } from "./detection.js";
+import { detectorFormat, type DetectorFormat } from "./formats/registry.js";
 import { inputSpecOf, type ModelInfo } from "./model-info.js";
 import {
   allocateModelInput,
@@ -24,6 +22,7 @@ import { nonMaxSuppression } from "./non-max-suppression.js";
  */
 export class DetectionPipeline {
   readonly spec: InputSpec;
+  private readonly format: DetectorFormat;
   /** the input tensor's data, rewritten by `prepare` */
   readonly input: Float32Array | Uint8Array;
   private readonly thresholds: Float32Array;
@@ -37,6 +36,9 @@ export class DetectionPipeline {
   private placed: { width: number; height: number; placement: Placement } | null = null;
 
   constructor(readonly info: ModelInfo) {
+    const format = detectorFormat(info.format);
+    if (!format) throw new Error(`no detector format '${info.format}'`);
+    this.format = format;
     this.spec = inputSpecOf(info);
     this.input = allocateModelInput(this.spec);
     this.thresholds = new Float32Array(info.labels.length);
@@ -101,9 +103,7 @@ export class DetectionPipeline {
     }
     const c = this.candidatesFor(dims);
     const { inputWidth: w, inputHeight: h } = info;
-    if (info.format === "yolox") decodeYolox(output, dims, w, h, thresholds, c);
-    else if (info.format === "yolov8") decodeYolov8(output, dims, thresholds, c);
-    else decodeFastestdet(output, dims, w, h, thresholds, c);
+    this.format.decode(output, dims, w, h, thresholds, c);
     mapToFrame(c, placement, width, height);
     const kept = nonMaxSuppression(c, filter.nms_iou, this.order, filter.nms_class_agnostic);
     const detections: Detection[] = [];
@@ -119,11 +119,10 @@ export class DetectionPipeline {
 
   /** Output dims are only final at run time for models exported with dynamic axes, so buffers grow then. */
   private candidatesFor(dims: readonly number[]): Candidates {
-    const classChannels = this.info.format === "yolox" ? dims[2] : dims[1];
-    if (classChannels - (this.info.format === "yolov8" ? 4 : 5) !== this.thresholds.length) {
+    if (this.format.classCount(dims) !== this.thresholds.length) {
       throw new Error(`output shape [${dims.join(", ")}] does not match the ${this.thresholds.length} classes the model declared`);
     }
-    const anchors = this.info.format === "yolox" ? dims[1] : this.info.format === "yolov8" ? dims[2] : dims[2] * dims[3];
+    const anchors = this.format.anchorCount(dims);
     if (this.candidates.capacity < anchors) {
       this.candidates = new Candidates(anchors);
       this.order = new Int32Array(anchors);

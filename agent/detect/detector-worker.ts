@@ -6,20 +6,21 @@ import ort from "onnxruntime-node";
 import { DetectionPipeline } from "./detection-pipeline.js";
 import { DetectorError } from "./detector-error.js";
 import type { DetectFilter } from "./detect-filter.js";
-import type { CloseRequest, DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { DetectRequest, FilterRequest, FromWorker, WorkerInit } from "./detector-protocol.js";
 import type { ScaledPicture } from "./model-input.js";
 import { resolveModelInfo } from "./model-info.js";
-import { openSession, plainError } from "./onnx-session.js";
+import { openSession } from "./onnx-session.js";
 import { readLabelsFile, readModel } from "./model-file.js";
+import { serveModel } from "./worker-loop.js";
 
-const port = parentPort!;
 // A provider that fails to load is also printed to stderr by onnxruntime's global logger, as a wall of text
 // on every start of a CPU-only box; the error each attempt throws says the same and is what we report.
 ort.env.logLevel = "fatal";
 const init = workerData as WorkerInit;
 
+/** A TensorRT build's notice while the model loads; serveModel sends the rest. */
 function send(msg: FromWorker): void {
-  port.postMessage(msg);
+  parentPort!.postMessage(msg);
 }
 
 
@@ -127,57 +128,18 @@ async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
   return { type: "result", id: req.id, detections, inferMs };
 }
 
-async function main(): Promise<void> {
-  let loaded: Loaded;
-  try {
-    loaded = await open();
-  } catch (err) {
-    unfinished?.(false);
-    send({ type: "failed", error: plainError(err, "EVA_MODEL_INVALID") });
-    port.close();
-    return;
-  }
-  send({
-    type: "ready",
-    info: loaded.info,
-    provider: loaded.provider,
-    skipped: loaded.skipped,
-    warnings: loaded.warnings,
-    warmupMs: loaded.warmupMs,
-    ...(loaded.engine ? { engine: loaded.engine } : {}),
-    ...(loaded.nodes ? { nodes: loaded.nodes } : {}),
-  });
-
-  // Cameras sharing the model post concurrently; the input buffer is single, so frames go through one at a
-  // time. The main thread keeps one frame queued ahead, so the next is waiting here when a run ends.
-  const inbox: Array<DetectRequest | CloseRequest> = [];
-  let draining = false;
-  const drain = async () => {
-    draining = true;
-    for (let msg = inbox.shift(); msg; msg = inbox.shift()) {
-      if (msg.type === "close") {
-        await loaded.session.release();
-        send({ type: "closed" });
-        port.close();
-        return;
-      }
-      try {
-        send(await detect(loaded, msg));
-      } catch (err) {
-        send({ type: "error", id: msg.id, error: plainError(err, "EVA_INFERENCE_FAILED") });
-      }
-    }
-    draining = false;
-  };
-  port.on("message", (msg: ToWorker) => {
-    // A filter comes before the first frame that names it, on the same port: keep it at once.
-    if (msg.type === "filter") {
-      filters.set(msg.id, msg.filter);
-      return;
-    }
-    inbox.push(msg);
-    if (!draining) void drain();
-  });
-}
-
-void main();
+serveModel<Loaded, DetectRequest>({
+  open,
+  ready: (m) =>
+    ({ info: m.info, provider: m.provider, skipped: m.skipped, warnings: m.warnings, warmupMs: m.warmupMs, ...(m.engine ? { engine: m.engine } : {}), ...(m.nodes ? { nodes: m.nodes } : {}) }) satisfies Omit<Extract<FromWorker, { type: "ready" }>, "type">,
+  run: detect,
+  release: (m) => m.session.release(),
+  openFailed: () => unfinished?.(false),
+  // A filter comes before the first frame that names it, on the same port: keep it at once.
+  immediate: (msg) => {
+    if (msg.type !== "filter") return false;
+    const { id, filter } = msg as FilterRequest;
+    filters.set(id, filter);
+    return true;
+  },
+});

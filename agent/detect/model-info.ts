@@ -1,11 +1,12 @@
-import type { ModelConfig, ModelFormat } from "../config/schema.js";
-import { yoloxAnchorCount } from "./decode-yolox.js";
+import type { ModelConfig } from "../config/schema.js";
 import { DetectorError } from "./detector-error.js";
+import { detectorFormat, formatFromShape, formatNames } from "./formats/registry.js";
 import type { InputSpec } from "./model-input.js";
 
 /** What the detector knows about a loaded model: how to feed it and how to read it. */
 export interface ModelInfo {
-  format: ModelFormat;
+  /** the output format's name (detect/formats): plain data, as the info crosses postMessage */
+  format: string;
   /** one per output class; `class<N>` where neither the config nor the model names it */
   labels: string[];
   inputName: string;
@@ -55,14 +56,6 @@ export interface ModelSources {
   labelsText?: string;
 }
 
-// Reference pre-processing per format: YOLOX (Megvii demo) and FastestDet (upstream example) feed OpenCV's
-// BGR; Ultralytics feeds RGB /255, letterboxed with 114.
-const FORMAT_DEFAULTS: Record<ModelFormat, Pick<InputSpec, "color" | "resize" | "scale">> = {
-  yolox: { color: "BGR", resize: "letterbox", scale: 1 },
-  yolov8: { color: "RGB", resize: "letterbox", scale: 1 / 255 },
-  fastestdet: { color: "BGR", resize: "stretch", scale: 1 / 255 },
-};
-
 /**
  * Settles format, labels and input layout from, in order of precedence: the config, the model's metadata
  * (our own export contract: format, labels, names, imgsz, input_layout, color, resize, pad_value) and the
@@ -73,23 +66,23 @@ export function resolveModelInfo(src: ModelSources): { info: ModelInfo; warnings
   const meta = src.metadata;
   const input = resolveInput(src);
   const outDims = src.output.shape.map((d) => (typeof d === "number" && d >= 0 ? d : -1));
-  const format = src.config.format ?? metadataFormat(meta) ?? formatFromShape(outDims, input.width, input.height);
+  const format = detectorFormat(src.config.format) ?? detectorFormat(meta.format?.toLowerCase()) ?? formatFromShape(outDims, input.width, input.height);
   if (!format) {
     throw new DetectorError(
       "EVA_MODEL_UNSUPPORTED",
-      `${src.file}: cannot tell the output format from shape [${outDims.join(", ")}]; set models.<name>.format (yolox, yolov8 or fastestdet)`,
+      `${src.file}: cannot tell the output format from shape [${outDims.join(", ")}]; set models.<name>.format (${formatNames.join(", ")})`,
     );
   }
-  const defaults = FORMAT_DEFAULTS[format];
+  const defaults = format.input;
   const resize = src.config.resize ?? oneOf(meta.resize, ["letterbox", "stretch"] as const) ?? defaults.resize;
   const color = oneOf(meta.color?.toUpperCase(), ["RGB", "BGR"] as const) ?? defaults.color;
   const padValue = meta.pad_value !== undefined && Number.isFinite(Number(meta.pad_value)) ? Number(meta.pad_value) : 114;
 
-  const classCount = classCountOf(format, outDims);
+  const classCount = Math.max(0, format.classCount(outDims));
   const labels = resolveLabels(src, classCount, warnings);
   return {
     info: {
-      format,
+      format: format.name,
       labels,
       inputName: input.name,
       inputWidth: input.width,
@@ -136,28 +129,6 @@ function parseImgsz(text: string | undefined): [number, number] | undefined {
   if (nums.length === 1) return [nums[0], nums[0]];
   if (nums.length === 2) return [nums[0], nums[1]];
   return undefined;
-}
-
-function metadataFormat(meta: Record<string, string>): ModelFormat | undefined {
-  return oneOf(meta.format?.toLowerCase(), ["yolox", "yolov8", "fastestdet"] as const);
-}
-
-/**
- * [1, 5+C, H, W] is FastestDet's grid; [1, N, 5+C] with N = YOLOX's anchors for the input is YOLOX;
- * [1, 4+C, N] (channels first, fewer than anchors) is Ultralytics.
- */
-export function formatFromShape(dims: readonly number[], inputWidth: number, inputHeight: number): ModelFormat | undefined {
-  if (dims.length === 4 && dims[1] > 5 && dims[2] > 0 && dims[3] > 0) return "fastestdet";
-  if (dims.length !== 3) return undefined;
-  const [, a, b] = dims;
-  if (a === yoloxAnchorCount(inputWidth, inputHeight) && b > 5) return "yolox";
-  if (a > 4 && b > a) return "yolov8";
-  return undefined;
-}
-
-function classCountOf(format: ModelFormat, dims: readonly number[]): number {
-  const n = format === "yolox" ? dims[2] - 5 : format === "yolov8" ? dims[1] - 4 : dims[1] - 5;
-  return n > 0 ? n : 0;
 }
 
 function resolveLabels(src: ModelSources, classCount: number, warnings: string[]): string[] {

@@ -1,40 +1,22 @@
 import type { Logger } from "pino";
 import { analyticsOptions } from "../analytics/camera-analytics.js";
-import { Camera, type CameraStatus } from "../camera/camera.js";
-import { sourceKind, type FrameSourceOptions } from "../camera/ffmpeg.js";
-import type { Frame } from "../camera/frame.js";
+import type { CameraOptions, CameraStatus } from "../camera/camera.js";
+import { sourceKind } from "../camera/ffmpeg.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
-import { classifyDetections, type ClassifierSource } from "../classify/classify-stage.js";
-import type { Detection } from "../detect/detection.js";
-import { scaledSize, type DetectFilter, type DetectInput, type DetectResult, type ModelInfo } from "../detect/detector.js";
-import { TiledDetection } from "../detect/tiled-detection.js";
-import { frameJpeg, frameJpegBytes } from "../events/frame-jpeg.js";
+import type { ClassifierSource } from "../classify/classify-stage.js";
+import { scaledSize, type ModelInfo } from "../detect/detector.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
 import { newEventId } from "../events/ulid.js";
-import { LatencyWindow } from "../health/latency-window.js";
-import { CameraMotion } from "../motion/camera-motion.js";
-import type { AgentMetrics } from "../health/metrics.js";
+import type { AgentMetrics, MetricsSnapshot } from "../health/metrics.js";
+import { CameraPipeline, type CameraFigures } from "../pipeline/camera-pipeline.js";
 import type { ControlledAgent } from "../publish/control-room.js";
-import type { DetectorPool, PreparedDetectors } from "./detector-pool.js";
-import type { PreparedChange } from "./part.js";
+import type { DetectorPool } from "./detector-pool.js";
+import { unchanged, type Part, type PreparedChange } from "./part.js";
 import type { Persistence } from "./persistence.js";
 
-/** Per-camera figures for logs, bench and stats. */
-export interface CameraFigures {
-  framesIn: number;
-  framesSkipped: number;
-  processed: number;
-  /** frames motion gating kept from the detector */
-  gated: number;
-  /** live frames shown but not analysed while the camera's model was still loading at start */
-  waiting: number;
-  inferMsTotal: number;
-  /** detector runs (one per tile with detect.tiles) and classifier crops, summed over processed frames */
-  modelRuns: number;
-  crops: number;
-}
+export type { CameraFigures };
 
 export interface CameraPipelinesDeps {
   detectors: DetectorPool;
@@ -54,257 +36,11 @@ export interface CameraPipelinesDeps {
   metrics?: AgentMetrics;
 }
 
-const DETECT_WATCHDOG_MS = 30_000;
-
-/** One camera's ffmpeg → detector → events stage, with its figures. */
-export class CameraPipeline {
-  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, waiting: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
-  readonly motion: CameraMotion;
-  readonly camera: Camera;
-  private inflight: Promise<void> = Promise.resolve();
-  private held: Frame | null = null;
-  private heldSince = 0;
-  private heldToken = 0;
-  private watchdog: NodeJS.Timeout | null = null;
-  lastError = "";
-  /** detector time of the most recent frames, for the p50/p95 in stats */
-  readonly inferMs = new LatencyWindow();
-  /** off by the set_detection command: frames still flow, nothing is detected */
-  detection = true;
-  private snapshotWaiters: Array<{ take: (frame: Frame) => void; fail: (why: string) => void }> = [];
-  private readonly tiled = new TiledDetection();
-  private readonly detectWith: (frame: DetectInput, filter: DetectFilter) => Promise<DetectResult>;
-  /** the last classify failure: the camera goes on with the detector's labels and reports it */
-  classifyError = "";
-
-  constructor(
-    readonly name: string,
-    /** replaced by a reload; read at every frame */
-    public cfg: CameraConfig,
-    private readonly detectors: DetectorPool,
-    private readonly classifiers: ClassifierSource,
-    private readonly events: EventMaintainer,
-    readonly width: number,
-    readonly height: number,
-    onStatus: (s: CameraStatus) => void,
-    private readonly log: Logger,
-    private readonly metrics: AgentMetrics | null = null,
-    /** batch run: a file that plays once is dated by its own creation_time */
-    fileTime = false,
-    /** the detector's picture ffmpeg scales beside each frame (see frameSourceOptions) */
-    readonly scaled: { width: number; height: number } | undefined,
-  ) {
-    this.motion = new CameraMotion(cfg.motion, cfg.masks, width, height, trackMaxAgeMs(cfg));
-    this.camera = new Camera(
-      { name, ...frameSourceOptions(cfg, width, height, scaled), stallSeconds: cfg.stall_seconds, fileTime, hwaccel: cfg.hwaccel },
-      (frame) => this.process(frame),
-      onStatus,
-      log,
-    );
-    this.detectWith = (input, filter) => this.detectors.detect(this.cfg.detect.model, input, filter);
-  }
-
-  /**
-   * Resolves with a JPEG of the next frame (written under dir); rejects at once when no frame can come (the
-   * file has ended, the camera is stopped or offline for a reason other than starting), or after timeoutMs.
-   */
-  snapshotNext(dir: string, timeoutMs = 10_000): Promise<{ path: string; jpeg: Buffer }> {
-    const noFrame = this.noFrameReason();
-    if (noFrame) return Promise.reject(new Error(noFrame));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== waiter);
-        reject(new Error(`no frame from camera ${this.name} within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      const waiter = {
-        take: (frame: Frame): void => {
-          clearTimeout(timer);
-          frameJpeg(frame, dir).then(resolve, reject);
-        },
-        fail: (why: string): void => {
-          clearTimeout(timer);
-          reject(new Error(why));
-        },
-      };
-      this.snapshotWaiters.push(waiter);
-    });
-  }
-
-  /** Why no next frame will come, or null while one may. */
-  private noFrameReason(): string | null {
-    const s = this.camera.current;
-    if (s.state === "ended") return `camera ${this.name} has ended (${s.reason ?? "end of file"}): no frame to take`;
-    if (s.state === "stopped") return `camera ${this.name} is stopped`;
-    if (s.state === "offline" && s.reason !== "starting") return `camera ${this.name} is offline: ${s.reason ?? "unknown"}`;
-    return null;
-  }
-
-  /** The camera changed state: snapshot requests waiting for a frame that cannot come now fail at once. */
-  onStateChange(): void {
-    const why = this.noFrameReason();
-    if (!why || !this.snapshotWaiters.length) return;
-    const waiters = this.snapshotWaiters;
-    this.snapshotWaiters = [];
-    for (const w of waiters) w.fail(why);
-  }
-
-  private process(frame: Frame): void {
-    if (this.snapshotWaiters.length) {
-      const waiters = this.snapshotWaiters;
-      this.snapshotWaiters = [];
-      for (const w of waiters) w.take(frame);
-    }
-    const gated = !this.detection || this.motion.decide(frame.data, frame.time) === "gated";
-    // At start the model may still be loading (a TensorRT build takes minutes): a live camera runs meanwhile
-    // (online, live view, motion background) and its frames are not queued; a file read frame by frame waits.
-    const waiting = !gated && !this.camera.batch && this.detectors.isLoading(this.cfg.detect.model);
-    if (gated || waiting) {
-      if (waiting) this.figures.waiting++;
-      else if (this.detection) this.figures.gated++;
-      // the live view shows frames nothing looked at too (detection off, or no motion), without boxes
-      this.serveLive(frame, null);
-      frame.release();
-      return;
-    }
-    this.held = frame;
-    this.heldSince = Date.now();
-    // The pool hands the same Frame objects out again: a late answer must not release a newer frame.
-    const token = ++this.heldToken;
-    // A detector that never answers must not hold the camera's frame slot for ever. One slow timer per camera
-    // checks the frame in the detector (a timer per frame would allocate on the hot path).
-    if (!this.watchdog) {
-      this.watchdog = setInterval(() => {
-        if (!this.held || Date.now() - this.heldSince < DETECT_WATCHDOG_MS || this.detectors.isLoading(this.cfg.detect.model)) return;
-        this.log.error({ camera: this.name, seconds: DETECT_WATCHDOG_MS / 1000 }, "detector did not answer; frame dropped");
-        this.releaseHeld(this.held, this.heldToken);
-      }, DETECT_WATCHDOG_MS / 4);
-      this.watchdog.unref();
-    }
-    const cfg = this.cfg;
-    this.inflight = this.tiled
-      .detect(this.detectWith, frame, cfg.detect)
-      .then(async (found) => {
-        // An answer after the watchdog gave the slot back describes pixels the pool has since handed to a newer
-        // frame (the same Frame object): crops and events must not use them.
-        if (!this.holds(frame, token)) return;
-        let { detections, inferMs } = found;
-        this.figures.modelRuns += found.tiles;
-        if (cfg.classify.length) {
-          ({ detections, inferMs } = await this.classify(frame, detections, inferMs, cfg));
-          if (!this.holds(frame, token)) return;
-        }
-        this.figures.processed++;
-        this.figures.inferMsTotal += inferMs;
-        this.inferMs.add(inferMs);
-        this.metrics?.observeInference(this.name, inferMs);
-        this.motion.tracks(this.events.observe(frame, detections));
-        this.serveLive(frame, detections);
-        this.lastError = "";
-      })
-      .catch((err: Error) => {
-        this.serveLive(frame, null);
-        // One line per distinct failure, not one per frame.
-        if (err.message !== this.lastError) this.log.error({ camera: this.name, err: err.message }, "detection failed");
-        this.lastError = err.message;
-      })
-      .finally(() => this.releaseHeld(frame, token));
-  }
-
-  /** The classify stage on this frame (crops from the frame as delivered); on failure the detector's labels stay. */
-  private async classify(frame: Frame, detections: Detection[], inferMs: number, cfg: CameraConfig): Promise<{ detections: Detection[]; inferMs: number }> {
-    try {
-      const refined = await classifyDetections(this.classifiers, cfg.classify, frame, detections);
-      this.classifyError = "";
-      this.figures.crops += refined.crops;
-      return { detections: refined.detections, inferMs: inferMs + refined.inferMs };
-    } catch (err) {
-      const message = (err as Error).message;
-      if (message !== this.classifyError) this.log.error({ camera: this.name, err: message }, "classification failed; the detector's labels are kept");
-      this.classifyError = message;
-      return { detections, inferMs };
-    }
-  }
-
-  /** Gives the frame back to the camera's pool once, whether the detector answered or the watchdog fired. */
-  /** Whether this frame (by its token: the pool reuses Frame objects) is still the one in the detector. */
-  private holds(frame: Frame, token: number): boolean {
-    return this.held === frame && this.heldToken === token;
-  }
-
-  private releaseHeld(frame: Frame, token: number): void {
-    if (!this.holds(frame, token)) return;
-    this.held = null;
-    frame.release();
-  }
-
-  /** the web console's live view waiting for the next frame */
-  private liveWaiters: Array<(frame: Frame, detections: readonly Detection[] | null) => void> = [];
-
-  private serveLive(frame: Frame, detections: readonly Detection[] | null): void {
-    if (!this.liveWaiters.length) return;
-    const waiters = this.liveWaiters;
-    this.liveWaiters = [];
-    for (const w of waiters) w(frame, detections);
-  }
-
-  /**
-   * A JPEG of the next processed frame in memory with what the detector saw in it, for the web console's live
-   * view (boxes drawn on the very picture they were found in); rejects after timeoutMs without one.
-   */
-  liveJpeg(timeoutMs: number): Promise<{ jpeg: Buffer; time: number; detections: readonly Detection[] | null }> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.liveWaiters = this.liveWaiters.filter((w) => w !== take);
-        reject(new Error(`no frame from camera ${this.name} within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      const take = (frame: Frame, detections: readonly Detection[] | null): void => {
-        clearTimeout(timer);
-        const time = frame.time;
-        frameJpegBytes(frame, 80).then((jpeg) => resolve({ jpeg, time, detections }), reject);
-      };
-      this.liveWaiters.push(take);
-    });
-  }
-
-  /** Turns detection on or off; turning it off ends the camera's open events. */
-  setDetection(enabled: boolean): void {
-    if (this.detection === enabled) return;
-    this.detection = enabled;
-    this.motion.reset();
-    if (!enabled) void this.drain();
-  }
-
-  /**
-   * A reload's new settings for this camera, effective from its next frame (ffmpeg untouched): detect
-   * thresholds, event rules, tracker, zones, lines, masks and sign watch.
-   */
-  reconfigure(cfg: CameraConfig, events: MaintainerOptions): void {
-    this.cfg = cfg;
-    this.motion.reconfigure(cfg.motion, cfg.masks, trackMaxAgeMs(cfg));
-    this.events.reconfigure(events);
-  }
-
-  /** Waits for the frame in the detector, then ends the camera's open events. */
-  async drain(): Promise<void> {
-    await this.inflight;
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = null;
-    this.events.endAll();
-  }
-
-  snapshotFigures(): CameraFigures {
-    const c = this.camera.counters;
-    this.figures.framesIn = c.framesIn;
-    this.figures.framesSkipped = c.framesSkipped;
-    return { ...this.figures };
-  }
-}
-
 /**
  * Every enabled camera's pipeline. A reload restarts only the cameras whose frames change (source, fps, size,
  * model), updates the others in place at their next frame, and stops those that went away.
  */
-export class CameraPipelines {
+export class CameraPipelines implements Part {
   private readonly pipelines = new Map<string, CameraPipeline>();
   private finish!: () => void;
   /** resolves when every file camera has ended (with exitOnEof) */
@@ -328,7 +64,7 @@ export class CameraPipelines {
    * whose model turned out to take another picture than its file declared starts again on the real one.
    * Throws when no camera can run.
    */
-  async modelsLoaded(cfg: Config): Promise<void> {
+  async loaded(cfg: Config): Promise<void> {
     const { detectors, onStatus, log } = this.deps;
     for (const p of [...this.pipelines.values()]) {
       const cam = cfg.cameras[p.name]!;
@@ -355,15 +91,20 @@ export class CameraPipelines {
     return new Error(`no camera can run${why ? ` (${why})` : ""}`);
   }
 
-  /** What the reload does to the cameras, given the models the detector pool will run after it. Cannot fail. */
-  prepare(next: LoadedConfig, plan: ReloadPlan, detectors: PreparedDetectors): PreparedChange {
+  /**
+   * What the reload does to the cameras, given the models the detector pool will run after it (prepared
+   * beside this, listed before it). Cannot fail; nothing to do when the detector pool's own prepare failed.
+   */
+  async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
+    const infoAfter = await this.deps.detectors.infoAfterReload();
+    if (!infoAfter) return unchanged;
     const cfg = next.config;
     const restart = new Set(plan.cameras.restarted);
     const resizing: string[] = [];
     // A camera whose frame size follows its model restarts when the new model's input size differs.
     for (const p of this.pipelines.values()) {
       const cam = cfg.cameras[p.name];
-      const info = cam && detectors.infoAfter(cam.detect.model);
+      const info = cam && infoAfter(cam.detect.model);
       if (!cam || !info || restart.has(p.name) || plan.cameras.removed.includes(p.name)) continue;
       const change = pictureChange(p, cam, info);
       if (change === "size") restart.add(p.name);
@@ -429,6 +170,30 @@ export class CameraPipelines {
     );
   }
 
+  /** The detect-frame size of a running camera (the coordinate space of zones and lines). */
+  frameSize(camera: string): { width: number; height: number } | null {
+    const p = this.pipelines.get(camera);
+    return p ? { width: p.width, height: p.height } : null;
+  }
+
+  /** The web console's live view: the next analysed frame as a JPEG; null when the camera is not running. */
+  grabFrame(camera: string, timeoutMs: number): ReturnType<CameraPipeline["liveJpeg"]> | null {
+    const p = this.pipelines.get(camera);
+    const state = p?.camera.current.state;
+    return p && state !== "ended" && state !== "stopped" ? p.liveJpeg(timeoutMs) : null;
+  }
+
+  /** Per running camera, for /metrics. */
+  metricsFigures(): MetricsSnapshot["cameras"] {
+    const cameras: MetricsSnapshot["cameras"] = {};
+    for (const p of this.pipelines.values()) {
+      const f = p.snapshotFigures();
+      const s = p.camera.current;
+      cameras[p.name] = { up: s.state === "online" && p.detection, framesDecoded: f.framesIn, framesProcessed: f.processed, framesSkipped: f.framesSkipped, restarts: s.restarts };
+    }
+    return cameras;
+  }
+
   /** Why the cameras make the agent unhealthy: offline or stopped, or detection failing. */
   healthReasons(): string[] {
     const reasons: string[] = [];
@@ -450,10 +215,11 @@ export class CameraPipelines {
     void this.pipelines.get(s.camera)?.drain().then(() => this.checkAllEnded());
   }
 
-  /** Stops every camera, then ends their open events. */
+  /** Stops every camera, then ends their open events; the uplink is woken to send those ends while the rest stops. */
   async stop(): Promise<void> {
     await Promise.all(this.all().map((p) => p.camera.stop()));
     for (const p of this.all()) await p.drain();
+    this.deps.notify();
   }
 
   private async stopOne(name: string): Promise<void> {
@@ -476,7 +242,8 @@ export class CameraPipelines {
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, persistence.snapshots, sink, notify, log);
     this.announceLines(name, cam);
-    return new CameraPipeline(name, cam, detectors, classifiers, events, width, height, onStatus, log, this.deps.metrics ?? null, this.deps.exitOnEof === true, scaledFor(info, width, height));
+    const source = cameraOptions(cam, width, height, scaledFor(info, width, height), this.deps.exitOnEof === true);
+    return new CameraPipeline({ name, cfg: cam, source, detectors, classifiers, events, onStatus, log, metrics: this.deps.metrics });
   }
 
   /** Retained line totals at start (and after an edit), and their /metrics series from zero. */
@@ -509,10 +276,6 @@ function pictureChange(p: CameraPipeline, cam: CameraConfig, info: ModelInfo): "
   return JSON.stringify(scaledFor(info, size.width, size.height)) !== JSON.stringify(p.scaled) ? "scaled" : null;
 }
 
-function trackMaxAgeMs(cam: CameraConfig): number {
-  return (cam.tracker.max_age_seconds ?? cam.events.end_after_seconds) * 1000;
-}
-
 /**
  * The picture ffmpeg scales for the detector beside the frame: none when the frame already is the model's
  * input size, or when the model's picture would be wider than the frame (the worker resizes then).
@@ -530,8 +293,8 @@ export function skipFrameOf(cam: CameraConfig): "none" | "noref" | "nokey" {
   return cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "noref" : "none") : cam.decode.skip_frame;
 }
 
-function frameSourceOptions(cam: CameraConfig, width: number, height: number, scaled: { width: number; height: number } | undefined): FrameSourceOptions {
-  const skip = skipFrameOf(cam);
+/** How the camera's ffmpeg runs: a batch run's file that plays once is dated by its own creation_time. */
+function cameraOptions(cam: CameraConfig, width: number, height: number, scaled: { width: number; height: number } | undefined, fileTime: boolean): Omit<CameraOptions, "name"> {
   return {
     source: cam.detect_source ?? cam.source,
     fps: cam.fps,
@@ -542,8 +305,11 @@ function frameSourceOptions(cam: CameraConfig, width: number, height: number, sc
     rtspTransport: cam.rtsp_transport,
     timeoutSeconds: cam.stall_seconds,
     threads: cam.decode.threads,
-    skipFrame: skip,
+    skipFrame: skipFrameOf(cam),
     scaled,
+    stallSeconds: cam.stall_seconds,
+    fileTime,
+    hwaccel: cam.hwaccel,
   };
 }
 

@@ -1,4 +1,6 @@
-import type { ConfigProblem } from "../config/load.js";
+import type { ReloadPlan } from "../config/diff.js";
+import type { ConfigProblem, LoadedConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
 
 // What every part of the running agent (camera pipelines, detector pool, persistence, uplink) offers a reload:
 // prepare the next config without touching what runs, then either commit it or abort it. A reload prepares
@@ -16,6 +18,26 @@ export interface PreparedChange {
   commit(): Promise<void>;
   /** Closes what prepare opened. Touches nothing that runs. */
   abort(): Promise<void>;
+}
+
+/**
+ * A part of the running agent as the controller drives it. The controller keeps its parts in one list in
+ * dependency order (a part before the parts that use it): it starts them in that order, stops them in the
+ * reverse order, prepares them all for a reload at once and commits them in order (see commitAll).
+ */
+export interface Part {
+  /** Starts from the config; resolves once the parts after it may use it (a model may still be loading). */
+  start(cfg: Config): void | Promise<void>;
+  /** At start, once every part has started, in order: resolves when what start left loading is ready or failed. */
+  loaded?(cfg: Config): Promise<void>;
+  /** Makes the next config ready without touching what runs; rejects (a ReloadError) when it cannot be applied. */
+  prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange>;
+  /** After a reload has committed: resolves once what it replaced (an old model) is closed. */
+  retired?(): Promise<void>;
+  /** `flushTimeoutMs`: how long the part may take to hand on what it holds (the outbox to the broker). */
+  stop(flushTimeoutMs: number): Promise<void>;
+  /** Why the part makes the agent unhealthy; none while it is well. */
+  healthReasons?(): string[];
 }
 
 /** Nothing to change for this part. */

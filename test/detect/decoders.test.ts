@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Candidates, mapToFrame } from "../../agent/detect/candidates.js";
-import { decodeFastestdet } from "../../agent/detect/decode-fastestdet.js";
-import { decodeYolov8 } from "../../agent/detect/decode-yolov8.js";
-import { decodeYolox, yoloxAnchorCount } from "../../agent/detect/decode-yolox.js";
-import { formatFromShape } from "../../agent/detect/model-info.js";
+import { decodeFastestdet } from "../../agent/detect/formats/fastestdet.js";
+import { detectorFormat, detectorFormats, formatFromShape } from "../../agent/detect/formats/registry.js";
+import { modelFormatSchema } from "../../agent/config/schema.js";
+import { decodeYolov8 } from "../../agent/detect/formats/yolov8.js";
+import { decodeYolox, yoloxAnchorCount } from "../../agent/detect/formats/yolox.js";
 import { letterbox } from "../../agent/detect/model-input.js";
 
 const box = (c: Candidates, i: number) => Array.from(c.boxes.subarray(i * 4, i * 4 + 4));
@@ -99,10 +100,20 @@ describe("mapToFrame", () => {
 
 describe("formatFromShape", () => {
   it("tells the three output layouts apart", () => {
-    expect(formatFromShape([1, 3549, 85], 416, 416)).toBe("yolox");
-    expect(formatFromShape([1, 8400, 85], 640, 640)).toBe("yolox");
-    expect(formatFromShape([1, 84, 8400], 640, 640)).toBe("yolov8");
-    expect(formatFromShape([1, 85, 22, 22], 352, 352)).toBe("fastestdet");
+    expect(formatFromShape([1, 3549, 85], 416, 416)?.name).toBe("yolox");
+    expect(formatFromShape([1, 8400, 85], 640, 640)?.name).toBe("yolox");
+    expect(formatFromShape([1, 84, 8400], 640, 640)?.name).toBe("yolov8");
+    expect(formatFromShape([1, 85, 22, 22], 352, 352)?.name).toBe("fastestdet");
     expect(formatFromShape([1, 100, 6], 640, 640)).toBeUndefined();
+  });
+});
+
+describe("the format registry", () => {
+  it("is what models.<name>.format accepts; each format counts the classes of its own output shape", () => {
+    expect(modelFormatSchema.options).toEqual(detectorFormats.map((f) => f.name));
+    expect(modelFormatSchema.safeParse("yolov5").success).toBe(false);
+    const shapes: Record<string, number[]> = { yolox: [1, 3549, 85], yolov8: [1, 84, 8400], fastestdet: [1, 85, 22, 22] };
+    for (const f of detectorFormats) expect([f.name, f.classCount(shapes[f.name]!)]).toEqual([f.name, 80]);
+    expect(detectorFormat("nope")).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
-import type { Candidates } from "./candidates.js";
+import type { Candidates } from "../candidates.js";
+import type { DetectorFormat } from "./format.js";
 
 const STRIDES = [8, 16, 32] as const;
 
@@ -58,3 +59,13 @@ export function decodeYolox(
     }
   }
 }
+
+/** YOLOX (Megvii's demo feeds OpenCV's BGR, 0–255, letterboxed). */
+export const yolox: DetectorFormat = {
+  name: "yolox",
+  input: { color: "BGR", resize: "letterbox", scale: 1 },
+  matches: (dims, w, h) => dims.length === 3 && dims[1] === yoloxAnchorCount(w, h) && dims[2] > 5,
+  classCount: (dims) => dims[2] - 5,
+  anchorCount: (dims) => dims[1],
+  decode: decodeYolox,
+};

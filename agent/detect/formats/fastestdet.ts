@@ -1,4 +1,5 @@
-import type { Candidates } from "./candidates.js";
+import type { Candidates } from "../candidates.js";
+import type { DetectorFormat } from "./format.js";
 
 /**
  * FastestDet output [1, 5+C, H, W], channel-major over an H×W grid: objectness (sigmoid applied), x and y
@@ -47,3 +48,13 @@ export function decodeFastestdet(
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
+
+/** FastestDet (the upstream example feeds OpenCV's BGR / 255, stretched); its output is a 4-d grid. */
+export const fastestdet: DetectorFormat = {
+  name: "fastestdet",
+  input: { color: "BGR", resize: "stretch", scale: 1 / 255 },
+  matches: (dims) => dims.length === 4 && dims[1] > 5 && dims[2] > 0 && dims[3] > 0,
+  classCount: (dims) => dims[1] - 5,
+  anchorCount: (dims) => dims[2] * dims[3],
+  decode: decodeFastestdet,
+};
