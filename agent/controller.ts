@@ -26,7 +26,7 @@ export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
   exitOnEof?: boolean;
   /**
-   * live config reload (issue 6); without it the `reload` command answers not_supported. `requestedBy` names
+   * live config reload; without it the `reload` command answers not_supported. `requestedBy` names
    * who asked when it is not the control room (the web console's save), for the log.
    */
   reload?: (requestedBy?: "web console") => Promise<CommandOutcome>;
@@ -191,7 +191,7 @@ export class Agent {
     this.uplink.setAlarmCondition(key, active, reason, extra);
   }
 
-  /** The reload command: the live reload hook when there is one (issue 6). */
+  /** The reload command: the live reload hook when there is one. */
   requestReload(requestedBy?: "web console"): Promise<CommandOutcome> {
     if (this.opts.reload) return this.opts.reload(requestedBy);
     return Promise.resolve({ ok: false, code: "not_supported", message: "live config reload is not available in this version; restart the agent" });
