@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CameraFigures } from "../../agent/controller.js";
 import { CrossingStore } from "../../agent/events/crossing-store.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { HIDDEN, spriteClip } from "../support/sprite-clips.js";
 
 // A real clip with still and moving parts, through the whole agent twice — gating on and off — with the real
@@ -13,13 +13,7 @@ import { HIDDEN, spriteClip } from "../support/sprite-clips.js";
 // (realtime: false): every frame is decided on and dated by its place in the clip, so the counts below do not
 // depend on how busy the machine is, and a run takes the detector's time, not the clip's 20 s.
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 // A slow walker at 5 fps: 8 px a frame, well under its 44 px width (the tracker must not lose it in either run
 // for the comparison to mean anything). FastestDet: a third of YOLOX-Nano's CPU a frame.
