@@ -24,7 +24,7 @@ export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
   exitOnEof?: boolean;
   /**
-   * live config reload (issue 6); without it the `reload` command answers not_supported. `requestedBy` names
+   * live config reload; without it the `reload` command answers not_supported. `requestedBy` names
    * who asked when it is not the control room (the web console's save), for the log.
    */
   reload?: (requestedBy?: "web console") => Promise<CommandOutcome>;

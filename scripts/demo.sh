@@ -20,7 +20,8 @@ if ! command -v ffmpeg >/dev/null; then
 fi
 command -v node >/dev/null || { echo "demo: Node 20 or later is needed (https://nodejs.org or your distribution's nodejs)" >&2; exit 1; }
 
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# onnxruntime-node's CUDA download (linux/x64) is skipped: see .npmrc
+[ -d node_modules ] || ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 [ -f dist/agent/cli/main.js ] || npm run build
 
 broker_pid=""

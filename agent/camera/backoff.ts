@@ -13,7 +13,7 @@ export class Backoff {
 
   /** Delay before the next restart, given how long the last run was healthy (delivering frames). */
   next(healthyForMs: number): number {
-    // Frames flowed: the source is back, whatever happened before (a flapping link used to stay at the cap).
+    // Frames flowed: the source is back, whatever happened before (else a flapping link would stay at the cap).
     if (healthyForMs > 0) this.attempt = 0;
     const delay = Math.min(this.capMs, this.baseMs * 2 ** this.attempt);
     this.attempt++;

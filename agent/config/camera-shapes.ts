@@ -1,6 +1,6 @@
 // The zones, lines and masks of a camera as plain geometry in detect-frame pixels, for the preview picture and
-// the "outside the frame" check. The schema keys for them come with the analytics work (issue 4); until then
-// they are read defensively from whatever the camera config holds, so both sides can land in either order.
+// the "outside the frame" check, read defensively from whatever the camera config holds (the check also looks at
+// configs the schema refused).
 // Accepted shapes: `zones: {<name>: {points: [[x,y], …]}}`, `lines: {<name>: {points: [[x1,y1], [x2,y2]]}}`,
 // `masks: [[[x,y], …], …]` or `masks: {<name>: {points}}`; points in pixels or, when every coordinate of a
 // shape is within 0–1, fractions of the frame.

@@ -126,9 +126,8 @@ function unknownLabels(cam: Obj, known: readonly string[], model: string, classi
 }
 
 /**
- * Geometry checks of one camera against its detect frame. Zones, lines and masks become schema keys with the
- * analytics work (issue 4), whose schema refinements reject self-intersecting or degenerate polygons; what
- * needs the frame size (a point outside the frame) is checked here.
+ * Geometry checks of one camera against its detect frame. The schema's refinements reject self-intersecting or
+ * degenerate zones, lines and masks; what needs the frame size (a point outside the frame) is checked here.
  */
 export function cameraGeometryProblems(camera: unknown, width: number, height: number) {
   return shapesOutsideFrame(cameraShapes(camera), width, height);

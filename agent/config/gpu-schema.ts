@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-// GPU keys (issue 12): TensorRT and CUDA provider options and per-camera hardware decode. Kept in their own
+// GPU keys: TensorRT and CUDA provider options and per-camera hardware decode. Kept in their own
 // objects so schema.ts only names them. Each TensorRT key maps to one onnxruntime `trt_*` provider option
 // (agent/detect/providers.ts); the npm onnxruntime-node passes none of them (microsoft/onnxruntime#26854), the
 // patched binding of scripts/jetson/ does.

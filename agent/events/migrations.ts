@@ -70,7 +70,7 @@ export const migrations: readonly Migration[] = [
           PRIMARY KEY (camera, line)
         );
 
-        -- One row per physical sign per pass (issue 4): class by vote, best view, first and last seen.
+        -- One row per physical sign per pass: class by vote, best view, first and last seen.
         CREATE TABLE sign_sightings (
           id        TEXT PRIMARY KEY,
           camera    TEXT NOT NULL,

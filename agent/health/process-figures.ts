@@ -28,8 +28,8 @@ export class ProcessSampler {
     this.lastCpu = process.cpuUsage();
     this.lastAt = now;
     const h = this.loop;
-    // The histogram records how long each timer period took: an idle loop reads the resolution itself (the
-    // "~20 ms when idle" of issue 13). The lag is what comes on top of it.
+    // The histogram records how long each timer period took: an idle loop reads the resolution itself (~20 ms).
+    // The lag is what comes on top of it.
     const ms = (ns: number): number | null =>
       h.count > 0 && Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e4) / 100 - LAG_RESOLUTION_MS) : null;
     const figures: ProcessFigures = {

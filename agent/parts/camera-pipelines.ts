@@ -109,7 +109,7 @@ export class CameraPipelines implements Part {
       const change = pictureChange(p, cam, info);
       if (change === "size") restart.add(p.name);
       // ffmpeg's scaled picture was made for the old model; a swap must not stop the camera, so the worker
-      // resizes the frame itself (as before issue 13) until the camera next restarts.
+      // resizes the frame itself until the camera next restarts.
       else if (change === "scaled") resizing.push(p.name);
     }
     return {

@@ -39,7 +39,7 @@ describe("checks beyond the schema (check-config and every reload)", () => {
   });
 
   it("zones, lines and masks outside the detect frame are placed at their points (keys from the analytics schema)", async () => {
-    // The zone/line keys arrive with issue 4's schema; here they are added to an already-parsed config.
+    // Zone and line keys added to an already-parsed config: the geometry check alone, without the schema's.
     const t = text(model, "{model: m}"); // size from the model: 416×416
     const loaded = (await checkConfigText(t, "/tmp/eva.yaml", {})).loaded!;
     Object.assign(loaded.config.cameras.front!, {

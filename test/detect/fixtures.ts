@@ -1,10 +1,9 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import sharp from "sharp";
+import { repoRoot, shared } from "../support/paths.js";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const shared = path.resolve(repoRoot, "../shared");
+export { repoRoot, shared };
 export const sharedModel = (file: string) => path.join(shared, "models", file);
 export const sharedMedia = (file: string) => path.join(shared, "media", file);
 

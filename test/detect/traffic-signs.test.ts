@@ -25,7 +25,7 @@ const SIGN_MIN_SCORE = 0.15; // detector score x classifier probability: the <= 
 // mid-sized signs of all four categories, and the red things the synthetic model called signs - a red car
 // (00501), tail-lights in the rain right ahead (00548), red traffic lights over the road (00516).
 const FRAMES = ["00501", "00515", "00516", "00548", "00557", "00567"];
-const MIN_REQUIRED_PX = 24; // smaller signs are the model's known weak spot (README): not required here
+const MIN_REQUIRED_PX = 24; // smaller signs are the model's known weak spot (models/README.md): not required here
 // The red things in those frames (816x480 px, marked by hand): no sign may be reported on them at the operating point.
 const RED_LIGHTS: Record<string, Box[]> = {
   "00501": [[380, 355, 440, 405]], // red car ahead

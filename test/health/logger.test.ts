@@ -57,6 +57,7 @@ describe("logs for people and for machines", () => {
     const { stdout } = await run("script", ["-qec", `${process.execPath} ${evaBin} run --config ${file}`, "/dev/null"], { env: { ...process.env, TERM: "xterm" } }).catch(
       (e: { stdout: string }) => ({ stdout: e.stdout }),
     );
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the terminal colour codes pino-pretty writes
     const plain = stdout.replace(/\u001b\[[0-9;]*m/g, "");
     expect(plain).toMatch(/\[\d\d:\d\d:\d\d\.\d{3}\] ERROR: model failed to load; its cameras stay off/);
     expect(plain).not.toMatch(/^\{"level"/m);

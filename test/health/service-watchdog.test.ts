@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notifyLine, watchdogIntervalMs } from "../../agent/health/service-watchdog.js";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { emptyClip } from "../support/clips.js";
 
 describe("sd_notify pieces (pure)", () => {
@@ -31,14 +31,14 @@ while True:
     print(s.recv(4096).decode().replace("\\n", "|"), flush=True)
 `;
 
+const broker = await fileBroker();
+
 describe("eva run under a notify socket (real CLI, real datagrams)", () => {
   let dir: string;
   let receiver: ChildProcess;
   const messages: string[] = [];
-  let broker: TestBroker;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "eva-notify-"));
-    broker = await TestBroker.start();
     receiver = spawn("/usr/bin/python3", ["-u", "-c", RECEIVER, path.join(dir, "notify.sock")], { stdio: ["ignore", "pipe", "inherit"] });
     await new Promise<void>((resolve) => {
       let buf = "";
@@ -53,7 +53,6 @@ describe("eva run under a notify socket (real CLI, real datagrams)", () => {
   });
   afterAll(async () => {
     receiver?.kill();
-    await broker?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

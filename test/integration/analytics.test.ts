@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CrossingMessage } from "../../agent/events/crossing-store.js";
 import type { EvaEvent } from "../../agent/events/event.js";
 import { CrossingStore } from "../../agent/events/crossing-store.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { MessageCollector, retained, type Received } from "../support/mqtt.js";
 import type { SignSighting } from "../../agent/analytics/sign-sightings.js";
 import { SignStore } from "../../agent/events/sign-store.js";
@@ -21,13 +21,7 @@ import { HIDDEN, spriteClip, stopSign } from "../support/sprite-clips.js";
 // 10 fps keeps a walker's step between frames well under its width, so boxes of one walker overlap frame to frame.
 const FPS = 10;
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 const payloads = <T>(msgs: Received[], topic: string): T[] => msgs.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload) as T);
 

@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Agent } from "../../agent/controller.js";
 import { Detector } from "../../agent/detect/detector.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { personPanClip } from "../support/clips.js";
 import { agentConfigText, loadText } from "../support/in-process-agent.js";
 
@@ -13,13 +13,7 @@ import { agentConfigText, loadText } from "../support/in-process-agent.js";
 // is held back here until the test lets it open; everything else is real: ffmpeg on a clip, YOLOX-Nano,
 // mosquitto, SQLite.
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker?.stop();
-});
+const broker = await fileBroker();
 
 async function until(what: string, ok: () => boolean, timeoutMs = 60_000, seen: () => unknown = () => ""): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -5,23 +5,19 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { personPanClip } from "../support/clips.js";
 import { agentConfigText, loadText, startAgent } from "../support/in-process-agent.js";
 import { repoRoot, shared } from "../support/paths.js";
 import { ReloadError } from "../../agent/controller.js";
 
-let broker: TestBroker;
+const broker = await fileBroker();
 let models: string;
 beforeAll(async () => {
-  broker = await TestBroker.start();
   models = mkdtempSync(path.join(tmpdir(), "eva-classify-models-"));
   execFileSync("/usr/bin/python3", [path.join(repoRoot, "test/classify/make-test-classifiers.py"), models], { stdio: "pipe" });
 });
-afterAll(async () => {
-  await broker.dispose();
-  rmSync(models, { recursive: true, force: true });
-});
+afterAll(() => rmSync(models, { recursive: true, force: true }));
 
 describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => {
   it("names each person by the classifier's label in its events; a classifier that does not load is reported and the detector's label stays", async () => {
@@ -76,11 +72,12 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
     // the tiles go into the camera's flow-style detect mapping
     const text = readFileSync(file, "utf8").replace("min_score: 0.4}", "min_score: 0.4, tiles: {grid: [2, 1], full_frame: true}}");
     writeFileSync(file, text);
-    const r = await eva(["bench", "--config", file, "--seconds", "2", "--json"], { timeoutMs: 90_000 });
+    // one round: the figures are checked for being there and plausible, not compared across rounds
+    const r = await eva(["bench", "--config", file, "--seconds", "2", "--rounds", "1", "--json"], { timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(0);
     const b = JSON.parse(r.stdout) as Record<string, number>;
     expect(b.tiles).toBe(3);
-    // measured over the looped clip by the whole pipeline (issue 13's bench), its empty seconds included
+    // measured over the looped clip by the whole pipeline (as eva bench measures it), its empty seconds included
     expect(b.crops_per_frame).toBeGreaterThan(0);
     expect(b.infer_cpu_ms_per_frame).toBeGreaterThan(0);
     expect(b.pipeline_fps).toBeGreaterThan(0);

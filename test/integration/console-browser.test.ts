@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
 import { launchChromium } from "../support/browser.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
 import { freePort } from "../support/ports.js";
 import { spriteClip } from "../support/sprite-clips.js";
@@ -13,14 +13,13 @@ import { spriteClip } from "../support/sprite-clips.js";
 // The web console in a real browser against a running agent: real ffmpeg clip, YOLOX-Nano, mosquitto.
 // EVA_CONSOLE_SCREENSHOT=agent/console/console.jpg writes the README's picture there (else into the test's temp dir).
 
-let broker: TestBroker;
+const broker = await fileBroker();
 let browser: Browser;
 beforeAll(async () => {
-  [broker, browser] = await Promise.all([TestBroker.start(), launchChromium()]);
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
-  await broker?.dispose();
 });
 
 /** Where a detect-frame point of the live view is on the page. */

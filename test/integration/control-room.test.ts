@@ -1,22 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync, readFileSync } from "node:fs";
 import { connect, type MqttClient } from "mqtt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished, validateAgainst } from "../support/api-schemas.js";
-import { TestBroker, sleep } from "../support/broker.js";
+import { fileBroker, sleep } from "../support/broker.js";
 import { emptyClip, personPanClip } from "../support/clips.js";
 import { MessageCollector, retained } from "../support/mqtt.js";
 import { freePort } from "../support/ports.js";
 import { promtoolCheckMetrics } from "../support/promtool.js";
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 /** An MQTT v5 requester: replies come on its own response topic, matched by correlation data. */
 async function v5Requester(url: string): Promise<{ request: (topic: string, body: unknown) => Promise<Record<string, any>>; client: MqttClient }> {

@@ -1,10 +1,10 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EvaEvent } from "../../agent/events/event.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
-import { TestBroker, sleep } from "../support/broker.js";
+import { fileBroker, sleep } from "../support/broker.js";
 import { personPanClip } from "../support/clips.js";
 import { MessageCollector, retained } from "../support/mqtt.js";
 
@@ -13,13 +13,7 @@ interface EventMessage {
   event: EvaEvent;
 }
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 function stored(dir: string): { events: EvaEvent[]; depth: number } {
   const s = new EventStore(path.join(dir, "eva.db"));

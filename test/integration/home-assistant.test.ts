@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { emptyClip } from "../support/clips.js";
 import { checkDiscovery, numericState, renderTemplate } from "../support/ha-discovery.js";
 import { MessageCollector, publishOnce, retainedMessages, type Received } from "../support/mqtt.js";
@@ -14,13 +14,7 @@ import { HIDDEN, spriteClip } from "../support/sprite-clips.js";
 // second camera's file ends early. What Home Assistant would read is read from the broker and checked against
 // its documented discovery schema (test/support/ha-discovery.ts); templates are rendered on the real messages.
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 const DEV = "ha-dev";
 const BASE = `eva/${DEV}`;

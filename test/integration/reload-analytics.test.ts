@@ -1,18 +1,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
 import { spriteClip } from "../support/sprite-clips.js";
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 describe("live reload of analytics", () => {
   it("a counting line added to a running camera counts from the next crossing, without restarting its ffmpeg", async () => {

@@ -1,21 +1,15 @@
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReloadError } from "../../agent/controller.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { agentConfigText, loadText, startAgent } from "../support/in-process-agent.js";
 import { MessageCollector } from "../support/mqtt.js";
 import { freePort } from "../support/ports.js";
 
-// A reload is all or nothing: an edit a part cannot prepare leaves every running part as it was (issue 11).
+// A reload is all or nothing: an edit a part cannot prepare leaves every running part as it was.
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 /** A message published through the running agent's outbox arrives: its uplink works. */
 async function uplinkWorks(agent: { publish(t: string, p: unknown): void }, sub: MessageCollector, tag: string): Promise<void> {

@@ -1,10 +1,10 @@
 import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines } from "../support/agent.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { emptyClip, personPanClip } from "../support/clips.js";
 import { MessageCollector } from "../support/mqtt.js";
 import { shared } from "../support/paths.js";
@@ -16,13 +16,7 @@ interface Report {
   errors?: { file: string; line: number; col: number; path: string; message: string }[];
 }
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 interface Edit {
   minScoreA?: number;

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EvaEvent } from "../../agent/events/event.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker, TestBroker } from "../support/broker.js";
 import { personPanClip } from "../support/clips.js";
 import { MessageCollector, retained } from "../support/mqtt.js";
 
@@ -14,13 +14,7 @@ interface EventMessage {
   event: EvaEvent;
 }
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 describe("eva run on a real clip, real detector, real broker", () => {
   it("turns a person in the clip into one event, the same in SQLite and on MQTT, with a snapshot", async () => {

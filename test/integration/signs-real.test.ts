@@ -23,11 +23,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("eva run on a slideshow of held-out real frames", () => {
   it("gives sightings with the right classes, and eva signs lists them", async () => {
-    // Each frame 0.6 s (3 frames at 5 fps), then 0.4 s black, so one slide's signs are never tracked into the next.
+    // Each frame 0.67 s (2 frames at 3 fps: the tracker's min_hits), then 0.33 s black, so one slide's signs are
+    // never tracked into the next.
     const clip = path.join(dir, "held-out.mp4");
     execFileSync("ffmpeg", [
       "-y", "-loglevel", "error", "-framerate", "1", "-pattern_type", "glob", "-i", path.join(GTSDB, "frames/005*.jpg"),
-      "-vf", "fps=5,drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='gte(mod(t\\,1)\\,0.59)'",
+      "-vf", "fps=3,drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='gte(mod(t\\,1)\\,0.59)'",
       "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", clip,
     ]);
     const file = path.join(dir, "eva.yaml");
@@ -43,7 +44,7 @@ detector: {providers: [cpu], threads: 1}
 cameras:
   dashcam:
     source: ${clip}
-    fps: 5
+    fps: 3
     realtime: false
     detect: {model: signs, width: 816, height: 480, min_score: 0.3, nms_class_agnostic: true}
     classify: [{model: sign-classifier}]

@@ -1,20 +1,14 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EvaEvent } from "../../agent/events/event.js";
 import { EventStore } from "../../agent/events/store.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { agentConfigText, startAgent } from "../support/in-process-agent.js";
 import { MessageCollector } from "../support/mqtt.js";
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 const openEvent = (id: string, startMs: number): EvaEvent => ({
   id, device: "dev-p", camera: "a", label: "person", start_time: new Date(startMs).toISOString(), end_time: null, top_score: 0.8, box: [1, 2, 30, 40], snapshot: null,

@@ -1,8 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { evaBin, shared } from "./paths.js";
+import { configHead, type SharedModel, writeConfigFile } from "./config.js";
+import { evaBin } from "./paths.js";
 
 export interface CliResult {
   code: number | null;
@@ -44,18 +42,13 @@ export interface TestConfigOptions {
   deviceId?: string;
   /** realtime: false reads a file source with backpressure: every frame analysed, dated by its place in the clip */
   cameras: Record<string, { source: string; fps?: number; labels?: string[]; extra?: string; realtime?: boolean }>;
-  model?: "yolox" | "fastestdet";
+  model?: SharedModel;
   /** more entries under models (name → YAML flow value), e.g. a crop classifier for a camera's classify rules */
   models?: Record<string, string>;
 }
 
-/** Writes a config for the shared YOLOX-Nano model into a fresh temp dir; returns its path and dir. */
+/** Writes a config for a shared COCO model (YOLOX-Nano unless `model`) into a fresh temp dir; returns its path and dir. */
 export function writeTestConfig(o: TestConfigOptions): { file: string; dir: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), "eva-run-"));
-  const model =
-    o.model === "fastestdet"
-      ? `{path: ${path.join(shared, "models/fastestdet.onnx")}, labels: ${path.join(shared, "models/coco.names")}}`
-      : `{path: ${path.join(shared, "models/yolox_nano.onnx")}, labels: ${path.join(shared, "models/coco.names")}}`;
   const cams = Object.entries(o.cameras)
     .map(
       ([name, c]) => `  ${name}:
@@ -67,16 +60,7 @@ ${c.realtime === false ? "    realtime: false\n" : ""}    stall_seconds: 5
 ${c.extra ?? ""}`,
     )
     .join("\n");
-  const text = `device: {id: ${o.deviceId ?? "test-dev"}}
-mqtt: {url: "${o.brokerUrl}", topic_prefix: eva, keepalive: 5, reconnect_seconds: 0.5}
-storage: {db: eva.db, snapshots: snapshots}
-models:
-  coco: ${model}
-${Object.entries(o.models ?? {}).map(([n, v]) => `  ${n}: ${v}\n`).join("")}detector: {providers: [cpu], threads: 1}
-cameras:
+  return writeConfigFile(`${configHead({ brokerUrl: o.brokerUrl, deviceId: o.deviceId ?? "test-dev", model: o.model, models: o.models })}cameras:
 ${cams}
-`;
-  const file = path.join(dir, "eva.yaml");
-  writeFileSync(file, text);
-  return { file, dir };
+`);
 }

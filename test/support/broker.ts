@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
-import { freePort } from "./ports.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
+import { freePort } from "./ports.js";
 
 const MOSQUITTO = process.env.MOSQUITTO_BIN ?? "/usr/sbin/mosquitto";
 
@@ -144,6 +145,16 @@ export class TestBroker {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One broker for the calling test file, removed after its last test: `const broker = await fileBroker();` at the
+ * top of the file (vitest awaits a test file's top-level await before it runs the tests).
+ */
+export async function fileBroker(): Promise<TestBroker> {
+  const broker = await TestBroker.start();
+  afterAll(() => broker.dispose());
+  return broker;
 }
 
 function canConnect(port: number): Promise<boolean> {

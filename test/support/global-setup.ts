@@ -1,8 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { repoRoot as root } from "./paths.js";
 
 export default function setup(): void {
   // the agent, then the web console's page (its own browser program)

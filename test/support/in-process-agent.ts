@@ -1,24 +1,18 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { checkConfigText } from "../../agent/config/check.js";
 import type { LoadedConfig } from "../../agent/config/load.js";
 import { Agent } from "../../agent/controller.js";
-import { shared } from "./paths.js";
+import { configHead, writeConfigFile } from "./config.js";
 
 /**
  * A config for an agent run inside the test process, with the shared YOLOX-Nano model. The default camera's
  * source refuses at once: for tests of reload and persistence, not of the pictures.
  */
 export function agentConfigText(o: { brokerUrl: string; extraTop?: string; camera?: string }): string {
-  return `device: {id: dev-p}
-mqtt: {url: "${o.brokerUrl}", topic_prefix: eva, keepalive: 5, reconnect_seconds: 0.5}
-storage: {db: eva.db, snapshots: snapshots}
-models:
-  coco: {path: ${path.join(shared, "models/yolox_nano.onnx")}, labels: ${path.join(shared, "models/coco.names")}}
-detector: {providers: [cpu], threads: 1}
-${o.extraTop ?? ""}
+  return `${configHead({ brokerUrl: o.brokerUrl, deviceId: "dev-p" })}${o.extraTop ?? ""}
 cameras:
   a:
 ${o.camera ?? `    source: rtsp://127.0.0.1:9/none
@@ -35,8 +29,7 @@ export async function loadText(text: string, file: string): Promise<LoadedConfig
 
 /** Starts an Agent in-process on a fresh temp dir (or `dir`, where an earlier run left its database); `stop` ends it. */
 export async function startAgent(text: string, dir = mkdtempSync(path.join(tmpdir(), "eva-agent-"))): Promise<{ agent: Agent; dir: string; file: string; stop: () => Promise<void> }> {
-  const file = path.join(dir, "eva.yaml");
-  writeFileSync(file, text);
+  const { file } = writeConfigFile(text, dir);
   const agent = new Agent(await loadText(text, file), pino({ level: process.env.EVA_TEST_LOG ?? "silent" }));
   await agent.start();
   return { agent, dir, file, stop: () => agent.stop(0) };

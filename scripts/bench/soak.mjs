@@ -1,7 +1,7 @@
 // Soak: runs `eva run` on N looping real-time copies of a clip for a while and samples the agent's RSS (and its
 // ffmpeg children's) from /proc, then reports the growth over the last part of the run. A script, not a CI
 // test: 45 minutes is the point.
-// usage: node scripts/soak.mjs --config eva.yaml --clip CLIP [--cameras 4] [--minutes 45] [--judge-minutes 30]
+// usage: node scripts/bench/soak.mjs --config eva.yaml --clip CLIP [--cameras 4] [--minutes 45] [--judge-minutes 30]
 //        [--every 30]
 // Builds a config from the given one's models, detector and first camera (source replaced by the clip, looped),
 // prints one line per sample and a JSON summary; exits 1 when RSS grew by 2 % or more over the judged window.
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: a } = parseArgs({
   options: {
     config: { type: 'string' }, clip: { type: 'string' }, cameras: { type: 'string', default: '4' },

@@ -3,7 +3,7 @@
 // for a few detect sizes over the same clip, in one run. CPU ms per frame from /proc (utime + stime of the
 // ffmpeg child and of this process's threads), not wall time.
 //
-// usage: node scripts/frame-cost.mjs CLIP --detector FILE.onnx [--sizes 512x288,816x480,1360x800] [--frames 100]
+// usage: node scripts/bench/frame-cost.mjs CLIP --detector FILE.onnx [--sizes 512x288,816x480,1360x800] [--frames 100]
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = (p) => path.join(repoRoot, 'dist/agent', p);
 const { Camera } = await import(dist('camera/camera.js'));
 const { Detector } = await import(dist('detect/detector.js'));
@@ -22,7 +22,7 @@ const { values, positionals } = parseArgs({
 });
 const clip = positionals[0];
 if (!clip || !values.detector) {
-  console.error('usage: node scripts/frame-cost.mjs CLIP --detector FILE.onnx [--sizes WxH,...] [--frames N]');
+  console.error('usage: node scripts/bench/frame-cost.mjs CLIP --detector FILE.onnx [--sizes WxH,...] [--frames N]');
   process.exit(2);
 }
 const frames = Number(values.frames);
