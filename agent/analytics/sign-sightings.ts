@@ -1,4 +1,4 @@
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import type { Track } from "../track/tracker.js";
 
 /** One physical sign seen in one pass, as stored and published on `signs`. */

@@ -3,7 +3,8 @@ import { decodeFastestdet } from "./decode-fastestdet.js";
 import { decodeYolov8 } from "./decode-yolov8.js";
 import { decodeYolox } from "./decode-yolox.js";
 import { classThresholds, type DetectFilter } from "./detect-filter.js";
-import type { Box, Detection } from "./detection.js";
+import type { Box } from "../core/geometry.js";
+import type { Detection } from "../core/detection.js";
 import { inputSpecOf, type ModelInfo } from "./model-info.js";
 import {
   allocateModelInput,

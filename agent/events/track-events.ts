@@ -1,4 +1,4 @@
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import type { TrackState } from "../analytics/camera-analytics.js";
 import { iou } from "../track/association.js";
 import type { Track } from "../track/tracker.js";

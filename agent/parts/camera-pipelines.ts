@@ -7,7 +7,7 @@ import type { ReloadPlan } from "../config/diff.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
 import { classifyDetections, type ClassifierSource } from "../classify/classify-stage.js";
-import type { Detection } from "../detect/detection.js";
+import type { Detection } from "../core/detection.js";
 import { scaledSize, type DetectFilter, type DetectInput, type DetectResult, type ModelInfo } from "../detect/detector.js";
 import { TiledDetection } from "../detect/tiled-detection.js";
 import { frameJpeg, frameJpegBytes } from "../events/frame-jpeg.js";

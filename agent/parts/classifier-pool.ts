@@ -5,7 +5,7 @@ import type { ClassifierSource, FrameImage } from "../classify/classify-stage.js
 import type { ConfigProblem, LoadedConfig } from "../config/load.js";
 import { locate } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import { ReloadError, type PreparedChange } from "./part.js";
 
 /** The classifiers the enabled cameras' `classify` rules name, and the settings each was opened with. */
