@@ -78,7 +78,6 @@ export function asyncApiDocument(): Json {
       title: c.title,
       contentType: c.contentType ?? "application/json",
       payload: { $ref: `#/components/schemas/${schemaName}` },
-      ...(c.retained ? { bindings: { mqtt: { retain: true, bindingVersion: "0.2.0" } } } : {}),
     };
     channels[c.id] = {
       address: `{prefix}/{device}/${c.address}`,
@@ -91,7 +90,8 @@ export function asyncApiDocument(): Json {
       action: "send",
       channel: { $ref: `#/channels/${c.id}` },
       messages: [{ $ref: `#/channels/${c.id}/messages/${schemaName}` }],
-      bindings: { mqtt: { qos: c.kind === "snapshot" ? 0 : 1, bindingVersion: "0.2.0" } },
+      // MQTT binding 0.2.0 allows retain on operations only (a message binding with it fails the parser).
+      bindings: { mqtt: { qos: c.kind === "snapshot" ? 0 : 1, ...(c.retained ? { retain: true } : {}), bindingVersion: "0.2.0" } },
     };
   }
 
