@@ -7,7 +7,7 @@ import type { Config } from "./config/schema.js";
 import type { EventSink } from "./events/maintainer.js";
 import type { HealthReport } from "./health/http.js";
 import { AlarmBook, type AlarmKey } from "./publish/alarm-book.js";
-import { newEventId } from "./events/ulid.js";
+import { newEventId } from "./core/ulid.js";
 import type { CommandOutcome } from "./publish/commands.js";
 import type { ControlledAgent } from "./publish/control-room.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
@@ -72,16 +72,10 @@ export class Agent {
         // The API publishes the event's snapshot once it is written.
         this.uplink.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => p.snapshots.idle()));
       },
-      recordCrossing: (camera, c) => {
-        const msg = p.recordCrossing(camera, c);
-        metrics.lineCrossed(camera, c.line, c.direction, c.label);
-        return msg;
+      record: (kind, r) => {
+        p.record(kind, r);
+        metrics.recorded(kind.counter, r as never);
       },
-      recordSighting: (s) => {
-        p.recordSighting(s);
-        metrics.signSighted(s.camera, s.label);
-      },
-      enqueue: (topic, payload, o) => p.enqueue(topic, payload, o),
       alarm: (camera, a) => {
         if (a.state === "raised") metrics.alarmRaised(camera, a.type);
         this.uplink.alarm(camera, a);

@@ -55,12 +55,17 @@ export const signsSchema = z.strictObject({
     .describe("signs a fixed camera must keep seeing"),
 });
 
+export const countsSchema = z.strictObject({
+  interval_seconds: z.number().int().min(60).max(86_400).refine((v) => 86_400 % v === 0, "must divide a day (e.g. 300, 900, 3600) so intervals stay aligned to the clock").default(900).describe("length of a count report's interval, aligned to the local clock (900: reports at :00, :15, :30 and :45)"),
+});
+
 export const cameraAnalyticsKeys = {
   tracker: trackerSchema.default(() => trackerSchema.parse({})),
   zones: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-' (it becomes part of MQTT topics)"), zoneSchema).default({}),
   lines: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-'"), lineSchema).default({}),
   masks: z.array(polygon).default([]).describe("polygons where detections are ignored (their bottom-centre inside)"),
   signs: signsSchema.optional().describe("traffic-sign sightings and sign watch; off when absent"),
+  counts: countsSchema.default(() => countsSchema.parse({})).describe("count reports per line and zone (agent/records/counts.ts)"),
 };
 
 export type TrackerConfig = z.infer<typeof trackerSchema>;

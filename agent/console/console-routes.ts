@@ -9,6 +9,7 @@ import type { CameraStatus } from "../camera/camera.js";
 import { cameraShapes } from "../config/analytics-schema.js";
 import { toPixels, type Point } from "../core/geometry.js";
 import { checkConfigText } from "../check/config-check.js";
+import { recordKinds } from "../records/registry.js";
 import { formatProblem, type LoadedConfig } from "../config/load.js";
 import { lineTotals, recentCrossings, recentEvents, recentSightings, type RecentQuery } from "../events/recent-records.js";
 import type { EventStore } from "../events/store.js";
@@ -178,6 +179,8 @@ export class ConsoleRoutes {
     const frame = /^\/api\/cameras\/([^/]+)\/frame\.jpg$/.exec(p);
     if (frame) return this.frame(decodeURIComponent(frame[1]!));
     if (p === "/api/events" || p === "/api/crossings" || p === "/api/signs") return this.records(p, url.searchParams);
+    const kind = /^\/api\/records\/([a-z_]+)$/.exec(p);
+    if (kind) return this.kindRecords(kind[1]!, url.searchParams);
     if (p.startsWith("/snapshots/")) return this.snapshot(p.slice("/snapshots/".length));
     return { status: 404, type: "text/plain", body: "not found\n" };
   }
@@ -312,6 +315,17 @@ export class ConsoleRoutes {
     // given only for a file on disk, so a page never asks for a picture that is not there yet.
     const records = await Promise.all(rows.map(async (r) => ({ ...r, snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null })));
     return json(200, { records });
+  }
+
+  /** Any record kind's listing (agent/records), newest first: /api/records/<kind>, e.g. /api/records/counts. */
+  private kindRecords(name: string, q: URLSearchParams): Reply {
+    const kind = recordKinds.find((k) => k.name === name && k.list);
+    if (!kind) return json(404, { error: `no record kind '${name}'; known: ${recordKinds.filter((k) => k.list).map((k) => k.name).join(", ")}` });
+    const store = this.source.store();
+    if (!store) return json(503, { error: "the event store is not open" });
+    const query = recentQuery(q);
+    if ("error" in query) return json(400, query);
+    return json(200, { records: store.inTransaction(`list ${name}`, (db) => kind.list!(db, query)) });
   }
 
   private async snapshot(rest: string): Promise<Reply> {

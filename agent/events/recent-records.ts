@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import type { SignSighting } from "../analytics/sign-sightings.js";
 import type { EvaEvent } from "./event.js";
-import type { LineCounts } from "./crossing-store.js";
+import type { LineCounts } from "../records/line-totals.js";
 import { rowToEvent, type EventRow, type EventStore } from "./store.js";
 
 // What a person at the device looks at first: the newest records, newest first, filtered by camera, label

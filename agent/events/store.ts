@@ -2,9 +2,10 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TRACK_FIELDS, type EvaEvent, type EventChange } from "./event.js";
-import { migrate, migrations } from "./migrations.js";
+import { recordKinds } from "../records/registry.js";
+import { migrate, migrateKinds, migrations, missingKindMigrations } from "./migrations.js";
 
-export { newEventId } from "./ulid.js";
+export { newEventId } from "../core/ulid.js";
 
 /** What went wrong, for callers that react differently (e.g. stop recording vs. retry). */
 export type StoreFailure = "full" | "read_only" | "busy" | "corrupt" | "io" | "schema" | "invalid" | "other";
@@ -125,6 +126,8 @@ function checkSchemaCurrent(db: Database.Database, file: string): void {
   if (version !== newest) {
     throw new StoreError("open", "schema", file, `database schema is version ${version}, this agent reads version ${newest}`);
   }
+  const missing = missingKindMigrations(db, recordKinds);
+  if (missing.length) throw new StoreError("open", "schema", file, `database lacks the record tables of ${missing.join(", ")}; open it once with the agent to upgrade it`);
 }
 
 /**
@@ -170,6 +173,7 @@ export class EventStore {
         }
         try {
           migrate(this.db);
+          migrateKinds(this.db, recordKinds);
         } catch (err) {
           if (err instanceof Database.SqliteError) throw err;
           throw new StoreError("migrate", "schema", file, err instanceof Error ? err.message : String(err), undefined, { cause: err });

@@ -12,7 +12,7 @@ import { scaledSize, type DetectFilter, type DetectInput, type DetectResult, typ
 import { TiledDetection } from "../detect/tiled-detection.js";
 import { frameJpeg, frameJpegBytes } from "../events/frame-jpeg.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
-import { newEventId } from "../events/ulid.js";
+import { newEventId } from "../core/ulid.js";
 import { LatencyWindow } from "../health/latency-window.js";
 import { CameraMotion } from "../motion/camera-motion.js";
 import type { AgentMetrics } from "../health/metrics.js";
@@ -384,7 +384,7 @@ export class CameraPipelines {
           const opts = maintainerOptions(cfg, name, cam, p.width, p.height);
           snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
           p.reconfigure(cam, opts);
-          this.announceLines(name, cam);
+          this.declareLineMetrics(name, cam);
         }
         // Besides added and restarted cameras: any enabled one not running, e.g. its model failed at start and
         // loads now.
@@ -475,20 +475,13 @@ export class CameraPipelines {
     const opts = maintainerOptions(cfg, name, cam, width, height);
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, persistence.snapshots, sink, notify, log);
-    this.announceLines(name, cam);
+    this.declareLineMetrics(name, cam);
     return new CameraPipeline(name, cam, detectors, classifiers, events, width, height, onStatus, log, this.deps.metrics ?? null, this.deps.exitOnEof === true, scaledFor(info, width, height));
   }
 
-  /** Retained line totals at start (and after an edit), and their /metrics series from zero. */
-  private announceLines(name: string, cam: CameraConfig): void {
+  /** The lines' /metrics series from zero, at start and after an edit (the events stage publishes their totals). */
+  private declareLineMetrics(name: string, cam: CameraConfig): void {
     const lines = Object.entries(cam.lines);
-    if (!lines.length) return;
-    try {
-      this.deps.persistence.announceLines(name, lines.map(([l]) => l));
-      this.deps.notify();
-    } catch (err) {
-      this.deps.log.error({ camera: name, err: (err as Error).message }, "could not queue the line totals");
-    }
     for (const [line, l] of lines) {
       const labels = l.labels ?? cam.detect.labels;
       if (labels) this.deps.metrics?.declareLines(name, [line], labels);
@@ -564,5 +557,6 @@ function maintainerOptions(cfg: Config, name: string, cam: CameraConfig, width: 
       newId: newEventId,
     },
     analytics: analyticsOptions(name, cam, width, height, newEventId),
+    camera: cam,
   };
 }

@@ -82,32 +82,6 @@ export const deepStreamEventSchema = z
 
 export type DeepStreamEvent = z.infer<typeof deepStreamEventSchema>;
 
-export const crossingSchema = z
-  .looseObject({
-    line: z.string(),
-    direction: z.enum(["in", "out"]),
-    label: z.string(),
-    track_id: z.union([z.number(), z.string()]),
-    camera: cameraName,
-    time,
-    counts: z.looseObject({ in: z.number().int().min(0), out: z.number().int().min(0) }).describe("totals for this line"),
-  })
-  .describe("an object crossed a counting line");
-
-export const signSchema = z
-  .looseObject({
-    id: z.string().describe("sighting id (ULID), also the snapshot's file name"),
-    camera: cameraName,
-    label: z.string().describe("class by score-weighted vote over the pass"),
-    track_id: z.union([z.number(), z.string()]),
-    box: box.describe("the best view's box, detect-frame pixels"),
-    first_seen: time,
-    last_seen: time,
-    score: z.number().min(0).max(1),
-    snapshot: z.string().nullable(),
-  })
-  .describe("one sighting of a traffic sign per pass");
-
 export const alarmSchema = z
   .looseObject({
     id: z.string().optional().describe("alarm id, for ack_alarm and clear_alarm"),
@@ -126,24 +100,6 @@ export const alarmSchema = z
   })
   .describe("an alarm changed state");
 export type AlarmPayload = z.infer<typeof alarmSchema>;
-
-export const occupancySchema = z
-  .looseObject({
-    zone: z.string(),
-    camera: cameraName,
-    counts: z.record(z.string(), z.number().int().min(0)).describe("objects in the zone now, per label"),
-    total: z.number().int().min(0),
-  })
-  .describe("retained on occupancy/<camera>/<zone> whenever it changes");
-
-export const lineCountsSchema = z
-  .looseObject({
-    camera: cameraName,
-    line: z.string(),
-    counts: z.looseObject({ in: z.number().int().min(0), out: z.number().int().min(0) }).describe("totals since the line was first counted (kept in SQLite across restarts)"),
-    time: time.describe("the latest crossing, or when the agent started counting when there was none"),
-  })
-  .describe("retained on lines/<camera>/<line>: the line's running totals, with every crossing and once at start");
 
 export const snapshotPayloadSchema = z
   .string()
@@ -262,17 +218,16 @@ export const configReportSchema = z
   ])
   .describe("the outcome of each live config reload (file edit, SIGHUP or the reload command)");
 
-/** Every published message kind with its schema, for the AsyncAPI document and the tests. */
+/**
+ * Every published message kind with its schema that is no record kind's, for the AsyncAPI document and the
+ * tests; the record kinds' payloads (crossings, occupancy, count reports, …) are declared in agent/records.
+ */
 export const publishedSchemas = {
   status: deviceStatusSchema,
   camera_status: cameraStatusSchema,
   events: eventMessageSchema,
   deepstream_events: deepStreamEventSchema,
-  crossings: crossingSchema,
-  signs: signSchema,
   alarms: alarmSchema,
-  occupancy: occupancySchema,
-  line_counts: lineCountsSchema,
   snapshot: snapshotPayloadSchema,
   stats: statsSchema,
   config: configReportSchema,

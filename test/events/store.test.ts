@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EvaEvent } from "../../agent/events/event.js";
 import { migrations } from "../../agent/events/migrations.js";
 import { EventStore, StoreError, newEventId } from "../../agent/events/store.js";
-import { eventIdTime } from "../../agent/events/ulid.js";
+import { eventIdTime } from "../../agent/core/ulid.js";
 
 let dir: string;
 let file: string;
@@ -117,7 +117,7 @@ describe("EventStore", () => {
   });
 
   it("reports a full disk as a StoreError and keeps what was stored", () => {
-    const s = new EventStore(file, { maxBytes: 64 * 1024 });
+    const s = new EventStore(file, { maxBytes: 128 * 1024 });
     let caught: unknown;
     let stored = 0;
     try {

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CrossingMessage } from "../../agent/events/crossing-store.js";
+import type { CrossingMessage } from "../../agent/records/crossings.js";
 import type { EvaEvent } from "../../agent/events/event.js";
-import { CrossingStore } from "../../agent/events/crossing-store.js";
+import { lineCounts } from "../../agent/records/line-totals.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
@@ -75,7 +75,7 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     expect(new Set(crossings.slice(2).map((c) => c.track_id)).size).toBe(2);
 
     const store = new EventStore(path.join(dir, "eva.db"));
-    expect(new CrossingStore(store).counts("cam", "door")).toEqual({ in: 3, out: 1 });
+    expect(store.inTransaction("counts", (db) => lineCounts(db, "cam", "door"))).toEqual({ in: 3, out: 1 });
     const events = store.queryEvents({ camera: "cam" });
     store.close();
     // the walker who stops and starts three times is one event; the pair are two more
