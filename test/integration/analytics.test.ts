@@ -109,9 +109,12 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-zones/events").filter((x) => x.payload.includes('"end"')).length >= 2, 30_000, "two event ends");
     await closeChecked(sub);
 
-    const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number }>(msgs, "eva/dev-zones/occupancy/cam/floor");
+    const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number; id: string; device: string; revision: number }>(msgs, "eva/dev-zones/occupancy/cam/floor");
     expect(occupancy.map((o) => o.total)).toEqual([0, 1, 2, 1, 0]);
-    expect(occupancy[2]).toEqual({ zone: "floor", camera: "cam", counts: { person: 2 }, total: 2 });
+    expect(occupancy[2]).toMatchObject({ zone: "floor", camera: "cam", counts: { person: 2 }, total: 2, device: "dev-zones" });
+    // each change is its own record (unique id) and a later revision of the zone's state
+    expect(new Set(occupancy.map((o) => o.id)).size).toBe(5);
+    expect(occupancy.map((o) => o.revision)).toEqual([1, 2, 3, 4, 5]);
 
     const alarms = payloads<{ type: string; state: string; zone: string; track_id?: number }>(msgs, "eva/dev-zones/alarms");
     const loitering = alarms.filter((a) => a.type === "loitering");
