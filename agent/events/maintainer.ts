@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { CameraAnalytics, type CameraAnalyticsOptions } from "../analytics/camera-analytics.js";
+import { CameraAnalytics, type CameraAnalyticsOptions, type TrackState } from "../analytics/camera-analytics.js";
 import { FrameQuality, sharpness } from "../analytics/frame-quality.js";
 import type { SignSighting } from "../analytics/sign-sightings.js";
 import type { SignAlarm } from "../analytics/sign-watch.js";
@@ -8,7 +8,7 @@ import type { Frame } from "../camera/frame.js";
 import type { CameraConfig } from "../config/schema.js";
 import type { Box } from "../core/geometry.js";
 import type { Detection } from "../core/detection.js";
-import type { AnalyticsRule, Emitted, RecordEnvelope, RecordKind } from "../core/records.js";
+import type { AnalyticsRule, Emitted, RecordEnvelope, RecordKind, RuleFrame } from "../core/records.js";
 import { crossings } from "../records/crossings.js";
 import { lineTotals } from "../records/line-totals.js";
 import { occupancy } from "../records/occupancy.js";
@@ -100,8 +100,7 @@ export class EventMaintainer {
     for (const c of a.crossings) this.record(crossings, { ...c });
     this.publishAlarms(a.alarms);
     this.publishOccupancy(a.occupancy, frame.time);
-    const frameView = { time: frame.time, tracks: a.tracks.map((s) => ({ id: s.track.id, label: s.track.label, zones: s.zones })), crossings: a.crossings };
-    const emitted = this.kindRules.flatMap((r) => r.observe(frameView));
+    const emitted = this.kindRules.length ? this.observeRules(frame.time, a.tracks, a.crossings) : [];
     this.recordAll(emitted);
     if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length || emitted.length) this.onRecorded();
     return a.moving;
@@ -169,6 +168,11 @@ export class EventMaintainer {
   /** A record of this camera and device. */
   private record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: Omit<Unstamped<T>, "camera" | "device">): void {
     this.sink.record(kind, { ...record, camera: this.camera, device: this.device } as Unstamped<T>);
+  }
+
+  private observeRules(time: number, tracks: readonly TrackState[], crossings: RuleFrame["crossings"]): Emitted[] {
+    const view: RuleFrame = { time, tracks: tracks.map((s) => ({ id: s.track.id, label: s.track.label, zones: s.zones })), crossings };
+    return this.kindRules.flatMap((r) => r.observe(view));
   }
 
   private recordAll(emitted: readonly Emitted[]): void {
