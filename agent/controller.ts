@@ -8,6 +8,7 @@ import type { EventSink } from "./events/maintainer.js";
 import type { HealthReport } from "./health/http.js";
 import { AlarmBook, type AlarmKey } from "./publish/alarm-book.js";
 import { newEventId } from "./core/ulid.js";
+import { events } from "./records/events.js";
 import type { CommandOutcome } from "./publish/commands.js";
 import type { ControlledAgent } from "./publish/control-room.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
@@ -68,7 +69,7 @@ export class Agent {
     const sink: EventSink = {
       recordEvent: (change, ev) => {
         p.recordEvent(change, ev);
-        if (change === "new") metrics.eventStarted(ev.camera, ev.label);
+        metrics.recorded(events.counter, { id: ev.id, device: ev.device, camera: ev.camera, change, event: ev });
         // The API publishes the event's snapshot once it is written.
         this.uplink.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => p.snapshots.idle()));
       },

@@ -15,7 +15,7 @@ import { occupancy } from "../records/occupancy.js";
 import { recordKinds } from "../records/registry.js";
 import { sightings } from "../records/sightings.js";
 import type { Unstamped } from "./recorder.js";
-import type { EvaEvent, EventChange } from "./event.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
 import { SnapshotWriter } from "./snapshot.js";
 import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-events.js";
 

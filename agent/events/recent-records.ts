@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { SignSighting } from "../analytics/sign-sightings.js";
-import type { EvaEvent } from "./event.js";
+import type { EvaEvent } from "../core/event.js";
 import type { LineCounts } from "../records/line-totals.js";
 import { rowToEvent, type EventRow, type EventStore } from "./store.js";
 

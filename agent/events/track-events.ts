@@ -2,7 +2,7 @@ import type { Box } from "../core/geometry.js";
 import type { TrackState } from "../analytics/camera-analytics.js";
 import { iou } from "../track/association.js";
 import type { Track } from "../track/tracker.js";
-import type { EvaEvent, EventChange } from "./event.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
 
 export interface TrackEventOptions {
   device: string;

@@ -37,7 +37,6 @@ const INFERENCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly inference: Histogram<"camera">;
-  private readonly events: Counter<"camera" | "label">;
   /** one counter per record kind that counts (agent/records), made at its first record */
   private readonly recordCounters = new Map<string, Counter>();
   private readonly alarms: Counter<"camera" | "type">;
@@ -58,7 +57,6 @@ export class AgentMetrics {
     // Which version runs where, for joins in queries and dashboards (the `*_info` convention).
     new Gauge({ name: "eva_build_info", help: "Always 1; the running eva version in its label", labelNames: ["version"], registers: [r] }).set({ version: agentVersion() }, 1);
     this.inference = new Histogram({ name: "eva_inference_duration_seconds", help: "Detector round trip per frame (pre-processing, inference, decoding, NMS)", labelNames: ["camera"], buckets: INFERENCE_BUCKETS, registers: [r] });
-    this.events = new Counter({ name: "eva_events_total", help: "Events started (confirmed tracks), by camera and label", labelNames: ["camera", "label"], registers: [r] });
     // Every kind's counter from the start, so a scrape lists it before the first record.
     for (const k of recordKinds) if (k.counter) this.counterOf(k.counter);
     this.alarms = new Counter({ name: "eva_alarms_raised_total", help: "Alarms raised, by camera and type", labelNames: ["camera", "type"], registers: [r] });
@@ -101,10 +99,6 @@ export class AgentMetrics {
   /** One frame's detector round trip, in milliseconds as the detector reports it. */
   observeInference(camera: string, ms: number): void {
     this.inference.observe({ camera }, ms / 1000);
-  }
-
-  eventStarted(camera: string, label: string): void {
-    this.events.inc({ camera, label });
   }
 
   /** A record of a kind that counts itself (its `counter`) was stored. */

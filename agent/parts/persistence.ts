@@ -5,7 +5,7 @@ import type { ConfigProblem, LoadedConfig } from "../config/load.js";
 import { locate } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
-import type { EvaEvent, EventChange } from "../events/event.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
 import { Retention } from "../events/retention.js";
 import { SnapshotWriter } from "../events/snapshot.js";
 import { HeldWrites } from "../events/held-writes.js";

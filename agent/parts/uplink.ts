@@ -7,7 +7,7 @@ import { regularFileProblem } from "../config/files.js";
 import { locate, type ConfigProblem, type LoadedConfig } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
-import type { EvaEvent, EventChange } from "../events/event.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
 import { newEventId } from "../core/ulid.js";
 import type { AlarmBook, AlarmKey } from "../publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent } from "../publish/control-room.js";

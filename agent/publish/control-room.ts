@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import type { CameraStatus } from "../camera/camera.js";
-import type { EvaEvent } from "../events/event.js";
+import type { EvaEvent } from "../core/event.js";
 import { ProcessSampler } from "../health/process-figures.js";
 import { AlarmBook, isAlarmActionError, type AlarmKey } from "./alarm-book.js";
 import { CommandChannel } from "./command-channel.js";

@@ -25,33 +25,7 @@ export const cameraStatusSchema = z
   .describe("retained on cameras/<camera>/status");
 export type CameraStatusPayload = z.infer<typeof cameraStatusSchema>;
 
-export const eventSchema = z.looseObject({
-  id: z.string().describe("unique, sortable by creation time (ULID)"),
-  device: z.string(),
-  camera: cameraName,
-  label: z.string(),
-  start_time: time,
-  end_time: time.nullable().describe("null while the event is open"),
-  top_score: z.number().min(0).max(1),
-  box,
-  snapshot: z.string().nullable().describe("path of the best frame's JPEG on the device"),
-  track_id: z.union([z.number(), z.string()]).optional(),
-  current_zones: z.array(z.string()).optional(),
-  entered_zones: z.array(z.string()).optional(),
-  stationary: z.boolean().optional(),
-});
-
-export const eventMessageSchema = z
-  .looseObject({
-    type: z.enum(["new", "update", "end"]),
-    event: eventSchema,
-    reason: z
-      .string()
-      .optional()
-      .describe("on an end the agent did not see happen: why it was ended (e.g. after an unclean stop, at the next start)"),
-  })
-  .describe("one change of an event's lifecycle, on events; per camera in order, QoS 1 from the durable outbox");
-export type EventMessage = z.infer<typeof eventMessageSchema>;
+export { eventMessageSchema, eventSchema, type EventMessage } from "../records/events.js";
 
 const xyz = z.looseObject({ x: z.number(), y: z.number(), z: z.number() });
 const geo = z.looseObject({ lat: z.number(), lon: z.number(), alt: z.number() });
@@ -225,7 +199,6 @@ export const configReportSchema = z
 export const publishedSchemas = {
   status: deviceStatusSchema,
   camera_status: cameraStatusSchema,
-  events: eventMessageSchema,
   deepstream_events: deepStreamEventSchema,
   alarms: alarmSchema,
   snapshot: snapshotPayloadSchema,

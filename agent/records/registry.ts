@@ -2,6 +2,7 @@ import type { RecordKind } from "../core/records.js";
 import type { CameraConfig } from "../config/schema.js";
 import { counts } from "./counts.js";
 import { crossings } from "./crossings.js";
+import { events } from "./events.js";
 import { lineTotals } from "./line-totals.js";
 import { occupancy } from "./occupancy.js";
 import { sightings } from "./sightings.js";
@@ -12,6 +13,7 @@ import { sightings } from "./sightings.js";
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own record type
 export const recordKinds: ReadonlyArray<RecordKind<any, CameraConfig>> = [
+  events,
   crossings,
   lineTotals,
   sightings,

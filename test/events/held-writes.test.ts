@@ -4,7 +4,7 @@ import path from "node:path";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../../agent/config/schema.js";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { Persistence } from "../../agent/parts/persistence.js";
 import { counts } from "../../agent/records/counts.js";
 import { crossings } from "../../agent/records/crossings.js";

@@ -140,7 +140,7 @@ describe("migrations", () => {
     const db = new Database(file);
     migrate(db);
     db.close();
-    expect(() => new EventStore(file, { readonly: true })).toThrow(/lacks the record tables of crossings:1/);
+    expect(() => new EventStore(file, { readonly: true })).toThrow(/lacks the record tables of events:1, crossings:1/);
   });
 });
 

@@ -4,7 +4,9 @@ import { HealthServer } from "../../agent/health/http.js";
 import { AgentMetrics, type MetricsSnapshot } from "../../agent/health/metrics.js";
 import type { StatsPayload } from "../../agent/publish/payload-schemas.js";
 import { promtoolCheckMetrics, sampleValue } from "../support/promtool.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { crossings } from "../../agent/records/crossings.js";
+import { events } from "../../agent/records/events.js";
 import { sightings } from "../../agent/records/sightings.js";
 
 let server: HealthServer | undefined;
@@ -27,7 +29,7 @@ it("/metrics follows Prometheus' conventions (promtool check metrics): counters,
   const crossing = { id: "c", device: "d", camera: "gate", line: "door", direction: "in" as const, label: "person", track_id: 1, time: 0 };
   metrics.recorded(crossings.counter, crossing);
   metrics.recorded(crossings.counter, crossing);
-  metrics.eventStarted("gate", "person");
+  metrics.recorded(events.counter, { id: "e", device: "d", camera: "gate", change: "new", event: { label: "person" } as EvaEvent });
   metrics.recorded(sightings.counter, { id: "s", device: "d", camera: "dash", label: "stop", score: 1, first_seen: "", last_seen: "", box: [0, 0, 1, 1], track_id: 1, snapshot: null });
   metrics.alarmRaised("gate", "loitering");
   for (const ms of [3, 4, 30, 900]) metrics.observeInference("gate", ms);
