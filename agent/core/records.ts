@@ -84,6 +84,8 @@ export interface RecordKind<T extends RecordEnvelope = RecordEnvelope, C = never
    */
   write(db: Database.Database, record: T): RecordMessage[];
   counter?: RecordCounter<T>;
+  /** deletes rows older than `beforeMs` (storage.retention.days) that no snapshot keeps; state rows stay */
+  prune?(db: Database.Database, beforeMs: number): void;
   /** the console's listing, newest first */
   list?(db: Database.Database, q: RecordQuery): unknown[];
   /** Home Assistant entities reading this kind's retained topics; `topic` makes a full topic of a suffix */

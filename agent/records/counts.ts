@@ -291,6 +291,7 @@ export const counts: RecordKind<CountRecord, CameraConfig> = {
       { topic: countTopic(r.camera, r.subject, r.name), payload, retain: true },
     ];
   },
+  prune: (db, beforeMs) => void db.prepare("DELETE FROM count_reports WHERE interval_start_ms < ?").run(beforeMs),
   list: (db, q) => countReports(db, { ...q, newestFirst: true }),
   command: {
     name: "counts",

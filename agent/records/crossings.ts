@@ -72,6 +72,8 @@ export const crossings: RecordKind<CrossingRecord> = {
     const msg: CrossingMessage = { line: c.line, direction: c.direction, label: c.label, track_id: c.track_id, camera: c.camera, time: new Date(c.time).toISOString(), counts, id: c.id, device: c.device };
     return [{ topic: CROSSINGS_TOPIC, payload: msg, retain: false }, lineTotalsMessage(c, counts, c.time)];
   },
+  // The lines' totals stay: they are state, not history.
+  prune: (db, beforeMs) => void db.prepare("DELETE FROM crossings WHERE time_ms < ?").run(beforeMs),
   counter: {
     name: "eva_line_crossings_total",
     help: "Objects that crossed a counting line, by line and direction",
