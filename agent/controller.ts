@@ -64,8 +64,13 @@ export class Agent {
     this.persistence = new Persistence(log);
     this.detectors = new DetectorPool(log, opts.openDetector);
     this.classifiers = new ClassifierPool(log);
-    this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this.controlled(), log });
     const p = this.persistence;
+    // Every record kind is stored with its messages and counted on /metrics the same way.
+    const record: EventSink["record"] = (kind, r) => {
+      p.record(kind, r);
+      metrics.recorded(kind.counter, r as never);
+    };
+    this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this.controlled(), record, log });
     const sink: EventSink = {
       recordEvent: (change, ev) => {
         p.recordEvent(change, ev);
@@ -73,14 +78,8 @@ export class Agent {
         // The API publishes the event's snapshot once it is written.
         this.uplink.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => p.snapshots.idle()));
       },
-      record: (kind, r) => {
-        p.record(kind, r);
-        metrics.recorded(kind.counter, r as never);
-      },
-      alarm: (camera, a) => {
-        if (a.state === "raised") metrics.alarmRaised(camera, a.type);
-        this.uplink.alarm(camera, a);
-      },
+      record,
+      alarm: (camera, a) => this.uplink.alarm(camera, a),
     };
     sink.occupancy = (camera, o) => void this.occupancy.set(`${camera}/${o.zone}`, { camera, zone: o.zone, counts: o.counts, total: o.total });
     const onStatus = (s: CameraStatus) => {

@@ -39,7 +39,6 @@ export class AgentMetrics {
   private readonly inference: Histogram<"camera">;
   /** one counter per record kind that counts (agent/records), made at its first record */
   private readonly recordCounters = new Map<string, Counter>();
-  private readonly alarms: Counter<"camera" | "type">;
 
   constructor(snapshot: () => MetricsSnapshot) {
     const r = this.registry;
@@ -59,7 +58,6 @@ export class AgentMetrics {
     this.inference = new Histogram({ name: "eva_inference_duration_seconds", help: "Detector round trip per frame (pre-processing, inference, decoding, NMS)", labelNames: ["camera"], buckets: INFERENCE_BUCKETS, registers: [r] });
     // Every kind's counter from the start, so a scrape lists it before the first record.
     for (const k of recordKinds) if (k.counter) this.counterOf(k.counter);
-    this.alarms = new Counter({ name: "eva_alarms_raised_total", help: "Alarms raised, by camera and type", labelNames: ["camera", "type"], registers: [r] });
 
     const perCamera = <T extends Counter<"camera"> | Gauge<"camera">>(kind: "counter" | "gauge", name: string, help: string, pick: (c: MetricsSnapshot["cameras"][string]) => number, first = false) => {
       const collect = function (this: T): void {
@@ -114,10 +112,6 @@ export class AgentMetrics {
       this.recordCounters.set(spec.name, c);
     }
     return c;
-  }
-
-  alarmRaised(camera: string, type: string): void {
-    this.alarms.inc({ camera, type });
   }
 
   /**

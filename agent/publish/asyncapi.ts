@@ -24,8 +24,6 @@ const published: PublishedChannel[] = [
     description: "Retained. `online` when connected, `offline` (the MQTT will) when the connection is lost, `stopped` after a clean shutdown." },
   { id: "cameraStatus", address: "cameras/{camera}/status", kind: "camera_status", title: "Camera status", retained: true, parameters: ["camera"],
     description: "Retained per camera: online, offline or disabled, with the reason. Goes through the durable outbox, in order." },
-  { id: "alarms", address: "alarms", kind: "alarms", title: "Alarms",
-    description: "loitering, overcrowding, sign_missing and camera_offline alarms as they are raised, acknowledged and cleared." },
   { id: "snapshot", address: "snapshots/{camera}", kind: "snapshot", title: "Latest snapshot", retained: true, contentType: "image/jpeg", parameters: ["camera"],
     description: "Retained JPEG of the latest event's best frame (mqtt.snapshots: true). Not queued in the outbox: only the latest matters." },
   { id: "stats", address: "stats", kind: "stats", title: "Health figures",

@@ -56,24 +56,7 @@ export const deepStreamEventSchema = z
 
 export type DeepStreamEvent = z.infer<typeof deepStreamEventSchema>;
 
-export const alarmSchema = z
-  .looseObject({
-    id: z.string().optional().describe("alarm id, for ack_alarm and clear_alarm"),
-    type: z.enum(["loitering", "overcrowding", "sign_missing", "camera_offline"]),
-    state: z.enum(["raised", "acknowledged", "cleared"]),
-    camera: cameraName,
-    zone: z.string().optional(),
-    time: time.describe("when this state was entered"),
-    reason: z.string().nullable().optional(),
-    by: z.enum(["agent", "operator"]).optional().describe("who acknowledged or cleared it"),
-    label: z.string().optional().describe("loitering: the object's label; sign_missing: the expected sign"),
-    track_id: z.number().optional().describe("loitering: the track that stays"),
-    count: z.number().int().optional().describe("overcrowding: objects in the zone"),
-    max_objects: z.number().int().optional().describe("overcrowding: the zone's limit"),
-    missing_after_seconds: z.number().optional().describe("sign_missing: the configured grace"),
-  })
-  .describe("an alarm changed state");
-export type AlarmPayload = z.infer<typeof alarmSchema>;
+export { alarmSchema, type AlarmPayload } from "../records/alarms.js";
 
 export const snapshotPayloadSchema = z
   .string()
@@ -200,7 +183,6 @@ export const publishedSchemas = {
   status: deviceStatusSchema,
   camera_status: cameraStatusSchema,
   deepstream_events: deepStreamEventSchema,
-  alarms: alarmSchema,
   snapshot: snapshotPayloadSchema,
   stats: statsSchema,
   config: configReportSchema,

@@ -1,5 +1,6 @@
 import type { RecordKind } from "../core/records.js";
 import type { CameraConfig } from "../config/schema.js";
+import { alarms } from "./alarms.js";
 import { counts } from "./counts.js";
 import { crossings } from "./crossings.js";
 import { events } from "./events.js";
@@ -18,5 +19,6 @@ export const recordKinds: ReadonlyArray<RecordKind<any, CameraConfig>> = [
   lineTotals,
   sightings,
   occupancy,
+  alarms,
   counts,
 ];
