@@ -11,7 +11,9 @@ import { toPixels, type Point } from "../core/geometry.js";
 import { checkConfigText } from "../check/config-check.js";
 import { recordKinds } from "../records/registry.js";
 import { formatProblem, type LoadedConfig } from "../config/load.js";
-import { lineTotals, recentCrossings, recentEvents, recentSightings, type RecentQuery } from "../events/recent-records.js";
+import { lineTotals, recentEvents, type RecentQuery } from "../events/recent-records.js";
+import { crossings } from "../records/crossings.js";
+import { sightings } from "../records/sightings.js";
 import type { EventStore } from "../events/store.js";
 import type { CommandOutcome } from "../publish/commands.js";
 import type { ControlledAgent } from "../publish/control-room.js";
@@ -308,9 +310,10 @@ export class ConsoleRoutes {
     if (!store) return json(503, { error: "the event store is not open" });
     const query = recentQuery(q);
     if ("error" in query) return json(400, query);
-    if (p === "/api/crossings") return json(200, { records: recentCrossings(store, query) });
+    if (p === "/api/crossings") return json(200, { records: store.inTransaction("recentCrossings", (db) => crossings.list!(db, query)) });
     const root = this.source.running().config.storage.snapshots;
-    const rows: Array<{ snapshot: string | null }> = p === "/api/events" ? recentEvents(store, query) : recentSightings(store, query);
+    const rows: Array<{ snapshot: string | null }> =
+      p === "/api/events" ? recentEvents(store, query) : store.inTransaction("recentSightings", (db) => sightings.list!(db, query) as Array<{ snapshot: string | null }>);
     // A record is stored as its event happens; its JPEG lands a moment later (or was pruned since): a URL is
     // given only for a file on disk, so a page never asks for a picture that is not there yet.
     const records = await Promise.all(rows.map(async (r) => ({ ...r, snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null })));
