@@ -1,4 +1,3 @@
-import type Database from "better-sqlite3";
 import { rowToSighting, sightings, type SightingRecord } from "../records/sightings.js";
 import { Recorder } from "./recorder.js";
 import type { EventStore } from "./store.js";

@@ -7,7 +7,6 @@ import { z } from "zod";
 
 const time = z.iso.datetime().describe("ISO 8601 UTC");
 const cameraName = z.string().min(1).describe("camera name from the config");
-const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).describe("[x1, y1, x2, y2] in detect-frame pixels");
 
 export const deviceStatusSchema = z
   .enum(["online", "offline", "stopped"])

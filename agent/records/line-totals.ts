@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { z } from "zod";
 import type { RecordEnvelope, RecordKind, RecordMessage } from "../core/records.js";
-import { cameraName, deviceId, recordId, revision, time } from "./schema-parts.js";
+import { cameraName, deviceId, recordId, time } from "./schema-parts.js";
 
 export interface LineCounts {
   in: number;
