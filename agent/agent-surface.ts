@@ -2,7 +2,7 @@ import type { CameraStatus } from "./camera/camera.js";
 import type { ConsoleSource, ZoneOccupancy } from "./console/console-routes.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
-import type { EvaEvent } from "./events/event.js";
+import type { EvaEvent } from "./core/event.js";
 import type { EventQuery } from "./events/store.js";
 import type { HealthReport } from "./health/http.js";
 import type { MetricsSnapshot } from "./health/metrics.js";

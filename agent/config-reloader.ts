@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "pino";
-import { checkConfigText } from "./config/check.js";
+import { checkConfigText } from "./check/config-check.js";
 import type { ConfigProblem, LoadedConfig } from "./config/load.js";
 import { watchConfigFile, type ConfigWatcher } from "./config/watch.js";
 import { ReloadError, type CameraFigures } from "./controller.js";

@@ -6,8 +6,9 @@ import { planReload } from "./config/diff.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Detector } from "./detect/detector.js";
 import type { EventSink } from "./events/maintainer.js";
-import { newEventId } from "./events/ulid.js";
+import { newEventId } from "./core/ulid.js";
 import { AgentMetrics } from "./health/metrics.js";
+import { events } from "./records/events.js";
 import { CameraPipelines, type CameraFigures } from "./parts/camera-pipelines.js";
 import { ClassifierPool } from "./parts/classifier-pool.js";
 import { DetectorPool } from "./parts/detector-pool.js";
@@ -65,29 +66,22 @@ export class Agent extends AgentSurface {
     this.persistence = new Persistence(log);
     this.detectors = new DetectorPool(log, opts.openDetector);
     this.classifiers = new ClassifierPool(log);
-    this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this, log });
     const p = this.persistence;
+    // Every record kind is stored with its messages and counted on /metrics the same way.
+    const record: EventSink["record"] = (kind, r) => {
+      p.record(kind, r);
+      metrics.recorded(kind.counter, r as never);
+    };
+    this.uplink = new Uplink({ persistence: this.persistence, alarms: new AlarmBook(newEventId), agent: this, record, log });
     const sink: EventSink = {
       recordEvent: (change, ev) => {
         p.recordEvent(change, ev);
-        if (change === "new") metrics.eventStarted(ev.camera, ev.label);
+        metrics.recorded(events.counter, { id: ev.id, device: ev.device, camera: ev.camera, change, event: ev });
         // The API publishes the event's snapshot once it is written.
         this.uplink.onEvent(change, ev, () => new Promise((r) => setImmediate(r)).then(() => p.snapshots.idle()));
       },
-      recordCrossing: (camera, c) => {
-        const msg = p.recordCrossing(camera, c);
-        metrics.lineCrossed(camera, c.line, c.direction, c.label);
-        return msg;
-      },
-      recordSighting: (s) => {
-        p.recordSighting(s);
-        metrics.signSighted(s.camera, s.label);
-      },
-      enqueue: (topic, payload, o) => p.enqueue(topic, payload, o),
-      alarm: (camera, a) => {
-        if (a.state === "raised") metrics.alarmRaised(camera, a.type);
-        this.uplink.alarm(camera, a);
-      },
+      record,
+      alarm: (camera, a) => this.uplink.alarm(camera, a),
     };
     sink.occupancy = (camera, o) => void this.occupancy.set(`${camera}/${o.zone}`, { camera, zone: o.zone, counts: o.counts, total: o.total });
     const onStatus = (s: CameraStatus) => {

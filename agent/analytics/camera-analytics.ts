@@ -1,8 +1,9 @@
 import type { CameraConfig } from "../config/schema.js";
-import type { Box, Detection } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
+import type { Detection } from "../core/detection.js";
 import { StationaryClassifier } from "../track/stationary.js";
 import { Tracker, type Track } from "../track/tracker.js";
-import { bottomCentre, pointInPolygon, toPixels, type Point, type Polygon } from "./geometry.js";
+import { bottomCentre, pointInPolygon, toPixels, type Point, type Polygon } from "../core/geometry.js";
 import { LineCrossings, type Crossing, type LineSpec } from "./line-crossings.js";
 import { SignSightings, type SightingStep } from "./sign-sightings.js";
 import { SignWatch, type ExpectedSign, type SignAlarm } from "./sign-watch.js";

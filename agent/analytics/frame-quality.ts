@@ -1,4 +1,4 @@
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 
 /** Every this many bytes of the frame are sampled: enough to tell dark or frozen, cheap at any size. */
 const SAMPLE_STRIDE = 97;

@@ -1,5 +1,5 @@
 import type { Track } from "../track/tracker.js";
-import { bottomCentre, segmentsIntersect, signedDistance, type Point } from "./geometry.js";
+import { bottomCentre, segmentsIntersect, signedDistance, type Point } from "../core/geometry.js";
 
 export interface LineSpec {
   name: string;

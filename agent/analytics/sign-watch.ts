@@ -1,5 +1,5 @@
-import type { Detection } from "../detect/detection.js";
-import { bottomCentre, pointInPolygon, type Polygon } from "./geometry.js";
+import type { Detection } from "../core/detection.js";
+import { bottomCentre, pointInPolygon, type Polygon } from "../core/geometry.js";
 
 export interface ExpectedSign {
   label: string;

@@ -1,5 +1,5 @@
 import type { Track } from "../track/tracker.js";
-import { bottomCentre, pointInPolygon, type Polygon } from "./geometry.js";
+import { bottomCentre, pointInPolygon, type Polygon } from "../core/geometry.js";
 
 export interface ZoneSpec {
   name: string;

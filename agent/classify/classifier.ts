@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { Provider } from "../config/schema.js";
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import { DetectorError } from "../detect/detector-error.js";
 import { workerReady } from "../detect/worker-ready.js";
 import type { GpuOptions } from "../detect/providers.js";

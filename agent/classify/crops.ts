@@ -1,4 +1,4 @@
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import type { ClassifierInfo } from "./classifier-info.js";
 
 export type CropSpec = Pick<ClassifierInfo, "size" | "layout" | "dtype" | "color" | "scale" | "mean" | "std">;

@@ -1,5 +1,6 @@
 import type { ClassifyRule } from "../config/classify-schema.js";
-import type { Box, Detection } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
+import type { Detection } from "../core/detection.js";
 import type { CropClass } from "./classifier.js";
 import { paddedBox } from "./crops.js";
 

@@ -1,4 +1,10 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { recordKinds } from "../records/registry.js";
+
+/** The record kinds' own listing commands (agent/records), e.g. `eva counts`. */
+const recordCommands = recordKinds
+  .flatMap((k) => (k.command ? [`  eva ${k.command.name} --db FILE [--camera C] [--since ISO] [--limit N] [--json]\n${" ".repeat(45)}${k.command.help}\n`] : []))
+  .join("");
 
 export const USAGE = `eva — edge video analytics agent
 
@@ -18,7 +24,7 @@ Usage:
   eva asyncapi                               print the MQTT API's AsyncAPI 3 document (YAML)
   eva preview --config FILE --camera NAME --out FILE.png
                                              one frame with the camera's zones, lines (in arrow) and masks drawn
-  eva --help | --version
+${recordCommands}  eva --help | --version
 `;
 
 /** A failure the user can act on: printed as one line, no stack trace, exit code 1. */

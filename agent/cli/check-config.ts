@@ -1,4 +1,4 @@
-import { checkConfigFile } from "../config/check.js";
+import { checkConfigFile } from "../check/config-check.js";
 import { formatProblem } from "../config/load.js";
 import { parse, UsageError } from "./args.js";
 

@@ -32,8 +32,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "preview":
       return (await import("./preview.js")).preview(rest);
-    default:
+    default: {
+      const { recordKinds } = await import("../records/registry.js");
+      const kind = recordKinds.find((k) => k.command?.name === cmd);
+      if (kind) return (await import("./records.js")).listRecords(kind, rest);
       throw new UsageError(`unknown command '${cmd}'\n\n${USAGE}`);
+    }
   }
 }
 

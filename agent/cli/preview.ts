@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { grabFrame } from "../camera/ffmpeg.js";
-import { cameraShapes } from "../config/camera-shapes.js";
-import { checkModelFile } from "../config/check.js";
+import { cameraShapes } from "../config/analytics-schema.js";
+import { checkModelFile } from "../check/config-check.js";
 import { loadConfigFile } from "../config/load.js";
 import { drawOverlay } from "../preview/overlay.js";
 import { parse, UsageError } from "./args.js";

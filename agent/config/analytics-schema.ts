@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { polygonProblem, type Point } from "../analytics/geometry.js";
+import { polygonProblem, toPixels, type Point } from "../core/geometry.js";
 
 // The per-camera keys of the tracking and analytics stages (agent/track, agent/analytics), kept apart from
 // schema.ts so that file stays the map of the whole config. Geometry is checked here, at load, so a zone drawn
@@ -55,12 +55,17 @@ export const signsSchema = z.strictObject({
     .describe("signs a fixed camera must keep seeing"),
 });
 
+export const countsSchema = z.strictObject({
+  interval_seconds: z.number().int().min(60).max(86_400).refine((v) => 86_400 % v === 0, "must divide a day (e.g. 300, 900, 3600) so intervals stay aligned to the clock").default(900).describe("length of a count report's interval, aligned to the local clock (900: reports at :00, :15, :30 and :45)"),
+});
+
 export const cameraAnalyticsKeys = {
   tracker: trackerSchema.default(() => trackerSchema.parse({})),
   zones: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-' (it becomes part of MQTT topics)"), zoneSchema).default({}),
   lines: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' or '-'"), lineSchema).default({}),
   masks: z.array(polygon).default([]).describe("polygons where detections are ignored (their bottom-centre inside)"),
   signs: signsSchema.optional().describe("traffic-sign sightings and sign watch; off when absent"),
+  counts: countsSchema.default(() => countsSchema.parse({})).describe("count reports per line and zone (agent/records/counts.ts)"),
 };
 
 export type TrackerConfig = z.infer<typeof trackerSchema>;
@@ -71,3 +76,51 @@ export const retentionSchema = z.strictObject({
   days: z.number().min(0).optional().describe("events, sign sightings and crossings older than this are deleted"),
   max_mb: z.number().min(1).optional().describe("snapshots beyond this many MB are deleted with their events, oldest first"),
 });
+
+export interface NamedShape {
+  name: string;
+  /** key path of its points inside the camera, e.g. ["zones", "door", "points"], for error messages */
+  pointsKeys: (string | number)[];
+  /** as written in the config: pixels or 0–1 fractions */
+  points: Point[];
+}
+
+export interface CameraShapes {
+  zones: NamedShape[];
+  lines: NamedShape[];
+  masks: NamedShape[];
+}
+
+type ShapeKeys = { zones: Record<string, ZoneConfig>; lines: Record<string, LineConfig>; masks: Point[][] };
+
+/** A camera's zones, lines and masks as named point lists (the preview, the console and the frame check draw them). */
+export function cameraShapes(cam: ShapeKeys): CameraShapes {
+  return {
+    zones: Object.entries(cam.zones).map(([name, z]) => ({ name, pointsKeys: ["zones", name, "points"], points: z.points })),
+    lines: Object.entries(cam.lines).map(([name, l]) => ({ name, pointsKeys: ["lines", name, "points"], points: l.points })),
+    masks: cam.masks.map((points, i) => ({ name: `mask${i + 1}`, pointsKeys: ["masks", i], points })),
+  };
+}
+
+const shapeKeysSchema = z.looseObject({ zones: cameraAnalyticsKeys.zones, lines: cameraAnalyticsKeys.lines, masks: cameraAnalyticsKeys.masks });
+
+/** The shapes of a camera config not validated yet; null when its shape keys are invalid (the schema says why). */
+export function parsedCameraShapes(camera: unknown): CameraShapes | null {
+  const r = shapeKeysSchema.safeParse(camera ?? {});
+  return r.success ? cameraShapes(r.data as ShapeKeys) : null;
+}
+
+/** Points of zones, lines and masks that fall outside a width × height frame. */
+export function shapesOutsideFrame(shapes: CameraShapes, width: number, height: number): Array<{ keys: (string | number)[]; message: string }> {
+  const problems: Array<{ keys: (string | number)[]; message: string }> = [];
+  for (const [kind, list] of [["zone", shapes.zones], ["line", shapes.lines], ["mask", shapes.masks]] as const) {
+    for (const s of list) {
+      toPixels(s.points, width, height).forEach(([x, y], i) => {
+        if (x < 0 || y < 0 || x > width || y > height) {
+          problems.push({ keys: [...s.pointsKeys, i], message: `${kind} '${s.name}' point [${s.points[i]!.join(", ")}] is outside the ${width}×${height} detect frame` });
+        }
+      });
+    }
+  }
+  return problems;
+}

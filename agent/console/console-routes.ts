@@ -6,10 +6,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { CameraStatus } from "../camera/camera.js";
-import { cameraShapes, toPixels, type Point } from "../config/camera-shapes.js";
-import { checkConfigText } from "../config/check.js";
+import { cameraShapes } from "../config/analytics-schema.js";
+import { toPixels, type Point } from "../core/geometry.js";
+import { checkConfigText } from "../check/config-check.js";
+import { recordKinds } from "../records/registry.js";
 import { formatProblem, type LoadedConfig } from "../config/load.js";
-import { lineTotals, recentCrossings, recentEvents, recentSightings, type RecentQuery } from "../events/recent-records.js";
+import { lineTotals, recentEvents, type RecentQuery } from "../events/recent-records.js";
+import { crossings } from "../records/crossings.js";
+import { sightings } from "../records/sightings.js";
 import type { EventStore } from "../events/store.js";
 import type { CommandOutcome } from "../publish/commands.js";
 import type { ControlledAgent } from "../publish/control-room.js";
@@ -177,6 +181,8 @@ export class ConsoleRoutes {
     const frame = /^\/api\/cameras\/([^/]+)\/frame\.jpg$/.exec(p);
     if (frame) return this.frame(decodeURIComponent(frame[1]!));
     if (p === "/api/events" || p === "/api/crossings" || p === "/api/signs") return this.records(p, url.searchParams);
+    const kind = /^\/api\/records\/([a-z_]+)$/.exec(p);
+    if (kind) return this.kindRecords(kind[1]!, url.searchParams);
     if (p.startsWith("/snapshots/")) return this.snapshot(p.slice("/snapshots/".length));
     return { status: 404, type: "text/plain", body: "not found\n" };
   }
@@ -304,13 +310,25 @@ export class ConsoleRoutes {
     if (!store) return json(503, { error: "the event store is not open" });
     const query = recentQuery(q);
     if ("error" in query) return json(400, query);
-    if (p === "/api/crossings") return json(200, { records: recentCrossings(store, query) });
+    if (p === "/api/crossings") return json(200, { records: store.inTransaction("recentCrossings", (db) => crossings.list!(db, query)) });
     const root = this.source.running().config.storage.snapshots;
-    const rows: Array<{ snapshot: string | null }> = p === "/api/events" ? recentEvents(store, query) : recentSightings(store, query);
+    const rows: Array<{ snapshot: string | null }> =
+      p === "/api/events" ? recentEvents(store, query) : store.inTransaction("recentSightings", (db) => sightings.list!(db, query) as Array<{ snapshot: string | null }>);
     // A record is stored as its event happens; its JPEG lands a moment later (or was pruned since): a URL is
     // given only for a file on disk, so a page never asks for a picture that is not there yet.
     const records = await Promise.all(rows.map(async (r) => ({ ...r, snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null })));
     return json(200, { records });
+  }
+
+  /** Any record kind's listing (agent/records), newest first: /api/records/<kind>, e.g. /api/records/counts. */
+  private kindRecords(name: string, q: URLSearchParams): Reply {
+    const kind = recordKinds.find((k) => k.name === name && k.list);
+    if (!kind) return json(404, { error: `no record kind '${name}'; known: ${recordKinds.filter((k) => k.list).map((k) => k.name).join(", ")}` });
+    const store = this.source.store();
+    if (!store) return json(503, { error: "the event store is not open" });
+    const query = recentQuery(q);
+    if ("error" in query) return json(400, query);
+    return json(200, { records: store.inTransaction(`list ${name}`, (db) => kind.list!(db, query)) });
   }
 
   private async snapshot(rest: string): Promise<Reply> {

@@ -1,3 +1,4 @@
+import { areFractions } from "../core/geometry.js";
 import { isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLMap, type YAMLSeq } from "yaml";
 
 // The console's editor saves zone, line and mask points into the installer's YAML file. The yaml package's
@@ -114,11 +115,8 @@ function pointsSplices(text: string, seq: YAMLSeq, points: XY[], frame: { width:
   const written = seq.items.map(writtenPoint);
   if (written.some((w) => w === null)) return { error: "its points are not plain [x, y] numbers in the file; edit it by hand" };
   const pairs = written as Array<[Node, Node]>;
-  // Same rule as the loader (config/camera-shapes.ts toPixels): every coordinate within 0–1 means fractions.
-  const fractions = pairs.length > 0 && pairs.every(([x, y]) => [x, y].every((n) => {
-    const v = (n as { value: number }).value;
-    return v >= 0 && v <= 1;
-  }));
+  // As written, fractions stay fractions: the loader's rule (core/geometry.ts areFractions).
+  const fractions = areFractions(pairs.flatMap(([x, y]) => [(x as { value: number }).value, (y as { value: number }).value]));
   const fmt = (v: number, size: number) => (fractions ? String(Math.round((v / size) * 10_000) / 10_000) : String(Math.round(v)));
   const values = points.map(([x, y]) => [fmt(x, frame.width), fmt(y, frame.height)] as const);
 

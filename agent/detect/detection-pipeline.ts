@@ -1,6 +1,7 @@
 import { Candidates, mapToFrame } from "./candidates.js";
 import { classThresholds, type DetectFilter } from "./detect-filter.js";
-import type { Box, Detection } from "./detection.js";
+import type { Box } from "../core/geometry.js";
+import type { Detection } from "../core/detection.js";
 import { detectorFormat, type DetectorFormat } from "./formats/registry.js";
 import { inputSpecOf, type ModelInfo } from "./model-info.js";
 import {

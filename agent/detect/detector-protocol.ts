@@ -1,7 +1,7 @@
 // Messages between Detector (main thread) and detector-worker. Plain data only: they cross postMessage.
 import type { ModelConfig, Provider } from "../config/schema.js";
 import type { DetectFilter } from "./detect-filter.js";
-import type { Detection } from "./detection.js";
+import type { Detection } from "../core/detection.js";
 import type { DetectorErrorCode } from "./detector-error.js";
 import type { ModelInfo } from "./model-info.js";
 import type { GpuOptions } from "./providers.js";

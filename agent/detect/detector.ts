@@ -2,7 +2,7 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { ModelConfig, Provider } from "../config/schema.js";
 import type { DetectFilter } from "./detect-filter.js";
-import type { Detection } from "./detection.js";
+import type { Detection } from "../core/detection.js";
 import { DetectorError } from "./detector-error.js";
 import { workerReady } from "./worker-ready.js";
 import type { DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";

@@ -1,6 +1,6 @@
 import type { TilesConfig } from "../config/tiles-schema.js";
 import type { DetectFilter } from "./detect-filter.js";
-import type { Box } from "./detection.js";
+import type { Box } from "../core/geometry.js";
 import type { DetectInput, DetectResult } from "./detector.js";
 import { mergeTileDetections, tileRects } from "./tiles.js";
 

@@ -1,5 +1,6 @@
 import type { TilesConfig } from "../config/tiles-schema.js";
-import type { Box, Detection } from "./detection.js";
+import type { Box } from "../core/geometry.js";
+import type { Detection } from "../core/detection.js";
 
 /** Integer frame-pixel rectangles x1, y1, x2, y2 (exclusive) the model runs on, tiles first. */
 export function tileRects(frameWidth: number, frameHeight: number, cfg: TilesConfig): Box[] {

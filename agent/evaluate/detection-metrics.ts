@@ -1,7 +1,7 @@
 // Detection metrics over a set of frames: greedy IoU matching, VOC all-point AP, recall at a false-positive
 // budget, recall by object size. Pure functions over plain arrays, shared by `scripts/evaluate-signs.mjs`
 // and its tests; classes are small integers, so a caller scores categories or "any class" by remapping them.
-import { boxIou, type Box } from "../detect/detection.js";
+import { boxIou, type Box } from "../core/geometry.js";
 
 export interface Truth {
   /** index of the frame */

@@ -1,7 +1,7 @@
 // The traffic-sign scorecard over GTSDB-style ground truth: class-agnostic AP, 43-class mAP,
 // 4-category mAP (GTSDB's super-categories), recall at ≤ 0.1 FP/image with the right class, recall by sign
 // size and the classification accuracy of found signs. Pure: frames and models are the script's business.
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import {
   matchPredictions,
   meanAveragePrecision,

@@ -1,13 +1,21 @@
 import type { Logger } from "pino";
-import { CameraAnalytics, type CameraAnalyticsOptions } from "../analytics/camera-analytics.js";
-import type { Crossing } from "../analytics/line-crossings.js";
+import { CameraAnalytics, type CameraAnalyticsOptions, type TrackState } from "../analytics/camera-analytics.js";
 import { FrameQuality, sharpness } from "../analytics/frame-quality.js";
 import type { SignSighting } from "../analytics/sign-sightings.js";
 import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { Occupancy, ZoneAlarm } from "../analytics/zones.js";
 import type { Frame } from "../camera/frame.js";
-import type { Box, Detection } from "../detect/detection.js";
-import type { EvaEvent, EventChange } from "./event.js";
+import type { CameraConfig } from "../config/schema.js";
+import type { Box } from "../core/geometry.js";
+import type { Detection } from "../core/detection.js";
+import type { AnalyticsRule, Emitted, RecordEnvelope, RecordKind, RuleFrame } from "../core/records.js";
+import { crossings } from "../records/crossings.js";
+import { lineTotals } from "../records/line-totals.js";
+import { occupancy } from "../records/occupancy.js";
+import { recordKinds } from "../records/registry.js";
+import { sightings } from "../records/sightings.js";
+import type { Unstamped } from "./recorder.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
 import { SnapshotWriter } from "./snapshot.js";
 import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-events.js";
 
@@ -17,10 +25,9 @@ import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-e
  */
 export interface EventSink {
   recordEvent(change: EventChange, ev: EvaEvent): void;
-  recordCrossing(camera: string, c: Crossing): void;
-  recordSighting(s: SignSighting): void;
-  enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): void;
-  /** a zone's occupancy changed (it is also queued, retained, on occupancy/<camera>/<zone>) */
+  /** any record kind (agent/records): crossings, line totals, sightings, occupancy, count reports, … */
+  record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: Unstamped<T>): void;
+  /** a zone's occupancy changed (it is also recorded, retained on occupancy/<camera>/<zone>) */
   occupancy?(camera: string, o: Occupancy): void;
   /** an analytics alarm raised or cleared; the control-room API's alarm book gives it an id operators can ack */
   alarm(camera: string, alarm: ZoneAlarm | SignAlarm): void;
@@ -29,6 +36,8 @@ export interface EventSink {
 export interface MaintainerOptions {
   events: TrackEventOptions;
   analytics: CameraAnalyticsOptions;
+  /** the camera's config, for the record kinds' rules (count reports) */
+  camera: CameraConfig;
 }
 
 /** A stream repeating one picture this long is frozen: sign watch stops counting until it changes. */
@@ -44,6 +53,10 @@ export class EventMaintainer {
   private readonly analytics: CameraAnalytics;
   private readonly rules: TrackEvents;
   private readonly camera: string;
+  private readonly device: string;
+  /** the record kinds' own rules (agent/records), beside the analytics */
+  private readonly kindRules: AnalyticsRule<CameraConfig>[];
+  private lineNames: string[];
   private readonly frameQuality = new FrameQuality(FROZEN_MS);
   private lastFrameTime = 0;
 
@@ -55,10 +68,14 @@ export class EventMaintainer {
     private readonly log: Logger,
   ) {
     this.camera = opts.events.camera;
+    this.device = opts.events.device;
     this.analytics = new CameraAnalytics(opts.analytics);
     this.rules = new TrackEvents(opts.events);
+    this.kindRules = recordKinds.flatMap((k) => k.rule?.(this.camera, opts.camera) ?? []);
+    this.lineNames = opts.analytics.lines.map((l) => l.name);
     // Retained, so a control room subscribing later sees each zone's state; empty until the first frame says otherwise.
-    this.publishOccupancy(this.analytics.initialOccupancy());
+    this.publishOccupancy(this.analytics.initialOccupancy(), Date.now());
+    this.announceLines(Date.now());
     this.onRecorded();
   }
 
@@ -80,10 +97,12 @@ export class EventMaintainer {
       this.snapshots.capture(s.id, frame);
     }
     this.recordSightings(a.sightings.done);
-    for (const c of a.crossings) this.sink.recordCrossing(this.camera, c);
+    for (const c of a.crossings) this.record(crossings, { ...c });
     this.publishAlarms(a.alarms);
-    this.publishOccupancy(a.occupancy);
-    if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length) this.onRecorded();
+    this.publishOccupancy(a.occupancy, frame.time);
+    const emitted = this.kindRules.length ? this.observeRules(frame.time, a.tracks, a.crossings) : [];
+    this.recordAll(emitted);
+    if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length || emitted.length) this.onRecorded();
     return a.moving;
   }
 
@@ -94,29 +113,35 @@ export class EventMaintainer {
    */
   reconfigure(opts: MaintainerOptions): void {
     this.rules.reconfigure(opts.events);
-    const a = this.analytics.reconfigure(opts.analytics, Date.now());
+    const now = Date.now();
+    const a = this.analytics.reconfigure(opts.analytics, now);
     if (a.ended.length) this.emit(this.rules.endAll(a.ended));
     this.recordSightings(a.sightings.done);
     this.publishAlarms(a.alarms);
-    this.publishOccupancy(a.occupancy);
+    this.publishOccupancy(a.occupancy, now);
+    this.recordAll(this.kindRules.flatMap((r) => r.reconfigure(opts.camera, Math.max(now, this.lastFrameTime))));
+    this.lineNames = opts.analytics.lines.map((l) => l.name);
+    this.announceLines(now);
     this.onRecorded();
   }
 
   /** Ends every open event and empties the zones (camera ended, disabled or agent stopping). */
   endAll(): void {
     // A file read faster than real time dates its frames ahead of the wall clock: never end before the last one.
-    const a = this.analytics.endAll(Math.max(Date.now(), this.lastFrameTime));
+    const end = Math.max(Date.now(), this.lastFrameTime);
+    const a = this.analytics.endAll(end);
     this.emit(this.rules.endAll(a.ended));
     this.recordSightings(a.sightings.done);
     this.publishAlarms(a.alarms);
-    this.publishOccupancy(a.occupancy);
+    this.publishOccupancy(a.occupancy, end);
+    this.recordAll(this.kindRules.flatMap((r) => r.endAll(end)));
     this.onRecorded();
   }
 
   /** A pass is stored once it ends, with the JPEG of its best view (the box and class drawn). */
   private recordSightings(done: readonly SignSighting[]): void {
     for (const s of done) {
-      this.sink.recordSighting(s);
+      this.record(sightings, s);
       const picture: EvaEvent = {
         id: s.id, device: "", camera: s.camera, label: s.label, start_time: s.first_seen, end_time: s.last_seen, top_score: s.score, box: s.box, snapshot: s.snapshot,
       };
@@ -128,12 +153,30 @@ export class EventMaintainer {
     for (const a of alarms) this.sink.alarm(this.camera, a);
   }
 
-  private publishOccupancy(changes: readonly Occupancy[]): void {
+  private publishOccupancy(changes: readonly Occupancy[], time: number): void {
     for (const o of changes) {
       this.sink.occupancy?.(this.camera, o);
-      const msg = { zone: o.zone, camera: this.camera, counts: o.counts, total: o.total };
-      this.sink.enqueue(`occupancy/${this.camera}/${o.zone}`, JSON.stringify(msg), { qos: 1, retain: true });
+      this.record(occupancy, { zone: o.zone, counts: o.counts, total: o.total, time });
     }
+  }
+
+  /** Retained line totals as they stand, so a dashboard shows a line's count before its first crossing of this run. */
+  private announceLines(time: number): void {
+    for (const line of this.lineNames) this.record(lineTotals, { line, time });
+  }
+
+  /** A record of this camera and device. */
+  private record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: Omit<Unstamped<T>, "camera" | "device">): void {
+    this.sink.record(kind, { ...record, camera: this.camera, device: this.device } as Unstamped<T>);
+  }
+
+  private observeRules(time: number, tracks: readonly TrackState[], crossings: RuleFrame["crossings"]): Emitted[] {
+    const view: RuleFrame = { time, tracks: tracks.map((s) => ({ id: s.track.id, label: s.track.label, zones: s.zones })), crossings };
+    return this.kindRules.flatMap((r) => r.observe(view));
+  }
+
+  private recordAll(emitted: readonly Emitted[]): void {
+    for (const e of emitted) this.sink.record(e.kind, { ...e.record, camera: this.camera, device: this.device } as never);
   }
 
   private emit(changes: EventOutput[]): void {

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { KindMigration } from "../core/records.js";
 
 /** One schema step. Never edit a released migration: add the next one. */
 export interface Migration {
@@ -122,4 +123,52 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
     if (ran) applied.push(m.version);
   }
   return applied;
+}
+
+/** A record kind's own schema steps (agent/records), versioned per kind so kinds are added and grown apart. */
+export interface KindMigrations {
+  name: string;
+  migrations: readonly KindMigration[];
+}
+
+const KIND_TABLE = `CREATE TABLE IF NOT EXISTS record_kind_migrations (
+  kind       TEXT NOT NULL,
+  version    INTEGER NOT NULL,
+  name       TEXT NOT NULL,
+  applied_ms INTEGER NOT NULL,
+  PRIMARY KEY (kind, version)
+)`;
+
+/**
+ * Applies each record kind's migrations not yet applied, after the numbered ones above (a kind builds on their
+ * tables). Each step commits with its bookkeeping row. Returns `kind:version` of the steps applied now.
+ */
+export function migrateKinds(db: Database.Database, kinds: readonly KindMigrations[]): string[] {
+  db.exec(KIND_TABLE);
+  const done = db.prepare("SELECT 1 FROM record_kind_migrations WHERE kind = ? AND version = ?");
+  const record = db.prepare("INSERT INTO record_kind_migrations (kind, version, name, applied_ms) VALUES (?, ?, ?, ?)");
+  const applied: string[] = [];
+  for (const kind of kinds) {
+    for (const m of [...kind.migrations].sort((a, b) => a.version - b.version)) {
+      const ran = db.transaction(() => {
+        if (done.get(kind.name, m.version)) return false;
+        m.up(db);
+        record.run(kind.name, m.version, m.name, Date.now());
+        return true;
+      }).immediate();
+      if (ran) applied.push(`${kind.name}:${m.version}`);
+    }
+  }
+  return applied;
+}
+
+/** The kinds' steps a database lacks (a read-only open cannot apply them), as `kind:version`. */
+export function missingKindMigrations(db: Database.Database, kinds: readonly KindMigrations[]): string[] {
+  let have = new Set<string>();
+  try {
+    have = new Set((db.prepare("SELECT kind, version FROM record_kind_migrations").all() as Array<{ kind: string; version: number }>).map((r) => `${r.kind}:${r.version}`));
+  } catch {
+    // no bookkeeping table: no kind migration applied
+  }
+  return kinds.flatMap((k) => k.migrations.map((m) => `${k.name}:${m.version}`)).filter((k) => !have.has(k));
 }

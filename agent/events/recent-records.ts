@@ -1,11 +1,11 @@
 import type Database from "better-sqlite3";
-import type { SignSighting } from "../analytics/sign-sightings.js";
-import type { EvaEvent } from "./event.js";
-import type { LineCounts } from "./crossing-store.js";
+import type { EvaEvent } from "../core/event.js";
+import type { LineCounts } from "../records/line-totals.js";
 import { rowToEvent, type EventRow, type EventStore } from "./store.js";
 
-// What a person at the device looks at first: the newest records, newest first, filtered by camera, label
-// and time (the CLI and the MQTT API page oldest first, for replay; a console shows what just happened).
+// What a person at the device looks at first: the newest events, newest first, filtered by camera, label and
+// time (the CLI and the MQTT API page oldest first, for replay; a console shows what just happened). The
+// other record kinds list themselves (agent/records, their `list`).
 
 export interface RecentQuery {
   camera?: string;
@@ -15,17 +15,6 @@ export interface RecentQuery {
   /** records before this time (ms since epoch) */
   untilMs?: number;
   limit: number;
-}
-
-export interface StoredCrossing {
-  id: number;
-  camera: string;
-  line: string;
-  direction: "in" | "out";
-  label: string;
-  track_id: number;
-  /** ISO 8601 UTC */
-  time: string;
 }
 
 export interface LineTotal extends LineCounts {
@@ -57,31 +46,6 @@ export function recentEvents(store: EventStore, q: RecentQuery): EvaEvent[] {
     q,
   );
   return rows.map(rowToEvent);
-}
-
-/** Line crossings, newest first. */
-export function recentCrossings(store: EventStore, q: RecentQuery): StoredCrossing[] {
-  return all<Omit<StoredCrossing, "time"> & { time_ms: number }>(
-    store,
-    "recentCrossings",
-    `SELECT id, camera, line, direction, label, track_id, time_ms FROM crossings
-     WHERE ${FILTER} AND time_ms >= @since AND time_ms < @until ORDER BY time_ms DESC, id DESC LIMIT @limit`,
-    q,
-  ).map(({ time_ms, ...c }) => ({ ...c, time: new Date(time_ms).toISOString() }));
-}
-
-/** Sign sightings, newest first. */
-export function recentSightings(store: EventStore, q: RecentQuery): SignSighting[] {
-  return all<{ id: string; camera: string; label: string; score: number; first_ms: number; last_ms: number; box: string; track_id: number; snapshot: string | null }>(
-    store,
-    "recentSightings",
-    `SELECT id, camera, label, score, first_ms, last_ms, box, track_id, snapshot FROM sign_sightings
-     WHERE ${FILTER} AND first_ms >= @since AND first_ms < @until ORDER BY first_ms DESC, id DESC LIMIT @limit`,
-    q,
-  ).map((r) => ({
-    id: r.id, camera: r.camera, label: r.label, score: r.score, first_seen: new Date(r.first_ms).toISOString(), last_seen: new Date(r.last_ms).toISOString(),
-    box: JSON.parse(r.box) as SignSighting["box"], track_id: r.track_id, snapshot: r.snapshot,
-  }));
 }
 
 /** Every line's running totals, as the `crossings` messages carry them. */

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
+import { recordKinds } from "../records/registry.js";
 import type { EventStore } from "./store.js";
 
 export interface RetentionPolicy {
@@ -44,7 +45,8 @@ const HOUR_MS = 3_600_000;
 /**
  * Applies the retention policy to the store and the snapshot folder: at start, then hourly. Rows go first (one
  * transaction), files after, so a crash in between leaves orphan files, never rows pointing at nothing.
- * Open events are never deleted; crossings older than the age limit go too, while the lines' totals stay.
+ * Open events are never deleted; each record kind's own history (crossings, count reports) older than the age
+ * limit goes too (its `prune`), while state such as the lines' totals stays.
  */
 export class Retention {
   private timer: NodeJS.Timeout | null = null;
@@ -78,7 +80,7 @@ export class Retention {
       this.store.inTransaction("retentionDelete", (db) => {
         const del = { events: db.prepare("DELETE FROM events WHERE id = ?"), sign_sightings: db.prepare("DELETE FROM sign_sightings WHERE id = ?") };
         for (const k of doomed) del[k.table].run(k.id);
-        if (this.policy.maxAgeMs !== undefined) db.prepare("DELETE FROM crossings WHERE time_ms < ?").run(nowMs - this.policy.maxAgeMs);
+        if (this.policy.maxAgeMs !== undefined) for (const kind of recordKinds) kind.prune?.(db, nowMs - this.policy.maxAgeMs);
       });
       await Promise.all(doomed.filter((k) => k.snapshot).map((k) => rm(k.snapshot!, { force: true })));
       if (doomed.length) this.log.info({ deleted: doomed.length }, "retention: old events and snapshots deleted");

@@ -2,7 +2,7 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import type { Frame } from "../camera/frame.js";
-import type { EvaEvent } from "./event.js";
+import type { EvaEvent } from "../core/event.js";
 
 type XY = readonly [number, number];
 

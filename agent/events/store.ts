@@ -1,10 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { TRACK_FIELDS, type EvaEvent, type EventChange } from "./event.js";
-import { migrate, migrations } from "./migrations.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
+import { events } from "../records/events.js";
+import { recordKinds } from "../records/registry.js";
+import { migrate, migrateKinds, migrations, missingKindMigrations } from "./migrations.js";
 
-export { newEventId } from "./ulid.js";
+export { newEventId } from "../core/ulid.js";
 
 /** What went wrong, for callers that react differently (e.g. stop recording vs. retry). */
 export type StoreFailure = "full" | "read_only" | "busy" | "corrupt" | "io" | "schema" | "invalid" | "other";
@@ -63,8 +65,6 @@ export interface EventRow {
   track: string | null;
 }
 
-const EVENTS_TOPIC = "events";
-
 function reasonOf(sqliteCode: string | undefined): StoreFailure {
   if (!sqliteCode) return "other";
   if (sqliteCode.startsWith("SQLITE_FULL")) return "full";
@@ -85,12 +85,6 @@ function toStoreError(op: string, file: string, err: unknown): StoreError {
   return new StoreError(op, reason, file, sqliteCode ? `${message} (${sqliteCode})` : message, sqliteCode, { cause: err });
 }
 
-function parseTime(op: string, file: string, field: string, iso: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new StoreError(op, "invalid", file, `${field} is not an ISO 8601 time: ${JSON.stringify(iso)}`);
-  return ms;
-}
-
 /** A stored events row as the event it records (also read by recent-records.ts). */
 export function rowToEvent(r: EventRow): EvaEvent {
   return {
@@ -107,12 +101,6 @@ export function rowToEvent(r: EventRow): EvaEvent {
   };
 }
 
-/** The event's tracking fields as one JSON column, or null for an event without them. */
-function trackJson(ev: EvaEvent): string | null {
-  const fields = Object.fromEntries(TRACK_FIELDS.filter((k) => ev[k] !== undefined).map((k) => [k, ev[k]]));
-  return Object.keys(fields).length ? JSON.stringify(fields) : null;
-}
-
 /** A read-only open cannot migrate: it needs the schema this code was written for. */
 function checkSchemaCurrent(db: Database.Database, file: string): void {
   const newest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
@@ -125,6 +113,8 @@ function checkSchemaCurrent(db: Database.Database, file: string): void {
   if (version !== newest) {
     throw new StoreError("open", "schema", file, `database schema is version ${version}, this agent reads version ${newest}`);
   }
+  const missing = missingKindMigrations(db, recordKinds);
+  if (missing.length) throw new StoreError("open", "schema", file, `database lacks the record tables of ${missing.join(", ")}; open it once with the agent to upgrade it`);
 }
 
 /**
@@ -135,14 +125,12 @@ function checkSchemaCurrent(db: Database.Database, file: string): void {
 export class EventStore {
   private readonly db: Database.Database;
   private readonly stmt: {
-    upsertEvent: Database.Statement;
     insertOutbox: Database.Statement;
     peekOutbox: Database.Statement;
     deleteOutbox: Database.Statement;
     outboxDepth: Database.Statement;
   };
   private readonly queries = new Map<string, Database.Statement>();
-  private readonly recordTx: (change: EventChange, ev: EvaEvent) => number;
 
   constructor(
     readonly file: string,
@@ -170,19 +158,13 @@ export class EventStore {
         }
         try {
           migrate(this.db);
+          migrateKinds(this.db, recordKinds);
         } catch (err) {
           if (err instanceof Database.SqliteError) throw err;
           throw new StoreError("migrate", "schema", file, err instanceof Error ? err.message : String(err), undefined, { cause: err });
         }
       }
       this.stmt = {
-        upsertEvent: this.db.prepare(`
-          INSERT INTO events (id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, updated_ms, track)
-          VALUES (@id, @device, @camera, @label, @start_ms, @end_ms, @top_score, @box, @snapshot, @updated_ms, @track)
-          ON CONFLICT (id) DO UPDATE SET
-            device = excluded.device, camera = excluded.camera, label = excluded.label,
-            start_ms = excluded.start_ms, end_ms = excluded.end_ms, top_score = excluded.top_score,
-            box = excluded.box, snapshot = excluded.snapshot, updated_ms = excluded.updated_ms, track = excluded.track`),
         insertOutbox: this.db.prepare(
           "INSERT INTO outbox (topic, payload, qos, retain, created_ms) VALUES (?, ?, ?, ?, ?)",
         ),
@@ -196,33 +178,19 @@ export class EventStore {
       this.db.close();
       throw toStoreError("open", file, err);
     }
-    this.recordTx = this.db.transaction((change: EventChange, ev: EvaEvent): number => {
-      const now = Date.now();
-      this.stmt.upsertEvent.run({
-        id: ev.id,
-        device: ev.device,
-        camera: ev.camera,
-        label: ev.label,
-        start_ms: parseTime("recordEvent", this.file, "start_time", ev.start_time),
-        end_ms: ev.end_time === null ? null : parseTime("recordEvent", this.file, "end_time", ev.end_time),
-        top_score: ev.top_score,
-        box: JSON.stringify(ev.box),
-        snapshot: ev.snapshot,
-        updated_ms: now,
-        track: trackJson(ev),
-      });
-      const payload = JSON.stringify({ type: change, event: ev });
-      return Number(this.stmt.insertOutbox.run(EVENTS_TOPIC, payload, 1, 0, now).lastInsertRowid);
-    });
   }
 
-  /** Stores the event's new state and queues `{"type": change, "event": ev}` on `events`, atomically. Returns the outbox seq. */
-  recordEvent(change: EventChange, ev: EvaEvent): number {
-    try {
-      return this.recordTx(change, ev);
-    } catch (err) {
-      throw toStoreError("recordEvent", this.file, err);
-    }
+  /**
+   * Stores the event's new state and queues `{"type": change, "event": ev, "revision": n}` on `events`,
+   * atomically (agent/records/events.ts). Returns the outbox seq.
+   */
+  recordEvent(change: EventChange, ev: EvaEvent, reason?: string): number {
+    return this.inTransaction("recordEvent", () => this.writeEvent(change, ev, reason));
+  }
+
+  private writeEvent(change: EventChange, ev: EvaEvent, reason?: string): number {
+    const [m] = events.write(this.db, { id: ev.id, device: ev.device, camera: ev.camera, change, event: ev, ...(reason ? { reason } : {}) });
+    return Number(this.stmt.insertOutbox.run(m!.topic, JSON.stringify(m!.payload), 1, 0, Date.now()).lastInsertRowid);
   }
 
   /** Queues any message for the publisher; `topic` is the suffix after `<prefix>/<device>/`. Returns its seq. */
@@ -340,13 +308,9 @@ export class EventStore {
         const open = this.db
           .prepare("SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, updated_ms FROM events WHERE end_ms IS NULL ORDER BY start_ms, id")
           .all() as Array<EventRow & { updated_ms: number }>;
-        const setEnd = this.db.prepare("UPDATE events SET end_ms = ?, updated_ms = ? WHERE id = ?");
-        const now = Date.now();
         return open.map((r) => {
-          const endMs = Math.max(r.start_ms, r.updated_ms);
-          setEnd.run(endMs, now, r.id);
-          const ev = rowToEvent({ ...r, end_ms: endMs });
-          this.stmt.insertOutbox.run(EVENTS_TOPIC, JSON.stringify({ type: "end", event: ev, reason }), 1, 0, now);
+          const ev = rowToEvent({ ...r, end_ms: Math.max(r.start_ms, r.updated_ms) });
+          this.writeEvent("end", ev, reason);
           return ev;
         });
       })();

@@ -1,8 +1,8 @@
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import type { TrackState } from "../analytics/camera-analytics.js";
 import { iou } from "../track/association.js";
 import type { Track } from "../track/tracker.js";
-import type { EvaEvent, EventChange } from "./event.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
 
 export interface TrackEventOptions {
   device: string;

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import type { StatsPayload } from "../publish/payload-schemas.js";
 import type { AgentMetrics } from "./metrics.js";
 
 /** Health as the agent sees it now: healthy, or the reasons why not. */
@@ -16,7 +15,7 @@ export type RouteHook = (req: IncomingMessage, res: ServerResponse) => boolean;
 export interface HealthSource {
   health(): HealthReport;
   /** the `stats` figures */
-  stats(): StatsPayload;
+  stats(): object;
   /** what GET /metrics serves (agent/health/metrics.ts); 404 without it */
   metrics?: Pick<AgentMetrics, "contentType" | "text">;
 }

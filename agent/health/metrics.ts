@@ -1,4 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { RecordCounter } from "../core/records.js";
+import { crossings } from "../records/crossings.js";
+import { recordKinds } from "../records/registry.js";
 import { agentVersion } from "./version.js";
 
 // Prometheus conventions (https://prometheus.io/docs/practices/naming/): counters end in _total and are
@@ -34,10 +37,8 @@ const INFERENCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly inference: Histogram<"camera">;
-  private readonly events: Counter<"camera" | "label">;
-  private readonly crossings: Counter<"camera" | "line" | "direction" | "label">;
-  private readonly sightings: Counter<"camera" | "label">;
-  private readonly alarms: Counter<"camera" | "type">;
+  /** one counter per record kind that counts (agent/records), made at its first record */
+  private readonly recordCounters = new Map<string, Counter>();
 
   constructor(snapshot: () => MetricsSnapshot) {
     const r = this.registry;
@@ -55,10 +56,8 @@ export class AgentMetrics {
     // Which version runs where, for joins in queries and dashboards (the `*_info` convention).
     new Gauge({ name: "eva_build_info", help: "Always 1; the running eva version in its label", labelNames: ["version"], registers: [r] }).set({ version: agentVersion() }, 1);
     this.inference = new Histogram({ name: "eva_inference_duration_seconds", help: "Detector round trip per frame (pre-processing, inference, decoding, NMS)", labelNames: ["camera"], buckets: INFERENCE_BUCKETS, registers: [r] });
-    this.events = new Counter({ name: "eva_events_total", help: "Events started (confirmed tracks), by camera and label", labelNames: ["camera", "label"], registers: [r] });
-    this.crossings = new Counter({ name: "eva_line_crossings_total", help: "Objects that crossed a counting line, by line and direction", labelNames: ["camera", "line", "direction", "label"], registers: [r] });
-    this.sightings = new Counter({ name: "eva_sign_sightings_total", help: "Traffic-sign sightings (one per sign per pass), by camera and class", labelNames: ["camera", "label"], registers: [r] });
-    this.alarms = new Counter({ name: "eva_alarms_raised_total", help: "Alarms raised, by camera and type", labelNames: ["camera", "type"], registers: [r] });
+    // Every kind's counter from the start, so a scrape lists it before the first record.
+    for (const k of recordKinds) if (k.counter) this.counterOf(k.counter);
 
     const perCamera = <T extends Counter<"camera"> | Gauge<"camera">>(kind: "counter" | "gauge", name: string, help: string, pick: (c: MetricsSnapshot["cameras"][string]) => number, first = false) => {
       const collect = function (this: T): void {
@@ -100,20 +99,19 @@ export class AgentMetrics {
     this.inference.observe({ camera }, ms / 1000);
   }
 
-  eventStarted(camera: string, label: string): void {
-    this.events.inc({ camera, label });
+  /** A record of a kind that counts itself (its `counter`) was stored. */
+  recorded<T>(counter: RecordCounter<T> | undefined, record: T): void {
+    const labels = counter?.labels(record);
+    if (counter && labels) this.counterOf(counter).inc(labels);
   }
 
-  lineCrossed(camera: string, line: string, direction: string, label: string): void {
-    this.crossings.inc({ camera, line, direction, label });
-  }
-
-  signSighted(camera: string, label: string): void {
-    this.sightings.inc({ camera, label });
-  }
-
-  alarmRaised(camera: string, type: string): void {
-    this.alarms.inc({ camera, type });
+  private counterOf<T>(spec: RecordCounter<T>): Counter {
+    let c = this.recordCounters.get(spec.name);
+    if (!c) {
+      c = new Counter({ name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [this.registry] });
+      this.recordCounters.set(spec.name, c);
+    }
+    return c;
   }
 
   /**
@@ -121,7 +119,8 @@ export class AgentMetrics {
    * line instead of a series appearing from nothing (Prometheus' advice for known label sets).
    */
   declareLines(camera: string, lines: readonly string[], labels: readonly string[]): void {
-    for (const line of lines) for (const direction of ["in", "out"]) for (const label of labels) this.crossings.inc({ camera, line, direction, label }, 0);
+    const counter = this.counterOf(crossings.counter!);
+    for (const line of lines) for (const direction of ["in", "out"]) for (const label of labels) counter.inc({ camera, line, direction, label }, 0);
   }
 
   get contentType(): string {

@@ -1,4 +1,4 @@
-import { toPixels } from "../analytics/geometry.js";
+import { toPixels } from "../core/geometry.js";
 import type { MotionConfig } from "../config/motion-schema.js";
 import { MotionGate, type GateDecision } from "./motion-gate.js";
 import { MotionDetector, type MotionOptions } from "./motion-detector.js";

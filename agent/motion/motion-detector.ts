@@ -1,4 +1,4 @@
-import { pointInPolygon, type Point } from "../analytics/geometry.js";
+import { pointInPolygon, type Point } from "../core/geometry.js";
 
 export interface MotionOptions {
   /** grey-level change (0–255) of a cell, after the lighting shift is taken out, that counts as changed */

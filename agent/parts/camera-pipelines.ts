@@ -8,7 +8,7 @@ import type { CameraConfig, Config } from "../config/schema.js";
 import type { ClassifierSource } from "../classify/classify-stage.js";
 import { scaledSize, type ModelInfo } from "../detect/detector.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
-import { newEventId } from "../events/ulid.js";
+import { newEventId } from "../core/ulid.js";
 import type { AgentMetrics, MetricsSnapshot } from "../health/metrics.js";
 import { CameraPipeline, type CameraFigures } from "../pipeline/camera-pipeline.js";
 import type { ControlledAgent } from "../publish/control-room.js";
@@ -125,7 +125,7 @@ export class CameraPipelines implements Part {
           const opts = maintainerOptions(cfg, name, cam, p.width, p.height);
           snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
           p.reconfigure(cam, opts);
-          this.announceLines(name, cam);
+          this.declareLineMetrics(name, cam);
         }
         // Besides added and restarted cameras: any enabled one not running, e.g. its model failed at start and
         // loads now.
@@ -241,21 +241,14 @@ export class CameraPipelines implements Part {
     const opts = maintainerOptions(cfg, name, cam, width, height);
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const events = new EventMaintainer(opts, persistence.snapshots, sink, notify, log);
-    this.announceLines(name, cam);
+    this.declareLineMetrics(name, cam);
     const source = cameraOptions(cam, width, height, scaledFor(info, width, height), this.deps.exitOnEof === true);
     return new CameraPipeline({ name, cfg: cam, source, detectors, classifiers, events, onStatus, log, metrics: this.deps.metrics });
   }
 
-  /** Retained line totals at start (and after an edit), and their /metrics series from zero. */
-  private announceLines(name: string, cam: CameraConfig): void {
+  /** The lines' /metrics series from zero, at start and after an edit (the events stage publishes their totals). */
+  private declareLineMetrics(name: string, cam: CameraConfig): void {
     const lines = Object.entries(cam.lines);
-    if (!lines.length) return;
-    try {
-      this.deps.persistence.announceLines(name, lines.map(([l]) => l));
-      this.deps.notify();
-    } catch (err) {
-      this.deps.log.error({ camera: name, err: (err as Error).message }, "could not queue the line totals");
-    }
     for (const [line, l] of lines) {
       const labels = l.labels ?? cam.detect.labels;
       if (labels) this.deps.metrics?.declareLines(name, [line], labels);
@@ -330,5 +323,6 @@ function maintainerOptions(cfg: Config, name: string, cam: CameraConfig, width: 
       newId: newEventId,
     },
     analytics: analyticsOptions(name, cam, width, height, newEventId),
+    camera: cam,
   };
 }

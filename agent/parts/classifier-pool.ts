@@ -4,7 +4,7 @@ import { Classifier, type ClassifyResult } from "../classify/classifier.js";
 import type { ClassifierSource, FrameImage } from "../classify/classify-stage.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 import { ModelPool } from "./model-pool.js";
 import { unchanged, type Part, type PreparedChange } from "./part.js";
 

@@ -1,19 +1,17 @@
 import { realpathSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { Crossing } from "../analytics/line-crossings.js";
-import type { SignSighting } from "../analytics/sign-sightings.js";
 import type { ConfigProblem, LoadedConfig } from "../config/load.js";
 import { locate } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
-import { CrossingStore, type CrossingMessage } from "../events/crossing-store.js";
-import type { EvaEvent, EventChange } from "../events/event.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
 import { Retention } from "../events/retention.js";
-import { SignStore } from "../events/sign-store.js";
 import { SnapshotWriter } from "../events/snapshot.js";
 import { HeldWrites } from "../events/held-writes.js";
+import { Recorder, type Unstamped } from "../events/recorder.js";
 import { EventStore, type EventQuery, type EventStoreOptions } from "../events/store.js";
+import type { RecordEnvelope, RecordKind, RecordMessage } from "../core/records.js";
 import { ReloadError, unchanged, type PreparedChange } from "./part.js";
 
 /** About a minute of a busy site's events, crossings and occupancy; a few MB of memory at most. */
@@ -26,8 +24,7 @@ const MAX_HELD_WRITES = 20_000;
  */
 export class Persistence {
   private db!: EventStore;
-  private crossings!: CrossingStore;
-  private signs!: SignStore;
+  private recorder!: Recorder;
   private writer!: SnapshotWriter;
   private retention: Retention | null = null;
   /** writes the database could not take (disk full), waiting in order */
@@ -67,18 +64,12 @@ export class Persistence {
     this.held.run("recordEvent", (e) => this.db.recordEvent(change, e), ev);
   }
 
-  /** The crossing's message, or null while writes are held (it is stored, and published, once they go in). */
-  recordCrossing(camera: string, c: Crossing): CrossingMessage | null {
-    return this.held.run("recordCrossing", (x) => this.crossings.record(camera, x), c) ?? null;
-  }
-
-  /** Retained line totals as they stand, when a camera's analytics start or its lines are edited. */
-  announceLines(camera: string, lines: readonly string[]): void {
-    this.held.run("announceLines", (l) => this.crossings.announce(camera, l), lines);
-  }
-
-  recordSighting(s: SignSighting): void {
-    this.held.run("recordSighting", (x) => this.signs.record(x), s);
+  /**
+   * Stores a record of any kind with the messages announcing it (agent/records). Returns them, or null while
+   * writes are held (it is stored, and published, once they go in, with the id it has now).
+   */
+  record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: Unstamped<T>): RecordMessage[] | null {
+    return this.held.run(`record ${kind.name}`, (r) => this.recorder.record(kind, r), Recorder.stamp<T>(record)) ?? null;
   }
 
   enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): void {
@@ -154,8 +145,7 @@ export class Persistence {
 
   private use(store: EventStore): void {
     this.db = store;
-    this.crossings = new CrossingStore(store);
-    this.signs = new SignStore(store);
+    this.recorder = new Recorder(store);
     // Before any camera writes: events left open by an unclean stop end now, on MQTT too. A database that cannot
     // take it (full) still runs: the events stay open and are ended at the next start.
     try {

@@ -7,10 +7,10 @@ import { regularFileProblem } from "../config/files.js";
 import { locate, type ConfigProblem, type LoadedConfig } from "../config/load.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { Config } from "../config/schema.js";
-import type { EvaEvent, EventChange } from "../events/event.js";
-import { newEventId } from "../events/ulid.js";
+import type { EvaEvent, EventChange } from "../core/event.js";
+import { newEventId } from "../core/ulid.js";
 import type { AlarmBook, AlarmKey } from "../publish/alarm-book.js";
-import { ControlRoomApi, type ControlledAgent } from "../publish/control-room.js";
+import { ControlRoomApi, type ControlledAgent, type ControlRoomOptions } from "../publish/control-room.js";
 import { deepStreamEncoder } from "../publish/deepstream.js";
 import { HomeAssistantDiscovery } from "../publish/home-assistant.js";
 import { agentVersion } from "../health/version.js";
@@ -25,6 +25,8 @@ export interface UplinkDeps {
   /** raised alarms outlive the link: one raised before a reconnect is cleared after it */
   alarms: AlarmBook;
   agent: ControlledAgent;
+  /** stores a record with its messages (alarms) */
+  record: ControlRoomOptions["record"];
   log: Logger;
 }
 
@@ -144,6 +146,8 @@ export class Uplink {
       publishSnapshots: cfg.mqtt.snapshots || cfg.homeassistant.enabled,
       dbFile: cfg.storage.db,
       newId: newEventId,
+      device: cfg.device.id,
+      record: this.deps.record,
       alarms: this.deps.alarms,
       outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
     });

@@ -3,7 +3,7 @@ import { Camera, type CameraOptions, type CameraStatus } from "../camera/camera.
 import type { Frame } from "../camera/frame.js";
 import type { CameraConfig } from "../config/schema.js";
 import { classifyDetections, type ClassifierSource } from "../classify/classify-stage.js";
-import type { Detection } from "../detect/detection.js";
+import type { Detection } from "../core/detection.js";
 import type { DetectFilter, DetectInput, DetectResult } from "../detect/detector.js";
 import { TiledDetection } from "../detect/tiled-detection.js";
 import { frameJpeg, frameJpegBytes } from "../events/frame-jpeg.js";

@@ -1,5 +1,5 @@
 import type { Frame } from "../camera/frame.js";
-import type { Detection } from "../detect/detection.js";
+import type { Detection } from "../core/detection.js";
 
 type Take = (frame: Frame, detections: readonly Detection[] | null) => void;
 

@@ -1,5 +1,6 @@
 import sharp from "sharp";
-import { inDirection, toPixels, type CameraShapes, type Point } from "../config/camera-shapes.js";
+import type { CameraShapes } from "../config/analytics-schema.js";
+import { inDirection, toPixels, type Point } from "../core/geometry.js";
 
 // The picture an installer checks polygons on: one frame with the camera's zones (green), lines (yellow, with
 // an arrow pointing to the `in` side) and masks (red), each with its name. Drawn as SVG over the frame.

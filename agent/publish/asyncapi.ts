@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import type { z } from "zod";
+import { recordKinds } from "../records/registry.js";
 import { commandSchemas, publishedSchemas, toJsonSchema } from "./payload-schemas.js";
 
 // Builds the AsyncAPI 3 document from the payload schemas, so the document cannot drift from what the agent
@@ -23,16 +24,6 @@ const published: PublishedChannel[] = [
     description: "Retained. `online` when connected, `offline` (the MQTT will) when the connection is lost, `stopped` after a clean shutdown." },
   { id: "cameraStatus", address: "cameras/{camera}/status", kind: "camera_status", title: "Camera status", retained: true, parameters: ["camera"],
     description: "Retained per camera: online, offline or disabled, with the reason. Goes through the durable outbox, in order." },
-  { id: "events", address: "events", kind: "events", title: "Event lifecycle",
-    description: "new / update / end of each event, QoS 1 from the durable outbox: per camera in order; after a reconnect a message may repeat, always with the same event id." },
-  { id: "crossings", address: "crossings", kind: "crossings", title: "Line crossings", description: "One message per object crossing a configured line." },
-  { id: "signs", address: "signs", kind: "signs", title: "Traffic sign sightings", description: "One message per physical sign per pass." },
-  { id: "alarms", address: "alarms", kind: "alarms", title: "Alarms",
-    description: "loitering, overcrowding, sign_missing and camera_offline alarms as they are raised, acknowledged and cleared." },
-  { id: "occupancy", address: "occupancy/{camera}/{zone}", kind: "occupancy", title: "Zone occupancy", retained: true, parameters: ["camera", "zone"],
-    description: "Retained; objects in the zone per label, published when it changes." },
-  { id: "lineCounts", address: "lines/{camera}/{line}", kind: "line_counts", title: "Line totals", retained: true, parameters: ["camera", "line"],
-    description: "Retained running totals of a counting line (in and out), with every crossing and once at start; what a dashboard or Home Assistant shows. Through the outbox, in order with crossings." },
   { id: "snapshot", address: "snapshots/{camera}", kind: "snapshot", title: "Latest snapshot", retained: true, contentType: "image/jpeg", parameters: ["camera"],
     description: "Retained JPEG of the latest event's best frame (mqtt.snapshots: true). Not queued in the outbox: only the latest matters." },
   { id: "stats", address: "stats", kind: "stats", title: "Health figures",
@@ -41,8 +32,11 @@ const published: PublishedChannel[] = [
     description: "One message per live reload of the config file: applied with the changed key paths, or rejected with each problem's file, line, column and key path. QoS 1 from the outbox." },
 ];
 
-/** The document's schema name for each published message kind. */
-export const SCHEMA_NAMES: Record<PublishedChannel["kind"], string> = {
+const recordChannels = recordKinds.flatMap((k) => k.channels);
+
+/** The document's schema name for each published message kind (classifyTopic's kinds), record kinds' channels included. */
+export const SCHEMA_NAMES: Record<string, string> = {
+  ...Object.fromEntries(recordChannels.map((c) => [`record:${c.id}`, c.schemaName])),
   status: "DeviceStatus",
   camera_status: "CameraStatus",
   events: "EventMessage",
@@ -70,15 +64,29 @@ export function asyncApiDocument(): Json {
       ["prefix", "device", ...names].map((n) => [n, { description: n === "prefix" ? "mqtt.topic_prefix (default eva)" : n === "device" ? "device.id" : `${n} name from the config` }]),
     );
 
-  for (const c of published) {
-    const schemaName = SCHEMA_NAMES[c.kind];
-    schemas[schemaName] = c.kind === "snapshot" ? { type: "string", format: "binary", description: publishedSchemas.snapshot.description } : toJsonSchema(publishedSchemas[c.kind]);
-    messages[schemaName] = {
+  const channelsOf = [
+    ...published.map((c) => ({
+      ...c,
+      schemaName: SCHEMA_NAMES[c.kind]!,
+      schema: c.kind === "snapshot" ? { type: "string", format: "binary", description: publishedSchemas.snapshot.description } : toJsonSchema(publishedSchemas[c.kind]),
+    })),
+    ...recordChannels.map((c) => ({
+      ...c,
+      kind: c.id,
+      contentType: undefined as string | undefined,
+      schema: toJsonSchema(c.schema),
+      parameters: [...c.address.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!),
+    })),
+  ];
+  for (const c of channelsOf) {
+    const schemaName = c.schemaName;
+    schemas[schemaName] = c.schema;
+    // One message per schema: channels that carry the same payload (a report and its retained copy) share it.
+    messages[schemaName] ??= {
       name: schemaName,
       title: c.title,
       contentType: c.contentType ?? "application/json",
       payload: { $ref: `#/components/schemas/${schemaName}` },
-      ...(c.retained ? { bindings: { mqtt: { retain: true, bindingVersion: "0.2.0" } } } : {}),
     };
     channels[c.id] = {
       address: `{prefix}/{device}/${c.address}`,
@@ -87,11 +95,13 @@ export function asyncApiDocument(): Json {
       parameters: param(c.parameters),
       messages: { [schemaName]: { $ref: `#/components/messages/${schemaName}` } },
     };
-    operations[`send${schemaName}`] = {
+    const op = operations[`send${schemaName}`] ? `send${c.id[0]!.toUpperCase()}${c.id.slice(1)}` : `send${schemaName}`;
+    operations[op] = {
       action: "send",
       channel: { $ref: `#/channels/${c.id}` },
       messages: [{ $ref: `#/channels/${c.id}/messages/${schemaName}` }],
-      bindings: { mqtt: { qos: c.kind === "snapshot" ? 0 : 1, bindingVersion: "0.2.0" } },
+      // MQTT binding 0.2.0 allows retain on operations only (a message binding with it fails the parser).
+      bindings: { mqtt: { qos: c.kind === "snapshot" ? 0 : 1, ...(c.retained ? { retain: true } : {}), bindingVersion: "0.2.0" } },
     };
   }
 

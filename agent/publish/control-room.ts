@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import type { CameraStatus } from "../camera/camera.js";
-import type { EvaEvent } from "../events/event.js";
+import type { EvaEvent } from "../core/event.js";
 import { ProcessSampler } from "../health/process-figures.js";
 import { AlarmBook, isAlarmActionError, type AlarmKey } from "./alarm-book.js";
 import { CommandChannel } from "./command-channel.js";
@@ -10,7 +10,9 @@ import { decodeCursor, eventPage } from "./event-pages.js";
 import type { OutboxPublisher } from "./outbox-publisher.js";
 import type { AlarmPayload, CameraStatusPayload, CommandParams, StatsPayload } from "./payload-schemas.js";
 import { buildStats, type CameraCounts, type CameraStatsInput } from "./stats.js";
-import { ALARMS, cameraStatusTopic, snapshotTopic, STATS } from "./topics.js";
+import { cameraStatusTopic, snapshotTopic, STATS } from "./topics.js";
+import type { RecordEnvelope, RecordKind } from "../core/records.js";
+import { alarms as alarmRecords } from "../records/alarms.js";
 
 /** What the control-room API needs from the running agent: plain figures and a few hooks. */
 export interface ControlledAgent {
@@ -42,6 +44,10 @@ export interface ControlRoomOptions {
   publishSnapshots: boolean;
   dbFile: string;
   newId: (now: number) => string;
+  /** device.id, for the records this API makes (alarms) */
+  device: string;
+  /** stores a record with the messages announcing it, in one transaction (agent/events/recorder.ts) */
+  record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: T): void;
   /** the raised alarms; kept by the caller so that they outlive this API (a reload that reconnects rebuilds it) */
   alarms?: AlarmBook;
   /** outbox bound figures, when a bound is running */
@@ -121,9 +127,15 @@ export class ControlRoomApi implements CommandTarget {
     this.publishAlarm(active ? this.alarms.raise(key, now, reason, extra) : this.alarms.clear(key, now, reason));
   }
 
-  /** Publishes an alarm message through the outbox (for alarms raised elsewhere, e.g. analytics). */
+  /** Stores an alarm's new state and publishes it through the outbox (agent/records/alarms.ts). */
   publishAlarm(a: AlarmPayload | null): void {
-    if (a) this.enqueue(ALARMS, JSON.stringify(a), false);
+    if (!a) return;
+    try {
+      this.o.record(alarmRecords, { ...a, id: a.id ?? this.o.newId(Date.now()), device: this.o.device });
+      this.o.publisher.notify();
+    } catch (err) {
+      this.o.log.error({ alarm: a.id, err: (err as Error).message }, "could not record an alarm");
+    }
   }
 
   // --- CommandTarget

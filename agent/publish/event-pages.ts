@@ -1,4 +1,4 @@
-import type { EvaEvent } from "../events/event.js";
+import type { EvaEvent } from "../core/event.js";
 
 /** Where the next page starts: after this event in (start time, id) order. Opaque to clients. */
 interface Cursor {

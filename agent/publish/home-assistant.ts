@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import type { OutboxPublisher } from "./outbox-publisher.js";
-import { cameraStatusTopic, DEVICE_STATUS, deviceBase, lineCountsTopic, occupancyTopic, snapshotTopic, STATS } from "./topics.js";
+import { recordKinds } from "../records/registry.js";
+import { cameraStatusTopic, DEVICE_STATUS, deviceBase, occupancyTopic, snapshotTopic, STATS } from "./topics.js";
 
 // Home Assistant MQTT discovery (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery): one retained
 // JSON config per entity on <discovery_prefix>/<component>/<node_id>/<object_id>/config, here with the device
@@ -145,19 +146,9 @@ export function discoveryMessages(cfg: Config, o: DiscoveryOptions): DiscoveryMe
       }
     }
 
-    for (const line of Object.keys(cam.lines)) {
-      for (const direction of ["in", "out"] as const) {
-        add("sensor", `${camera}_${line}_${direction}`, {
-          name: `${camera} ${line} ${direction}`,
-          state_topic: t(lineCountsTopic(camera, line)),
-          // counts['in'], not counts.in: `in` is a Jinja keyword.
-          value_template: `{{ value_json.counts['${direction}'] }}`,
-          // Totals live in SQLite and survive restarts; a decrease would mean the database was replaced.
-          state_class: "total_increasing",
-          icon: direction === "in" ? "mdi:arrow-right-bold" : "mdi:arrow-left-bold",
-        });
-      }
-    }
+    // The record kinds' own entities (line totals, count reports, …), on their retained topics.
+    const shapes = { lines: Object.keys(cam.lines), zones: Object.keys(cam.zones), ...(cam.detect.labels ? { labels: cam.detect.labels } : {}) };
+    for (const kind of recordKinds) for (const [component, key, payload] of kind.discovery?.(camera, shapes, t) ?? []) add(component, key, payload);
   }
   return out;
 }

@@ -7,7 +7,6 @@ import { z } from "zod";
 
 const time = z.iso.datetime().describe("ISO 8601 UTC");
 const cameraName = z.string().min(1).describe("camera name from the config");
-const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).describe("[x1, y1, x2, y2] in detect-frame pixels");
 
 export const deviceStatusSchema = z
   .enum(["online", "offline", "stopped"])
@@ -25,33 +24,7 @@ export const cameraStatusSchema = z
   .describe("retained on cameras/<camera>/status");
 export type CameraStatusPayload = z.infer<typeof cameraStatusSchema>;
 
-export const eventSchema = z.looseObject({
-  id: z.string().describe("unique, sortable by creation time (ULID)"),
-  device: z.string(),
-  camera: cameraName,
-  label: z.string(),
-  start_time: time,
-  end_time: time.nullable().describe("null while the event is open"),
-  top_score: z.number().min(0).max(1),
-  box,
-  snapshot: z.string().nullable().describe("path of the best frame's JPEG on the device"),
-  track_id: z.union([z.number(), z.string()]).optional(),
-  current_zones: z.array(z.string()).optional(),
-  entered_zones: z.array(z.string()).optional(),
-  stationary: z.boolean().optional(),
-});
-
-export const eventMessageSchema = z
-  .looseObject({
-    type: z.enum(["new", "update", "end"]),
-    event: eventSchema,
-    reason: z
-      .string()
-      .optional()
-      .describe("on an end the agent did not see happen: why it was ended (e.g. after an unclean stop, at the next start)"),
-  })
-  .describe("one change of an event's lifecycle, on events; per camera in order, QoS 1 from the durable outbox");
-export type EventMessage = z.infer<typeof eventMessageSchema>;
+export { eventMessageSchema, eventSchema, type EventMessage } from "../records/events.js";
 
 const xyz = z.looseObject({ x: z.number(), y: z.number(), z: z.number() });
 const geo = z.looseObject({ lat: z.number(), lon: z.number(), alt: z.number() });
@@ -82,68 +55,7 @@ export const deepStreamEventSchema = z
 
 export type DeepStreamEvent = z.infer<typeof deepStreamEventSchema>;
 
-export const crossingSchema = z
-  .looseObject({
-    line: z.string(),
-    direction: z.enum(["in", "out"]),
-    label: z.string(),
-    track_id: z.union([z.number(), z.string()]),
-    camera: cameraName,
-    time,
-    counts: z.looseObject({ in: z.number().int().min(0), out: z.number().int().min(0) }).describe("totals for this line"),
-  })
-  .describe("an object crossed a counting line");
-
-export const signSchema = z
-  .looseObject({
-    id: z.string().describe("sighting id (ULID), also the snapshot's file name"),
-    camera: cameraName,
-    label: z.string().describe("class by score-weighted vote over the pass"),
-    track_id: z.union([z.number(), z.string()]),
-    box: box.describe("the best view's box, detect-frame pixels"),
-    first_seen: time,
-    last_seen: time,
-    score: z.number().min(0).max(1),
-    snapshot: z.string().nullable(),
-  })
-  .describe("one sighting of a traffic sign per pass");
-
-export const alarmSchema = z
-  .looseObject({
-    id: z.string().optional().describe("alarm id, for ack_alarm and clear_alarm"),
-    type: z.enum(["loitering", "overcrowding", "sign_missing", "camera_offline"]),
-    state: z.enum(["raised", "acknowledged", "cleared"]),
-    camera: cameraName,
-    zone: z.string().optional(),
-    time: time.describe("when this state was entered"),
-    reason: z.string().nullable().optional(),
-    by: z.enum(["agent", "operator"]).optional().describe("who acknowledged or cleared it"),
-    label: z.string().optional().describe("loitering: the object's label; sign_missing: the expected sign"),
-    track_id: z.number().optional().describe("loitering: the track that stays"),
-    count: z.number().int().optional().describe("overcrowding: objects in the zone"),
-    max_objects: z.number().int().optional().describe("overcrowding: the zone's limit"),
-    missing_after_seconds: z.number().optional().describe("sign_missing: the configured grace"),
-  })
-  .describe("an alarm changed state");
-export type AlarmPayload = z.infer<typeof alarmSchema>;
-
-export const occupancySchema = z
-  .looseObject({
-    zone: z.string(),
-    camera: cameraName,
-    counts: z.record(z.string(), z.number().int().min(0)).describe("objects in the zone now, per label"),
-    total: z.number().int().min(0),
-  })
-  .describe("retained on occupancy/<camera>/<zone> whenever it changes");
-
-export const lineCountsSchema = z
-  .looseObject({
-    camera: cameraName,
-    line: z.string(),
-    counts: z.looseObject({ in: z.number().int().min(0), out: z.number().int().min(0) }).describe("totals since the line was first counted (kept in SQLite across restarts)"),
-    time: time.describe("the latest crossing, or when the agent started counting when there was none"),
-  })
-  .describe("retained on lines/<camera>/<line>: the line's running totals, with every crossing and once at start");
+export { alarmSchema, type AlarmPayload } from "../records/alarms.js";
 
 export const snapshotPayloadSchema = z
   .string()
@@ -262,17 +174,14 @@ export const configReportSchema = z
   ])
   .describe("the outcome of each live config reload (file edit, SIGHUP or the reload command)");
 
-/** Every published message kind with its schema, for the AsyncAPI document and the tests. */
+/**
+ * Every published message kind with its schema that is no record kind's, for the AsyncAPI document and the
+ * tests; the record kinds' payloads (crossings, occupancy, count reports, …) are declared in agent/records.
+ */
 export const publishedSchemas = {
   status: deviceStatusSchema,
   camera_status: cameraStatusSchema,
-  events: eventMessageSchema,
   deepstream_events: deepStreamEventSchema,
-  crossings: crossingSchema,
-  signs: signSchema,
-  alarms: alarmSchema,
-  occupancy: occupancySchema,
-  line_counts: lineCountsSchema,
   snapshot: snapshotPayloadSchema,
   stats: statsSchema,
   config: configReportSchema,

@@ -1,3 +1,5 @@
+import { recordKinds } from "../records/registry.js";
+
 /**
  * The device's MQTT topic tree, as suffixes after `<prefix>/<device>/` (the outbox stores suffixes) and as full
  * topics. One prefix per device, so a broker can grant each device `<prefix>/<device>/#` and nothing else.
@@ -13,10 +15,10 @@ export const CONFIG = "config";
 export const COMMANDS = "cmd";
 
 export const cameraStatusTopic = (camera: string): string => `cameras/${camera}/status`;
-export const occupancyTopic = (camera: string, zone: string): string => `occupancy/${camera}/${zone}`;
+export { occupancyTopic } from "../records/occupancy.js";
 export const snapshotTopic = (camera: string): string => `snapshots/${camera}`;
-/** Retained running totals of one counting line: defined where they are written, agent/events/crossing-store.ts. */
-export { lineTotalsTopic as lineCountsTopic } from "../events/crossing-store.js";
+/** Retained running totals of one counting line: defined with the record kind, agent/records/line-totals.ts. */
+export { lineTotalsTopic as lineCountsTopic } from "../records/line-totals.js";
 export const commandTopic = (name: string): string => `${COMMANDS}/${name}`;
 /** Where MQTT 3.1.1 clients (no response topic) read a command's reply. */
 export const commandResultTopic = (name: string): string => `${COMMANDS}/${name}/result`;
@@ -38,7 +40,9 @@ export type TopicKind =
   | { kind: "snapshot"; camera: string }
   | { kind: "command"; name: string }
   | { kind: "command_result"; name: string }
-  | { kind: "unknown" };
+  | { kind: "unknown" }
+  /** another record kind's channel (agent/records): its channel id and the address's parameters */
+  | { kind: `record:${string}`; channel: string; params: Record<string, string> };
 
 /** Classifies a topic suffix (after `<prefix>/<device>/`). */
 export function classifyTopic(suffix: string): TopicKind {
@@ -54,5 +58,24 @@ export function classifyTopic(suffix: string): TopicKind {
   if (p.length === 2 && p[0] === "snapshots") return { kind: "snapshot", camera: p[1]! };
   if (p.length === 2 && p[0] === COMMANDS) return { kind: "command", name: p[1]! };
   if (p.length === 3 && p[0] === COMMANDS && p[2] === "result") return { kind: "command_result", name: p[1]! };
+  for (const c of recordChannels) {
+    const params = matchAddress(c.address, p);
+    if (params) return { kind: `record:${c.id}`, channel: c.id, params };
+  }
   return { kind: "unknown" };
+}
+
+const recordChannels = recordKinds.flatMap((k) => k.channels);
+
+/** The parameters of an address such as `counts/{camera}/lines/{line}` when the topic's levels match it. */
+function matchAddress(address: string, levels: readonly string[]): Record<string, string> | null {
+  const parts = address.split("/");
+  if (parts.length !== levels.length) return null;
+  const params: Record<string, string> = {};
+  for (const [i, part] of parts.entries()) {
+    const name = /^\{(\w+)\}$/.exec(part)?.[1];
+    if (name) params[name] = levels[i]!;
+    else if (part !== levels[i]) return null;
+  }
+  return params;
 }

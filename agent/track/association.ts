@@ -1,4 +1,4 @@
-import { boxIou, type Box } from "../detect/detection.js";
+import { boxIou, type Box } from "../core/geometry.js";
 
 /** The tracker's overlap measure: plain IoU of two boxes. */
 export const iou = boxIou;

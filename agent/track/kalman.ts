@@ -1,4 +1,4 @@
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 
 /**
  * Constant-velocity Kalman filter over a box, as four independent position/velocity pairs (centre x, centre y,

@@ -1,4 +1,4 @@
-import { bottomCentre, type Point } from "../analytics/geometry.js";
+import { bottomCentre, type Point } from "../core/geometry.js";
 import type { Track } from "./tracker.js";
 
 interface Still {

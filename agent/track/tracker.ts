@@ -1,4 +1,5 @@
-import type { Box, Detection } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
+import type { Detection } from "../core/detection.js";
 import { expand, matchByIou } from "./association.js";
 import { BoxKalman } from "./kalman.js";
 import { median } from "./median.js";

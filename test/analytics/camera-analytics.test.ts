@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CameraAnalytics, type CameraAnalyticsOptions } from "../../agent/analytics/camera-analytics.js";
-import type { Box, Detection } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
+import type { Detection } from "../../agent/core/detection.js";
 
 const person = (x: number, y = 300): Detection => ({ label: "person", classId: 0, score: 0.9, box: [x - 20, y - 120, x + 20, y] as Box });
 const opts = (over: Partial<CameraAnalyticsOptions> = {}): CameraAnalyticsOptions => ({

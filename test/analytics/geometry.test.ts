@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pointInPolygon, polygonProblem, segmentsIntersect, signedDistance, toPixels, type Point } from "../../agent/analytics/geometry.js";
+import { pointInPolygon, polygonProblem, segmentsIntersect, signedDistance, toPixels, type Point } from "../../agent/core/geometry.js";
 
 const square: Point[] = [[100, 100], [200, 100], [200, 200], [100, 200]];
 

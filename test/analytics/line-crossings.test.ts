@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LineCrossings, type LineSpec } from "../../agent/analytics/line-crossings.js";
-import type { Box } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
 import type { Track } from "../../agent/track/tracker.js";
 
 // Feet (bottom-centre) at (x, y): a 40×100 box standing there.

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { FrameQuality, sharpness } from "../../agent/analytics/frame-quality.js";
 import { SignSightings } from "../../agent/analytics/sign-sightings.js";
 import { SignWatch } from "../../agent/analytics/sign-watch.js";
-import type { Box, Detection } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
+import type { Detection } from "../../agent/core/detection.js";
 import type { Track } from "../../agent/track/tracker.js";
 
 const sign = (id: number, label: string, box: Box, score = 0.8, over: Partial<Track> = {}): Track => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ZoneAnalytics, type ZoneSpec } from "../../agent/analytics/zones.js";
-import type { Box } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
 import type { Track } from "../../agent/track/tracker.js";
 
 const track = (id: number, x: number, label = "person", medianScore = 0.9): Track => ({

@@ -7,9 +7,10 @@ import { classifyDetections, singleClassifier } from "../../agent/classify/class
 import { Classifier } from "../../agent/classify/classifier.js";
 import { paddedBox, writeCrop, type CropSpec } from "../../agent/classify/crops.js";
 import { applyClasses, planCrops } from "../../agent/classify/refine.js";
-import { checkConfigText } from "../../agent/config/check.js";
+import { checkConfigText } from "../../agent/check/config-check.js";
 import { classifyRuleSchema } from "../../agent/config/classify-schema.js";
-import type { Box, Detection } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
+import type { Detection } from "../../agent/core/detection.js";
 import { Detector, DetectorError } from "../../agent/detect/detector.js";
 import { repoRoot, sharedMedia, sharedModel, sharedRgb } from "../detect/fixtures.js";
 

@@ -5,7 +5,7 @@ import { classifyDetections, singleClassifier } from "../../agent/classify/class
 import { Classifier } from "../../agent/classify/classifier.js";
 import { paddedBox } from "../../agent/classify/crops.js";
 import { classifyRuleSchema } from "../../agent/config/classify-schema.js";
-import type { Detection } from "../../agent/detect/detection.js";
+import type { Detection } from "../../agent/core/detection.js";
 import { boxIou } from "../../agent/evaluate/detection-metrics.js";
 import { parseGroundTruthCsv, frameNumber, type SignTruth } from "../../agent/evaluate/sign-report.js";
 import { repoRoot, shared } from "../support/paths.js";

@@ -3,8 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { cameraShapes, inDirection, shapesOutsideFrame, toPixels } from "../../agent/config/camera-shapes.js";
-import { checkConfigFile, checkConfigText, semanticProblems } from "../../agent/config/check.js";
+import { parsedCameraShapes, shapesOutsideFrame } from "../../agent/config/analytics-schema.js";
+import { inDirection, toPixels } from "../../agent/core/geometry.js";
+import { checkConfigFile, checkConfigText, semanticProblems } from "../../agent/check/config-check.js";
 import { eva } from "../support/agent.js";
 import { repoRoot, shared } from "../support/paths.js";
 
@@ -70,26 +71,29 @@ describe("checks beyond the schema (check-config and every reload)", () => {
 
 describe("camera shapes (zones, lines, masks) read from a camera config", () => {
   const cam = {
-    zones: { door: { points: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]] }, bad: { points: "nope" } },
-    lines: { gate: { points: [[100, 200], [500, 200]] }, broken: { points: [[1, 2]] } },
+    zones: { door: { points: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]] } },
+    lines: { gate: { points: [[100, 200], [500, 200]] } },
     masks: [[[0, 0], [10, 0], [10, 10]]],
   };
 
-  it("skips malformed entries and keeps names", () => {
-    const s = cameraShapes(cam);
-    expect(s.zones.map((z) => z.name)).toEqual(["door"]);
+  it("keeps names and the key path of each shape's points; invalid shape keys give none (the schema says why)", () => {
+    const s = parsedCameraShapes(cam)!;
+    expect(s.zones.map((z) => [z.name, z.pointsKeys])).toEqual([["door", ["zones", "door", "points"]]]);
     expect(s.lines.map((l) => l.name)).toEqual(["gate"]);
-    expect(s.masks).toEqual([{ name: "mask1", keys: ["masks", 0], pointsKeys: ["masks", 0], points: [[0, 0], [10, 0], [10, 10]] }]);
-    expect(cameraShapes(undefined)).toEqual({ zones: [], lines: [], masks: [] });
+    expect(s.masks).toEqual([{ name: "mask1", pointsKeys: ["masks", 0], points: [[0, 0], [10, 0], [10, 10]] }]);
+    expect(parsedCameraShapes(undefined)).toEqual({ zones: [], lines: [], masks: [] });
+    expect(parsedCameraShapes({ ...cam, zones: { bad: { points: "nope" } } })).toBeNull();
   });
 
   it("fractions scale to the frame, pixels stay", () => {
     expect(toPixels([[0.5, 0.25], [1, 1]], 640, 360)).toEqual([[320, 90], [640, 360]]);
     expect(toPixels([[100, 0.5]], 640, 360)).toEqual([[100, 0.5]]);
+    // one rule for every shape: it is the whole shape's coordinates, not each point's, that decide
+    expect(toPixels([[0.5, 0.5], [2, 0]], 640, 360)).toEqual([[0.5, 0.5], [2, 0]]);
   });
 
   it("points outside the detect frame are problems with their key path", () => {
-    const s = cameraShapes({ ...cam, lines: { gate: { points: [[100, 200], [700, 200]] } } });
+    const s = parsedCameraShapes({ ...cam, lines: { gate: { points: [[100, 200], [700, 200]] } } })!;
     expect(shapesOutsideFrame(s, 640, 360)).toEqual([
       { keys: ["lines", "gate", "points", 1], message: "line 'gate' point [700, 200] is outside the 640×360 detect frame" },
     ]);

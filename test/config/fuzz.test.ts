@@ -4,7 +4,7 @@ import path from "node:path";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigReloader, type ReloadReport } from "../../agent/config-reloader.js";
-import { checkConfigText } from "../../agent/config/check.js";
+import { checkConfigText } from "../../agent/check/config-check.js";
 import { Agent } from "../../agent/controller.js";
 import { planReload } from "../../agent/config/diff.js";
 import type { ConfigProblem, LoadedConfig } from "../../agent/config/load.js";

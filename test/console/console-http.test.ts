@@ -11,6 +11,9 @@ import { loadConfigFile } from "../../agent/config/load.js";
 import type { CommandOutcome } from "../../agent/publish/commands.js";
 import { EventStore } from "../../agent/events/store.js";
 import { HealthServer } from "../../agent/health/http.js";
+import { Recorder } from "../../agent/events/recorder.js";
+import { counts } from "../../agent/records/counts.js";
+import { crossings } from "../../agent/records/crossings.js";
 import { eva } from "../support/agent.js";
 import { shared } from "../support/paths.js";
 
@@ -253,6 +256,27 @@ describe("console routes", () => {
       expect([400, 404], p).toContain(res.status);
       expect(res.body.toString(), p).not.toContain("TOP-SECRET");
     }
+  });
+
+  it("lists any record kind at /api/records/<kind>, newest first, with the same filters", async () => {
+    const base = await start("127.0.0.1");
+    const t = (m: number) => Date.parse("2026-12-01T10:00:00Z") + m * 60_000;
+    const r = new Recorder(store);
+    for (const [m, direction] of [[1, "in"], [2, "out"], [20, "in"]] as const) {
+      r.record(crossings, Recorder.stamp({ device: "dev", camera: "cam", line: "door", direction, label: "person", track_id: m, time: t(m) }));
+    }
+    for (const m of [0, 15]) {
+      r.record(counts, Recorder.stamp({ device: "dev", camera: "cam", subject: "line", name: "door", interval_start: t(m), interval_seconds: 900, classes: { person: { in: 1, out: m ? 0 : 1 } }, complete: true }));
+    }
+    const get = async (q: string) => (await fetch(`${base}/api/records/${q}`)).json() as Promise<{ records: Array<Record<string, unknown>>; error?: string }>;
+    expect((await get("crossings")).records.map((c) => [c.direction, c.time])).toEqual([["in", new Date(t(20)).toISOString()], ["out", new Date(t(2)).toISOString()], ["in", new Date(t(1)).toISOString()]]);
+    expect((await get(`crossings?until=${new Date(t(2)).toISOString()}`)).records).toHaveLength(1);
+    const reports = (await get("counts?camera=cam")).records;
+    expect(reports.map((c) => [(c.interval as { start: string }).start, c.totals])).toEqual([[new Date(t(15)).toISOString(), { in: 1, out: 0 }], [new Date(t(0)).toISOString(), { in: 1, out: 1 }]]);
+    expect((await get("counts?camera=other")).records).toEqual([]);
+    const unknown = await fetch(`${base}/api/records/nothing`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/known: .*counts/);
   });
 
   it("saves edited points through check-config's validation and the reload; a rejected save changes nothing", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LiveFrames, type LiveFrame } from "../../agent/console/live-frames.js";
-import { inDirection } from "../../agent/config/camera-shapes.js";
+import { inDirection } from "../../agent/core/geometry.js";
 import { clampToFrame, inArrow, inNormal, nearestEdge, nearestPoint, type XY } from "../../agent/console/web/scene-geometry.js";
 import { LineCrossings } from "../../agent/analytics/line-crossings.js";
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tilesSchema } from "../../agent/config/tiles-schema.js";
-import type { Box, Detection } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
+import type { Detection } from "../../agent/core/detection.js";
 import { Detector } from "../../agent/detect/detector.js";
 import { iou } from "../../agent/detect/non-max-suppression.js";
 import { TiledDetection } from "../../agent/detect/tiled-detection.js";

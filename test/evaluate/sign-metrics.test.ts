@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Box } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
 import {
   averagePrecision,
   matchPredictions,

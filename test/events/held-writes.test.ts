@@ -4,8 +4,10 @@ import path from "node:path";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../../agent/config/schema.js";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { Persistence } from "../../agent/parts/persistence.js";
+import { counts } from "../../agent/records/counts.js";
+import { crossings } from "../../agent/records/crossings.js";
 
 // A full disk, for real: SQLite's page cap on a real file (EventStoreOptions.maxBytes) fails writes with
 // SQLITE_FULL exactly as a full filesystem does; the outbox draining (the broker taking messages) frees pages.
@@ -17,7 +19,7 @@ const ev = (i: number): EvaEvent => ({
 
 function persistence(maxHeld = 20_000) {
   const dir = mkdtempSync(path.join(tmpdir(), "eva-full-"));
-  const p = new Persistence(pino({ level: "silent" }), { maxBytes: 96 * 1024 }, maxHeld);
+  const p = new Persistence(pino({ level: "silent" }), { maxBytes: 160 * 1024 }, maxHeld);
   p.start({ storage: { db: path.join(dir, "eva.db"), snapshots: path.join(dir, "snaps") } } as Config);
   return p;
 }
@@ -61,6 +63,31 @@ describe("a full disk holds events, it does not drop them", () => {
       await waitFor(() => p.held.held === 0, 10_000);
       // the newest 50 made it
       expect(p.queryEvents({}).map((e) => e.id).slice(-50)).toEqual([...Array(50).keys()].map((i) => ev(750 + i).id));
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it("every record kind waits the same way: crossings and count reports keep their order and ids", async () => {
+    const p = persistence();
+    try {
+      let n = 0;
+      for (; p.held.held === 0 && n < 100_000; n++) p.recordEvent("new", ev(n));
+      const made = [];
+      for (let i = 0; i < 5; i++) {
+        expect(p.record(crossings, { device: "d", camera: "a", line: "door", direction: "in", label: "person", track_id: i, time: 1000 + i })).toBeNull();
+        made.push(i);
+      }
+      expect(p.record(counts, { device: "d", camera: "a", subject: "line", name: "door", interval_start: 0, interval_seconds: 900, classes: { person: { in: 5, out: 0 } }, complete: true })).toBeNull();
+      for (const row of p.store.peekOutbox(0, 10_000)) p.store.deleteOutbox(row.seq);
+      await waitFor(() => p.held.held === 0, 10_000);
+      const rows = p.store.peekOutbox(0, 10_000);
+      const sent = rows.filter((r) => r.topic === "crossings").map((r) => JSON.parse(r.payload) as { track_id: number; id: string; counts: { in: number } });
+      expect(sent.map((c) => c.track_id)).toEqual(made);
+      expect(sent.at(-1)!.counts).toEqual({ in: 5, out: 0 });
+      expect(new Set(sent.map((c) => c.id)).size).toBe(5);
+      const report = rows.filter((r) => r.topic === "counts/a/lines/door").map((r) => JSON.parse(r.payload) as { totals: unknown; revision: number });
+      expect(report).toMatchObject([{ totals: { in: 5, out: 0 }, revision: 1 }]);
     } finally {
       await p.stop();
     }

@@ -4,7 +4,11 @@ import path from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Retention, retentionPlan, type Kept } from "../../agent/events/retention.js";
+import { Recorder } from "../../agent/events/recorder.js";
 import { EventStore } from "../../agent/events/store.js";
+import { countReports, counts } from "../../agent/records/counts.js";
+import { crossings } from "../../agent/records/crossings.js";
+import { lineCounts } from "../../agent/records/line-totals.js";
 
 const DAY = 86_400_000;
 const kept = (id: string, timeMs: number, bytes: number): Kept => ({ table: "events", id, timeMs, snapshot: `${id}.jpg`, bytes });
@@ -45,6 +49,26 @@ describe("Retention on a store", () => {
     expect(store.queryEvents().map((e) => e.id)).toEqual(["open-old", "recent"]);
     expect(existsSync(path.join(dir, "old.jpg"))).toBe(false);
     expect(existsSync(path.join(dir, "recent.jpg"))).toBe(true);
+    store.close();
+  });
+});
+
+describe("Retention of the record kinds' history", () => {
+  it("deletes crossings and count reports older than the age limit; the lines' totals stay", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "eva-retention-"));
+    const store = new EventStore(path.join(dir, "eva.db"));
+    const now = Date.parse("2026-11-27T12:00:00Z");
+    const r = new Recorder(store);
+    for (const age of [40, 1]) {
+      r.record(crossings, Recorder.stamp({ device: "d", camera: "c", line: "door", direction: "in", label: "person", track_id: age, time: now - age * DAY }));
+      r.record(counts, Recorder.stamp({ device: "d", camera: "c", subject: "line", name: "door", interval_start: now - age * DAY, interval_seconds: 900, classes: { person: { in: 1, out: 0 } }, complete: true }));
+    }
+    await new Retention(store, { maxAgeMs: 30 * DAY }, pino({ level: "silent" })).run(now);
+    store.inTransaction("check", (db) => {
+      expect((crossings.list!(db, { limit: 10 }) as Array<{ track_id: number }>).map((c) => c.track_id)).toEqual([1]);
+      expect(countReports(db, {}).map((c) => (c.interval as { start: string }).start)).toEqual([new Date(now - DAY).toISOString()]);
+      expect(lineCounts(db, "c", "door")).toEqual({ in: 2, out: 0 });
+    });
     store.close();
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { SnapshotWriter } from "../../agent/events/snapshot.js";
 
 let dir = "";

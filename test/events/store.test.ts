@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { migrations } from "../../agent/events/migrations.js";
 import { EventStore, StoreError, newEventId } from "../../agent/events/store.js";
-import { eventIdTime } from "../../agent/events/ulid.js";
+import { eventIdTime } from "../../agent/core/ulid.js";
 
 let dir: string;
 let file: string;
@@ -58,12 +58,12 @@ describe("EventStore", () => {
     const ev = event();
     const seq = s.recordEvent("new", ev);
     expect(s.queryEvents()).toEqual([ev]);
-    expect(s.peekOutbox(0, 10)).toEqual([{ seq, topic: "events", payload: JSON.stringify({ type: "new", event: ev }), qos: 1, retain: false }]);
+    expect(s.peekOutbox(0, 10)).toEqual([{ seq, topic: "events", payload: JSON.stringify({ type: "new", event: ev, revision: 1 }), qos: 1, retain: false }]);
 
     const ended = { ...ev, end_time: "2026-11-27T09:00:07.250Z", top_score: 0.9, snapshot: "snap/1.jpg" };
     s.recordEvent("end", ended);
     expect(s.queryEvents()).toEqual([ended]);
-    expect(s.peekOutbox(0, 10).map((r) => JSON.parse(r.payload).type)).toEqual(["new", "end"]);
+    expect(s.peekOutbox(0, 10).map((r) => [JSON.parse(r.payload).type, JSON.parse(r.payload).revision])).toEqual([["new", 1], ["end", 2]]);
     s.close();
   });
 
@@ -117,7 +117,7 @@ describe("EventStore", () => {
   });
 
   it("reports a full disk as a StoreError and keeps what was stored", () => {
-    const s = new EventStore(file, { maxBytes: 64 * 1024 });
+    const s = new EventStore(file, { maxBytes: 128 * 1024 });
     let caught: unknown;
     let stored = 0;
     try {

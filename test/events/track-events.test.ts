@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TrackState } from "../../agent/analytics/camera-analytics.js";
-import type { Box } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
 import { TrackEvents, type TrackEventOptions } from "../../agent/events/track-events.js";
 import type { Track } from "../../agent/track/tracker.js";
 

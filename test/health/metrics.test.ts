@@ -4,6 +4,11 @@ import { HealthServer } from "../../agent/health/http.js";
 import { AgentMetrics, type MetricsSnapshot } from "../../agent/health/metrics.js";
 import type { StatsPayload } from "../../agent/publish/payload-schemas.js";
 import { promtoolCheckMetrics, sampleValue } from "../support/promtool.js";
+import type { EvaEvent } from "../../agent/core/event.js";
+import { alarms } from "../../agent/records/alarms.js";
+import { crossings } from "../../agent/records/crossings.js";
+import { events } from "../../agent/records/events.js";
+import { sightings } from "../../agent/records/sightings.js";
 
 let server: HealthServer | undefined;
 afterEach(async () => {
@@ -22,11 +27,12 @@ it("/metrics follows Prometheus' conventions (promtool check metrics): counters,
   };
   const metrics = new AgentMetrics(() => snapshot);
   metrics.declareLines("gate", ["door"], ["person"]);
-  metrics.lineCrossed("gate", "door", "in", "person");
-  metrics.lineCrossed("gate", "door", "in", "person");
-  metrics.eventStarted("gate", "person");
-  metrics.signSighted("dash", "stop");
-  metrics.alarmRaised("gate", "loitering");
+  const crossing = { id: "c", device: "d", camera: "gate", line: "door", direction: "in" as const, label: "person", track_id: 1, time: 0 };
+  metrics.recorded(crossings.counter, crossing);
+  metrics.recorded(crossings.counter, crossing);
+  metrics.recorded(events.counter, { id: "e", device: "d", camera: "gate", change: "new", event: { label: "person" } as EvaEvent });
+  metrics.recorded(sightings.counter, { id: "s", device: "d", camera: "dash", label: "stop", score: 1, first_seen: "", last_seen: "", box: [0, 0, 1, 1], track_id: 1, snapshot: null });
+  metrics.recorded(alarms.counter, { id: "a", device: "d", camera: "gate", type: "loitering", state: "raised", time: "2026-12-01T00:00:00Z" });
   for (const ms of [3, 4, 30, 900]) metrics.observeInference("gate", ms);
 
   server = new HealthServer({ health: () => ({ healthy: true, reasons: [] }), stats: () => stats, metrics }, pino({ level: "silent" }));

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CrossingMessage } from "../../agent/events/crossing-store.js";
-import type { EvaEvent } from "../../agent/events/event.js";
-import { CrossingStore } from "../../agent/events/crossing-store.js";
+import type { CrossingMessage } from "../../agent/records/crossings.js";
+import type { EvaEvent } from "../../agent/core/event.js";
+import { lineCounts } from "../../agent/records/line-totals.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
@@ -69,7 +69,7 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     expect(new Set(crossings.slice(2).map((c) => c.track_id)).size).toBe(2);
 
     const store = new EventStore(path.join(dir, "eva.db"));
-    expect(new CrossingStore(store).counts("cam", "door")).toEqual({ in: 3, out: 1 });
+    expect(store.inTransaction("counts", (db) => lineCounts(db, "cam", "door"))).toEqual({ in: 3, out: 1 });
     const events = store.queryEvents({ camera: "cam" });
     store.close();
     // the walker who stops and starts three times is one event; the pair are two more
@@ -103,9 +103,12 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-zones/events").filter((x) => x.payload.includes('"end"')).length >= 2, 30_000, "two event ends");
     await closeChecked(sub);
 
-    const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number }>(msgs, "eva/dev-zones/occupancy/cam/floor");
+    const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number; id: string; device: string; revision: number }>(msgs, "eva/dev-zones/occupancy/cam/floor");
     expect(occupancy.map((o) => o.total)).toEqual([0, 1, 2, 1, 0]);
-    expect(occupancy[2]).toEqual({ zone: "floor", camera: "cam", counts: { person: 2 }, total: 2 });
+    expect(occupancy[2]).toMatchObject({ zone: "floor", camera: "cam", counts: { person: 2 }, total: 2, device: "dev-zones" });
+    // each change is its own record (unique id) and a later revision of the zone's state
+    expect(new Set(occupancy.map((o) => o.id)).size).toBe(5);
+    expect(occupancy.map((o) => o.revision)).toEqual([1, 2, 3, 4, 5]);
 
     const alarms = payloads<{ type: string; state: string; zone: string; track_id?: number }>(msgs, "eva/dev-zones/alarms");
     const loitering = alarms.filter((a) => a.type === "loitering");
@@ -120,7 +123,8 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     expect(a.entered_zones).toEqual(["floor"]);
     expect(a.current_zones).toEqual([]);
     // the retained message a late subscriber gets is the last state
-    expect(await retained(broker.url, "eva/dev-zones/occupancy/cam/floor")).toBe(JSON.stringify({ zone: "floor", camera: "cam", counts: {}, total: 0 }));
+    expect(JSON.parse((await retained(broker.url, "eva/dev-zones/occupancy/cam/floor"))!)).toEqual(occupancy.at(-1));
+    expect(occupancy.at(-1)).toMatchObject({ zone: "floor", camera: "cam", counts: {}, total: 0 });
   });
 
   it("stationary: end — a parked object's event ends once, it does not re-trigger while parked, and driving off is a new event", async () => {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";

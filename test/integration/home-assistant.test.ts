@@ -63,7 +63,7 @@ describe("Home Assistant discovery on a running agent", () => {
       const expected = [
         "binary_sensor/walk_connected", "binary_sensor/walk_yard_occupancy", "binary_sensor/walk_yard_person_occupancy",
         "image/walk_snapshot", "sensor/walk_fps", "sensor/walk_inference", "sensor/walk_yard_count", "sensor/walk_yard_person_count",
-        "sensor/walk_gate_in", "sensor/walk_gate_out",
+        "sensor/walk_gate_in", "sensor/walk_gate_out", "sensor/walk_gate_in_today", "sensor/walk_gate_out_today", "sensor/walk_yard_entries_today",
         "binary_sensor/short_connected", "image/short_snapshot", "sensor/short_fps", "sensor/short_inference", "sensor/outbox",
       ].sort();
       await ha.until((m) => expected.every((e) => m.some((x) => x.topic === cfgTopic(e.split("/")[0]!, e.split("/")[1]!) && x.payload)), 20_000, "discovery configs");
@@ -139,8 +139,15 @@ describe("Home Assistant discovery on a running agent", () => {
       await publishOnce(broker.url, `${BASE}/cmd/reload`, JSON.stringify({ request_id: "reload-1" }));
       const reloaded = await replies.until((m) => m.some((x) => x.payload.includes('"reload-1"')), 30_000, "reload reply");
       expect(JSON.parse(reloaded.find((x) => x.payload.includes('"reload-1"'))!.payload)).toMatchObject({ ok: true, result: { result: "applied" } });
-      const gone = ["binary_sensor/walk_yard_occupancy", "binary_sensor/walk_yard_person_occupancy", "sensor/walk_yard_count", "sensor/walk_yard_person_count", "sensor/walk_gate_in", "sensor/walk_gate_out"];
+      const gone = [
+        "binary_sensor/walk_yard_occupancy", "binary_sensor/walk_yard_person_occupancy", "sensor/walk_yard_count", "sensor/walk_yard_person_count", "sensor/walk_gate_in", "sensor/walk_gate_out",
+        "sensor/walk_gate_in_today", "sensor/walk_gate_out_today", "sensor/walk_yard_entries_today",
+      ];
       await ha.until((m) => gone.every((g) => last(m, cfgTopic(g.split("/")[0]!, g.split("/")[1]!))?.payload === ""), 10_000, "removed entities");
+      // the reload ended the line's count interval: its report, retained, is what the "today" sensors read
+      const report = (await retainedMessages(broker.url, `${BASE}/counts/walk/lines/gate`)).get(`${BASE}/counts/walk/lines/gate`)!.toString();
+      expect(numericState(renderTemplate(entity("walk_gate_out_today").value_template, report))).toBeGreaterThanOrEqual(c.counts.out);
+      expect(numericState(renderTemplate(entity("walk_gate_in_today").value_template, report))).toBe(0);
       const after = await retainedMessages(broker.url, `homeassistant/+/${DEV}/+/config`);
       expect([...after.keys()].map((t) => t.split("/").slice(1, 4).filter((_, i) => i !== 1).join("/")).sort()).toEqual(
         [...expected.filter((e) => !gone.includes(e)), "sensor/other_thing"].sort(),

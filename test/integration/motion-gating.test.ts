@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CameraFigures } from "../../agent/controller.js";
-import { CrossingStore } from "../../agent/events/crossing-store.js";
+import { lineCounts } from "../../agent/records/line-totals.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
 import { fileBroker } from "../support/broker.js";
@@ -30,7 +30,7 @@ async function runGated(device: string, clip: string, motion: string) {
   const figures = stopped!.figures.cam!;
   const store = new EventStore(path.join(dir, "eva.db"));
   const events = store.queryEvents({ camera: "cam" });
-  const counts = new CrossingStore(store).counts("cam", "door");
+  const counts = store.inTransaction("counts", (db) => lineCounts(db, "cam", "door"));
   store.close();
   return { figures, events, counts };
 }

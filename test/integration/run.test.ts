@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, logLines, writeTestConfig } from "../support/agent.js";
 import { fileBroker, TestBroker } from "../support/broker.js";

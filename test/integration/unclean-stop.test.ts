@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { EventStore } from "../../agent/events/store.js";
 import { fileBroker } from "../support/broker.js";
 import { agentConfigText, startAgent } from "../support/in-process-agent.js";

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { cameraShapes } from "../../agent/config/camera-shapes.js";
+import { parsedCameraShapes } from "../../agent/config/analytics-schema.js";
 import { drawOverlay } from "../../agent/preview/overlay.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { personPanClip } from "../support/clips.js";
@@ -11,7 +11,7 @@ const W = 640;
 const H = 360;
 
 async function draw(camera: unknown) {
-  const png = await drawOverlay(new Uint8Array(W * H * 3), W, H, cameraShapes(camera));
+  const png = await drawOverlay(new Uint8Array(W * H * 3), W, H, parsedCameraShapes(camera)!);
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
   expect([info.width, info.height]).toEqual([W, H]);
   return (x: number, y: number) => {

@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor, eventPage } from "../../agent/publish/event
 import type { EventMessage } from "../../agent/publish/payload-schemas.js";
 import { buildStats } from "../../agent/publish/stats.js";
 import { classifyTopic } from "../../agent/publish/topics.js";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { asyncApiFile, validateAgainst } from "../support/api-schemas.js";
 
 const event: EvaEvent = {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { EventStore, newEventId } from "../../agent/events/store.js";
 import { deepStreamEncoder } from "../../agent/publish/deepstream.js";
 import { OutboxPublisher } from "../../agent/publish/outbox-publisher.js";

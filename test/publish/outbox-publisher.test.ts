@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connect, type MqttClient } from "mqtt";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { EventStore, newEventId } from "../../agent/events/store.js";
 import type { Outbox } from "../../agent/publish/outbox.js";
 import { OutboxPublisher, type MqttSettings } from "../../agent/publish/outbox-publisher.js";

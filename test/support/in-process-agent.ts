@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { checkConfigText } from "../../agent/config/check.js";
+import { checkConfigText } from "../../agent/check/config-check.js";
 import type { LoadedConfig } from "../../agent/config/load.js";
 import { Agent } from "../../agent/controller.js";
 import { configHead, writeConfigFile } from "./config.js";

@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import type { Box } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
 
 // Road signs drawn here from SVG — independently of the training renderer (scripts/training/signs.py) — so the
 // shipped model is checked on pictures it was not trained to draw.

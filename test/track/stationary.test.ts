@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Box } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
 import { StationaryClassifier } from "../../agent/track/stationary.js";
 import type { Track } from "../../agent/track/tracker.js";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Box, Detection } from "../../agent/detect/detection.js";
+import type { Box } from "../../agent/core/geometry.js";
+import type { Detection } from "../../agent/core/detection.js";
 import { iou, matchByIou } from "../../agent/track/association.js";
 import { BoxKalman } from "../../agent/track/kalman.js";
 import { Tracker } from "../../agent/track/tracker.js";

@@ -29,7 +29,7 @@ interface State {
   occupancy: Array<{ camera: string; zone: string; counts: Record<string, number>; total: number }>;
 }
 
-type Kind = "events" | "crossings" | "signs";
+type Kind = "events" | "crossings" | "signs" | "counts";
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
 const view = new LiveView($<HTMLCanvasElement>("#view"));
@@ -177,7 +177,13 @@ const COLUMNS: Record<Kind, string[]> = {
   events: ["snapshot", "start", "end", "camera", "label", "score", "zones"],
   crossings: ["time", "camera", "line", "direction", "label", "track"],
   signs: ["snapshot", "first seen", "last seen", "camera", "label", "score"],
+  counts: ["interval", "camera", "line / zone", "per class", "total", "today"],
 };
+
+/** `person in 3 out 1, car in 1 out 0` from a count report's per-class figures. */
+function tally(t: Record<string, Record<string, number>>): string {
+  return Object.entries(t).map(([label, f]) => `${label} ${Object.entries(f).map(([k, v]) => `${k} ${v}`).join(" ")}`).join(", ") || "–";
+}
 
 function snapshotCell(url: string | null): HTMLElement {
   if (!url) return el("td", {}, "–");
@@ -195,6 +201,12 @@ function recordRow(k: Kind, r: Record<string, unknown>): HTMLElement {
   if (k === "signs") {
     return el("tr", { "data-id": String(r.id) }, snapshotCell(r.snapshot_url as string | null), td(localTime(r.first_seen as string)), td(localTime(r.last_seen as string)), td(r.camera), td(r.label), score(r.score));
   }
+  if (k === "counts") {
+    const i = r.interval as { start: string; seconds: number };
+    const today = r.today as { totals: Record<string, number> };
+    return el("tr", { "data-id": String(r.id) }, td(`${localTime(i.start)} (${i.seconds / 60} min${r.complete ? "" : ", so far"})`), td(r.camera), td(`${String(r.subject)} ${String(r[r.subject as string])}`),
+      td(tally(r.classes as Record<string, Record<string, number>>)), td(tally({ all: r.totals as Record<string, number> })), td(tally({ all: today.totals })));
+  }
   return el("tr", { "data-id": String(r.id) }, td(localTime(r.time as string)), td(r.camera), td(r.line), td(r.direction), td(r.label), td(r.track_id));
 }
 
@@ -209,7 +221,8 @@ function recordsUrl(): string {
     const v = String(form.get(key) ?? "");
     if (v) q.set(key, new Date(v).toISOString()); // datetime-local is the browser's local time
   }
-  return `/api/${kind}?${q}`;
+  // Count reports are listed through the generic record route; the others keep their own.
+  return kind === "counts" ? `/api/records/counts?${q}` : `/api/${kind}?${q}`;
 }
 
 async function pollRecords(): Promise<void> {

@@ -1,4 +1,14 @@
-import type { Box } from "../detect/detection.js";
+/** Box corners in detect-frame pixels: x1, y1 (top-left), x2, y2 (bottom-right). */
+export type Box = [number, number, number, number];
+
+/** Intersection over union of two boxes (0 when they do not overlap). */
+export function boxIou(a: Box, b: Box): number {
+  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  const inter = w * h;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
 
 /** A point in detect-frame pixels, y pointing down as in the image. */
 export type Point = readonly [number, number];
@@ -84,10 +94,32 @@ export function polygonProblem(poly: Polygon): string | null {
 }
 
 /**
- * Config coordinates are pixels of the detect frame, or fractions of it when every coordinate is within 0–1
- * (so one zone survives a change of detect size).
+ * Config coordinates are pixels of the detect frame, or fractions of it when every coordinate of a shape is
+ * within 0–1 (so one zone survives a change of detect size). The one rule: the loader, the preview, the
+ * console and its shape editor all ask here.
  */
+export function areFractions(values: Iterable<number>): boolean {
+  let any = false;
+  for (const v of values) {
+    if (!(v >= 0 && v <= 1)) return false;
+    any = true;
+  }
+  return any;
+}
+
+/** A shape's points in detect-frame pixels (see areFractions). */
 export function toPixels(points: readonly Point[], width: number, height: number): Point[] {
-  const fractions = points.every(([x, y]) => x >= 0 && x <= 1 && y >= 0 && y <= 1);
-  return fractions ? points.map(([x, y]) => [x * width, y * height] as const) : points.map((p) => [p[0], p[1]] as const);
+  return areFractions(points.flat()) ? points.map(([x, y]) => [x * width, y * height] as const) : points.map((p) => [p[0], p[1]] as const);
+}
+
+/**
+ * The `in` side of a line: walking from its first point to its second, `in` is crossing from the left side to
+ * the right side. Returns the unit normal pointing to the right side in image coordinates (y down).
+ */
+export function inDirection([a, b]: readonly Point[]): Point {
+  const dx = b![0] - a![0];
+  const dy = b![1] - a![1];
+  const len = Math.hypot(dx, dy) || 1;
+  // With y pointing down, the walker's right-hand side is (−dy, dx).
+  return [-dy / len, dx / len];
 }

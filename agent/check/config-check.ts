@@ -2,9 +2,9 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseLabelsFile, parseNamesDict } from "../detect/model-info.js";
 import { readOnnxModel } from "../detect/onnx-model-proto.js";
-import { cameraShapes, shapesOutsideFrame } from "./camera-shapes.js";
-import { regularFileProblem } from "./files.js";
-import { locate, parseConfigLayers, type ConfigProblem, type LoadedConfig } from "./load.js";
+import { parsedCameraShapes, shapesOutsideFrame } from "../config/analytics-schema.js";
+import { regularFileProblem } from "../config/files.js";
+import { locate, parseConfigLayers, type ConfigProblem, type LoadedConfig } from "../config/load.js";
 
 // What the schema cannot know: files the config points at, geometry against the frame size and labels against
 // the model. `eva check-config` and every live reload run this same check, so an edit that check-config
@@ -126,11 +126,12 @@ function unknownLabels(cam: Obj, known: readonly string[], model: string, classi
 }
 
 /**
- * Geometry checks of one camera against its detect frame. The schema's refinements reject self-intersecting or
- * degenerate zones, lines and masks; what needs the frame size (a point outside the frame) is checked here.
+ * Geometry checks of one camera against its detect frame: the schema rejects self-intersecting or degenerate
+ * polygons; what needs the frame size (a point outside the frame) is checked here, once the shapes parse.
  */
 export function cameraGeometryProblems(camera: unknown, width: number, height: number) {
-  return shapesOutsideFrame(cameraShapes(camera), width, height);
+  const shapes = parsedCameraShapes(camera);
+  return shapes ? shapesOutsideFrame(shapes, width, height) : [];
 }
 
 // Reloads check the same model files again and again: a file unchanged in size and mtime is not re-read.

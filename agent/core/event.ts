@@ -1,4 +1,4 @@
-import type { Box } from "../detect/detection.js";
+import type { Box } from "../core/geometry.js";
 
 export type EventChange = "new" | "update" | "end";
 

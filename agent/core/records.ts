@@ -1,0 +1,133 @@
+import type Database from "better-sqlite3";
+import type { z } from "zod";
+
+// A record kind (crossings, occupancy, count reports, …) is declared once, in one module under agent/records:
+// its payload schema and topics, its tables and their migrations, how it is written, counted and listed. The
+// recorder, the AsyncAPI document, /metrics, the console and Home Assistant discovery loop over the registry.
+
+/** What every stored and published record carries, so that any consumer can de-duplicate and order it. */
+export interface RecordEnvelope {
+  /** unique per record (ULID); a message sent again after a reconnect has the same one */
+  id: string;
+  device: string;
+  camera: string;
+}
+
+/** A message announcing a record, queued in the outbox in the same transaction as its rows. */
+export interface RecordMessage {
+  /** suffix after `<prefix>/<device>/` */
+  topic: string;
+  payload: unknown;
+  retain: boolean;
+}
+
+/** One MQTT channel of a kind, for the AsyncAPI document and topic classification. */
+export interface RecordChannel {
+  /** channel id in the document, e.g. `lineCounts` */
+  id: string;
+  /** topic suffix with `{parameters}`, e.g. `lines/{camera}/{line}` */
+  address: string;
+  /** name of the payload schema in the document, e.g. `LineCounts` */
+  schemaName: string;
+  schema: z.ZodType;
+  title: string;
+  description: string;
+  retained?: boolean;
+}
+
+/** One schema step of a kind's own tables. Never edit a released one: add the next. */
+export interface KindMigration {
+  version: number;
+  name: string;
+  up(db: Database.Database): void;
+}
+
+/** Counting hook for /metrics: a counter per kind, its series named by the record. */
+export interface RecordCounter<T> {
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  /** the series this record counts in; null counts nothing */
+  labels(record: T): Record<string, string> | null;
+}
+
+/** Filters of a console or CLI listing. */
+export interface RecordQuery {
+  camera?: string;
+  label?: string;
+  /** ms since epoch, inclusive */
+  sinceMs?: number;
+  /** ms since epoch, exclusive */
+  untilMs?: number;
+  limit: number;
+}
+
+/** Home Assistant discovery entities a kind adds for one camera: [component, object id, config]. */
+export type DiscoveryEntity = readonly [component: "sensor" | "binary_sensor", objectId: string, config: Record<string, unknown>];
+
+/** What a camera's config offers a kind's Home Assistant entities and rules: its named lines and zones. */
+export interface CameraShapeNames {
+  lines: readonly string[];
+  zones: readonly string[];
+  /** labels the camera detects, when its config names them */
+  labels?: readonly string[];
+}
+
+export interface RecordKind<T extends RecordEnvelope = RecordEnvelope, C = never> {
+  /** unique; keys the kind's migrations */
+  name: string;
+  channels: readonly RecordChannel[];
+  migrations: readonly KindMigration[];
+  /**
+   * Writes the record's rows and returns the messages that announce it. Runs inside the recorder's
+   * transaction, so the rows and the outbox entries commit together or not at all.
+   */
+  write(db: Database.Database, record: T): RecordMessage[];
+  counter?: RecordCounter<T>;
+  /** deletes rows older than `beforeMs` (storage.retention.days) that no snapshot keeps; state rows stay */
+  prune?(db: Database.Database, beforeMs: number): void;
+  /** the console's listing, newest first */
+  list?(db: Database.Database, q: RecordQuery): unknown[];
+  /** Home Assistant entities reading this kind's retained topics; `topic` makes a full topic of a suffix */
+  discovery?(camera: string, shapes: CameraShapeNames, topic: (suffix: string) => string): DiscoveryEntity[];
+  /** an `eva <name> --db FILE [--camera C] [--since ISO] [--limit N] [--json]` command listing the stored records */
+  command?: {
+    name: string;
+    /** one line for `eva --help` */
+    help: string;
+    /** oldest first */
+    rows(db: Database.Database, q: RecordQuery): unknown[];
+    /** a row as one line of text */
+    line(row: never): string;
+  };
+  /** a rule per camera that emits this kind's records from the analysed frames; null when the camera has none */
+  rule?(camera: string, config: C): AnalyticsRule<C> | null;
+}
+
+/** A record with the kind that stores and publishes it: what analytics rules emit. */
+export interface Emitted {
+  kind: RecordKind<never, never>;
+  record: object;
+}
+
+/** Pairs a kind with a record of its type (without the envelope, which the recorder stamps). */
+export function emit<T extends RecordEnvelope, C>(kind: RecordKind<T, C>, record: Omit<T, keyof RecordEnvelope> & Partial<RecordEnvelope>): Emitted {
+  return { kind: kind as unknown as RecordKind<never, never>, record };
+}
+
+/** What a rule sees of one analysed frame: confirmed tracks with their zones, and the crossings made. */
+export interface RuleFrame {
+  /** ms since epoch */
+  time: number;
+  tracks: ReadonlyArray<{ id: number; label: string; zones: readonly string[] }>;
+  crossings: ReadonlyArray<{ line: string; direction: "in" | "out"; label: string; track_id: number; time: number }>;
+}
+
+/** A per-camera analytics rule that turns frames into records; reconfigure and endAll may emit the last ones. */
+export interface AnalyticsRule<C = unknown> {
+  observe(frame: RuleFrame): Emitted[];
+  /** the camera's settings changed (a live reload): what the old settings still owed goes out now */
+  reconfigure(config: C, time: number): Emitted[];
+  /** the camera ended or the agent stops */
+  endAll(time: number): Emitted[];
+}

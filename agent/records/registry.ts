@@ -1,0 +1,24 @@
+import type { RecordKind } from "../core/records.js";
+import type { CameraConfig } from "../config/schema.js";
+import { alarms } from "./alarms.js";
+import { counts } from "./counts.js";
+import { crossings } from "./crossings.js";
+import { events } from "./events.js";
+import { lineTotals } from "./line-totals.js";
+import { occupancy } from "./occupancy.js";
+import { sightings } from "./sightings.js";
+
+/**
+ * Every record kind the agent stores and publishes, one line each: the recorder's migrations, the AsyncAPI
+ * document, /metrics, the console, Home Assistant discovery, the CLI and the analytics rules read this list.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own record type
+export const recordKinds: ReadonlyArray<RecordKind<any, CameraConfig>> = [
+  events,
+  crossings,
+  lineTotals,
+  sightings,
+  occupancy,
+  alarms,
+  counts,
+];
