@@ -233,7 +233,7 @@ export class Agent {
       // a store fault shows as NaN for this scrape
     }
     const link = this.uplink.figures();
-    return { cameras, outbox: { depth, dropped: link.dropped, compacted: link.compacted }, dbBytes, mqttConnected: link.connected };
+    return { cameras, outbox: { depth, dropped: link.dropped, compacted: link.compacted }, dbBytes, mqttConnected: link.connected, sinks: link.sinks };
   }
 
   /** What the control-room API sees of the agent. */

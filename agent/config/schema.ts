@@ -5,6 +5,7 @@ import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
 import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 import { tilesSchema } from "./tiles-schema.js";
+import { sinksSchema } from "./sinks-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -206,6 +207,7 @@ export const configSchema = z
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
     homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
+    sinks: reloads("uplink_restart", sinksSchema).default(() => sinksSchema.parse({})).describe("where records go besides MQTT, each with its own place in the outbox"),
   })
   .superRefine((cfg, ctx) => {
     for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });
