@@ -90,9 +90,25 @@ export class OutboxCursors {
     });
   }
 
-  /** Seqs of up to `limit` rows after `afterSeq`, in order: how a sink finds the next row without its payload. */
-  seqsAfter(afterSeq: number, limit: number): number[] {
-    return this.store.inTransaction("outboxSeqs", (db) => statements(db).seqsAfter.all(afterSeq, limit) as number[]);
+  /**
+   * Moves the sink's cursor from `from` over the rows that follow it while each is in `acked`, in one
+   * transaction, deleting what every sink has passed; returns the new cursor. Rows no longer there (removed by
+   * the outbox bound) are not waited for.
+   */
+  advanceOver(sink: string, from: number, acked: ReadonlySet<number>): number {
+    return this.store.inTransaction("advanceOutboxCursor", (db) => {
+      const s = statements(db);
+      let to = from;
+      for (const seq of s.seqsAfter.all(from, acked.size) as number[]) {
+        if (!acked.has(seq)) break;
+        to = seq;
+      }
+      if (to > from) {
+        s.set.run(to, sink, to);
+        deletePassed(s);
+      }
+      return to;
+    });
   }
 
   /** Rows after `afterSeq`: a sink's lag when given its cursor. */

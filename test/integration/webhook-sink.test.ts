@@ -2,6 +2,8 @@ import { appendFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EvaEvent } from "../../agent/events/event.js";
+import { parseConfig } from "../../agent/config/load.js";
+import { ReloadError } from "../../agent/controller.js";
 import { EventStore } from "../../agent/events/store.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { TestBroker, sleep } from "../support/broker.js";
@@ -10,6 +12,7 @@ import { MessageCollector } from "../support/mqtt.js";
 import { freePort } from "../support/ports.js";
 import { sampleValue } from "../support/promtool.js";
 import { WebhookReceiver } from "../support/webhook-receiver.js";
+import { agentConfigText, loadText, startAgent } from "../support/in-process-agent.js";
 
 interface EventMessage {
   type: "new" | "update" | "end";
@@ -125,6 +128,48 @@ sinks:
     } finally {
       kill("SIGKILL");
       kill2("SIGKILL");
+      await sub.close();
+      await receiver.start();
+    }
+  });
+
+  it("a reload adds the webhook (it starts at the end of the outbox), a bad CA file is refused before anything changes, and removing it stops it holding rows back", async () => {
+    const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/alarms");
+    const run = await startAgent(agentConfigText({ brokerUrl: broker.url }));
+    const hook = (extra = "") => agentConfigText({ brokerUrl: broker.url, extraTop: `sinks:\n  webhook: {url: "${receiver.url}", retry_seconds: 0.1, retry_max_seconds: 0.5${extra}}` });
+    const stored = () => {
+      const s = new EventStore(path.join(run.dir, "eva.db"));
+      try {
+        return s.outboxDepth();
+      } finally {
+        s.close();
+      }
+    };
+    const posted = () => receiver.accepted.filter((b) => b.topic === "alarms").map((b) => (b.record as { n: number }).n);
+    const alarmsOnMqtt = () => sub.on("eva/dev-p/alarms").length;
+    try {
+      for (const n of [1, 2, 3]) run.agent.publish("alarms", { n });
+      await sub.until(() => alarmsOnMqtt() >= 3, 10_000, "three alarms on MQTT");
+
+      expect(await run.agent.reload(await loadText(hook(), run.file))).toContain("sinks.webhook");
+      for (const n of [4, 5, 6]) run.agent.publish("alarms", { n });
+      await receiver.until(() => posted().length >= 3, 10_000, "three alarms on the webhook");
+      expect(posted()).toEqual([4, 5, 6]);
+
+      const missingCa = hook(", tls: {ca: /nonexistent/ca.pem}");
+      const err = await run.agent.reload({ config: parseConfig(missingCa, run.file), file: run.file, text: missingCa }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ReloadError);
+      expect((err as ReloadError).problems.map((p) => p.path)).toEqual(["sinks.webhook.tls.ca"]);
+
+      await receiver.stop();
+      for (const n of [7, 8]) run.agent.publish("alarms", { n });
+      await sub.until(() => alarmsOnMqtt() >= 8, 10_000, "MQTT unaffected");
+      await sleep(300);
+      expect(stored(), "rows held for the webhook").toBeGreaterThanOrEqual(2);
+      expect(await run.agent.reload(await loadText(agentConfigText({ brokerUrl: broker.url }), run.file))).toContain("sinks.webhook");
+      await until(() => stored() === 0, 10_000, "rows released once the webhook is gone");
+    } finally {
+      await run.stop();
       await sub.close();
       await receiver.start();
     }

@@ -28,7 +28,7 @@ export interface Sink {
 /** Where a sink's cursor lives (agent/events/outbox-cursors.ts's OutboxCursors satisfies it). */
 export interface CursorStore {
   advance(sink: string, seq: number): void;
-  seqsAfter(afterSeq: number, limit: number): number[];
+  advanceOver(sink: string, from: number, acked: ReadonlySet<number>): number;
   countAfter(afterSeq: number): number;
   deadLetter(sink: string, row: OutboxMessage, reason: string): void;
 }
@@ -78,13 +78,9 @@ export class SinkOutbox implements Outbox {
     if (seq <= this.at || this.acked.has(seq)) return;
     this.acknowledged++;
     this.acked.add(seq);
-    // Rows the outbox bound removed meanwhile are not waited for: only rows still there count.
-    let to = this.at;
-    for (const s of this.cursors.seqsAfter(this.at, this.acked.size)) {
-      if (!this.acked.has(s)) break;
-      to = s;
-    }
-    if (to > this.at) this.moveTo(to);
+    // Persisted first: a store fault leaves the cursor where the database has it, and the rows are sent again.
+    const to = this.cursors.advanceOver(this.sink, this.at, this.acked);
+    if (to > this.at) this.moved(to);
   }
 
   /** For a sink that goes in order: every row up to seq is done (delivered, or not meant for it). */
@@ -104,8 +100,11 @@ export class SinkOutbox implements Outbox {
   }
 
   private moveTo(seq: number): void {
-    // Persisted first: a store fault leaves the cursor where the database has it, and the rows are sent again.
     this.cursors.advance(this.sink, seq);
+    this.moved(seq);
+  }
+
+  private moved(seq: number): void {
     this.at = seq;
     for (const s of this.acked) if (s <= seq) this.acked.delete(s);
   }
