@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -10,7 +12,8 @@ import { EventStore, newEventId } from "../../agent/events/store.js";
 import { MqttSink } from "../../agent/publish/sinks/mqtt.js";
 import { createSinks } from "../../agent/publish/sinks/registry.js";
 import { SinkOutbox, type Sink } from "../../agent/publish/sinks/sink.js";
-import { verdictOf } from "../../agent/publish/sinks/webhook.js";
+import { verdictOf, WebhookSink } from "../../agent/publish/sinks/webhook.js";
+import { freePort } from "../support/ports.js";
 import { TestBroker, sleep } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
 import { WebhookReceiver } from "../support/webhook-receiver.js";
@@ -206,6 +209,55 @@ describe("sinks on the outbox, each with its own cursor (real SQLite, mosquitto 
     expect([408, 429, 500, 502, 503].map(verdictOf)).toEqual(["retry", "retry", "retry", "retry", "retry"]);
     expect([301, 308, 401, 403, 404, 405, 407, 410].map(verdictOf).every((v) => v === "hold")).toBe(true);
     expect([400, 409, 413, 415, 422].map(verdictOf).every((v) => v === "dead_letter")).toBe(true);
+  });
+
+  it("https: a receiver whose certificate chains to tls.ca gets the records; without the CA nothing is passed over", async () => {
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=eva hook CA", "-keyout", "ca.key", "-out", "ca.crt");
+    writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr");
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+    const bodies: Array<{ seq: number }> = [];
+    const server = createHttpsServer({ key: readFileSync(join(dir, "server.key")), cert: readFileSync(join(dir, "server.crt")) }, (req, res) => {
+      let text = "";
+      req.on("data", (d: Buffer) => (text += d.toString()));
+      req.on("end", () => {
+        bodies.push(JSON.parse(text) as { seq: number });
+        res.end("ok");
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    const log = pino({ level: "debug" }, { write: (line: string) => void logLines.push(line) });
+    const cursors = new OutboxCursors(store);
+    const make = (ca?: string) =>
+      new WebhookSink({
+        config: { url: `https://127.0.0.1:${port}/hook`, headers: {}, topics: ["events"], timeout_seconds: 5, retry_seconds: 0.05, retry_max_seconds: 0.2, ...(ca ? { tls: { ca, reject_unauthorized: true } } : {}) },
+        deviceId: DEVICE,
+        outbox: new SinkOutbox("webhook", store, cursors, cursors.activate(["webhook"]).webhook!),
+        log,
+      });
+    try {
+      const untrusted = make();
+      sinks = [untrusted];
+      untrusted.start();
+      record(2);
+      await until(() => untrusted.figures().errors >= 2, 5000, "refused certificates");
+      expect(bodies).toEqual([]);
+      expect(untrusted.figures().lag).toBe(4);
+      expect(logLines.some((l) => l.includes("webhook receiver unreachable") && /certificate/i.test(l))).toBe(true);
+      await untrusted.stop(0);
+
+      const trusted = make(join(dir, "ca.crt"));
+      sinks = [trusted];
+      trusted.start();
+      await until(() => bodies.length === 2, 5000, "both records over https");
+      await until(() => trusted.figures().lag === 0, 5000, "past the statuses too");
+      expect(trusted.figures()).toMatchObject({ up: true, delivered: 2 });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it("MQTT through its cursor: a broker restart while recording loses and reorders nothing", async () => {
