@@ -25,6 +25,8 @@ export type ReloadEffect =
   | "model_reload"
   /** the MQTT link (publisher, outbox bound, control-room API) reconnects */
   | "uplink_restart"
+  /** the sinks besides MQTT start again on their cursors; MQTT keeps its connection */
+  | "sinks_restart"
   /** the device id: the link reconnects and every camera's events carry the new id */
   | "device_rename"
   /** the database reopens at the new file, undelivered messages move with it, every camera restarts */
@@ -207,7 +209,7 @@ export const configSchema = z
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
     homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
-    sinks: reloads("uplink_restart", sinksSchema).default(() => sinksSchema.parse({})).describe("where records go besides MQTT, each with its own place in the outbox"),
+    sinks: reloads("sinks_restart", sinksSchema).default(() => sinksSchema.parse({})).describe("where records go besides MQTT, each with its own place in the outbox"),
   })
   .superRefine((cfg, ctx) => {
     for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });

@@ -100,7 +100,8 @@ export class Uplink {
    */
   async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
     // Home Assistant's entities follow every edit (zones, lines and cameras are edited live).
-    if (!plan.mqtt && !plan.storage) return { commit: async () => this.homeAssistant.update(next.config), abort: async () => {} };
+    if (!plan.mqtt && !plan.storage && !plan.sinks) return { commit: async () => this.homeAssistant.update(next.config), abort: async () => {} };
+    if (!plan.mqtt && !plan.storage) return this.prepareSinks(next);
     const problems = [...(await brokerProblems(next)), ...(await sinkProblems(next))];
     if (problems.length) throw new ReloadError(problems);
     return {
@@ -114,6 +115,38 @@ export class Uplink {
           this.link = this.connect(next.config);
         } catch (err) {
           this.deps.log.error({ err: (err as Error).message }, "MQTT publisher could not start");
+        }
+      },
+      abort: async () => {},
+    };
+  }
+
+  /** An edit of the sinks besides MQTT: those stop and start again on their cursors; MQTT keeps its connection. */
+  private async prepareSinks(next: LoadedConfig): Promise<PreparedChange> {
+    const problems = await sinkProblems(next);
+    if (problems.length) throw new ReloadError(problems);
+    const others = (s: Sink) => !(s instanceof MqttSink);
+    return {
+      release: async () => {
+        const sinks = this.link?.sinks;
+        if (!sinks) return;
+        const old = sinks.filter(others);
+        // The same array: the control-room API reads its figures from it.
+        sinks.splice(0, sinks.length, ...sinks.filter((s) => !others(s)));
+        await Promise.all(old.map((s) => s.stop(2000)));
+      },
+      commit: async () => {
+        this.homeAssistant.update(next.config);
+        const link = this.link;
+        if (!link) return;
+        const store = this.deps.persistence.store;
+        try {
+          for (const s of createSinks(next.config, { rows: store, cursors: new OutboxCursors(store) }, this.deps.log, (name) => name !== "mqtt")) {
+            s.start();
+            link.sinks.push(s);
+          }
+        } catch (err) {
+          this.deps.log.error({ err: (err as Error).message }, "a sink could not start");
         }
       },
       abort: async () => {},

@@ -133,8 +133,9 @@ sinks:
     }
   });
 
-  it("a reload adds the webhook (it starts at the end of the outbox), a bad CA file is refused before anything changes, and removing it stops it holding rows back", async () => {
-    const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/alarms");
+  it("a reload adds the webhook (it starts at the end of the outbox) without reconnecting MQTT, a bad CA file is refused before anything changes, and removing it stops it holding rows back", async () => {
+    const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/#");
+    const onlines = () => sub.on("eva/dev-p/status").filter((m) => m.payload === "online").length;
     const run = await startAgent(agentConfigText({ brokerUrl: broker.url }));
     const hook = (extra = "") => agentConfigText({ brokerUrl: broker.url, extraTop: `sinks:\n  webhook: {url: "${receiver.url}", retry_seconds: 0.1, retry_max_seconds: 0.5${extra}}` });
     const stored = () => {
@@ -150,6 +151,8 @@ sinks:
     try {
       for (const n of [1, 2, 3]) run.agent.publish("alarms", { n });
       await sub.until(() => alarmsOnMqtt() >= 3, 10_000, "three alarms on MQTT");
+      const connections = onlines();
+      expect(connections).toBe(1);
 
       expect(await run.agent.reload(await loadText(hook(), run.file))).toContain("sinks.webhook");
       for (const n of [4, 5, 6]) run.agent.publish("alarms", { n });
@@ -168,6 +171,7 @@ sinks:
       expect(stored(), "rows held for the webhook").toBeGreaterThanOrEqual(2);
       expect(await run.agent.reload(await loadText(agentConfigText({ brokerUrl: broker.url }), run.file))).toContain("sinks.webhook");
       await until(() => stored() === 0, 10_000, "rows released once the webhook is gone");
+      expect(onlines(), "MQTT kept its connection through the sinks' reloads").toBe(connections);
     } finally {
       await run.stop();
       await sub.close();

@@ -40,13 +40,14 @@ export interface SinkStore {
 }
 
 /**
- * The sinks the config turns on, each on its own view of the outbox, built stopped. Their cursors become the
- * configured set: a sink no longer configured stops holding rows back, a new one starts at the outbox's end.
+ * The sinks the config turns on, each on its own view of the outbox, built stopped (only those `build` picks:
+ * a reload of the other sinks keeps MQTT's). Their cursors become the configured set: a sink no longer
+ * configured stops holding rows back, a new one starts at the outbox's end.
  */
-export function createSinks(cfg: Config, store: SinkStore, log: Logger): Sink[] {
+export function createSinks(cfg: Config, store: SinkStore, log: Logger, build: (name: string) => boolean = () => true): Sink[] {
   const kinds = sinkKinds.filter((k) => k.enabled(cfg));
   const cursors = store.cursors.activate(kinds.map((k) => k.name));
-  return kinds.map((k) => k.create(new SinkOutbox(k.name, store.rows, store.cursors, cursors[k.name]!), cfg, log));
+  return kinds.filter((k) => build(k.name)).map((k) => k.create(new SinkOutbox(k.name, store.rows, store.cursors, cursors[k.name]!), cfg, log));
 }
 
 /** What in the next config would keep a sink from starting. */
