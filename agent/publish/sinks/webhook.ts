@@ -182,17 +182,26 @@ export class WebhookSink implements Sink {
         continue;
       }
       let skipped = 0;
+      let fault = false;
       for (const row of rows) {
         if (this.stopping) break;
         if (!this.wants(row.topic)) {
           skipped = row.seq;
           continue;
         }
-        if (skipped && !this.pass(skipped)) break;
+        if (skipped && !this.pass(skipped)) {
+          fault = true;
+          break;
+        }
         skipped = 0;
-        if (!(await this.deliver(row))) break;
+        if (!(await this.deliver(row))) {
+          fault = !this.stopping;
+          break;
+        }
       }
-      if (skipped) this.pass(skipped);
+      if (skipped && !this.pass(skipped)) fault = true;
+      // A store that cannot take the cursor now: the same rows come again, after a pause, not in a tight loop.
+      if (fault) await this.sleep(this.pollMs, true);
     }
   }
 
