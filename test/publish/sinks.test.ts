@@ -140,6 +140,7 @@ describe("sinks on the outbox, each with its own cursor (real SQLite, mosquitto 
     start();
     const ids = record(5);
     await receiver.until(() => webhookIds().length === 5, 10_000, "first events");
+    await until(() => sink("webhook").figures().lag === 0, 5000, "the webhook past the first rows");
     await receiver.stop();
     ids.push(...record(30));
     await collector.until(() => mqttIds(collector!).length === 35, 10_000, "MQTT unaffected by the webhook outage");
@@ -164,6 +165,7 @@ describe("sinks on the outbox, each with its own cursor (real SQLite, mosquitto 
     start();
     const ids = record(5);
     await collector.until(() => mqttIds(collector!).length === 5, 10_000, "first events on MQTT");
+    await until(() => sink("mqtt").figures().lag === 0, 5000, "MQTT past the first rows");
     await broker.stop();
     ids.push(...record(30));
     await receiver.until(() => webhookIds().length === 35, 10_000, "the webhook unaffected by the broker outage");
