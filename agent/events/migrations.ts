@@ -100,7 +100,7 @@ export const migrations: readonly Migration[] = [
         CREATE TABLE outbox_cursors (
           sink TEXT PRIMARY KEY,
           seq  INTEGER NOT NULL
-        );
+        ) WITHOUT ROWID;
         INSERT INTO outbox_cursors (sink, seq) VALUES ('mqtt', 0);
 
         -- Records a sink's receiver refused for good (an HTTP 400 for its body): kept, newest 1000, for an
