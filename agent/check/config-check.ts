@@ -79,6 +79,11 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
     const why = await regularFileProblem(tls[key] as string, "TLS file");
     if (why) add(["mqtt", "tls", key], why);
   }
+  const webhookCa = obj(obj(obj(root.sinks)?.webhook)?.tls)?.ca;
+  if (typeof webhookCa === "string") {
+    const why = await regularFileProblem(webhookCa, "TLS file");
+    if (why) add(["sinks", "webhook", "tls", "ca"], why);
+  }
 
   for (const [name, c] of Object.entries(obj(root.cameras) ?? {})) {
     const cam = obj(c);

@@ -26,6 +26,8 @@ export interface ReloadPlan {
   };
   /** broker settings or the device id changed: reconnect the uplink */
   mqtt: boolean;
+  /** a sink besides MQTT changed, was added or removed: restart those sinks only */
+  sinks: boolean;
   /** the database file moved: reopen the store there (every camera restarts its events stage) */
   storage: boolean;
   /** retention or the snapshot folder changed: applied in place on the same database */
@@ -84,6 +86,7 @@ export function planReload(prev: Config, next: Config): ReloadPlan {
     cameras: { added: [], removed: [], restarted: [], updated: [] },
     models: { load: [], close: [] },
     mqtt: any("uplink_restart") || renamed,
+    sinks: any("sinks_restart"),
     storage,
     storageLive: any("storage_live"),
     health: any("health_restart"),

@@ -61,6 +61,7 @@ const ON_EDIT: Record<ReloadEffect, string> = {
   camera_restart: "restarts the camera",
   model_reload: "reloads the model",
   uplink_restart: "reconnects MQTT",
+  sinks_restart: "restarts the sink",
   device_rename: "reconnects MQTT",
   database_move: "moves the database",
   storage_live: "live",

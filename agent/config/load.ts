@@ -238,6 +238,8 @@ function resolvePaths(cfg: Config, dir: string): Config {
   if (tensorrt?.engine_cache !== undefined) tensorrt.engine_cache = abs(tensorrt.engine_cache);
   const tls = obj(obj(cfg.mqtt)?.tls);
   if (tls) for (const k of ["ca", "cert", "key"]) if (tls[k]) tls[k] = abs(tls[k]);
+  const webhookTls = obj(obj(obj(cfg.sinks)?.webhook)?.tls);
+  if (webhookTls?.ca) webhookTls.ca = abs(webhookTls.ca);
   for (const c of Object.values(obj(cfg.cameras) ?? {})) {
     const cam = obj(c);
     // A source with a scheme (rtsp://, http://) or a device stays as written; a relative file path is the config's.

@@ -6,6 +6,7 @@ import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
 import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 import { tilesSchema } from "./tiles-schema.js";
+import { sinksSchema } from "./sinks-schema.js";
 
 // One source of truth for the config: the loader validates against it, `scripts/gen-config-docs` turns it into
 // config/eva.schema.json and the key table in config/README.md. Every object is strict: an unknown key is a
@@ -25,6 +26,8 @@ export type ReloadEffect =
   | "model_reload"
   /** the MQTT link (publisher, outbox bound, control-room API) reconnects */
   | "uplink_restart"
+  /** the sinks besides MQTT start again on their cursors; MQTT keeps its connection */
+  | "sinks_restart"
   /** the device id: the link reconnects and every camera's events carry the new id */
   | "device_rename"
   /** the database reopens at the new file, undelivered messages move with it, every camera restarts */
@@ -207,6 +210,7 @@ export const configSchema = z
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
     homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
+    sinks: reloads("sinks_restart", sinksSchema).default(() => sinksSchema.parse({})).describe("where records go besides MQTT, each with its own place in the outbox"),
   })
   .superRefine((cfg, ctx) => {
     for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });

@@ -90,6 +90,34 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: "outbox sink cursors",
+    up(db) {
+      db.exec(`
+        -- How far each sink has got through the outbox: every row with seq <= its cursor is delivered (or not
+        -- meant for it). A row is deleted once every configured sink's cursor has passed it. The MQTT sink starts
+        -- at 0, so what an older agent left undelivered still goes out.
+        CREATE TABLE outbox_cursors (
+          sink TEXT PRIMARY KEY,
+          seq  INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO outbox_cursors (sink, seq) VALUES ('mqtt', 0);
+
+        -- Records a sink's receiver refused for good (an HTTP 400 for its body): kept, newest 1000, for an
+        -- installer to look at, instead of blocking every later record.
+        CREATE TABLE outbox_dead_letters (
+          id       INTEGER PRIMARY KEY AUTOINCREMENT,
+          sink     TEXT NOT NULL,
+          seq      INTEGER NOT NULL,
+          topic    TEXT NOT NULL,
+          payload  TEXT NOT NULL,
+          reason   TEXT NOT NULL,
+          time_ms  INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 /**

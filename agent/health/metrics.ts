@@ -25,6 +25,8 @@ export interface MetricsSnapshot {
   outbox: { depth: number | null; dropped: number; compacted: number };
   dbBytes: number | null;
   mqttConnected: boolean;
+  /** per sink (mqtt, webhook): each reads the outbox with its own cursor */
+  sinks?: Record<string, { lag: number | null; up: boolean; delivered: number; errors: number; dead_lettered: number }>;
 }
 
 /** Detector round trips from 1 ms (a tiny model on a GPU) to 2 s (a big one on a busy CPU). */
@@ -92,6 +94,26 @@ export class AgentMetrics {
     single("counter", "eva_outbox_compacted_total", "Superseded event updates removed by the outbox bound", (s) => s.outbox.compacted);
     single("gauge", "eva_db_size_bytes", "SQLite database size including its write-ahead log", (s) => s.dbBytes);
     single("gauge", "eva_mqtt_connected", "1 while the MQTT broker connection is up", (s) => (s.mqttConnected ? 1 : 0));
+
+    type SinkSnap = NonNullable<MetricsSnapshot["sinks"]>[string];
+    const perSink = (kind: "counter" | "gauge", name: string, help: string, pick: (f: SinkSnap) => number | null) => {
+      const collect = function (this: Counter<"sink"> | Gauge<"sink">): void {
+        this.reset();
+        for (const [sink, f] of Object.entries(snap().sinks ?? {})) {
+          const v = pick(f);
+          if (this instanceof Counter) this.inc({ sink }, v ?? 0);
+          else (this as Gauge<"sink">).set({ sink }, v ?? Number.NaN);
+        }
+      };
+      return kind === "counter"
+        ? new Counter({ name, help, labelNames: ["sink"], registers: [r], collect: collect as () => void })
+        : new Gauge({ name, help, labelNames: ["sink"], registers: [r], collect: collect as () => void });
+    };
+    perSink("gauge", "eva_sink_lag_messages", "Outbox messages a sink has not had yet (its own cursor; one sink down holds back no other)", (f) => f.lag);
+    perSink("gauge", "eva_sink_up", "1 while a sink's receiver takes messages (MQTT connected, webhook answering 2xx)", (f) => (f.up ? 1 : 0));
+    perSink("counter", "eva_sink_delivered_total", "Messages a sink's receiver acknowledged", (f) => f.delivered);
+    perSink("counter", "eva_sink_errors_total", "Failed webhook requests, each retried", (f) => f.errors);
+    perSink("counter", "eva_sink_dead_lettered_total", "Records a sink's receiver refused for good, kept in outbox_dead_letters", (f) => f.dead_lettered);
   }
 
   /** One frame's detector round trip, in milliseconds as the detector reports it. */

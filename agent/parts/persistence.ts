@@ -10,6 +10,7 @@ import { Retention } from "../events/retention.js";
 import { SnapshotWriter } from "../events/snapshot.js";
 import { HeldWrites } from "../events/held-writes.js";
 import { Recorder, type Unstamped } from "../events/recorder.js";
+import { moveOutbox as moveOutboxRows } from "../events/outbox-cursors.js";
 import { EventStore, type EventQuery, type EventStoreOptions } from "../events/store.js";
 import type { RecordEnvelope, RecordKind, RecordMessage } from "../core/records.js";
 import { ReloadError, unchanged, type PreparedChange } from "./part.js";
@@ -182,13 +183,6 @@ function sameFile(a: string, b: string): boolean {
 
 /** Messages not yet delivered follow the database to its new place, in order, so a storage move loses none. */
 function moveOutbox(from: EventStore, to: EventStore, log: Logger): void {
-  let moved = 0;
-  for (let rows = from.peekOutbox(0, 500); rows.length; rows = from.peekOutbox(0, 500)) {
-    for (const row of rows) {
-      to.enqueue(row.topic, row.payload, { qos: row.qos, retain: row.retain });
-      from.deleteOutbox(row.seq);
-      moved++;
-    }
-  }
+  const moved = moveOutboxRows(from, to);
   if (moved) log.info({ messages: moved }, "undelivered messages moved to the new database");
 }

@@ -11,12 +11,15 @@ import type { EvaEvent, EventChange } from "../core/event.js";
 import { newEventId } from "../core/ulid.js";
 import type { AlarmBook, AlarmKey } from "../publish/alarm-book.js";
 import { ControlRoomApi, type ControlledAgent, type ControlRoomOptions } from "../publish/control-room.js";
-import { deepStreamEncoder } from "../publish/deepstream.js";
 import { HomeAssistantDiscovery } from "../publish/home-assistant.js";
 import { agentVersion } from "../health/version.js";
 import { OutboxBound } from "../publish/outbox-bound.js";
-import { OutboxPublisher } from "../publish/outbox-publisher.js";
+import type { OutboxPublisher } from "../publish/outbox-publisher.js";
 import type { StatsPayload } from "../publish/payload-schemas.js";
+import { MqttSink } from "../publish/sinks/mqtt.js";
+import { createSinks, sinkProblems } from "../publish/sinks/registry.js";
+import type { Sink, SinkFigures } from "../publish/sinks/sink.js";
+import { OutboxCursors } from "../events/outbox-cursors.js";
 import { ReloadError, type PreparedChange } from "./part.js";
 import type { Persistence } from "./persistence.js";
 
@@ -32,6 +35,8 @@ export interface UplinkDeps {
 
 /** A running connection to the control room: the publisher, the outbox bound and the API riding on them. */
 interface Link {
+  /** every configured sink, MQTT's among them */
+  sinks: Sink[];
   publisher: OutboxPublisher;
   bound: OutboxBound;
   api: ControlRoomApi;
@@ -52,19 +57,19 @@ export class Uplink {
     this.homeAssistant = new HomeAssistantDiscovery({ log: deps.log, version: agentVersion() });
   }
 
-  /** For /metrics: the outbox bound's drops and whether the broker connection is up. */
-  figures(): { dropped: number; compacted: number; connected: boolean } {
+  /** For /metrics: the outbox bound's drops, whether the broker connection is up, each sink's figures. */
+  figures(): { dropped: number; compacted: number; connected: boolean; sinks: Record<string, SinkFigures> } {
     const l = this.link;
-    return { dropped: l?.bound.dropped ?? 0, compacted: l?.bound.compacted ?? 0, connected: l?.publisher.connected ?? false };
+    return { dropped: l?.bound.dropped ?? 0, compacted: l?.bound.compacted ?? 0, connected: l?.publisher.connected ?? false, sinks: sinkFigures(l?.sinks ?? []) };
   }
 
   start(cfg: Config): void {
     this.link = this.connect(cfg);
   }
 
-  /** Wakes the publisher after something was queued. */
+  /** Wakes every sink after something was queued. */
   notify(): void {
-    this.link?.publisher.notify();
+    for (const s of this.link?.sinks ?? []) s.notify();
   }
 
   /** The newest stats (for /metrics); while a reload swaps the link, the old link's last figures. */
@@ -97,8 +102,9 @@ export class Uplink {
    */
   async prepare(next: LoadedConfig, plan: ReloadPlan): Promise<PreparedChange> {
     // Home Assistant's entities follow every edit (zones, lines and cameras are edited live).
-    if (!plan.mqtt && !plan.storage) return { commit: async () => this.homeAssistant.update(next.config), abort: async () => {} };
-    const problems = await brokerProblems(next);
+    if (!plan.mqtt && !plan.storage && !plan.sinks) return { commit: async () => this.homeAssistant.update(next.config), abort: async () => {} };
+    if (!plan.mqtt && !plan.storage) return this.prepareSinks(next);
+    const problems = [...(await brokerProblems(next)), ...(await sinkProblems(next))];
     if (problems.length) throw new ReloadError(problems);
     return {
       release: async () => {
@@ -117,6 +123,38 @@ export class Uplink {
     };
   }
 
+  /** An edit of the sinks besides MQTT: those stop and start again on their cursors; MQTT keeps its connection. */
+  private async prepareSinks(next: LoadedConfig): Promise<PreparedChange> {
+    const problems = await sinkProblems(next);
+    if (problems.length) throw new ReloadError(problems);
+    const others = (s: Sink) => !(s instanceof MqttSink);
+    return {
+      release: async () => {
+        const sinks = this.link?.sinks;
+        if (!sinks) return;
+        const old = sinks.filter(others);
+        // The same array: the control-room API reads its figures from it.
+        sinks.splice(0, sinks.length, ...sinks.filter((s) => !others(s)));
+        await Promise.all(old.map((s) => s.stop(2000)));
+      },
+      commit: async () => {
+        this.homeAssistant.update(next.config);
+        const link = this.link;
+        if (!link) return;
+        const store = this.deps.persistence.store;
+        try {
+          for (const s of createSinks(next.config, { rows: store, cursors: new OutboxCursors(store) }, this.deps.log, (name) => name !== "mqtt")) {
+            s.start();
+            link.sinks.push(s);
+          }
+        } catch (err) {
+          this.deps.log.error({ err: (err as Error).message }, "a sink could not start");
+        }
+      },
+      abort: async () => {},
+    };
+  }
+
   async stop(flushTimeoutMs: number): Promise<void> {
     const old = this.link;
     this.link = null;
@@ -126,13 +164,8 @@ export class Uplink {
   private connect(cfg: Config): Link {
     const { persistence, agent, log } = this.deps;
     const store = persistence.store;
-    const publisher = new OutboxPublisher({
-      mqtt: cfg.mqtt,
-      deviceId: cfg.device.id,
-      outbox: store,
-      log,
-      ...(cfg.mqtt.payload_format === "deepstream" ? { encode: deepStreamEncoder({ deviceName: cfg.device.name }) } : {}),
-    });
+    const sinks = createSinks(cfg, { rows: store, cursors: new OutboxCursors(store) }, log);
+    const publisher = sinks.find((s): s is MqttSink => s instanceof MqttSink)!.publisher;
     const bound = new OutboxBound(store, { maxRows: cfg.mqtt.outbox.max_rows, maxAgeMs: cfg.mqtt.outbox.max_age_hours * 3_600_000 }, log);
     bound.start();
     const api = new ControlRoomApi({
@@ -149,28 +182,33 @@ export class Uplink {
       device: cfg.device.id,
       record: this.deps.record,
       alarms: this.deps.alarms,
-      outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted }),
+      outboxDrops: () => ({ dropped: bound.dropped, compacted: bound.compacted, sinks: sinkFigures(sinks) }),
     });
     api.start();
     this.homeAssistant.attach(publisher);
     this.homeAssistant.update(cfg);
+    const started: Sink[] = [];
     try {
-      publisher.start();
+      for (const s of sinks) {
+        s.start();
+        started.push(s);
+      }
     } catch (err) {
       api.stop();
       bound.stop();
+      void Promise.all(started.map((s) => s.stop(0)));
       throw err;
     }
     // A link started by a reload tells the control room where the running cameras stand.
     for (const s of agent.cameraStatuses()) api.onCameraStatus(s);
     this.lastApi = api;
-    return { publisher, bound, api };
+    return { sinks, publisher, bound, api };
   }
 
   private async disconnect(link: Link, flushTimeoutMs: number): Promise<void> {
     link.api.stop();
     link.bound.stop();
-    await link.publisher.stop({ flushTimeoutMs });
+    await Promise.all(link.sinks.map((s) => s.stop(flushTimeoutMs)));
   }
 }
 
@@ -187,6 +225,10 @@ export async function brokerProblems(next: LoadedConfig): Promise<ConfigProblem[
     if (bad) add(["mqtt", "tls", key], bad);
   }
   return problems;
+}
+
+function sinkFigures(sinks: readonly Sink[]): Record<string, SinkFigures> {
+  return Object.fromEntries(sinks.map((s) => [s.name, s.figures()]));
 }
 
 function alarmReason(a: ZoneAlarm | SignAlarm): string {

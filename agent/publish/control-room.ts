@@ -8,6 +8,7 @@ import { CommandChannel } from "./command-channel.js";
 import type { CommandOutcome, CommandTarget } from "./commands.js";
 import { decodeCursor, eventPage } from "./event-pages.js";
 import type { OutboxPublisher } from "./outbox-publisher.js";
+import type { SinkFigures } from "./sinks/sink.js";
 import type { AlarmPayload, CameraStatusPayload, CommandParams, StatsPayload } from "./payload-schemas.js";
 import { buildStats, type CameraCounts, type CameraStatsInput } from "./stats.js";
 import { cameraStatusTopic, snapshotTopic, STATS } from "./topics.js";
@@ -50,8 +51,8 @@ export interface ControlRoomOptions {
   record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: T): void;
   /** the raised alarms; kept by the caller so that they outlive this API (a reload that reconnects rebuilds it) */
   alarms?: AlarmBook;
-  /** outbox bound figures, when a bound is running */
-  outboxDrops?: () => { dropped: number; compacted: number };
+  /** outbox bound figures, when a bound is running, and each sink's */
+  outboxDrops?: () => { dropped: number; compacted: number; sinks?: Record<string, SinkFigures> };
 }
 
 /**

@@ -82,6 +82,19 @@ export const statsSchema = z
       depth: z.number().int().min(0).nullable(),
       dropped: z.number().int().min(0).describe("messages dropped by the outbox bound since start"),
       compacted: z.number().int().min(0).describe("superseded event updates removed by the outbox bound since start"),
+      sinks: z
+        .record(
+          z.string(),
+          z.looseObject({
+            lag: z.number().int().min(0).nullable().describe("outbox messages this sink has not had yet"),
+            up: z.boolean().describe("MQTT: connected; webhook: its last request was answered 2xx"),
+            delivered: z.number().int().min(0).describe("messages its receiver acknowledged since start"),
+            errors: z.number().int().min(0).describe("failed webhook requests since start, each retried (MQTT: 0)"),
+            dead_lettered: z.number().int().min(0).describe("records its receiver refused for good, kept in outbox_dead_letters"),
+          }),
+        )
+        .optional()
+        .describe("per sink (mqtt, webhook), each reading the outbox with its own cursor"),
     }),
     db_bytes: z.number().int().min(0).nullable(),
     cpu_percent: z.number().min(0).describe("agent process CPU over the last interval, 100 = one core"),

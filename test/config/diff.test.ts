@@ -28,6 +28,7 @@ describe("reload plan: what a config edit means for the running agent", () => {
       cameras: { added: [], removed: [], restarted: [], updated: [] },
       models: { load: [], close: [] },
       mqtt: false,
+      sinks: false,
       storage: false,
       storageLive: false,
       health: false,

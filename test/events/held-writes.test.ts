@@ -5,6 +5,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../../agent/config/schema.js";
 import type { EvaEvent } from "../../agent/core/event.js";
+import { EventStore } from "../../agent/events/store.js";
 import { Persistence } from "../../agent/parts/persistence.js";
 import { counts } from "../../agent/records/counts.js";
 import { crossings } from "../../agent/records/crossings.js";
@@ -19,7 +20,11 @@ const ev = (i: number): EvaEvent => ({
 
 function persistence(maxHeld = 20_000) {
   const dir = mkdtempSync(path.join(tmpdir(), "eva-full-"));
-  const p = new Persistence(pino({ level: "silent" }), { maxBytes: 160 * 1024 }, maxHeld);
+  // 36 KiB for data beyond what the schema itself takes, whatever migrations add to it
+  const probe = new EventStore(path.join(dir, "probe.db"));
+  const schemaBytes = probe.inTransaction("probe", (db) => (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number));
+  probe.close();
+  const p = new Persistence(pino({ level: "silent" }), { maxBytes: schemaBytes + 36 * 1024 }, maxHeld);
   p.start({ storage: { db: path.join(dir, "eva.db"), snapshots: path.join(dir, "snaps") } } as Config);
   return p;
 }

@@ -117,7 +117,11 @@ describe("EventStore", () => {
   });
 
   it("reports a full disk as a StoreError and keeps what was stored", () => {
-    const s = new EventStore(file, { maxBytes: 128 * 1024 });
+    // 64 KiB for data beyond what the schema itself takes, whatever migrations add to it
+    const probe = new EventStore(`${file}.probe`);
+    const schemaBytes = probe.inTransaction("probe", (db) => (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number));
+    probe.close();
+    const s = new EventStore(file, { maxBytes: schemaBytes + 64 * 1024 });
     let caught: unknown;
     let stored = 0;
     try {

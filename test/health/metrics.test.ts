@@ -24,6 +24,10 @@ it("/metrics follows Prometheus' conventions (promtool check metrics): counters,
     outbox: { depth: 7, dropped: 2, compacted: 3 },
     dbBytes: 8192,
     mqttConnected: true,
+    sinks: {
+      mqtt: { lag: 0, up: true, delivered: 40, errors: 0, dead_lettered: 0 },
+      webhook: { lag: 12, up: false, delivered: 28, errors: 5, dead_lettered: 1 },
+    },
   };
   const metrics = new AgentMetrics(() => snapshot);
   metrics.declareLines("gate", ["door"], ["person"]);
@@ -58,6 +62,12 @@ it("/metrics follows Prometheus' conventions (promtool check metrics): counters,
   expect(sampleValue(text, "eva_outbox_dropped_total")).toBe(2);
   expect(sampleValue(text, "eva_db_size_bytes")).toBe(8192);
   expect(sampleValue(text, "eva_mqtt_connected")).toBe(1);
+  expect(sampleValue(text, "eva_sink_lag_messages", { sink: "webhook" })).toBe(12);
+  expect(sampleValue(text, "eva_sink_lag_messages", { sink: "mqtt" })).toBe(0);
+  expect(sampleValue(text, "eva_sink_up", { sink: "webhook" })).toBe(0);
+  expect(sampleValue(text, "eva_sink_delivered_total", { sink: "mqtt" })).toBe(40);
+  expect(sampleValue(text, "eva_sink_errors_total", { sink: "webhook" })).toBe(5);
+  expect(sampleValue(text, "eva_sink_dead_lettered_total", { sink: "webhook" })).toBe(1);
   // inference as a histogram in seconds: 3 and 4 ms fall in the 5 ms bucket, all four in +Inf
   expect(text).toMatch(/# TYPE eva_inference_duration_seconds histogram/);
   expect(sampleValue(text, "eva_inference_duration_seconds_bucket", { camera: "gate", le: "0.005" })).toBe(2);
