@@ -2,9 +2,6 @@ import { z } from "zod";
 
 // Where records go besides MQTT (agent/publish/sinks): each sink reads the outbox with its own cursor.
 
-/** The record topics: what a receiver of records wants, not the retained state (camera status, occupancy, line totals). */
-export const RECORD_TOPICS = ["events", "crossings", "signs", "alarms", "counts"] as const;
-
 /** Why a webhook URL cannot be used, or null when it can. */
 export function webhookUrlProblem(url: string): string | null {
   let u: URL;
@@ -39,8 +36,8 @@ export const webhookSinkSchema = z.strictObject({
   topics: z
     .array(z.string().min(1).regex(/^(?:[^#]*\/)?#$|^[^#]*$/, "'#' only as the whole last level"))
     .min(1)
-    .default([...RECORD_TOPICS])
-    .describe("outbox topics sent (MQTT filters on the suffix after <prefix>/<device>/, + and # allowed); others are skipped"),
+    .optional()
+    .describe("outbox topics sent (MQTT filters on the suffix after <prefix>/<device>/, + and # allowed); others are skipped. Default: every record kind's own topic (events, crossings, signs, alarms, counts), not the retained state"),
   timeout_seconds: z.number().min(0.1).max(300).default(10).describe("a request with no answer for this long is abandoned and retried"),
   retry_seconds: z.number().min(0.05).max(60).default(1).describe("first delay before a failed request is retried; doubles on every failure"),
   retry_max_seconds: z.number().min(0.1).max(3600).default(60).describe("longest delay between retries"),

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { WebhookSinkConfig } from "../../config/sinks-schema.js";
 import type { OutboxMessage } from "../outbox.js";
 import { topicMatches } from "../outbox-publisher.js";
+import { recordKinds } from "../../records/registry.js";
 import type { Sink, SinkFigures, SinkOutbox } from "./sink.js";
 
 /** Rows read from the outbox at a time. */
@@ -88,9 +89,12 @@ export class WebhookSink implements Sink {
   private lastKind: "retry" | "hold" | null = null;
   private lastLogMs = 0;
   private readonly deadLetterLogged = new Map<number, number>();
+  /** the configured topic filters, or every record kind's own (not retained) topic */
+  private readonly topics: readonly string[];
 
   constructor(private readonly o: WebhookSinkOptions) {
     this.url = new URL(o.config.url);
+    this.topics = o.config.topics ?? recordKinds.flatMap((k) => k.channels.filter((c) => !c.retained).map((c) => c.address));
     this.log = o.log;
     this.pollMs = o.pollMs ?? 1000;
   }
@@ -112,7 +116,7 @@ export class WebhookSink implements Sink {
       this.url.protocol === "https:"
         ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(ca ? { ca } : {}), rejectUnauthorized: tls?.reject_unauthorized ?? true })
         : new http.Agent({ keepAlive: true, maxSockets: 1 });
-    this.log.info({ url: redactUrl(this.url), topics: this.o.config.topics, cursor: this.o.outbox.cursor }, "webhook sink started");
+    this.log.info({ url: redactUrl(this.url), topics: this.topics, cursor: this.o.outbox.cursor }, "webhook sink started");
     this.running = this.run().catch((err: Error) => this.log.error({ err: err.message }, "webhook sink failed"));
   }
 
@@ -161,7 +165,7 @@ export class WebhookSink implements Sink {
   }
 
   private wants(topic: string): boolean {
-    return this.o.config.topics.some((f) => topicMatches(f, topic));
+    return this.topics.some((f) => topicMatches(f, topic));
   }
 
   private async run(): Promise<void> {
