@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatNames } from "../detect/formats/registry.js";
+import { formatNames } from "../formats/registry.js";
 import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";

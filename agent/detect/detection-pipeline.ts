@@ -1,8 +1,8 @@
-import { Candidates, mapToFrame } from "./candidates.js";
+import { Candidates, mapToFrame } from "../formats/candidates.js";
 import { classThresholds, type DetectFilter } from "./detect-filter.js";
 import type { Box } from "../core/geometry.js";
 import type { Detection } from "../core/detection.js";
-import { detectorFormat, type DetectorFormat } from "./formats/registry.js";
+import { detectorFormat, type DetectorFormat } from "../formats/registry.js";
 import { inputSpecOf, type ModelInfo } from "./model-info.js";
 import {
   allocateModelInput,

@@ -1,11 +1,11 @@
 import type { ModelConfig } from "../config/schema.js";
 import { DetectorError } from "./detector-error.js";
-import { detectorFormat, formatFromShape, formatNames } from "./formats/registry.js";
+import { detectorFormat, formatFromShape, formatNames } from "../formats/registry.js";
 import type { InputSpec } from "./model-input.js";
 
 /** What the detector knows about a loaded model: how to feed it and how to read it. */
 export interface ModelInfo {
-  /** the output format's name (detect/formats): plain data, as the info crosses postMessage */
+  /** the output format's name (agent/formats): plain data, as the info crosses postMessage */
   format: string;
   /** one per output class; `class<N>` where neither the config nor the model names it */
   labels: string[];

@@ -1,4 +1,4 @@
-import type { Candidates } from "./candidates.js";
+import type { Candidates } from "../formats/candidates.js";
 
 /**
  * Greedy NMS: a box is dropped when a higher-scoring box of the same class (or of any class, with

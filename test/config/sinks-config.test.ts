@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkConfigText } from "../../agent/config/check.js";
+import { checkConfigText } from "../../agent/check/config-check.js";
 import { ConfigError, formatProblem, parseConfig } from "../../agent/config/load.js";
 
 const base = `device: {id: box1}

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { Candidates, mapToFrame } from "../../agent/detect/candidates.js";
-import { decodeFastestdet } from "../../agent/detect/formats/fastestdet.js";
-import { detectorFormat, detectorFormats, formatFromShape } from "../../agent/detect/formats/registry.js";
+import { Candidates, mapToFrame } from "../../agent/formats/candidates.js";
+import { decodeFastestdet } from "../../agent/formats/fastestdet.js";
+import { detectorFormat, detectorFormats, formatFromShape } from "../../agent/formats/registry.js";
 import { modelFormatSchema } from "../../agent/config/schema.js";
-import { decodeYolov8 } from "../../agent/detect/formats/yolov8.js";
-import { decodeYolox, yoloxAnchorCount } from "../../agent/detect/formats/yolox.js";
+import { decodeYolov8 } from "../../agent/formats/yolov8.js";
+import { decodeYolox, yoloxAnchorCount } from "../../agent/formats/yolox.js";
 import { letterbox } from "../../agent/detect/model-input.js";
 
 const box = (c: Candidates, i: number) => Array.from(c.boxes.subarray(i * 4, i * 4 + 4));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Candidates } from "../../agent/detect/candidates.js";
+import { Candidates } from "../../agent/formats/candidates.js";
 import { classThresholds } from "../../agent/detect/detect-filter.js";
 import { iou, nonMaxSuppression } from "../../agent/detect/non-max-suppression.js";
 

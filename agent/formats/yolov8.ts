@@ -1,4 +1,4 @@
-import type { Candidates } from "../candidates.js";
+import type { Candidates } from "./candidates.js";
 import type { DetectorFormat } from "./format.js";
 
 /**

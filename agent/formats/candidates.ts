@@ -1,4 +1,4 @@
-import type { Placement } from "./model-input.js";
+import type { Placement } from "../core/model-input.js";
 
 /**
  * Boxes a decoder keeps before NMS, in struct-of-arrays form so one set of buffers, sized once per model,

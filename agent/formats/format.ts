@@ -1,9 +1,9 @@
-import type { Candidates } from "../candidates.js";
-import type { InputSpec } from "../model-input.js";
+import type { Candidates } from "./candidates.js";
+import type { InputSpec } from "../core/model-input.js";
 
 /**
  * A detector output format: how to recognise its output tensor, how its exporter feeds the model, and how to
- * read boxes out of it. One file under detect/formats each, listed once in registry.ts.
+ * read boxes out of it. One file under agent/formats each, listed once in registry.ts.
  */
 export interface DetectorFormat {
   /** `models.<name>.format` and the model metadata's `format` */
