@@ -109,7 +109,13 @@ export abstract class AgentSurface implements ControlledAgent {
       // a store fault shows as NaN for this scrape
     }
     const link = this.uplink.figures();
-    return { cameras: this.cameras.metricsFigures(), outbox: { depth, dropped: link.dropped, compacted: link.compacted }, dbBytes, mqttConnected: link.connected, sinks: link.sinks };
+    return {
+      cameras: this.cameras.metricsFigures(),
+      outbox: { depth, dropped: link.dropped, compacted: link.compacted },
+      dbBytes,
+      mqttConnected: link.connected,
+      sinks: link.sinks,
+    };
   }
 
   /** What the web console reads (agent/console): looked up per request, so it follows reloads. */

@@ -7,9 +7,7 @@ import { watchConfigFile, type ConfigWatcher } from "./config/watch.js";
 import { ReloadError, type CameraFigures } from "./controller.js";
 
 /** What every reload publishes on `<prefix>/<device>/config` and logs. */
-export type ReloadReport =
-  | { result: "applied"; hash: string; changed: string[] }
-  | { result: "rejected"; hash: string | null; errors: ConfigProblem[] };
+export type ReloadReport = { result: "applied"; hash: string; changed: string[] } | { result: "rejected"; hash: string | null; errors: ConfigProblem[] };
 
 /** What asked for a reload, as logged: a signal, the control room's `reload` command over MQTT, or a save in the web console. */
 export type ReloadTrigger = "SIGHUP" | "MQTT reload command" | "web console";

@@ -88,7 +88,17 @@ export class Agent extends AgentSurface {
       this.uplink.onCameraStatus(s);
       this.cameras.onStatus(s);
     };
-    this.cameras = new CameraPipelines({ detectors: this.detectors, classifiers: this.classifiers, persistence: p, sink, notify: () => this.uplink.notify(), onStatus, log, exitOnEof: opts.exitOnEof, metrics });
+    this.cameras = new CameraPipelines({
+      detectors: this.detectors,
+      classifiers: this.classifiers,
+      persistence: p,
+      sink,
+      notify: () => this.uplink.notify(),
+      onStatus,
+      log,
+      exitOnEof: opts.exitOnEof,
+      metrics,
+    });
     this.finished = this.cameras.finished;
     this.health = new HealthEndpoint({ health: () => this.healthReport(), stats: () => this.uplink.stats(), metrics }, log);
     this.parts = [this.persistence, this.uplink, this.health, this.detectors, this.classifiers, this.cameras];

@@ -3,14 +3,14 @@
 // With no model given it times models/traffic-signs.onnx (int8) and models/sign-classifier.onnx (a batch of --crops
 // crops: a dynamic batch axis takes that size) beside the float detector, YOLOX-nano@416 and FastestDet@352 from ../shared/models
 // (when present), so ratios come from one run.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(repoRoot, 'package.json'));
-const ort = require('onnxruntime-node');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(path.join(repoRoot, "package.json"));
+const ort = require("onnxruntime-node");
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -20,30 +20,36 @@ const opt = (name, dflt) => {
   args.splice(i, 2);
   return v;
 };
-const runs = opt('--runs', 100);
-const threads = opt('--threads', 1);
+const runs = opt("--runs", 100);
+const threads = opt("--threads", 1);
 // GTSDB frames hold 1.7 signs on average (801 in 466 frames): 2 crops a frame is the typical classifier batch
-const crops = opt('--crops', 2);
+const crops = opt("--crops", 2);
 const models = args.length
   ? args
-  : ['models/traffic-signs.onnx', 'models/sign-classifier.onnx', 'models/traffic-signs-fp32.onnx', '../shared/models/yolox_nano.onnx', '../shared/models/fastestdet.onnx']
+  : [
+      "models/traffic-signs.onnx",
+      "models/sign-classifier.onnx",
+      "models/traffic-signs-fp32.onnx",
+      "../shared/models/yolox_nano.onnx",
+      "../shared/models/fastestdet.onnx",
+    ]
       .map((p) => path.resolve(repoRoot, p))
       .filter(existsSync);
 
 function inputFor(session) {
   // onnxruntime-node 1.30 exposes input metadata; fall back to the uint8 NHWC contract.
   const meta = session.inputMetadata?.[0];
-  const dims = meta?.shape?.map((d) => (typeof d === 'number' ? d : crops)) ?? [1, 288, 512, 3];
+  const dims = meta?.shape?.map((d) => (typeof d === "number" ? d : crops)) ?? [1, 288, 512, 3];
   const size = dims.reduce((a, b) => a * b, 1);
-  const type = meta?.type ?? 'uint8';
-  if (type === 'uint8') {
+  const type = meta?.type ?? "uint8";
+  if (type === "uint8") {
     const data = new Uint8Array(size);
     for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24; // deterministic pseudo-image
-    return { tensor: new ort.Tensor('uint8', data, dims), label: `uint8 [${dims}]` };
+    return { tensor: new ort.Tensor("uint8", data, dims), label: `uint8 [${dims}]` };
   }
   const data = new Float32Array(size);
   for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24; // YOLOX-nano takes 0-255 floats
-  return { tensor: new ort.Tensor('float32', data, dims), label: `float32 [${dims}]` };
+  return { tensor: new ort.Tensor("float32", data, dims), label: `float32 [${dims}]` };
 }
 
 const median = (xs) => {
@@ -59,8 +65,8 @@ for (const file of models) {
   const session = await ort.InferenceSession.create(file, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
   });
   const { tensor, label } = inputFor(session);
   const feeds = { [session.inputNames[0]]: tensor };
@@ -82,13 +88,15 @@ const results = sessions.map((s) => ({
   min: Math.min(...s.times),
 }));
 for (const r of results) {
-  console.log(`${r.model.padEnd(24)} ${r.input.padEnd(26)} median ${r.median.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  min ${r.min.toFixed(2)} ms  (${runs} runs, ${threads} thread)`);
+  console.log(
+    `${r.model.padEnd(24)} ${r.input.padEnd(26)} median ${r.median.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  min ${r.min.toFixed(2)} ms  (${runs} runs, ${threads} thread)`,
+  );
 }
 const byName = Object.fromEntries(results.map((r) => [r.model, r]));
-if (byName['traffic-signs.onnx'] && byName['sign-classifier.onnx']) {
-  const both = byName['traffic-signs.onnx'].median + byName['sign-classifier.onnx'].median;
+if (byName["traffic-signs.onnx"] && byName["sign-classifier.onnx"]) {
+  const both = byName["traffic-signs.onnx"].median + byName["sign-classifier.onnx"].median;
   console.log(`traffic-signs.onnx + sign-classifier.onnx (${crops} crops): ${both.toFixed(2)} ms per frame (sum of medians, inference only)`);
-  if (byName['yolox_nano.onnx']) console.log(`detect + classify / yolox_nano.onnx median time ratio: ${(both / byName['yolox_nano.onnx'].median).toFixed(2)}`);
+  if (byName["yolox_nano.onnx"]) console.log(`detect + classify / yolox_nano.onnx median time ratio: ${(both / byName["yolox_nano.onnx"].median).toFixed(2)}`);
 }
 if (results.length > 1) {
   for (const r of results.slice(1)) {

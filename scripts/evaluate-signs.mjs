@@ -10,31 +10,32 @@
 // DIR holds gt.csv (file,x1,y1,x2,y2,class_id) and the frames it names. Frames are fed as the agent gets them
 // from a camera whose detect size is --detect-size (default: the frames' own size); boxes are scored in the
 // stored frames' pixels.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => path.join(repoRoot, 'dist/agent', p);
-if (!existsSync(dist('detect/detector.js'))) {
-  console.error('evaluate-signs: dist/ is not built; run `npx tsc -p tsconfig.json` first');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const dist = (p) => path.join(repoRoot, "dist/agent", p);
+if (!existsSync(dist("detect/detector.js"))) {
+  console.error("evaluate-signs: dist/ is not built; run `npx tsc -p tsconfig.json` first");
   process.exit(2);
 }
-const { Detector } = await import(dist('detect/detector.js'));
-const { grabFrame } = await import(dist('camera/ffmpeg.js'));
-const report = await import(dist('evaluate/sign-report.js'));
-const { Classifier } = await import(dist('classify/classifier.js'));
-const { classifyDetections, singleClassifier } = await import(dist('classify/classify-stage.js'));
-const { classifyRuleSchema } = await import(dist('config/classify-schema.js'));
-const { tilesSchema } = await import(dist('config/tiles-schema.js'));
-const { TiledDetection } = await import(dist('detect/tiled-detection.js'));
-const { tileRects } = await import(dist('detect/tiles.js'));
+const { Detector } = await import(dist("detect/detector.js"));
+const { grabFrame } = await import(dist("camera/ffmpeg.js"));
+const report = await import(dist("evaluate/sign-report.js"));
+const { Classifier } = await import(dist("classify/classifier.js"));
+const { classifyDetections, singleClassifier } = await import(dist("classify/classify-stage.js"));
+const { classifyRuleSchema } = await import(dist("config/classify-schema.js"));
+const { tilesSchema } = await import(dist("config/tiles-schema.js"));
+const { TiledDetection } = await import(dist("detect/tiled-detection.js"));
+const { tileRects } = await import(dist("detect/tiles.js"));
 
-const USAGE = 'usage: node scripts/evaluate-signs.mjs --gt DIR --detector FILE.onnx [--classifier FILE.onnx] [--frames A-B] ' +
-  '[--detect-size WxH] [--min-score S] [--nms-iou I] [--nms-class-aware] [--fp-per-image F] [--threads N] [--json OUT] ' +
-  '[--tiles CxR] [--overlap F] [--region x1,y1,x2,y2] [--full-frame] [--crop-padding P] [--min-crop PX] [--score product|classifier|detector]';
+const USAGE =
+  "usage: node scripts/evaluate-signs.mjs --gt DIR --detector FILE.onnx [--classifier FILE.onnx] [--frames A-B] " +
+  "[--detect-size WxH] [--min-score S] [--nms-iou I] [--nms-class-aware] [--fp-per-image F] [--threads N] [--json OUT] " +
+  "[--tiles CxR] [--overlap F] [--region x1,y1,x2,y2] [--full-frame] [--crop-padding P] [--min-crop PX] [--score product|classifier|detector]";
 
 function fail(message) {
   console.error(`evaluate-signs: ${message}\n${USAGE}`);
@@ -45,25 +46,25 @@ let values;
 try {
   ({ values } = parseArgs({
     options: {
-      gt: { type: 'string' },
-      detector: { type: 'string' },
-      classifier: { type: 'string' },
-      frames: { type: 'string' },
-      'detect-size': { type: 'string' },
-      'min-score': { type: 'string', default: '0.01' },
-      'nms-iou': { type: 'string', default: '0.5' },
-      'nms-class-aware': { type: 'boolean', default: false },
-      'fp-per-image': { type: 'string', default: '0.1' },
-      tiles: { type: 'string' },
-      overlap: { type: 'string' },
-      region: { type: 'string' },
-      'full-frame': { type: 'boolean', default: false },
-      'crop-padding': { type: 'string' },
-      'min-crop': { type: 'string', default: '1' },
-      score: { type: 'string', default: 'product' },
-      threads: { type: 'string', default: '1' },
-      json: { type: 'string' },
-      help: { type: 'boolean' },
+      gt: { type: "string" },
+      detector: { type: "string" },
+      classifier: { type: "string" },
+      frames: { type: "string" },
+      "detect-size": { type: "string" },
+      "min-score": { type: "string", default: "0.01" },
+      "nms-iou": { type: "string", default: "0.5" },
+      "nms-class-aware": { type: "boolean", default: false },
+      "fp-per-image": { type: "string", default: "0.1" },
+      tiles: { type: "string" },
+      overlap: { type: "string" },
+      region: { type: "string" },
+      "full-frame": { type: "boolean", default: false },
+      "crop-padding": { type: "string" },
+      "min-crop": { type: "string", default: "1" },
+      score: { type: "string", default: "product" },
+      threads: { type: "string", default: "1" },
+      json: { type: "string" },
+      help: { type: "boolean" },
     },
   }));
 } catch (err) {
@@ -73,16 +74,16 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-if (!values.gt || !values.detector) fail('--gt and --detector are required');
+if (!values.gt || !values.detector) fail("--gt and --detector are required");
 const number = (name, ok) => {
   const v = Number(values[name]);
   if (!Number.isFinite(v) || !ok(v)) fail(`--${name} ${values[name]}: out of range`);
   return v;
 };
-const minScore = number('min-score', (v) => v >= 0 && v <= 1);
-const nmsIou = number('nms-iou', (v) => v > 0 && v <= 1);
-const fpPerImage = number('fp-per-image', (v) => v >= 0);
-const threads = number('threads', (v) => Number.isInteger(v) && v >= 1 && v <= 64);
+const minScore = number("min-score", (v) => v >= 0 && v <= 1);
+const nmsIou = number("nms-iou", (v) => v > 0 && v <= 1);
+const fpPerImage = number("fp-per-image", (v) => v >= 0);
+const threads = number("threads", (v) => Number.isInteger(v) && v >= 1 && v <= 64);
 let frameRange;
 if (values.frames) {
   const m = /^(\d+)(?:-(\d+))?$/.exec(values.frames);
@@ -90,32 +91,32 @@ if (values.frames) {
   frameRange = [Number(m[1]), Number(m[2] ?? m[1])];
 }
 let detectSize;
-if (values['detect-size']) {
-  const m = /^(\d+)x(\d+)$/.exec(values['detect-size']);
-  if (!m) fail(`--detect-size ${values['detect-size']}: WxH expected`);
+if (values["detect-size"]) {
+  const m = /^(\d+)x(\d+)$/.exec(values["detect-size"]);
+  if (!m) fail(`--detect-size ${values["detect-size"]}: WxH expected`);
   detectSize = [Number(m[1]), Number(m[2])];
 }
 
 // Tiles and region are the camera's detect.tiles, checked by the agent's own schema.
 let tiles;
-if (values.tiles || values.region || values['full-frame'] || values.overlap) {
-  const grid = values.tiles ? /^(\d+)x(\d+)$/.exec(values.tiles) : ['', '1', '1'];
+if (values.tiles || values.region || values["full-frame"] || values.overlap) {
+  const grid = values.tiles ? /^(\d+)x(\d+)$/.exec(values.tiles) : ["", "1", "1"];
   if (!grid) fail(`--tiles ${values.tiles}: COLSxROWS expected`);
   const parsed = tilesSchema.safeParse({
     grid: [Number(grid[1]), Number(grid[2])],
     ...(values.overlap !== undefined ? { overlap: Number(values.overlap) } : {}),
-    ...(values.region ? { region: values.region.split(',').map(Number) } : {}),
-    full_frame: values['full-frame'],
+    ...(values.region ? { region: values.region.split(",").map(Number) } : {}),
+    full_frame: values["full-frame"],
   });
-  if (!parsed.success) fail(`tiles: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) fail(`tiles: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   tiles = parsed.data;
 }
 
-const gtFile = path.join(values.gt, 'gt.csv');
+const gtFile = path.join(values.gt, "gt.csv");
 if (!existsSync(gtFile)) fail(`${gtFile}: no such file`);
 let rows;
 try {
-  rows = report.parseGroundTruthCsv(readFileSync(gtFile, 'utf8'), gtFile);
+  rows = report.parseGroundTruthCsv(readFileSync(gtFile, "utf8"), gtFile);
 } catch (err) {
   fail(err.message);
 }
@@ -126,7 +127,7 @@ if (frameRange) {
   });
 }
 const files = [...new Set(rows.map((r) => r.file))].sort();
-if (files.length === 0) fail(`no frames in ${gtFile}${values.frames ? ` within --frames ${values.frames}` : ''}`);
+if (files.length === 0) fail(`no frames in ${gtFile}${values.frames ? ` within --frames ${values.frames}` : ""}`);
 const imageOf = new Map(files.map((f, i) => [f, i]));
 const truths = rows.map((r) => ({ ...r, image: imageOf.get(r.file) }));
 
@@ -153,9 +154,9 @@ const median = (xs) => {
 const detector = await Detector.open({
   name: path.basename(values.detector),
   model: { path: path.resolve(values.detector) },
-  providers: ['cpu'],
+  providers: ["cpu"],
   threads,
-}).catch((err) => fail(`${err.code ?? 'error'}: ${err.message}`));
+}).catch((err) => fail(`${err.code ?? "error"}: ${err.message}`));
 let outputs;
 try {
   outputs = report.signClassesOfLabels(detector.info.labels);
@@ -172,20 +173,20 @@ if (values.classifier) {
   let rule;
   try {
     rule = classifyRuleSchema.parse({
-      model: 'classifier',
-      padding: values['crop-padding'] === undefined ? undefined : Number(values['crop-padding']),
-      min_size: Number(values['min-crop']),
+      model: "classifier",
+      padding: values["crop-padding"] === undefined ? undefined : Number(values["crop-padding"]),
+      min_size: Number(values["min-crop"]),
       score: values.score,
       max_crops: 256,
     });
   } catch (err) {
     await detector.close();
-    fail(`classifier options: ${err.issues?.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') ?? err.message}`);
+    fail(`classifier options: ${err.issues?.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") ?? err.message}`);
   }
-  classifier = await Classifier.open({ name: path.basename(values.classifier), path: path.resolve(values.classifier), providers: ['cpu'], threads }).catch(
+  classifier = await Classifier.open({ name: path.basename(values.classifier), path: path.resolve(values.classifier), providers: ["cpu"], threads }).catch(
     async (err) => {
       await detector.close();
-      fail(`${err.code ?? 'error'}: ${err.message}`);
+      fail(`${err.code ?? "error"}: ${err.message}`);
     },
   );
   try {
@@ -206,12 +207,12 @@ for (const file of files) {
   const stored = jpegSize(full);
   if (!stored) fail(`${full}: not a baseline/progressive JPEG`);
   const [width, height] = detectSize ?? stored;
-  const rgb = await grabFrame({ source: full, width, height, rtspTransport: 'tcp', timeoutSeconds: 20 });
+  const rgb = await grabFrame({ source: full, width, height, rtspTransport: "tcp", timeoutSeconds: 20 });
   frames.push({ rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.length), width, height, sx: stored[0] / width, sy: stored[1] / height });
 }
 
 // Class-agnostic NMS is how sign cameras are configured (config/traffic-signs.yaml): one sign, one label.
-const classAgnostic = !values['nms-class-aware'];
+const classAgnostic = !values["nms-class-aware"];
 const filter = { min_score: minScore, nms_iou: nmsIou, nms_class_agnostic: classAgnostic, tiles };
 const tiled = new TiledDetection();
 const predictions = [];
@@ -247,7 +248,7 @@ await Promise.all([detector.close(), classifier?.close()]);
 const scores = report.signReport(predictions, truths, frames.length, { fpPerImage });
 const result = {
   gt: path.resolve(values.gt),
-  frames: values.frames ?? 'all',
+  frames: values.frames ?? "all",
   detector: path.basename(values.detector),
   detector_input: [detector.info.inputWidth, detector.info.inputHeight],
   detect_size: [frames[0].width, frames[0].height],
@@ -258,7 +259,7 @@ const result = {
     nms_class_agnostic: classAgnostic,
     threads,
     tiles: tiles ? { ...tiles, rects: tileRects(frames[0].width, frames[0].height, tiles) } : null,
-    ...(stage ? { crop_padding: cropPadding, min_crop: Number(values['min-crop']), score: values.score } : {}),
+    ...(stage ? { crop_padding: cropPadding, min_crop: Number(values["min-crop"]), score: values.score } : {}),
   },
   ...scores,
   timing: {
@@ -271,27 +272,40 @@ const result = {
   },
 };
 
-const f3 = (v) => (v === null || Number.isNaN(v) ? '  n/a' : v.toFixed(3));
-console.log(`${result.detector} (input ${result.detector_input.join('x')}, frames fed at ${result.detect_size.join('x')})` +
-  (tiles ? `, ${result.settings.tiles.rects.length} tiles ${JSON.stringify(result.settings.tiles.rects)}` : '') +
-  (result.classifier ? ` + ${result.classifier} (crop padding ${cropPadding}, score ${values.score})` : '') + ' on ' +
-  `${scores.images} frames, ${scores.signs} signs of ${result.gt} (${result.frames})`);
+const f3 = (v) => (v === null || Number.isNaN(v) ? "  n/a" : v.toFixed(3));
+console.log(
+  `${result.detector} (input ${result.detector_input.join("x")}, frames fed at ${result.detect_size.join("x")})` +
+    (tiles ? `, ${result.settings.tiles.rects.length} tiles ${JSON.stringify(result.settings.tiles.rects)}` : "") +
+    (result.classifier ? ` + ${result.classifier} (crop padding ${cropPadding}, score ${values.score})` : "") +
+    " on " +
+    `${scores.images} frames, ${scores.signs} signs of ${result.gt} (${result.frames})`,
+);
 console.log(`class-agnostic AP@0.5   ${f3(scores.ap50_class_agnostic)}`);
 console.log(`43-class mAP@0.5        ${f3(scores.map50_43class)}`);
-console.log(`4-category mAP@0.5      ${f3(scores.map50_4category)}  ` +
-  Object.entries(scores.per_category_ap50).map(([k, v]) => `${k} ${f3(v.ap)} (${v.signs})`).join(', '));
+console.log(
+  `4-category mAP@0.5      ${f3(scores.map50_4category)}  ` +
+    Object.entries(scores.per_category_ap50)
+      .map(([k, v]) => `${k} ${f3(v.ap)} (${v.signs})`)
+      .join(", "),
+);
 const op = scores.recall_at_fp;
 console.log(`recall at <= ${op.fp_per_image} FP/img, right ${op.by}: ${f3(op.recall)} (score >= ${f3(op.threshold)}, ${op.false_positives} FP)`);
 for (const b of scores.recall_by_size) {
   const [lo, hi] = b.range;
-  console.log(`  ${String(lo).padStart(3)}-${hi === null || hi === Infinity ? 'inf' : hi} px: right ${op.by} ${f3(b.recall_right_class)}, found ${f3(b.recall_found)} (n=${b.signs})`);
+  console.log(
+    `  ${String(lo).padStart(3)}-${hi === null || hi === Infinity ? "inf" : hi} px: right ${op.by} ${f3(b.recall_right_class)}, found ${f3(b.recall_found)} (n=${b.signs})`,
+  );
 }
 const acc = scores.classification_accuracy_of_found;
-console.log(`classification accuracy of found signs (${acc.by}): ${f3(acc.accuracy)} of ${acc.found} (class-agnostic <= ${op.fp_per_image} FP/img, score >= ${f3(acc.threshold)})`);
-console.log(`ms/frame: ${result.timing.cpu_ms_per_frame.toFixed(1)} CPU, median wall ${result.timing.wall_ms_per_frame_median.toFixed(1)}, ` +
-  `median run() ${result.timing.infer_ms_per_frame_median.toFixed(1)}; ${threads} thread(s), load average ${result.timing.loadavg_1m.toFixed(2)}`);
+console.log(
+  `classification accuracy of found signs (${acc.by}): ${f3(acc.accuracy)} of ${acc.found} (class-agnostic <= ${op.fp_per_image} FP/img, score >= ${f3(acc.threshold)})`,
+);
+console.log(
+  `ms/frame: ${result.timing.cpu_ms_per_frame.toFixed(1)} CPU, median wall ${result.timing.wall_ms_per_frame_median.toFixed(1)}, ` +
+    `median run() ${result.timing.infer_ms_per_frame_median.toFixed(1)}; ${threads} thread(s), load average ${result.timing.loadavg_1m.toFixed(2)}`,
+);
 if (values.json) {
   // JSON has no Infinity: an open-ended size band or an unreachable threshold is written as null.
-  writeFileSync(values.json, JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1) + '\n');
+  writeFileSync(values.json, JSON.stringify(result, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1) + "\n");
   console.log(`report: ${values.json}`);
 }

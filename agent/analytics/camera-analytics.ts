@@ -98,7 +98,11 @@ export class CameraAnalytics {
     this.still.retain(alive);
     const signAlarms = this.signWatch?.observe(time, kept, view.usable) ?? [];
     const sightings = this.sightings
-      ? this.sightings.observe(confirmed.filter((t) => this.isSign(t.label)), ended.filter((t) => this.isSign(t.label)), view.quality)
+      ? this.sightings.observe(
+          confirmed.filter((t) => this.isSign(t.label)),
+          ended.filter((t) => this.isSign(t.label)),
+          view.quality,
+        )
       : { improved: [], done: [] };
     const states = confirmed.map((track) => ({ track, zones: zoneStep.zonesOf.get(track.id) ?? [], stationary: this.stationary.observe(track, time) }));
     // Gating needs every frame only while something moves: a track (tentative ones too) still for
@@ -148,7 +152,11 @@ export class CameraAnalytics {
   endAll(time: number): Pick<AnalyticsStep, "ended" | "alarms" | "occupancy" | "sightings"> {
     const ended = this.tracker.endAll();
     const { alarms, occupancy } = this.zones.observe(time, []);
-    const sightings = this.sightings?.observe([], ended.filter((t) => this.isSign(t.label)), area) ?? { improved: [], done: [] };
+    const sightings = this.sightings?.observe(
+      [],
+      ended.filter((t) => this.isSign(t.label)),
+      area,
+    ) ?? { improved: [], done: [] };
     return { ended, alarms, occupancy, sightings };
   }
 
@@ -189,7 +197,12 @@ export function analyticsOptions(camera: string, cam: CameraConfig, width: numbe
       ? {
           signs: {
             ...(cam.signs.labels ? { labels: cam.signs.labels } : {}),
-            watch: cam.signs.watch.map((w) => ({ label: w.label, zone: w.zone, polygon: px(cam.zones[w.zone]!.points), missingAfterMs: w.missing_after_seconds * 1000 })),
+            watch: cam.signs.watch.map((w) => ({
+              label: w.label,
+              zone: w.zone,
+              polygon: px(cam.zones[w.zone]!.points),
+              missingAfterMs: w.missing_after_seconds * 1000,
+            })),
           },
         }
       : {}),

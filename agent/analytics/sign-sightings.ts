@@ -38,7 +38,17 @@ export class SignSightings {
       const q = quality(t.box);
       if (!p) {
         p = {
-          sighting: { id: this.newId(t.firstSeen), camera: this.camera, label: t.label, score: 0, first_seen: iso(t.firstSeen), last_seen: iso(t.lastSeen), box: round(t.box), track_id: t.id, snapshot: null },
+          sighting: {
+            id: this.newId(t.firstSeen),
+            camera: this.camera,
+            label: t.label,
+            score: 0,
+            first_seen: iso(t.firstSeen),
+            last_seen: iso(t.lastSeen),
+            box: round(t.box),
+            track_id: t.id,
+            snapshot: null,
+          },
           quality: -1,
           bestScore: new Map(),
         };

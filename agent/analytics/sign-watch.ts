@@ -47,7 +47,14 @@ export class SignWatch {
     this.expected.forEach((e, i) => {
       const w = this.state[i]!;
       const seen = detections.some((d) => d.label === e.label && pointInPolygon(bottomCentre(d.box), e.polygon));
-      const alarm = (state: SignAlarm["state"]): SignAlarm => ({ type: "sign_missing", state, zone: e.zone, label: e.label, time, missing_after_seconds: e.missingAfterMs / 1000 });
+      const alarm = (state: SignAlarm["state"]): SignAlarm => ({
+        type: "sign_missing",
+        state,
+        zone: e.zone,
+        label: e.label,
+        time,
+        missing_after_seconds: e.missingAfterMs / 1000,
+      });
       if (seen) {
         w.unseenMs = 0;
         if (w.missing) alarms.push(alarm("cleared"));

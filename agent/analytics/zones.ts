@@ -106,7 +106,14 @@ export class ZoneAnalytics {
         if (over !== this.crowded.has(zone.name)) {
           if (over) this.crowded.add(zone.name);
           else this.crowded.delete(zone.name);
-          step.alarms.push({ type: "overcrowding", state: over ? "raised" : "cleared", zone: zone.name, time, count: inside.length, max_objects: zone.maxObjects });
+          step.alarms.push({
+            type: "overcrowding",
+            state: over ? "raised" : "cleared",
+            zone: zone.name,
+            time,
+            count: inside.length,
+            max_objects: zone.maxObjects,
+          });
         }
       }
     }
@@ -119,4 +126,3 @@ export class ZoneAnalytics {
     return pointInPolygon(bottomCentre(t.box), zone.polygon);
   }
 }
-

@@ -1,6 +1,14 @@
 import type { Logger } from "pino";
 import { Backoff } from "./backoff.js";
-import { fileCreationTime, redactCredentials, sourceKind, startFrameSource, summarizeStderr, type FrameSourceOptions, type FrameSourceProcess } from "./ffmpeg.js";
+import {
+  fileCreationTime,
+  redactCredentials,
+  sourceKind,
+  startFrameSource,
+  summarizeStderr,
+  type FrameSourceOptions,
+  type FrameSourceProcess,
+} from "./ffmpeg.js";
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
 import { resolveDecode } from "./hwaccel.js";
@@ -79,9 +87,7 @@ export class Camera {
       resume: () => this.output?.resume(),
     };
     const clock =
-      sourceKind(opts.source) === "file"
-        ? (seq: number) => (this.fileStart ?? (batch ? this.startedAt : Number.NaN)) + (seq * 1000) / opts.fps
-        : null;
+      sourceKind(opts.source) === "file" ? (seq: number) => (this.fileStart ?? (batch ? this.startedAt : Number.NaN)) + (seq * 1000) / opts.fps : null;
     this.pool = new FramePool(
       opts.name,
       opts.width,
@@ -204,8 +210,7 @@ export class Camera {
       void this.whenConsumed(proc).then(() => this.setState("ended", "end of file"));
       return;
     }
-    const reason =
-      this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
+    const reason = this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
     // A hardware decoder that exists but cannot take this stream (a profile NVDEC lacks, a GPU that is gone) must
     // not keep the camera down: source opened, no frame, so the next start decodes in software. An unreachable
     // camera never opens, and keeps its hardware decode.

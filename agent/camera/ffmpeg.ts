@@ -256,10 +256,13 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
       got += chunk.length;
       if (got >= size) settle(null);
     });
-    const timer = setTimeout(() => {
-      kill();
-      settle(new Error(`no frame within ${o.timeoutSeconds + 5} s${stderr.length ? `: ${summarizeStderr(stderr)}` : ""}`));
-    }, (o.timeoutSeconds + 5) * 1000);
+    const timer = setTimeout(
+      () => {
+        kill();
+        settle(new Error(`no frame within ${o.timeoutSeconds + 5} s${stderr.length ? `: ${summarizeStderr(stderr)}` : ""}`));
+      },
+      (o.timeoutSeconds + 5) * 1000,
+    );
   });
 }
 

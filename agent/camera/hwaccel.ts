@@ -65,7 +65,9 @@ export function chooseDecode(choice: HwaccelChoice, facts: DecodeFacts, codec = 
   const jetson = (): DecodeChoice | string => {
     if (!facts.tegra) return "not a Jetson (no /etc/nv_tegra_release)";
     const d = jetsonDecoder(facts, codec);
-    return d ? { used: "jetson", args: ["-c:v", d] } : `this ffmpeg has no ${codec}_nvv4l2dec or ${codec}_nvmpi decoder (install NVIDIA's ffmpeg for Jetson, see README)`;
+    return d
+      ? { used: "jetson", args: ["-c:v", d] }
+      : `this ffmpeg has no ${codec}_nvv4l2dec or ${codec}_nvmpi decoder (install NVIDIA's ffmpeg for Jetson, see README)`;
   };
   const nvdec = (): DecodeChoice | string => {
     if (!facts.hwaccels.has("cuda")) return "this ffmpeg was built without the cuda hwaccel";
@@ -111,7 +113,9 @@ function isTegra(): boolean {
 
 function firstRenderNode(): string | null {
   try {
-    const n = readdirSync("/dev/dri").filter((f) => /^renderD\d+$/.test(f)).sort()[0];
+    const n = readdirSync("/dev/dri")
+      .filter((f) => /^renderD\d+$/.test(f))
+      .sort()[0];
     return n ? `/dev/dri/${n}` : null;
   } catch {
     return null;

@@ -105,7 +105,12 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
  * Labels a camera names that its model does not have: such a camera silently never makes an event for them
  * (`labels: [persn]`). Checked in detect.labels, min_score's keys, zones' and lines' labels and the sign keys.
  */
-function unknownLabels(cam: Obj, known: readonly string[], model: string, classified: readonly string[] = []): Array<{ keys: (string | number)[]; message: string }> {
+function unknownLabels(
+  cam: Obj,
+  known: readonly string[],
+  model: string,
+  classified: readonly string[] = [],
+): Array<{ keys: (string | number)[]; message: string }> {
   const out: Array<{ keys: (string | number)[]; message: string }> = [];
   const checkIn = (labels: readonly string[]) => {
     const has = new Set(labels);
@@ -126,7 +131,8 @@ function unknownLabels(cam: Obj, known: readonly string[], model: string, classi
   }
   const signs = obj(cam.signs);
   strings(signs?.labels).forEach((l, i) => checkAfter(["signs", "labels", i], l));
-  if (Array.isArray(signs?.watch)) signs.watch.forEach((w, i) => typeof obj(w)?.label === "string" && checkAfter(["signs", "watch", i, "label"], obj(w)!.label as string));
+  if (Array.isArray(signs?.watch))
+    signs.watch.forEach((w, i) => typeof obj(w)?.label === "string" && checkAfter(["signs", "watch", i, "label"], obj(w)!.label as string));
   return out;
 }
 

@@ -24,7 +24,12 @@ async function open() {
   }
   const meta = (m: ort.InferenceSession.ValueMetadata) =>
     m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "non-tensor", shape: [] };
-  const info = resolveClassifierInfo({ file: base, metadata: description.metadata, input: meta(session.inputMetadata[0]), output: meta(session.outputMetadata[0]) });
+  const info = resolveClassifierInfo({
+    file: base,
+    metadata: description.metadata,
+    input: meta(session.inputMetadata[0]),
+    output: meta(session.outputMetadata[0]),
+  });
   return { session, provider, skipped, info, batch: new Batch(info) };
 }
 

@@ -84,7 +84,9 @@ export class Classifier {
     const { data, width, height } = frame;
     const size = width * height * 3;
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0 && data.length >= size)) {
-      return Promise.reject(new DetectorError("EVA_FRAME_INVALID", `classifier '${this.name}': frame ${width}×${height} needs ${size} RGB bytes, got ${data.length}`));
+      return Promise.reject(
+        new DetectorError("EVA_FRAME_INVALID", `classifier '${this.name}': frame ${width}×${height} needs ${size} RGB bytes, got ${data.length}`),
+      );
     }
     const id = this.nextId++;
     return new Promise<ClassifyResult>((resolve, reject) => {

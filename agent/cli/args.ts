@@ -3,7 +3,9 @@ import { recordKinds } from "../records/registry.js";
 
 /** The record kinds' own listing commands (agent/records), e.g. `eva counts`. */
 const recordCommands = recordKinds
-  .flatMap((k) => (k.command ? [`  eva ${k.command.name} --db FILE [--camera C] [--since ISO] [--limit N] [--json]\n${" ".repeat(45)}${k.command.help}\n`] : []))
+  .flatMap((k) =>
+    k.command ? [`  eva ${k.command.name} --db FILE [--camera C] [--since ISO] [--limit N] [--json]\n${" ".repeat(45)}${k.command.help}\n`] : [],
+  )
   .join("");
 
 export const USAGE = `eva — edge video analytics agent

@@ -144,7 +144,19 @@ const baselineScript = fileURLToPath(new URL("../../../scripts/bench-baseline.mj
 /** scripts/bench-baseline.mjs on the same clip, model, detect size and decoder settings, in a child process. */
 function baselinePhase(loaded: LoadedConfig, cam: CameraConfig, seconds: number): Promise<PhaseResult> {
   const model = loaded.config.models[cam.detect.model]!;
-  const args = [baselineScript, "--model", model.path, "--source", cam.detect_source ?? cam.source, "--fps", String(cam.fps), "--seconds", String(seconds), "--threads", String(cam.decode.threads)];
+  const args = [
+    baselineScript,
+    "--model",
+    model.path,
+    "--source",
+    cam.detect_source ?? cam.source,
+    "--fps",
+    String(cam.fps),
+    "--seconds",
+    String(seconds),
+    "--threads",
+    String(cam.decode.threads),
+  ];
   if (cam.detect.width && cam.detect.height) args.push("--width", String(cam.detect.width), "--height", String(cam.detect.height));
   if (model.resize) args.push("--resize", model.resize);
   // The same decoder work as the camera's ffmpeg, so the ratio is the agent's overhead, not a decoder setting.
@@ -230,7 +242,8 @@ export async function bench(args: string[]): Promise<number> {
         loads.push(loadavg()[0]!);
       }
     }
-    const med = (rs: PhaseResult[], k: "fps" | "inferMs" | "inferP50" | "inferP95" | "modelRuns" | "crops" | "ffmpeg" | "main" | "detector" | "total") => round(median(rs.map((x) => x[k] ?? NaN)));
+    const med = (rs: PhaseResult[], k: "fps" | "inferMs" | "inferP50" | "inferP95" | "modelRuns" | "crops" | "ffmpeg" | "main" | "detector" | "total") =>
+      round(median(rs.map((x) => x[k] ?? NaN)));
     const result: Record<string, unknown> = {
       camera: name,
       model: cam.detect.model,
@@ -255,7 +268,12 @@ export async function bench(args: string[]): Promise<number> {
     };
     if (values.baseline) {
       result.baseline_fps = med(baseline, "fps");
-      result.baseline_cpu_ms_per_frame = { ffmpeg: med(baseline, "ffmpeg"), main: med(baseline, "main"), detector: med(baseline, "detector"), total: med(baseline, "total") };
+      result.baseline_cpu_ms_per_frame = {
+        ffmpeg: med(baseline, "ffmpeg"),
+        main: med(baseline, "main"),
+        detector: med(baseline, "detector"),
+        total: med(baseline, "total"),
+      };
       // Each round's ratio from its own pair, so slow drift in the load cancels.
       result.cpu_ratio_eva_to_baseline = round(median(eva.map((e, i) => e.total / baseline[i]!.total)), 3);
       result.cpu_ratio_per_round = eva.map((e, i) => round(e.total / baseline[i]!.total, 3));
@@ -270,7 +288,16 @@ export async function bench(args: string[]): Promise<number> {
 /** N real-time copies of a clip through one agent, as N cameras. */
 async function manyCameras(loaded: LoadedConfig, base: CameraConfig, n: number, clip: string, motion: boolean, seconds: number, dir: string, log: Log) {
   const cameras: Record<string, CameraConfig> = {};
-  for (let i = 1; i <= n; i++) cameras[`cam${i}`] = { ...base, source: clip, detect_source: undefined, realtime: true, loop: true, enabled: true, motion: { ...base.motion, enabled: motion } } as CameraConfig;
+  for (let i = 1; i <= n; i++)
+    cameras[`cam${i}`] = {
+      ...base,
+      source: clip,
+      detect_source: undefined,
+      realtime: true,
+      loop: true,
+      enabled: true,
+      motion: { ...base.motion, enabled: motion },
+    } as CameraConfig;
   const started = performance.now();
   const agent = await startAgent(loaded, cameras, dir, log);
   try {
@@ -309,7 +336,12 @@ async function manyCameras(loaded: LoadedConfig, base: CameraConfig, n: number, 
       fps_processed: round(delta("processed")),
       fps_skipped: round(delta("framesSkipped")),
       fps_gated: round(delta("gated")),
-      cpu_cores: { ffmpeg: cores(b.ffmpeg - a.ffmpeg), main: cores(b.main - a.main), detector: cores(b.rest - a.rest), total: cores(b.ffmpeg - a.ffmpeg + b.main - a.main + b.rest - a.rest) },
+      cpu_cores: {
+        ffmpeg: cores(b.ffmpeg - a.ffmpeg),
+        main: cores(b.main - a.main),
+        detector: cores(b.rest - a.rest),
+        total: cores(b.ffmpeg - a.ffmpeg + b.main - a.main + b.rest - a.rest),
+      },
       event_loop_lag_ms: { p50: lagMs(50), p99: lagMs(99), max: round(Math.max(0, lag.max / 1e6 - 10)) },
       per_camera: perCamera,
     };

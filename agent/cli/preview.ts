@@ -19,7 +19,9 @@ export async function preview(args: string[]): Promise<number> {
   if (!width || !height) {
     const facts = await checkModelFile(config.models[cam.detect.model]!.path);
     if (typeof facts === "string" || !facts.inputSize) {
-      throw new UsageError(`camera '${values.camera}': set detect.width and detect.height (${typeof facts === "string" ? facts : "the model's input size is dynamic"})`);
+      throw new UsageError(
+        `camera '${values.camera}': set detect.width and detect.height (${typeof facts === "string" ? facts : "the model's input size is dynamic"})`,
+      );
     }
     width ??= facts.inputSize.width;
     height ??= facts.inputSize.height;

@@ -20,7 +20,12 @@ export const trackerSchema = z.strictObject({
   min_hits: z.number().int().min(1).default(3).describe("consecutive detections before a track is confirmed"),
   max_age_seconds: z.number().min(0).optional().describe("seconds a lost track is kept before it dies (and its event ends); default events.end_after_seconds"),
   high_score: z.number().min(0).max(1).default(0.5).describe("detections at or above this start and extend tracks"),
-  low_score: z.number().min(0).max(1).default(0.1).describe("detections from here to high_score only extend existing tracks (effective floor: detect.min_score)"),
+  low_score: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.1)
+    .describe("detections from here to high_score only extend existing tracks (effective floor: detect.min_score)"),
   iou: z.number().min(0.01).max(1).default(0.2).describe("least IoU between a track's predicted box and a detection to match, both grown by 30% on each side"),
 });
 
@@ -56,7 +61,14 @@ export const signsSchema = z.strictObject({
 });
 
 export const countsSchema = z.strictObject({
-  interval_seconds: z.number().int().min(60).max(86_400).refine((v) => 86_400 % v === 0, "must divide a day (e.g. 300, 900, 3600) so intervals stay aligned to the clock").default(900).describe("length of a count report's interval, aligned to the local clock (900: reports at :00, :15, :30 and :45)"),
+  interval_seconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(86_400)
+    .refine((v) => 86_400 % v === 0, "must divide a day (e.g. 300, 900, 3600) so intervals stay aligned to the clock")
+    .default(900)
+    .describe("length of a count report's interval, aligned to the local clock (900: reports at :00, :15, :30 and :45)"),
 });
 
 export const cameraAnalyticsKeys = {
@@ -113,11 +125,18 @@ export function parsedCameraShapes(camera: unknown): CameraShapes | null {
 /** Points of zones, lines and masks that fall outside a width × height frame. */
 export function shapesOutsideFrame(shapes: CameraShapes, width: number, height: number): Array<{ keys: (string | number)[]; message: string }> {
   const problems: Array<{ keys: (string | number)[]; message: string }> = [];
-  for (const [kind, list] of [["zone", shapes.zones], ["line", shapes.lines], ["mask", shapes.masks]] as const) {
+  for (const [kind, list] of [
+    ["zone", shapes.zones],
+    ["line", shapes.lines],
+    ["mask", shapes.masks],
+  ] as const) {
     for (const s of list) {
       toPixels(s.points, width, height).forEach(([x, y], i) => {
         if (x < 0 || y < 0 || x > width || y > height) {
-          problems.push({ keys: [...s.pointsKeys, i], message: `${kind} '${s.name}' point [${s.points[i]!.join(", ")}] is outside the ${width}×${height} detect frame` });
+          problems.push({
+            keys: [...s.pointsKeys, i],
+            message: `${kind} '${s.name}' point [${s.points[i]!.join(", ")}] is outside the ${width}×${height} detect frame`,
+          });
         }
       });
     }

@@ -12,7 +12,12 @@ export const tensorrtSchema = z.strictObject({
     .string()
     .default("var/trt-cache")
     .describe("folder for built engines, one entry per model hash + TensorRT version + GPU + options; relative to the config file"),
-  timing_cache: z.boolean().default(true).describe("keep TensorRT's layer timing cache beside the engines (trt_timing_cache_enable), so later builds on this TensorRT and GPU reuse the measured tactics"),
+  timing_cache: z
+    .boolean()
+    .default(true)
+    .describe(
+      "keep TensorRT's layer timing cache beside the engines (trt_timing_cache_enable), so later builds on this TensorRT and GPU reuse the measured tactics",
+    ),
   workspace_mb: z.number().int().min(64).max(65_536).default(1024).describe("most GPU memory TensorRT may use while building (trt_max_workspace_size)"),
   builder_optimization_level: z
     .number()
@@ -30,7 +35,12 @@ export const cudaSchema = z.strictObject({
     .enum(["EXHAUSTIVE", "HEURISTIC", "DEFAULT"])
     .default("HEURISTIC")
     .describe("how the cuda provider picks convolution kernels; EXHAUSTIVE is slow to start on Jetson"),
-  gpu_mem_limit_mb: z.number().int().min(64).optional().describe("most memory the cuda provider's arena may take; default unbounded (Jetson shares it with the CPU)"),
+  gpu_mem_limit_mb: z
+    .number()
+    .int()
+    .min(64)
+    .optional()
+    .describe("most memory the cuda provider's arena may take; default unbounded (Jetson shares it with the CPU)"),
 });
 export type CudaConfig = z.infer<typeof cudaSchema>;
 

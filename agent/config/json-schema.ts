@@ -80,7 +80,12 @@ function walkObject(node: JsonSchema, prefix: string, rows: KeyRow[]): void {
   const required = new Set(node.required ?? []);
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     const path = prefix ? `${prefix}.${key}` : key;
-    const effect = reloadEffect(path.replace(/\[\]/g, "").split(".").map((k) => (k === "<name>" ? "x" : k)));
+    const effect = reloadEffect(
+      path
+        .replace(/\[\]/g, "")
+        .split(".")
+        .map((k) => (k === "<name>" ? "x" : k)),
+    );
     rows.push({ ...row(path, child, required.has(key)), onEdit: effect ? ON_EDIT[effect] : "" });
     descend(child, path, rows);
   }

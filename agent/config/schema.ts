@@ -59,10 +59,13 @@ const minScore = z
   .union([z.number().min(0).max(1), z.record(z.string(), z.number().min(0).max(1))])
   .describe("minimum detection score: one number for every label, or a map label → score ('default' for the rest)");
 
-export const deviceSchema = reloads("uplink_restart", z.strictObject({
-  id: reloads("device_rename", name.describe("device id, unique per broker; part of every MQTT topic")),
-  name: z.string().optional().describe("human-readable name"),
-}));
+export const deviceSchema = reloads(
+  "uplink_restart",
+  z.strictObject({
+    id: reloads("device_rename", name.describe("device id, unique per broker; part of every MQTT topic")),
+    name: z.string().optional().describe("human-readable name"),
+  }),
+);
 
 // --- Control-room API (agent/publish): TLS, stats, snapshots, payload format and the outbox bound.
 export const mqttTlsSchema = z.strictObject({
@@ -78,54 +81,82 @@ export const outboxBoundSchema = z.strictObject({
   max_age_hours: z.number().min(0.1).default(168).describe("messages older than this are dropped (counted, logged and reported in stats)"),
 });
 
-export const mqttSchema = reloads("uplink_restart", z.strictObject({
-  url: z
-    .string()
-    .superRefine((url, ctx) => {
-      const why = brokerUrlProblem(url);
-      if (why) ctx.addIssue({ code: "custom", message: why });
-    })
-    .default("mqtt://localhost:1883")
-    .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
-  topic_prefix: z.string().regex(/^[^#+]+$/, "no MQTT wildcards").default("eva").describe("first topic level"),
-  username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
-  password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
-  client_id: z.string().optional().describe("MQTT client id; default eva-<device.id>, stable so the broker keeps the session"),
-  keepalive: z.number().int().min(5).max(3600).default(30).describe("seconds between MQTT pings"),
-  reconnect_seconds: z.number().min(0.1).max(300).default(2).describe("delay between reconnect attempts"),
-  session_expiry_seconds: z.number().int().min(0).default(86_400).describe("how long the broker keeps the agent's session (command subscription, queued commands) while it is away"),
-  tls: mqttTlsSchema.optional().describe("TLS settings for mqtts:// and wss:// brokers"),
-  stats_interval_seconds: z.number().min(1).max(3600).default(60).describe("how often health figures go to <prefix>/<device>/stats"),
-  snapshots: z.boolean().default(false).describe("publish each event's JPEG, retained, on <prefix>/<device>/snapshots/<camera>"),
-  payload_format: z.enum(["eva", "deepstream"]).default("eva").describe("events as eva's JSON or as NVIDIA DeepStream nvmsgconv's full schema"),
-  outbox: outboxBoundSchema.default(() => outboxBoundSchema.parse({})).describe("bound on the queue kept while the broker is unreachable"),
-}));
+export const mqttSchema = reloads(
+  "uplink_restart",
+  z.strictObject({
+    url: z
+      .string()
+      .superRefine((url, ctx) => {
+        const why = brokerUrlProblem(url);
+        if (why) ctx.addIssue({ code: "custom", message: why });
+      })
+      .default("mqtt://localhost:1883")
+      .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
+    topic_prefix: z
+      .string()
+      .regex(/^[^#+]+$/, "no MQTT wildcards")
+      .default("eva")
+      .describe("first topic level"),
+    username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
+    password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
+    client_id: z.string().optional().describe("MQTT client id; default eva-<device.id>, stable so the broker keeps the session"),
+    keepalive: z.number().int().min(5).max(3600).default(30).describe("seconds between MQTT pings"),
+    reconnect_seconds: z.number().min(0.1).max(300).default(2).describe("delay between reconnect attempts"),
+    session_expiry_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(86_400)
+      .describe("how long the broker keeps the agent's session (command subscription, queued commands) while it is away"),
+    tls: mqttTlsSchema.optional().describe("TLS settings for mqtts:// and wss:// brokers"),
+    stats_interval_seconds: z.number().min(1).max(3600).default(60).describe("how often health figures go to <prefix>/<device>/stats"),
+    snapshots: z.boolean().default(false).describe("publish each event's JPEG, retained, on <prefix>/<device>/snapshots/<camera>"),
+    payload_format: z.enum(["eva", "deepstream"]).default("eva").describe("events as eva's JSON or as NVIDIA DeepStream nvmsgconv's full schema"),
+    outbox: outboxBoundSchema.default(() => outboxBoundSchema.parse({})).describe("bound on the queue kept while the broker is unreachable"),
+  }),
+);
 export type MqttConfig = z.infer<typeof mqttSchema>;
 
-export const storageSchema = reloads("storage_live", z.strictObject({
-  db: reloads("database_move", z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)")),
-  snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
-  retention: retentionSchema.optional().describe("deleting old events with their snapshots (oldest first); keep everything when absent"),
-}));
+export const storageSchema = reloads(
+  "storage_live",
+  z.strictObject({
+    db: reloads("database_move", z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)")),
+    snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
+    retention: retentionSchema.optional().describe("deleting old events with their snapshots (oldest first); keep everything when absent"),
+  }),
+);
 
-export const modelSchema = reloads("model_reload", z.strictObject({
-  path: z.string().describe("ONNX model file"),
-  format: modelFormatSchema.optional().describe("output decoder; detected from the model's metadata or output shape when left out"),
-  labels: z.string().optional().describe("labels file, one per line; default: the model's metadata (names/labels)"),
-  resize: z.enum(["letterbox", "stretch"]).optional().describe("how frames are fitted to the model input; default per format"),
-}));
+export const modelSchema = reloads(
+  "model_reload",
+  z.strictObject({
+    path: z.string().describe("ONNX model file"),
+    format: modelFormatSchema.optional().describe("output decoder; detected from the model's metadata or output shape when left out"),
+    labels: z.string().optional().describe("labels file, one per line; default: the model's metadata (names/labels)"),
+    resize: z.enum(["letterbox", "stretch"]).optional().describe("how frames are fitted to the model input; default per format"),
+  }),
+);
 export type ModelConfig = z.infer<typeof modelSchema>;
 
-export const detectorSchema = reloads("model_reload", z.strictObject({
-  providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
-  threads: z.union([z.number().int().min(1).max(64), z.literal("auto")]).default("auto").describe("intra-op threads per model session; auto: 1 (more sessions use the cores better than more threads in one)"),
-  workers: z
-    .union([z.number().int().min(1).max(16), z.literal("auto")])
-    .default("auto")
-    .describe("sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one"),
-  tensorrt: tensorrtSchema.default(() => tensorrtSchema.parse({})).describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
-  cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
-}));
+export const detectorSchema = reloads(
+  "model_reload",
+  z.strictObject({
+    providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
+    threads: z
+      .union([z.number().int().min(1).max(64), z.literal("auto")])
+      .default("auto")
+      .describe("intra-op threads per model session; auto: 1 (more sessions use the cores better than more threads in one)"),
+    workers: z
+      .union([z.number().int().min(1).max(16), z.literal("auto")])
+      .default("auto")
+      .describe(
+        "sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one",
+      ),
+    tensorrt: tensorrtSchema
+      .default(() => tensorrtSchema.parse({}))
+      .describe("TensorRT provider options (used only by a GPU build of onnxruntime, see README, Jetson)"),
+    cuda: cudaSchema.default(() => cudaSchema.parse({})).describe("CUDA provider options"),
+  }),
+);
 
 export const cameraDetectSchema = z.strictObject({
   // The model and the frame size shape what ffmpeg delivers: the camera restarts.
@@ -144,59 +175,92 @@ export const cameraDetectSchema = z.strictObject({
 
 export const cameraEventsSchema = z.strictObject({
   min_frames: z.number().int().min(1).default(3).describe("detections of a tracked object before its event can start"),
-  end_after_seconds: z.number().min(0).default(5).describe("seconds an object is unseen before its track dies and its event ends (unless tracker.max_age_seconds is set)"),
+  end_after_seconds: z
+    .number()
+    .min(0)
+    .default(5)
+    .describe("seconds an object is unseen before its track dies and its event ends (unless tracker.max_age_seconds is set)"),
   update_interval_seconds: z.number().min(0).default(5).describe("at most one 'update' per event this often"),
   threshold: z.number().min(0).max(1).default(0.7).describe("median detection score over the track that confirms an event"),
   stationary_seconds: z.number().min(1).default(30).describe("an object that has not moved for this long is stationary"),
   stationary: z.enum(["end", "keep"]).default("keep").describe("a stationary object's event: end it (a new one opens when it moves) or keep it open"),
 });
 
-export const cameraSchema = reloads("camera_live", z.strictObject({
-  // What ffmpeg is started with: an edit restarts that camera; everything else applies at its next frame.
-  source: reloads("camera_restart", z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN")),
-  enabled: reloads("camera_restart", z.boolean().default(true).describe("false keeps the camera configured but stopped (no ffmpeg, no detection)")),
-  fps: reloads("camera_restart", z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed")),
-  loop: reloads("camera_restart", z.boolean().default(false).describe("file sources: start again at the end instead of ending")),
-  realtime: reloads("camera_restart", z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible")),
-  stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
-  rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
-  detect_source: reloads("camera_restart", z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source")),
-  hwaccel: reloads("camera_restart", hwaccelSchema),
-  detect: cameraDetectSchema,
-  // Motion settings apply at the camera's next frame; decoder settings are ffmpeg's: a restart.
-  motion: motionSchema.default(() => motionSchema.parse({})),
-  decode: reloads("camera_restart", decodeSchema.default(() => decodeSchema.parse({}))),
-  events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
-  ...cameraAnalyticsKeys,
-  ...cameraClassifyKeys,
-}));
+export const cameraSchema = reloads(
+  "camera_live",
+  z.strictObject({
+    // What ffmpeg is started with: an edit restarts that camera; everything else applies at its next frame.
+    source: reloads("camera_restart", z.string().min(1).describe("rtsp://, http(s):// URL, file path or /dev/videoN")),
+    enabled: reloads("camera_restart", z.boolean().default(true).describe("false keeps the camera configured but stopped (no ffmpeg, no detection)")),
+    fps: reloads("camera_restart", z.number().min(0.1).max(120).default(5).describe("frames per second decoded and analysed")),
+    loop: reloads("camera_restart", z.boolean().default(false).describe("file sources: start again at the end instead of ending")),
+    realtime: reloads(
+      "camera_restart",
+      z.boolean().default(true).describe("file sources: deliver frames at the clip's own speed, as a live camera would; false decodes as fast as possible"),
+    ),
+    stall_seconds: reloads("camera_restart", z.number().min(1).max(600).default(10).describe("no frame for this long → ffmpeg is restarted")),
+    rtsp_transport: reloads("camera_restart", z.enum(["tcp", "udp"]).default("tcp").describe("RTSP over TCP survives lossy links; UDP only on a clean LAN")),
+    detect_source: reloads(
+      "camera_restart",
+      z.string().min(1).optional().describe("substream the detector decodes (a low-resolution stream of the same camera); default source"),
+    ),
+    hwaccel: reloads("camera_restart", hwaccelSchema),
+    detect: cameraDetectSchema,
+    // Motion settings apply at the camera's next frame; decoder settings are ffmpeg's: a restart.
+    motion: motionSchema.default(() => motionSchema.parse({})),
+    decode: reloads(
+      "camera_restart",
+      decodeSchema.default(() => decodeSchema.parse({})),
+    ),
+    events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
+    ...cameraAnalyticsKeys,
+    ...cameraClassifyKeys,
+  }),
+);
 export type CameraConfig = z.infer<typeof cameraSchema>;
 
-export const healthSchema = reloads("health_restart", z.strictObject({
-  port: z.number().int().min(0).max(65535).default(9108).describe("HTTP port for GET /healthz, GET /metrics and the web console (/console/); 0 turns it off"),
-  host: z.string().default("127.0.0.1").describe("address the health server listens on; 0.0.0.0 for a Prometheus elsewhere (the web console then needs EVA_CONSOLE_TOKEN)"),
-}));
+export const healthSchema = reloads(
+  "health_restart",
+  z.strictObject({
+    port: z.number().int().min(0).max(65535).default(9108).describe("HTTP port for GET /healthz, GET /metrics and the web console (/console/); 0 turns it off"),
+    host: z
+      .string()
+      .default("127.0.0.1")
+      .describe("address the health server listens on; 0.0.0.0 for a Prometheus elsewhere (the web console then needs EVA_CONSOLE_TOKEN)"),
+  }),
+);
 
-export const logSchema = reloads("log_live", z.strictObject({
-  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("log level (EVA_LOG_LEVEL in the environment wins at start)"),
-  // The logger's destination is chosen once, at start; a reload that changes it says so in the log.
-  format: z
-    .enum(["auto", "json", "pretty"])
-    .default("auto")
-    .describe("auto: readable lines when stderr is a terminal, JSON lines otherwise (journald, Docker); EVA_LOG_FORMAT in the environment wins; takes effect at the next start"),
-}));
+export const logSchema = reloads(
+  "log_live",
+  z.strictObject({
+    level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("log level (EVA_LOG_LEVEL in the environment wins at start)"),
+    // The logger's destination is chosen once, at start; a reload that changes it says so in the log.
+    format: z
+      .enum(["auto", "json", "pretty"])
+      .default("auto")
+      .describe(
+        "auto: readable lines when stderr is a terminal, JSON lines otherwise (journald, Docker); EVA_LOG_FORMAT in the environment wins; takes effect at the next start",
+      ),
+  }),
+);
 
 // --- Home Assistant MQTT discovery (agent/publish/home-assistant.ts): entities for zones, lines, snapshots and health.
 // An edit reconnects the uplink (snapshot publishing follows `enabled`); the entities themselves follow every
 // reload, zones and lines included.
-export const homeAssistantSchema = reloads("uplink_restart", z.strictObject({
-  enabled: z.boolean().default(false).describe("announce this device's zones, lines, snapshots and health to Home Assistant over MQTT discovery (turns on snapshot publishing)"),
-  discovery_prefix: z
-    .string()
-    .regex(/^[^#+]+$/, "no MQTT wildcards")
-    .default("homeassistant")
-    .describe("Home Assistant's discovery prefix (its MQTT integration setting); its birth message is read on <prefix>/status"),
-}));
+export const homeAssistantSchema = reloads(
+  "uplink_restart",
+  z.strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("announce this device's zones, lines, snapshots and health to Home Assistant over MQTT discovery (turns on snapshot publishing)"),
+    discovery_prefix: z
+      .string()
+      .regex(/^[^#+]+$/, "no MQTT wildcards")
+      .default("homeassistant")
+      .describe("Home Assistant's discovery prefix (its MQTT integration setting); its birth message is read on <prefix>/status"),
+  }),
+);
 export type HomeAssistantConfig = z.infer<typeof homeAssistantSchema>;
 
 export const configSchema = z
@@ -210,7 +274,9 @@ export const configSchema = z
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
     homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
-    sinks: reloads("sinks_restart", sinksSchema).default(() => sinksSchema.parse({})).describe("where records go besides MQTT, each with its own place in the outbox"),
+    sinks: reloads("sinks_restart", sinksSchema)
+      .default(() => sinksSchema.parse({}))
+      .describe("where records go besides MQTT, each with its own place in the outbox"),
   })
   .superRefine((cfg, ctx) => {
     for (const r of crossReferenceProblems(cfg)) ctx.addIssue({ code: "custom", path: r.path, message: r.message });

@@ -32,12 +32,19 @@ export const webhookSinkSchema = z.strictObject({
   headers: z
     .record(headerName, headerValue)
     .default({})
-    .describe("extra request headers, e.g. Authorization: \"Bearer ${WEBHOOK_TOKEN}\" (use ${ENV_VAR} for secrets)"),
+    .describe('extra request headers, e.g. Authorization: "Bearer ${WEBHOOK_TOKEN}" (use ${ENV_VAR} for secrets)'),
   topics: z
-    .array(z.string().min(1).regex(/^(?:[^#]*\/)?#$|^[^#]*$/, "'#' only as the whole last level"))
+    .array(
+      z
+        .string()
+        .min(1)
+        .regex(/^(?:[^#]*\/)?#$|^[^#]*$/, "'#' only as the whole last level"),
+    )
     .min(1)
     .optional()
-    .describe("outbox topics sent (MQTT filters on the suffix after <prefix>/<device>/, + and # allowed); others are skipped. Default: every record kind's own topic (events, crossings, signs, alarms, counts), not the retained state"),
+    .describe(
+      "outbox topics sent (MQTT filters on the suffix after <prefix>/<device>/, + and # allowed); others are skipped. Default: every record kind's own topic (events, crossings, signs, alarms, counts), not the retained state",
+    ),
   timeout_seconds: z.number().min(0.1).max(300).default(10).describe("a request with no answer for this long is abandoned and retried"),
   retry_seconds: z.number().min(0.05).max(60).default(1).describe("first delay before a failed request is retried; doubles on every failure"),
   retry_max_seconds: z.number().min(0.1).max(3600).default(60).describe("longest delay between retries"),

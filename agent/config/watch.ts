@@ -10,11 +10,7 @@ export interface ConfigWatcher {
  * that save by writing a temp file and renaming it over the original (vim's backupcopy, VS Code, sed -i)
  * replace the inode a file watch would follow, while the folder sees every rename by name.
  */
-export function watchConfigFile(
-  file: string,
-  onChange: () => void,
-  opts: { debounceMs?: number; onError?: (err: Error) => void } = {},
-): ConfigWatcher {
+export function watchConfigFile(file: string, onChange: () => void, opts: { debounceMs?: number; onError?: (err: Error) => void } = {}): ConfigWatcher {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
   const debounceMs = opts.debounceMs ?? 300;

@@ -58,7 +58,8 @@ export class ConsoleAccess {
       const host = (req.headers.host ?? "").replace(/:\d+$/, "");
       if (isLoopbackHost(host)) return { ok: true };
       // another name for this address: a reverse proxy on the device, or a page elsewhere rebinding DNS
-      if (!this.token) return { ok: false, status: 403, message: `the console answers loopback names only (Host: ${host || "none"}); behind a proxy, set ${TOKEN_ENV}` };
+      if (!this.token)
+        return { ok: false, status: 403, message: `the console answers loopback names only (Host: ${host || "none"}); behind a proxy, set ${TOKEN_ENV}` };
     } else if (!this.token) {
       return { ok: false, status: 403, message: `the console is off: the server listens beyond loopback and ${TOKEN_ENV} is not set` };
     }

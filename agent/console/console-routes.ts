@@ -100,7 +100,10 @@ export class ConsoleRoutes {
   private readonly access: ConsoleAccess;
   private readonly frames: LiveFrames;
   private readonly web = webFolders();
-  private rates = new Map<string, { at: number; framesIn: number; processed: number; framesSkipped: number; fps: { in: number; processed: number; skipped: number } }>();
+  private rates = new Map<
+    string,
+    { at: number; framesIn: number; processed: number; framesSkipped: number; fps: { in: number; processed: number; skipped: number } }
+  >();
   private saving: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -262,7 +265,9 @@ export class ConsoleRoutes {
     // Not an error: a camera still starting (or stopped before its first frame) has nothing to show yet.
     if (!f) return { status: 204, type: "text/plain", body: "", headers: { "x-no-frame": `camera '${camera}' has no picture yet` } };
     // The frame's own detections ride along, so the page draws each box on the picture it was found in.
-    const boxes = (f.detections ?? []).slice(0, MAX_BOXES).map((d) => ({ label: d.label, score: Math.round(d.score * 100) / 100, box: d.box.map((v) => Math.round(v)) }));
+    const boxes = (f.detections ?? [])
+      .slice(0, MAX_BOXES)
+      .map((d) => ({ label: d.label, score: Math.round(d.score * 100) / 100, box: d.box.map((v) => Math.round(v)) }));
     return {
       status: 200,
       type: "image/jpeg",
@@ -313,17 +318,27 @@ export class ConsoleRoutes {
     if (p === "/api/crossings") return json(200, { records: store.inTransaction("recentCrossings", (db) => crossings.list!(db, query)) });
     const root = this.source.running().config.storage.snapshots;
     const rows: Array<{ snapshot: string | null }> =
-      p === "/api/events" ? recentEvents(store, query) : store.inTransaction("recentSightings", (db) => sightings.list!(db, query) as Array<{ snapshot: string | null }>);
+      p === "/api/events"
+        ? recentEvents(store, query)
+        : store.inTransaction("recentSightings", (db) => sightings.list!(db, query) as Array<{ snapshot: string | null }>);
     // A record is stored as its event happens; its JPEG lands a moment later (or was pruned since): a URL is
     // given only for a file on disk, so a page never asks for a picture that is not there yet.
-    const records = await Promise.all(rows.map(async (r) => ({ ...r, snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null })));
+    const records = await Promise.all(
+      rows.map(async (r) => ({ ...r, snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null })),
+    );
     return json(200, { records });
   }
 
   /** Any record kind's listing (agent/records), newest first: /api/records/<kind>, e.g. /api/records/counts. */
   private kindRecords(name: string, q: URLSearchParams): Reply {
     const kind = recordKinds.find((k) => k.name === name && k.list);
-    if (!kind) return json(404, { error: `no record kind '${name}'; known: ${recordKinds.filter((k) => k.list).map((k) => k.name).join(", ")}` });
+    if (!kind)
+      return json(404, {
+        error: `no record kind '${name}'; known: ${recordKinds
+          .filter((k) => k.list)
+          .map((k) => k.name)
+          .join(", ")}`,
+      });
     const store = this.source.store();
     if (!store) return json(503, { error: "the event store is not open" });
     const query = recentQuery(q);
@@ -345,7 +360,8 @@ export class ConsoleRoutes {
     if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) return json(415, { error: "send application/json" });
     const origin = req.headers.origin;
     // A form or script on another site may POST here through the installer's browser: refuse other origins.
-    if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) return json(403, { error: `cross-origin save refused (${origin})` });
+    if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`)
+      return json(403, { error: `cross-origin save refused (${origin})` });
     let body: SaveBody;
     try {
       body = JSON.parse((await readBody(req)).toString("utf8")) as typeof body;
@@ -468,5 +484,8 @@ function send(res: ServerResponse, r: Reply, head = false): void {
 }
 
 async function isFile(file: string): Promise<boolean> {
-  return stat(file).then((s) => s.isFile(), () => false);
+  return stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }

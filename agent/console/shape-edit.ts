@@ -85,7 +85,8 @@ function removeShapes(text: string, camera: string, edits: ShapeEdits): ShapeEdi
     const map = doc.getIn(["cameras", camera, key], true) as Node | undefined;
     for (const name of names) {
       const kind = key === "zones" ? "zone" : "line";
-      if (!map || !isMap(map) || !map.items.some((p) => isScalar(p.key) && p.key.value === name)) return { error: `camera '${camera}' has no ${kind} '${name}' in the file` };
+      if (!map || !isMap(map) || !map.items.some((p) => isScalar(p.key) && p.key.value === name))
+        return { error: `camera '${camera}' has no ${kind} '${name}' in the file` };
     }
     if (names.length && map && isMap(map)) {
       const cam = doc.getIn(["cameras", camera], true) as YAMLMap;

@@ -34,11 +34,7 @@ export function signedDistance(a: Point, b: Point, p: Point): number {
 }
 
 function onSegment(a: Point, b: Point, p: Point): boolean {
-  return (
-    cross(a, b, p) === 0 &&
-    Math.min(a[0], b[0]) <= p[0] && p[0] <= Math.max(a[0], b[0]) &&
-    Math.min(a[1], b[1]) <= p[1] && p[1] <= Math.max(a[1], b[1])
-  );
+  return cross(a, b, p) === 0 && Math.min(a[0], b[0]) <= p[0] && p[0] <= Math.max(a[0], b[0]) && Math.min(a[1], b[1]) <= p[1] && p[1] <= Math.max(a[1], b[1]);
 }
 
 /** Whether segments ab and cd share at least one point (touching counts). */

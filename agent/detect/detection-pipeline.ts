@@ -84,7 +84,9 @@ export class DetectionPipeline {
   prepareScaled(src: ScaledPicture, width: number, height: number): Placement {
     const placement = this.placementFor(width, height);
     if (src.width !== placement.contentWidth || src.height !== placement.contentHeight) {
-      throw new Error(`scaled picture ${src.width}×${src.height} does not match the model's ${placement.contentWidth}×${placement.contentHeight} for a ${width}×${height} frame`);
+      throw new Error(
+        `scaled picture ${src.width}×${src.height} does not match the model's ${placement.contentWidth}×${placement.contentHeight} for a ${width}×${height} frame`,
+      );
     }
     const key = placement.contentWidth * 65536 + placement.contentHeight;
     if (this.paddedFor !== key) {

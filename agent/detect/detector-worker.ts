@@ -23,7 +23,6 @@ function send(msg: FromWorker): void {
   parentPort!.postMessage(msg);
 }
 
-
 /** A fresh TensorRT build not yet sealed: thrown away (and its lock released) if loading fails after it. */
 let unfinished: ((ok: boolean) => string | null) | null = null;
 
@@ -32,7 +31,15 @@ async function open() {
   const base = path.basename(file);
   const { bytes, description } = await readModel(file);
   const labelsText = init.model.labels ? await readLabelsFile(init.model.labels) : undefined;
-  const { session, provider, skipped, warnings: sessionWarnings, engine, finish, placement } = await openSession(bytes, base, {
+  const {
+    session,
+    provider,
+    skipped,
+    warnings: sessionWarnings,
+    engine,
+    finish,
+    placement,
+  } = await openSession(bytes, base, {
     ...init,
     qdq: description.qdq,
     placement: true,
@@ -131,7 +138,15 @@ async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
 serveModel<Loaded, DetectRequest>({
   open,
   ready: (m) =>
-    ({ info: m.info, provider: m.provider, skipped: m.skipped, warnings: m.warnings, warmupMs: m.warmupMs, ...(m.engine ? { engine: m.engine } : {}), ...(m.nodes ? { nodes: m.nodes } : {}) }) satisfies Omit<Extract<FromWorker, { type: "ready" }>, "type">,
+    ({
+      info: m.info,
+      provider: m.provider,
+      skipped: m.skipped,
+      warnings: m.warnings,
+      warmupMs: m.warmupMs,
+      ...(m.engine ? { engine: m.engine } : {}),
+      ...(m.nodes ? { nodes: m.nodes } : {}),
+    }) satisfies Omit<Extract<FromWorker, { type: "ready" }>, "type">,
   run: detect,
   release: (m) => m.session.release(),
   openFailed: () => unfinished?.(false),

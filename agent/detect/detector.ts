@@ -168,7 +168,14 @@ export class Detector {
       throw failed.reason;
     }
     log?.info(
-      { provider: ready.provider, format: ready.info.format, input: `${ready.info.inputWidth}x${ready.info.inputHeight}`, warmup_ms: ready.warmupMs, workers: count, threads: opts.threads },
+      {
+        provider: ready.provider,
+        format: ready.info.format,
+        input: `${ready.info.inputWidth}x${ready.info.inputHeight}`,
+        warmup_ms: ready.warmupMs,
+        workers: count,
+        threads: opts.threads,
+      },
       "detector ready",
     );
     return new Detector(workers, opts.name, ready.provider, ready.info);

@@ -35,11 +35,7 @@ export interface EngineManifest {
   files: EngineFile[];
 }
 
-export type EntryCheck =
-  | { state: "hit" }
-  | { state: "missing" }
-  | { state: "stale"; why: string }
-  | { state: "corrupt"; why: string };
+export type EntryCheck = { state: "hit" } | { state: "missing" } | { state: "stale"; why: string } | { state: "corrupt"; why: string };
 
 export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -256,7 +252,11 @@ export function gpuName(deviceId: number, deviceTreeModel = "/proc/device-tree/m
   const model = readText(deviceTreeModel)?.replace(/\0/g, "").trim();
   if (model && /nvidia|jetson/i.test(model)) return model;
   try {
-    const out = execFileSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader", `--id=${deviceId}`], { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader", `--id=${deviceId}`], {
+      encoding: "utf8",
+      timeout: 5000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     return out.trim().split("\n")[0] || "unknown";
   } catch {
     return "unknown";

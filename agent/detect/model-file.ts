@@ -54,7 +54,15 @@ export async function describeModelFile(model: ModelConfig): Promise<ModelInfo> 
   const { description } = await readModel(model.path);
   const [input] = description.inputs;
   const [output] = description.outputs;
-  if (!input || !output) throw new DetectorError("EVA_MODEL_UNSUPPORTED", `${base}: no input or no output declared; one image input and a detection output expected`);
+  if (!input || !output)
+    throw new DetectorError("EVA_MODEL_UNSUPPORTED", `${base}: no input or no output declared; one image input and a detection output expected`);
   const labelsText = model.labels ? await readLabelsFile(model.labels) : undefined;
-  return resolveModelInfo({ file: base, config: model, metadata: description.metadata, input: tensorMetadata(input), output: tensorMetadata(output), labelsText }).info;
+  return resolveModelInfo({
+    file: base,
+    config: model,
+    metadata: description.metadata,
+    input: tensorMetadata(input),
+    output: tensorMetadata(output),
+    labelsText,
+  }).info;
 }

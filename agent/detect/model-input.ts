@@ -2,7 +2,6 @@ import type { InputSpec, Placement } from "../core/model-input.js";
 
 export type { InputSpec, Placement };
 
-
 /** Keeps the aspect ratio and pads bottom/right, as YOLOX's and Ultralytics' reference pre-processing do. */
 export function letterbox(frameWidth: number, frameHeight: number, inputWidth: number, inputHeight: number): Placement {
   const s = Math.min(inputWidth / frameWidth, inputHeight / frameHeight);

@@ -110,7 +110,14 @@ class ProtoReader {
 /** Reads the description of an ONNX model; throws NotOnnxError when the bytes are not a ModelProto. */
 export function readOnnxModel(bytes: Uint8Array): OnnxModelDescription {
   const r = new ProtoReader(bytes, 0, bytes.length);
-  const model: OnnxModelDescription = { irVersion: 0, producer: "", metadata: {}, inputs: [], outputs: [], qdq: { nodes: 0, zeroPointTypes: {}, nonZeroZeroPoints: 0 } };
+  const model: OnnxModelDescription = {
+    irVersion: 0,
+    producer: "",
+    metadata: {},
+    inputs: [],
+    outputs: [],
+    qdq: { nodes: 0, zeroPointTypes: {}, nonZeroZeroPoints: 0 },
+  };
   let graph: ProtoReader | undefined;
   while (!r.done()) {
     const [field, wire] = r.tag();
@@ -168,7 +175,17 @@ function readGraph(r: ProtoReader, model: OnnxModelDescription): void {
   }
 }
 
-const TENSOR_TYPES: Record<number, string> = { 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 10: "float16", 17: "float8e4m3fn" };
+const TENSOR_TYPES: Record<number, string> = {
+  1: "float32",
+  2: "uint8",
+  3: "int8",
+  4: "uint16",
+  5: "int16",
+  6: "int32",
+  7: "int64",
+  10: "float16",
+  17: "float8e4m3fn",
+};
 
 interface TensorFacts {
   name: string;

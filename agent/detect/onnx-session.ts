@@ -96,7 +96,10 @@ export async function openSession(bytes: Uint8Array, base: string, req: SessionR
       skipped.push({ provider, error: message });
     }
   }
-  throw new DetectorError("EVA_PROVIDER_UNAVAILABLE", `${base}: no execution provider could run it: ${skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`);
+  throw new DetectorError(
+    "EVA_PROVIDER_UNAVAILABLE",
+    `${base}: no execution provider could run it: ${skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`,
+  );
 }
 
 /** The crop classifier's session: the detector's GPU options, without its engine cache. */

@@ -95,7 +95,13 @@ export function meanAveragePrecision(predictions: readonly Prediction[], truths:
   for (const t of truths) counts.set(t.cls, (counts.get(t.cls) ?? 0) + 1);
   const perClass = new Map<number, { ap: number; truths: number }>();
   for (const [cls, n] of [...counts].sort((a, b) => a[0] - b[0])) {
-    perClass.set(cls, { ap: averagePrecision(rows.filter((r) => r.cls === cls).map((r) => r.tp), n), truths: n });
+    perClass.set(cls, {
+      ap: averagePrecision(
+        rows.filter((r) => r.cls === cls).map((r) => r.tp),
+        n,
+      ),
+      truths: n,
+    });
   }
   const aps = [...perClass.values()].map((v) => v.ap);
   return { map: aps.length ? aps.reduce((s, v) => s + v, 0) / aps.length : Number.NaN, perClass };

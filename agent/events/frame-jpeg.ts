@@ -22,5 +22,7 @@ export function frameJpeg(frame: Frame, dir: string): Promise<{ path: string; jp
 /** A JPEG of the frame in memory (the console's live view); the pixels are copied before it returns. */
 export function frameJpegBytes(frame: Frame, quality = 85): Promise<Buffer> {
   const pixels = Buffer.from(frame.data); // a copy: the frame's slot goes back to the pool
-  return sharp(pixels, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return sharp(pixels, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }

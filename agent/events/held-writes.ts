@@ -80,7 +80,8 @@ export class HeldWrites {
     if (this.queue.length > this.max) {
       this.queue.shift();
       this.dropped++;
-      if (this.dropped === 1 || this.dropped % 1000 === 0) this.log.error({ dropped: this.dropped, bound: this.max }, "held writes over their bound: oldest dropped");
+      if (this.dropped === 1 || this.dropped % 1000 === 0)
+        this.log.error({ dropped: this.dropped, bound: this.max }, "held writes over their bound: oldest dropped");
     }
   }
 }

@@ -89,7 +89,11 @@ export class EventMaintainer {
     const quality = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b));
     const a = this.analytics.observe(frame.time, detections, { usable: !dark && !frozen, quality });
     const isObject = (label: string) => !this.analytics.isSign(label);
-    const step = this.rules.observe(frame.time, a.tracks.filter((s) => isObject(s.track.label)), a.ended.filter((t) => isObject(t.label)));
+    const step = this.rules.observe(
+      frame.time,
+      a.tracks.filter((s) => isObject(s.track.label)),
+      a.ended.filter((t) => isObject(t.label)),
+    );
     for (const ev of step.improved) this.snapshots.capture(ev.id, frame);
     this.emit(step.changes);
     for (const s of a.sightings.improved) {
@@ -143,7 +147,15 @@ export class EventMaintainer {
     for (const s of done) {
       this.record(sightings, s);
       const picture: EvaEvent = {
-        id: s.id, device: "", camera: s.camera, label: s.label, start_time: s.first_seen, end_time: s.last_seen, top_score: s.score, box: s.box, snapshot: s.snapshot,
+        id: s.id,
+        device: "",
+        camera: s.camera,
+        label: s.label,
+        start_time: s.first_seen,
+        end_time: s.last_seen,
+        top_score: s.score,
+        box: s.box,
+        snapshot: s.snapshot,
       };
       this.writeSnapshot("end", picture);
     }

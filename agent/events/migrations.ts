@@ -142,12 +142,14 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
   for (const m of [...list].sort((a, b) => a.version - b.version)) {
     if (m.version <= current) continue;
     // Checked again under the write lock: another process opening the same file may have just applied it.
-    const ran = db.transaction(() => {
-      if (done.get(m.version)) return false;
-      m.up(db);
-      record.run(m.version, m.name, Date.now());
-      return true;
-    }).immediate();
+    const ran = db
+      .transaction(() => {
+        if (done.get(m.version)) return false;
+        m.up(db);
+        record.run(m.version, m.name, Date.now());
+        return true;
+      })
+      .immediate();
     if (ran) applied.push(m.version);
   }
   return applied;
@@ -178,12 +180,14 @@ export function migrateKinds(db: Database.Database, kinds: readonly KindMigratio
   const applied: string[] = [];
   for (const kind of kinds) {
     for (const m of [...kind.migrations].sort((a, b) => a.version - b.version)) {
-      const ran = db.transaction(() => {
-        if (done.get(kind.name, m.version)) return false;
-        m.up(db);
-        record.run(kind.name, m.version, m.name, Date.now());
-        return true;
-      }).immediate();
+      const ran = db
+        .transaction(() => {
+          if (done.get(kind.name, m.version)) return false;
+          m.up(db);
+          record.run(kind.name, m.version, m.name, Date.now());
+          return true;
+        })
+        .immediate();
       if (ran) applied.push(`${kind.name}:${m.version}`);
     }
   }
@@ -194,7 +198,9 @@ export function migrateKinds(db: Database.Database, kinds: readonly KindMigratio
 export function missingKindMigrations(db: Database.Database, kinds: readonly KindMigrations[]): string[] {
   let have = new Set<string>();
   try {
-    have = new Set((db.prepare("SELECT kind, version FROM record_kind_migrations").all() as Array<{ kind: string; version: number }>).map((r) => `${r.kind}:${r.version}`));
+    have = new Set(
+      (db.prepare("SELECT kind, version FROM record_kind_migrations").all() as Array<{ kind: string; version: number }>).map((r) => `${r.kind}:${r.version}`),
+    );
   } catch {
     // no bookkeeping table: no kind migration applied
   }

@@ -50,7 +50,8 @@ export function recentEvents(store: EventStore, q: RecentQuery): EvaEvent[] {
 
 /** Every line's running totals, as the `crossings` messages carry them. */
 export function lineTotals(store: EventStore): LineTotal[] {
-  return store.inTransaction("lineTotals", (db) =>
-    db.prepare('SELECT camera, line, in_count AS "in", out_count AS "out" FROM line_counts ORDER BY camera, line').all() as LineTotal[],
+  return store.inTransaction(
+    "lineTotals",
+    (db) => db.prepare('SELECT camera, line, in_count AS "in", out_count AS "out" FROM line_counts ORDER BY camera, line').all() as LineTotal[],
   );
 }

@@ -72,7 +72,10 @@ export class Retention {
   async run(nowMs = Date.now()): Promise<number> {
     try {
       const kept = this.store.inTransaction("retentionScan", (db) => [
-        ...(db.prepare("SELECT id, start_ms AS timeMs, snapshot FROM events WHERE end_ms IS NOT NULL").all() as Kept[]).map((k) => ({ ...k, table: "events" as const })),
+        ...(db.prepare("SELECT id, start_ms AS timeMs, snapshot FROM events WHERE end_ms IS NOT NULL").all() as Kept[]).map((k) => ({
+          ...k,
+          table: "events" as const,
+        })),
         ...(db.prepare("SELECT id, last_ms AS timeMs, snapshot FROM sign_sightings").all() as Kept[]).map((k) => ({ ...k, table: "sign_sightings" as const })),
       ]);
       for (const k of kept) k.bytes = k.snapshot ? fileSize(k.snapshot) : 0;

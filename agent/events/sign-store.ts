@@ -33,9 +33,14 @@ export class SignStore {
   /** A camera's sign inventory, by class. */
   inventory(camera: string): SignInventoryRow[] {
     return this.store.inTransaction("signInventory", (db) =>
-      (db.prepare("SELECT camera, label, last_seen_ms, count FROM sign_inventory WHERE camera = ? ORDER BY label").all(camera) as Array<{ camera: string; label: string; last_seen_ms: number; count: number }>).map(
-        (r) => ({ camera: r.camera, label: r.label, last_seen: new Date(r.last_seen_ms).toISOString(), count: r.count }),
-      ),
+      (
+        db.prepare("SELECT camera, label, last_seen_ms, count FROM sign_inventory WHERE camera = ? ORDER BY label").all(camera) as Array<{
+          camera: string;
+          label: string;
+          last_seen_ms: number;
+          count: number;
+        }>
+      ).map((r) => ({ camera: r.camera, label: r.label, last_seen: new Date(r.last_seen_ms).toISOString(), count: r.count })),
     );
   }
 }

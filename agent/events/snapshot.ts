@@ -72,12 +72,14 @@ export class SnapshotWriter {
     const jpeg = sharp(h.pixels, { raw: { width: h.width, height: h.height, channels: 3 } })
       .composite([{ input: Buffer.from(boxOverlay(ev, h.width, h.height, this.scenes.get(ev.camera))), left: 0, top: 0 }])
       .jpeg({ quality: 85 });
-    h.writing = h.writing.catch(() => {}).then(async () => {
-      await mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.tmp`;
-      await jpeg.toFile(tmp);
-      await rename(tmp, file); // readers never see a half-written JPEG
-    });
+    h.writing = h.writing
+      .catch(() => {})
+      .then(async () => {
+        await mkdir(path.dirname(file), { recursive: true });
+        const tmp = `${file}.tmp`;
+        await jpeg.toFile(tmp);
+        await rename(tmp, file); // readers never see a half-written JPEG
+      });
     const done = h.writing;
     this.pending.add(done);
     try {

@@ -114,7 +114,8 @@ function checkSchemaCurrent(db: Database.Database, file: string): void {
     throw new StoreError("open", "schema", file, `database schema is version ${version}, this agent reads version ${newest}`);
   }
   const missing = missingKindMigrations(db, recordKinds);
-  if (missing.length) throw new StoreError("open", "schema", file, `database lacks the record tables of ${missing.join(", ")}; open it once with the agent to upgrade it`);
+  if (missing.length)
+    throw new StoreError("open", "schema", file, `database lacks the record tables of ${missing.join(", ")}; open it once with the agent to upgrade it`);
 }
 
 /**
@@ -165,12 +166,8 @@ export class EventStore {
         }
       }
       this.stmt = {
-        insertOutbox: this.db.prepare(
-          "INSERT INTO outbox (topic, payload, qos, retain, created_ms) VALUES (?, ?, ?, ?, ?)",
-        ),
-        peekOutbox: this.db.prepare(
-          "SELECT seq, topic, payload, qos, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-        ),
+        insertOutbox: this.db.prepare("INSERT INTO outbox (topic, payload, qos, retain, created_ms) VALUES (?, ?, ?, ?, ?)"),
+        peekOutbox: this.db.prepare("SELECT seq, topic, payload, qos, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
         deleteOutbox: this.db.prepare("DELETE FROM outbox WHERE seq = ?"),
         outboxDepth: this.db.prepare("SELECT COUNT(*) FROM outbox").pluck(),
       };
@@ -306,7 +303,9 @@ export class EventStore {
     try {
       return this.db.transaction(() => {
         const open = this.db
-          .prepare("SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, updated_ms FROM events WHERE end_ms IS NULL ORDER BY start_ms, id")
+          .prepare(
+            "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, updated_ms FROM events WHERE end_ms IS NULL ORDER BY start_ms, id",
+          )
           .all() as Array<EventRow & { updated_ms: number }>;
         return open.map((r) => {
           const ev = rowToEvent({ ...r, end_ms: Math.max(r.start_ms, r.updated_ms) });

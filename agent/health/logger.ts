@@ -35,7 +35,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const dest = opts.destination;
   const isTty = dest ? Boolean((dest as { isTTY?: boolean }).isTTY) : Boolean(process.stderr.isTTY);
   const format = resolveLogFormat(opts.format ?? "auto", isTty);
-  const options = { level: opts.level ?? "info", base: { app: "eva" }, redact: { paths: REDACT, censor: "[redacted]" }, timestamp: pino.stdTimeFunctions.isoTime };
+  const options = {
+    level: opts.level ?? "info",
+    base: { app: "eva" },
+    redact: { paths: REDACT, censor: "[redacted]" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
   if (format === "pretty") {
     // pino-pretty as a stream in this thread rather than pino's worker transport: a terminal needs no extra
     // thread on a small device, and lines come out in order with the process's own writes.

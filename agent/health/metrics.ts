@@ -47,7 +47,8 @@ export class AgentMetrics {
     collectDefaultMetrics({ register: r });
     // prom-client names three gauges *_total, which promtool's lint rejects (a _total is a counter); the same
     // figures stay available per type in nodejs_active_handles, nodejs_active_requests, nodejs_active_resources.
-    for (const gaugeNamedTotal of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) r.removeSingleMetric(gaugeNamedTotal);
+    for (const gaugeNamedTotal of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+      r.removeSingleMetric(gaugeNamedTotal);
     let current: MetricsSnapshot | null = null;
     // One snapshot per scrape: the first collect() takes it, the others read it.
     const snap = (first = false): MetricsSnapshot => {
@@ -56,12 +57,27 @@ export class AgentMetrics {
     };
 
     // Which version runs where, for joins in queries and dashboards (the `*_info` convention).
-    new Gauge({ name: "eva_build_info", help: "Always 1; the running eva version in its label", labelNames: ["version"], registers: [r] }).set({ version: agentVersion() }, 1);
-    this.inference = new Histogram({ name: "eva_inference_duration_seconds", help: "Detector round trip per frame (pre-processing, inference, decoding, NMS)", labelNames: ["camera"], buckets: INFERENCE_BUCKETS, registers: [r] });
+    new Gauge({ name: "eva_build_info", help: "Always 1; the running eva version in its label", labelNames: ["version"], registers: [r] }).set(
+      { version: agentVersion() },
+      1,
+    );
+    this.inference = new Histogram({
+      name: "eva_inference_duration_seconds",
+      help: "Detector round trip per frame (pre-processing, inference, decoding, NMS)",
+      labelNames: ["camera"],
+      buckets: INFERENCE_BUCKETS,
+      registers: [r],
+    });
     // Every kind's counter from the start, so a scrape lists it before the first record.
     for (const k of recordKinds) if (k.counter) this.counterOf(k.counter);
 
-    const perCamera = <T extends Counter<"camera"> | Gauge<"camera">>(kind: "counter" | "gauge", name: string, help: string, pick: (c: MetricsSnapshot["cameras"][string]) => number, first = false) => {
+    const perCamera = <T extends Counter<"camera"> | Gauge<"camera">>(
+      kind: "counter" | "gauge",
+      name: string,
+      help: string,
+      pick: (c: MetricsSnapshot["cameras"][string]) => number,
+      first = false,
+    ) => {
       const collect = function (this: T): void {
         this.reset();
         for (const [camera, c] of Object.entries(snap(first).cameras)) {

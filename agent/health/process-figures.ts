@@ -30,8 +30,7 @@ export class ProcessSampler {
     const h = this.loop;
     // The histogram records how long each timer period took: an idle loop reads the resolution itself (~20 ms).
     // The lag is what comes on top of it.
-    const ms = (ns: number): number | null =>
-      h.count > 0 && Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e4) / 100 - LAG_RESOLUTION_MS) : null;
+    const ms = (ns: number): number | null => (h.count > 0 && Number.isFinite(ns) ? Math.max(0, Math.round(ns / 1e4) / 100 - LAG_RESOLUTION_MS) : null);
     const figures: ProcessFigures = {
       uptime_seconds: Math.round(process.uptime()),
       cpu_percent: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10,

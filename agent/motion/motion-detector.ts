@@ -185,8 +185,7 @@ export class MotionDetector {
       for (let c = 0; c < columns; c++) {
         const xa = (c * step + q) * 3;
         const xb = (c * step + step - 1 - q) * 3;
-        const sum =
-          grey(rgb, ya + xa) + grey(rgb, ya + xb) + grey(rgb, yb + xa) + grey(rgb, yb + xb);
+        const sum = grey(rgb, ya + xa) + grey(rgb, ya + xb) + grey(rgb, yb + xa) + grey(rgb, yb + xb);
         current[r * columns + c] = sum / 4;
       }
     }

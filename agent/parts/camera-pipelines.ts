@@ -71,7 +71,13 @@ export class CameraPipelines implements Part {
       const info = detectors.info(cam.detect.model);
       if (!detectors.has(cam.detect.model) || !info) {
         await this.stopOne(p.name);
-        onStatus({ camera: p.name, state: "offline", reason: `model ${cam.detect.model} failed to load: ${detectors.failure(cam.detect.model)}`, since: Date.now(), restarts: 0 });
+        onStatus({
+          camera: p.name,
+          state: "offline",
+          reason: `model ${cam.detect.model} failed to load: ${detectors.failure(cam.detect.model)}`,
+          since: Date.now(),
+          restarts: 0,
+        });
         continue;
       }
       if (!pictureChange(p, cam, info)) continue;
@@ -116,7 +122,8 @@ export class CameraPipelines implements Part {
       // Cameras going away or starting again stop first: their open events end in the store they began in.
       release: async () => void (await Promise.all([...plan.cameras.removed, ...restart].map((n) => this.stopOne(n)))),
       commit: async () => {
-        for (const name of resizing) this.deps.log.info({ camera: name }, "new model's input differs from ffmpeg's scaled picture: the detector resizes frames until the camera restarts");
+        for (const name of resizing)
+          this.deps.log.info({ camera: name }, "new model's input differs from ffmpeg's scaled picture: the detector resizes frames until the camera restarts");
         const snapshots = this.deps.persistence.snapshots;
         for (const name of plan.cameras.updated) {
           const p = this.pipelines.get(name);
@@ -165,7 +172,18 @@ export class CameraPipelines implements Part {
       this.all().map((p) => {
         const f = p.snapshotFigures();
         const inference = p.inferMs.percentiles([50, 95] as const);
-        return [p.name, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, gated: f.gated, inference, provider: providers[p.cfg.detect.model] ?? null, detection: p.detection }];
+        return [
+          p.name,
+          {
+            framesIn: f.framesIn,
+            framesSkipped: f.framesSkipped,
+            processed: f.processed,
+            gated: f.gated,
+            inference,
+            provider: providers[p.cfg.detect.model] ?? null,
+            detection: p.detection,
+          },
+        ];
       }),
     );
   }
@@ -189,7 +207,13 @@ export class CameraPipelines implements Part {
     for (const p of this.pipelines.values()) {
       const f = p.snapshotFigures();
       const s = p.camera.current;
-      cameras[p.name] = { up: s.state === "online" && p.detection, framesDecoded: f.framesIn, framesProcessed: f.processed, framesSkipped: f.framesSkipped, restarts: s.restarts };
+      cameras[p.name] = {
+        up: s.state === "online" && p.detection,
+        framesDecoded: f.framesIn,
+        framesProcessed: f.processed,
+        framesSkipped: f.framesSkipped,
+        restarts: s.restarts,
+      };
     }
     return cameras;
   }
@@ -212,7 +236,10 @@ export class CameraPipelines implements Part {
   onStatus(s: CameraStatus): void {
     this.pipelines.get(s.camera)?.onStateChange();
     if (s.state !== "ended") return;
-    void this.pipelines.get(s.camera)?.drain().then(() => this.checkAllEnded());
+    void this.pipelines
+      .get(s.camera)
+      ?.drain()
+      .then(() => this.checkAllEnded());
   }
 
   /** Stops every camera, then ends their open events; the uplink is woken to send those ends while the rest stops. */
@@ -287,7 +314,13 @@ export function skipFrameOf(cam: CameraConfig): "none" | "noref" | "nokey" {
 }
 
 /** How the camera's ffmpeg runs: a batch run's file that plays once is dated by its own creation_time. */
-function cameraOptions(cam: CameraConfig, width: number, height: number, scaled: { width: number; height: number } | undefined, fileTime: boolean): Omit<CameraOptions, "name"> {
+function cameraOptions(
+  cam: CameraConfig,
+  width: number,
+  height: number,
+  scaled: { width: number; height: number } | undefined,
+  fileTime: boolean,
+): Omit<CameraOptions, "name"> {
   return {
     source: cam.detect_source ?? cam.source,
     fps: cam.fps,

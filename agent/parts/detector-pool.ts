@@ -24,10 +24,7 @@ export class DetectorPool implements Part, DetectorSource {
   /** the reload being prepared, until it commits or aborts: the cameras' part reads what will run from it */
   private preparing: Promise<InfoAfter | null> | null = null;
 
-  constructor(
-    log: Logger,
-    openDetector: typeof Detector.open = (o) => Detector.open(o),
-  ) {
+  constructor(log: Logger, openDetector: typeof Detector.open = (o) => Detector.open(o)) {
     this.pool = new ModelPool({ noun: "model", withoutIt: "its cameras stay off", log, open: (cfg, name) => openDetector(openOptions(cfg, name, log)) });
   }
 
@@ -130,7 +127,11 @@ export class DetectorPool implements Part, DetectorSource {
 }
 
 function usedModels(cfg: Config): Set<string> {
-  return new Set(Object.values(cfg.cameras).filter((c) => c.enabled).map((c) => c.detect.model));
+  return new Set(
+    Object.values(cfg.cameras)
+      .filter((c) => c.enabled)
+      .map((c) => c.detect.model),
+  );
 }
 
 function openOptions(cfg: Config, name: string, logger: Logger): Parameters<typeof Detector.open>[0] {

@@ -113,7 +113,12 @@ export class ModelPool<M extends PooledModel> {
           opened.set(name, { model: await this.o.open(next.config, name), key });
         } catch (err) {
           const keys = ["models", name, "path"];
-          problems.push({ file: next.file, ...locate(next.text, keys), path: keys.join("."), message: `${this.o.noun} does not load: ${(err as Error).message}` });
+          problems.push({
+            file: next.file,
+            ...locate(next.text, keys),
+            path: keys.join("."),
+            message: `${this.o.noun} does not load: ${(err as Error).message}`,
+          });
         }
       }),
     );

@@ -125,7 +125,10 @@ export class Persistence {
           moveOutbox(this.db, store, this.log);
         } catch (err) {
           // A commit cannot fail: what did not move is still in the old file, and the log says where.
-          this.log.error({ from: this.db.file, to: store.file, err: (err as Error).message }, "undelivered messages could not all move; the rest stay in the old database file");
+          this.log.error(
+            { from: this.db.file, to: store.file, err: (err as Error).message },
+            "undelivered messages could not all move; the rest stay in the old database file",
+          );
         }
         this.db.close();
         this.use(store);
@@ -162,10 +165,14 @@ export class Persistence {
     this.retention = null;
     const keep = cfg.storage.retention;
     if (!keep || (keep.days === undefined && keep.max_mb === undefined)) return;
-    this.retention = new Retention(this.db, {
-      ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
-      ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
-    }, this.log);
+    this.retention = new Retention(
+      this.db,
+      {
+        ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
+        ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
+      },
+      this.log,
+    );
     this.retention.start();
   }
 }

@@ -60,7 +60,12 @@ export class Uplink {
   /** For /metrics: the outbox bound's drops, whether the broker connection is up, each sink's figures. */
   figures(): { dropped: number; compacted: number; connected: boolean; sinks: Record<string, SinkFigures> } {
     const l = this.link;
-    return { dropped: l?.bound.dropped ?? 0, compacted: l?.bound.compacted ?? 0, connected: l?.publisher.connected ?? false, sinks: sinkFigures(l?.sinks ?? []) };
+    return {
+      dropped: l?.bound.dropped ?? 0,
+      compacted: l?.bound.compacted ?? 0,
+      connected: l?.publisher.connected ?? false,
+      sinks: sinkFigures(l?.sinks ?? []),
+    };
   }
 
   start(cfg: Config): void {

@@ -18,8 +18,10 @@ function label(text: string, [x, y]: Point, color: string, width: number, height
   const w = text.length * 8 + 8;
   const lx = Math.min(Math.max(x + 4, 0), Math.max(width - w, 0));
   const ly = Math.min(Math.max(y - 20, 0), Math.max(height - 18, 0));
-  return `<rect x="${round(lx)}" y="${round(ly)}" width="${w}" height="18" fill="#000000" fill-opacity="0.6"/>` +
-    `<text x="${round(lx + 4)}" y="${round(ly + 13)}" font-family="DejaVu Sans Mono, monospace" font-size="13" fill="${color}">${esc(text)}</text>`;
+  return (
+    `<rect x="${round(lx)}" y="${round(ly)}" width="${w}" height="18" fill="#000000" fill-opacity="0.6"/>` +
+    `<text x="${round(lx + 4)}" y="${round(ly + 13)}" font-family="DejaVu Sans Mono, monospace" font-size="13" fill="${color}">${esc(text)}</text>`
+  );
 }
 
 /** SVG drawing of a camera's shapes over a width × height frame (shapes in pixels or 0–1 fractions). */
@@ -32,7 +34,9 @@ export function overlaySvg(shapes: CameraShapes, width: number, height: number):
   }
   for (const z of shapes.zones) {
     const p = toPixels(z.points, width, height);
-    parts.push(`<polygon points="${pts(p)}" fill="${OVERLAY_COLORS.zone}" fill-opacity="0.15" stroke="${OVERLAY_COLORS.zone}" stroke-width="${STROKE}" stroke-linejoin="round"/>`);
+    parts.push(
+      `<polygon points="${pts(p)}" fill="${OVERLAY_COLORS.zone}" fill-opacity="0.15" stroke="${OVERLAY_COLORS.zone}" stroke-width="${STROKE}" stroke-linejoin="round"/>`,
+    );
     parts.push(label(z.name, p[0]!, OVERLAY_COLORS.zone, width, height));
   }
   for (const l of shapes.lines) {
@@ -45,7 +49,9 @@ export function overlaySvg(shapes: CameraShapes, width: number, height: number):
     const left: Point = [back[0] - ny * 8, back[1] + nx * 8];
     const right: Point = [back[0] + ny * 8, back[1] - nx * 8];
     const c = OVERLAY_COLORS.line;
-    parts.push(`<line x1="${round(a[0])}" y1="${round(a[1])}" x2="${round(b[0])}" y2="${round(b[1])}" stroke="${c}" stroke-width="${STROKE}" stroke-linecap="round"/>`);
+    parts.push(
+      `<line x1="${round(a[0])}" y1="${round(a[1])}" x2="${round(b[0])}" y2="${round(b[1])}" stroke="${c}" stroke-width="${STROKE}" stroke-linecap="round"/>`,
+    );
     parts.push(`<circle cx="${round(a[0])}" cy="${round(a[1])}" r="5" fill="${c}"/>`);
     parts.push(`<line x1="${round(mid[0])}" y1="${round(mid[1])}" x2="${round(back[0])}" y2="${round(back[1])}" stroke="${c}" stroke-width="${STROKE}"/>`);
     parts.push(`<polygon points="${pts([tip, left, right])}" fill="${c}"/>`);

@@ -20,16 +20,49 @@ interface PublishedChannel {
 }
 
 const published: PublishedChannel[] = [
-  { id: "status", address: "status", kind: "status", title: "Device status", retained: true, contentType: "text/plain",
-    description: "Retained. `online` when connected, `offline` (the MQTT will) when the connection is lost, `stopped` after a clean shutdown." },
-  { id: "cameraStatus", address: "cameras/{camera}/status", kind: "camera_status", title: "Camera status", retained: true, parameters: ["camera"],
-    description: "Retained per camera: online, offline or disabled, with the reason. Goes through the durable outbox, in order." },
-  { id: "snapshot", address: "snapshots/{camera}", kind: "snapshot", title: "Latest snapshot", retained: true, contentType: "image/jpeg", parameters: ["camera"],
-    description: "Retained JPEG of the latest event's best frame (mqtt.snapshots: true). Not queued in the outbox: only the latest matters." },
-  { id: "stats", address: "stats", kind: "stats", title: "Health figures",
-    description: "Every mqtt.stats_interval_seconds, QoS 1 with an MQTT v5 message expiry of twice the interval; not queued while offline." },
-  { id: "config", address: "config", kind: "config", title: "Config reloads",
-    description: "One message per live reload of the config file: applied with the changed key paths, or rejected with each problem's file, line, column and key path. QoS 1 from the outbox." },
+  {
+    id: "status",
+    address: "status",
+    kind: "status",
+    title: "Device status",
+    retained: true,
+    contentType: "text/plain",
+    description: "Retained. `online` when connected, `offline` (the MQTT will) when the connection is lost, `stopped` after a clean shutdown.",
+  },
+  {
+    id: "cameraStatus",
+    address: "cameras/{camera}/status",
+    kind: "camera_status",
+    title: "Camera status",
+    retained: true,
+    parameters: ["camera"],
+    description: "Retained per camera: online, offline or disabled, with the reason. Goes through the durable outbox, in order.",
+  },
+  {
+    id: "snapshot",
+    address: "snapshots/{camera}",
+    kind: "snapshot",
+    title: "Latest snapshot",
+    retained: true,
+    contentType: "image/jpeg",
+    parameters: ["camera"],
+    description: "Retained JPEG of the latest event's best frame (mqtt.snapshots: true). Not queued in the outbox: only the latest matters.",
+  },
+  {
+    id: "stats",
+    address: "stats",
+    kind: "stats",
+    title: "Health figures",
+    description: "Every mqtt.stats_interval_seconds, QoS 1 with an MQTT v5 message expiry of twice the interval; not queued while offline.",
+  },
+  {
+    id: "config",
+    address: "config",
+    kind: "config",
+    title: "Config reloads",
+    description:
+      "One message per live reload of the config file: applied with the changed key paths, or rejected with each problem's file, line, column and key path. QoS 1 from the outbox.",
+  },
 ];
 
 const recordChannels = recordKinds.flatMap((k) => k.channels);
@@ -61,14 +94,20 @@ export function asyncApiDocument(): Json {
   const schemas: Json = {};
   const param = (names: string[] = []): Json =>
     Object.fromEntries(
-      ["prefix", "device", ...names].map((n) => [n, { description: n === "prefix" ? "mqtt.topic_prefix (default eva)" : n === "device" ? "device.id" : `${n} name from the config` }]),
+      ["prefix", "device", ...names].map((n) => [
+        n,
+        { description: n === "prefix" ? "mqtt.topic_prefix (default eva)" : n === "device" ? "device.id" : `${n} name from the config` },
+      ]),
     );
 
   const channelsOf = [
     ...published.map((c) => ({
       ...c,
       schemaName: SCHEMA_NAMES[c.kind]!,
-      schema: c.kind === "snapshot" ? { type: "string", format: "binary", description: publishedSchemas.snapshot.description } : toJsonSchema(publishedSchemas[c.kind]),
+      schema:
+        c.kind === "snapshot"
+          ? { type: "string", format: "binary", description: publishedSchemas.snapshot.description }
+          : toJsonSchema(publishedSchemas[c.kind]),
     })),
     ...recordChannels.map((c) => ({
       ...c,
@@ -107,16 +146,31 @@ export function asyncApiDocument(): Json {
 
   // payload_format: deepstream puts DeepStream's schema on events instead of eva's own.
   schemas.DeepStreamEvent = toJsonSchema(publishedSchemas.deepstream_events);
-  messages.DeepStreamEvent = { name: "DeepStreamEvent", title: "Event (payload_format: deepstream)", contentType: "application/json", payload: { $ref: "#/components/schemas/DeepStreamEvent" } };
+  messages.DeepStreamEvent = {
+    name: "DeepStreamEvent",
+    title: "Event (payload_format: deepstream)",
+    contentType: "application/json",
+    payload: { $ref: "#/components/schemas/DeepStreamEvent" },
+  };
   (channels.events as { messages: Json }).messages.DeepStreamEvent = { $ref: "#/components/messages/DeepStreamEvent" };
   (operations.sendEventMessage as { messages: Json[] }).messages.push({ $ref: "#/channels/events/messages/DeepStreamEvent" });
 
   schemas.CommandReply = toJsonSchema(publishedSchemas.command_result);
-  messages.CommandReply = { name: "CommandReply", title: "Command reply", contentType: "application/json", payload: { $ref: "#/components/schemas/CommandReply" } };
+  messages.CommandReply = {
+    name: "CommandReply",
+    title: "Command reply",
+    contentType: "application/json",
+    payload: { $ref: "#/components/schemas/CommandReply" },
+  };
   for (const [name, schema] of Object.entries(commandSchemas) as Array<[string, z.ZodType]>) {
     const schemaName = `${pascal(name)}Command`;
     schemas[schemaName] = toJsonSchema(schema);
-    messages[schemaName] = { name: schemaName, title: `${name} command`, contentType: "application/json", payload: { $ref: `#/components/schemas/${schemaName}` } };
+    messages[schemaName] = {
+      name: schemaName,
+      title: `${name} command`,
+      contentType: "application/json",
+      payload: { $ref: `#/components/schemas/${schemaName}` },
+    };
     const id = `cmd_${name}`;
     channels[id] = {
       address: `{prefix}/{device}/cmd/${name}`,

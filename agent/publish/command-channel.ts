@@ -39,7 +39,12 @@ export class CommandChannel {
     const name = topic.slice(topic.lastIndexOf("/") + 1);
     // Retained commands would run again on every reconnect: refuse them (the sender should not retain).
     if (packet.retain) {
-      this.reply(name, packet, { command: clip(name), request_id: null, ok: false, error: { code: "invalid_params", message: "retained commands are not run" } });
+      this.reply(name, packet, {
+        command: clip(name),
+        request_id: null,
+        ok: false,
+        error: { code: "invalid_params", message: "retained commands are not run" },
+      });
       return;
     }
     if (this.pending >= MAX_PENDING) {

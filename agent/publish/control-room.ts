@@ -80,7 +80,15 @@ export class ControlRoomApi implements CommandTarget {
   start(): void {
     this.commands.attach();
     for (const [camera, c] of Object.entries(this.o.cameras)) {
-      if (!c.enabled) this.publishCameraStatus({ camera, state: "disabled", reason: "disabled in the config", since: new Date(this.startedAt).toISOString(), detection: false, restarts: 0 });
+      if (!c.enabled)
+        this.publishCameraStatus({
+          camera,
+          state: "disabled",
+          reason: "disabled in the config",
+          since: new Date(this.startedAt).toISOString(),
+          detection: false,
+          restarts: 0,
+        });
     }
     this.statsTimer = setInterval(() => void this.publishStats(), this.o.statsIntervalSeconds * 1000);
     this.statsTimer.unref();
@@ -246,7 +254,9 @@ export class ControlRoomApi implements CommandTarget {
       process: this.sampler.sample(),
     });
     if (advance) {
-      this.previous = Object.fromEntries(Object.entries(figures).map(([n, f]) => [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, gated: f.gated }]));
+      this.previous = Object.fromEntries(
+        Object.entries(figures).map(([n, f]) => [n, { framesIn: f.framesIn, framesSkipped: f.framesSkipped, processed: f.processed, gated: f.gated }]),
+      );
       this.previousAt = now;
     }
     return stats;

@@ -138,7 +138,10 @@ export class OutboxBound {
       this.compacted += plan.compact.length;
       this.dropped += plan.drop.length;
       if (plan.drop.length) {
-        this.log.warn({ depth, dropped: plan.drop.length, compacted: plan.compact.length, what: plan.dropped, ...this.limits }, "outbox full or stale: messages dropped");
+        this.log.warn(
+          { depth, dropped: plan.drop.length, compacted: plan.compact.length, what: plan.dropped, ...this.limits },
+          "outbox full or stale: messages dropped",
+        );
       } else if (plan.compact.length) {
         this.log.info({ depth, compacted: plan.compact.length, ...this.limits }, "outbox compacted: superseded messages removed");
       }

@@ -14,10 +14,7 @@ import { brokerUrlProblem } from "../config/broker-url.js";
 import type { MqttConfig } from "../config/schema.js";
 import type { Outbox, OutboxMessage } from "./outbox.js";
 
-export type MqttSettings = Pick<
-  MqttConfig,
-  "url" | "topic_prefix" | "username" | "password" | "client_id" | "keepalive" | "reconnect_seconds"
-> &
+export type MqttSettings = Pick<MqttConfig, "url" | "topic_prefix" | "username" | "password" | "client_id" | "keepalive" | "reconnect_seconds"> &
   Partial<Pick<MqttConfig, "tls" | "session_expiry_seconds">>;
 
 /** Called for each message on a topic matching a subscribe() filter. */
@@ -35,7 +32,6 @@ export interface OutboxPublisherOptions {
   /** turns a stored row into the payload sent (e.g. payload_format: deepstream); default the row's payload */
   encode?: (row: OutboxMessage) => string | Buffer;
 }
-
 
 /** A connection that ends sooner than this after it was made counts as flapping. */
 const FLAP_MS = 10_000;
@@ -266,10 +262,7 @@ export class OutboxPublisher {
     const left = this.safeDepth();
     if (this.isConnected) {
       try {
-        await withTimeout(
-          client.publishAsync(this.statusTopic, "stopped", { qos: 1, retain: true }),
-          Math.max(deadline - Date.now(), 1000),
-        );
+        await withTimeout(client.publishAsync(this.statusTopic, "stopped", { qos: 1, retain: true }), Math.max(deadline - Date.now(), 1000));
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, "could not publish stopped status");
       }
@@ -430,9 +423,7 @@ export class OutboxPublisher {
         this.log.error({ seq: row.seq, topic: row.topic, err: (err as Error).message }, "could not encode an outbox message; sent as stored");
       }
     }
-    client.publish(`${this.topicBase}/${row.topic}`, payload, { qos: row.qos, retain: row.retain }, (err) =>
-      this.onAck(epoch, row, err),
-    );
+    client.publish(`${this.topicBase}/${row.topic}`, payload, { qos: row.qos, retain: row.retain }, (err) => this.onAck(epoch, row, err));
   }
 
   private onAck(epoch: number, row: OutboxMessage, err: Error | undefined): void {

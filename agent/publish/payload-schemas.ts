@@ -47,7 +47,7 @@ export const deepStreamEventSchema = z
         location: geo,
         coordinate: xyz,
       })
-      .describe("plus one key named after the label, e.g. {\"person\": {\"confidence\": 0.9}}"),
+      .describe('plus one key named after the label, e.g. {"person": {"confidence": 0.9}}'),
     event: z.looseObject({ id: z.string().describe("the eva event id"), type: z.enum(["entry", "moving", "exit"]).describe("eva new / update / end") }),
     videoPath: z.string().describe("snapshot path on the device"),
   })

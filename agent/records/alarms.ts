@@ -25,7 +25,6 @@ export const alarmSchema = z
   .describe("an alarm changed state");
 export type AlarmPayload = z.infer<typeof alarmSchema>;
 
-
 export type AlarmRecord = AlarmPayload & { id: string; device: string };
 
 /**
@@ -35,7 +34,14 @@ export type AlarmRecord = AlarmPayload & { id: string; device: string };
 export const alarms: RecordKind<AlarmRecord> = {
   name: "alarms",
   channels: [
-    { id: "alarms", address: "alarms", schemaName: "Alarm", schema: alarmSchema, title: "Alarms", description: "loitering, overcrowding, sign_missing and camera_offline alarms as they are raised, acknowledged and cleared." },
+    {
+      id: "alarms",
+      address: "alarms",
+      schemaName: "Alarm",
+      schema: alarmSchema,
+      title: "Alarms",
+      description: "loitering, overcrowding, sign_missing and camera_offline alarms as they are raised, acknowledged and cleared.",
+    },
   ],
   migrations: [
     {
@@ -60,7 +66,16 @@ export const alarms: RecordKind<AlarmRecord> = {
     },
   ],
   write(db, a) {
-    const row = { id: a.id, device: a.device, camera: a.camera, type: a.type, zone: a.zone ?? null, state: a.state, time_ms: Date.parse(a.time), payload: JSON.stringify(a) };
+    const row = {
+      id: a.id,
+      device: a.device,
+      camera: a.camera,
+      type: a.type,
+      zone: a.zone ?? null,
+      state: a.state,
+      time_ms: Date.parse(a.time),
+      payload: JSON.stringify(a),
+    };
     const { revision } = db
       .prepare(`
         INSERT INTO alarms (id, device, camera, type, zone, state, time_ms, revision, payload) VALUES (@id, @device, @camera, @type, @zone, @state, @time_ms, 1, @payload)
@@ -79,7 +94,12 @@ export const alarms: RecordKind<AlarmRecord> = {
   list: (db, q) =>
     (
       db
-        .prepare("SELECT payload, revision FROM alarms WHERE (@camera IS NULL OR camera = @camera) AND time_ms >= @since AND time_ms < @until ORDER BY time_ms DESC, id DESC LIMIT @limit")
-        .all({ camera: q.camera ?? null, since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER, limit: q.limit }) as Array<{ payload: string; revision: number }>
+        .prepare(
+          "SELECT payload, revision FROM alarms WHERE (@camera IS NULL OR camera = @camera) AND time_ms >= @since AND time_ms < @until ORDER BY time_ms DESC, id DESC LIMIT @limit",
+        )
+        .all({ camera: q.camera ?? null, since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER, limit: q.limit }) as Array<{
+        payload: string;
+        revision: number;
+      }>
     ).map((r) => ({ ...(JSON.parse(r.payload) as object), revision: r.revision })),
 };

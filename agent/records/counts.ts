@@ -71,7 +71,11 @@ interface RuleSettings {
   zones: string[];
 }
 
-const settingsOf = (cam: CameraConfig): RuleSettings => ({ intervalSeconds: cam.counts.interval_seconds, lines: Object.keys(cam.lines), zones: Object.keys(cam.zones) });
+const settingsOf = (cam: CameraConfig): RuleSettings => ({
+  intervalSeconds: cam.counts.interval_seconds,
+  lines: Object.keys(cam.lines),
+  zones: Object.keys(cam.zones),
+});
 
 /**
  * One camera's counting: crossings per line and class, zone entries per zone and class (a track's first frame
@@ -141,11 +145,17 @@ export class CountRule implements AnalyticsRule<CameraConfig> {
   /** One report per configured line and zone for the interval now ending, zeros included. */
   private flush(complete: boolean): Emitted[] {
     if (this.start === null) return [];
-    const reports = [
-      ...this.settings.lines.map((name) => ["line", name] as const),
-      ...this.settings.zones.map((name) => ["zone", name] as const),
-    ].map(([subject, name]) =>
-      emit(counts, { camera: this.camera, subject, name, interval_start: this.start!, interval_seconds: this.settings.intervalSeconds, classes: this.tallies.get(`${subject}\u0000${name}`) ?? {}, complete }),
+    const reports = [...this.settings.lines.map((name) => ["line", name] as const), ...this.settings.zones.map((name) => ["zone", name] as const)].map(
+      ([subject, name]) =>
+        emit(counts, {
+          camera: this.camera,
+          subject,
+          name,
+          interval_start: this.start!,
+          interval_seconds: this.settings.intervalSeconds,
+          classes: this.tallies.get(`${subject}\u0000${name}`) ?? {},
+          complete,
+        }),
     );
     this.tallies = new Map();
     return reports;
@@ -183,7 +193,9 @@ export const countReportSchema = z
     complete: z.boolean().describe("false while the interval is still open (the camera ended or was reloaded in it)"),
     classes: z.record(z.string(), fields).describe("per class: lines in/out, zones entries and peak"),
     totals: fields.describe("over all classes (a zone's peak is the sum of the classes' peaks)"),
-    today: z.looseObject({ since: time.describe("local midnight"), classes: z.record(z.string(), fields), totals: fields }).describe("every interval since local midnight, this one included"),
+    today: z
+      .looseObject({ since: time.describe("local midnight"), classes: z.record(z.string(), fields), totals: fields })
+      .describe("every interval since local midnight, this one included"),
     time: time.describe("when the report was made"),
   })
   .describe("a count report: per line or zone, per class and per interval (counts.interval_seconds, default 900)");
@@ -217,7 +229,11 @@ function payloadOf(db: Database.Database, r: ReportRow): Record<string, unknown>
     revision: r.revision,
     subject: r.subject,
     [r.subject]: r.name,
-    interval: { start: new Date(r.interval_start_ms).toISOString(), end: new Date(r.interval_start_ms + r.interval_seconds * 1000).toISOString(), seconds: r.interval_seconds },
+    interval: {
+      start: new Date(r.interval_start_ms).toISOString(),
+      end: new Date(r.interval_start_ms + r.interval_seconds * 1000).toISOString(),
+      seconds: r.interval_seconds,
+    },
     complete: r.complete === 1,
     classes,
     totals: totalOf(r.subject, classes),
@@ -232,7 +248,10 @@ const addDay = addTally;
 const SELECT = "SELECT camera, subject, name, interval_start_ms, interval_seconds, classes, revision, complete, record_id, device, time_ms FROM count_reports";
 
 /** Stored reports for `eva counts` and the console, oldest interval first, as published. */
-export function countReports(db: Database.Database, q: Omit<RecordQuery, "label" | "limit"> & { limit?: number; newestFirst?: boolean }): Record<string, unknown>[] {
+export function countReports(
+  db: Database.Database,
+  q: Omit<RecordQuery, "label" | "limit"> & { limit?: number; newestFirst?: boolean },
+): Record<string, unknown>[] {
   const rows = db
     .prepare(`${SELECT} WHERE (@camera IS NULL OR camera = @camera) AND interval_start_ms >= @since AND interval_start_ms < @until
       ORDER BY interval_start_ms ${q.newestFirst ? "DESC" : "ASC"}, camera, subject, name LIMIT @limit`)
@@ -243,9 +262,32 @@ export function countReports(db: Database.Database, q: Omit<RecordQuery, "label"
 export const counts: RecordKind<CountRecord, CameraConfig> = {
   name: "counts",
   channels: [
-    { id: "counts", address: "counts", schemaName: "CountReport", schema: countReportSchema, title: "Count reports", description: "Every line's and zone's count report per interval, QoS 1 from the durable outbox; a report sent again has the same id." },
-    { id: "lineCountReport", address: "counts/{camera}/lines/{line}", schemaName: "CountReport", schema: countReportSchema, title: "Latest count report of a line", retained: true, description: "Retained: the line's latest report (per class in/out for the interval and since midnight)." },
-    { id: "zoneCountReport", address: "counts/{camera}/zones/{zone}", schemaName: "CountReport", schema: countReportSchema, title: "Latest count report of a zone", retained: true, description: "Retained: the zone's latest report (per class entries and peak for the interval and since midnight)." },
+    {
+      id: "counts",
+      address: "counts",
+      schemaName: "CountReport",
+      schema: countReportSchema,
+      title: "Count reports",
+      description: "Every line's and zone's count report per interval, QoS 1 from the durable outbox; a report sent again has the same id.",
+    },
+    {
+      id: "lineCountReport",
+      address: "counts/{camera}/lines/{line}",
+      schemaName: "CountReport",
+      schema: countReportSchema,
+      title: "Latest count report of a line",
+      retained: true,
+      description: "Retained: the line's latest report (per class in/out for the interval and since midnight).",
+    },
+    {
+      id: "zoneCountReport",
+      address: "counts/{camera}/zones/{zone}",
+      schemaName: "CountReport",
+      schema: countReportSchema,
+      title: "Latest count report of a zone",
+      retained: true,
+      description: "Retained: the zone's latest report (per class entries and peak for the interval and since midnight).",
+    },
   ],
   migrations: [
     {
@@ -276,9 +318,17 @@ export const counts: RecordKind<CountRecord, CameraConfig> = {
     const key = [r.camera, r.subject, r.name, r.interval_start];
     const old = db.prepare(`${SELECT} WHERE camera = ? AND subject = ? AND name = ? AND interval_start_ms = ?`).get(...key) as ReportRow | undefined;
     const row: ReportRow = {
-      camera: r.camera, subject: r.subject, name: r.name, interval_start_ms: r.interval_start, interval_seconds: r.interval_seconds,
+      camera: r.camera,
+      subject: r.subject,
+      name: r.name,
+      interval_start_ms: r.interval_start,
+      interval_seconds: r.interval_seconds,
       classes: JSON.stringify(old ? addTally(JSON.parse(old.classes) as Tally, r.classes) : r.classes),
-      revision: (old?.revision ?? 0) + 1, complete: r.complete || old?.complete === 1 ? 1 : 0, record_id: r.id, device: r.device, time_ms: Date.now(),
+      revision: (old?.revision ?? 0) + 1,
+      complete: r.complete || old?.complete === 1 ? 1 : 0,
+      record_id: r.id,
+      device: r.device,
+      time_ms: Date.now(),
     };
     db.prepare(`
       INSERT INTO count_reports (camera, subject, name, interval_start_ms, interval_seconds, classes, revision, complete, record_id, device, time_ms)
@@ -299,28 +349,47 @@ export const counts: RecordKind<CountRecord, CameraConfig> = {
     rows: (db, q) => countReports(db, q),
     line: (r: ReturnType<typeof payloadOf>) => {
       const i = r.interval as { start: string; seconds: number };
-      const classes = Object.entries(r.classes as Tally).map(([label, f]) => `${label} ${Object.entries(f).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      const classes = Object.entries(r.classes as Tally).map(
+        ([label, f]) =>
+          `${label} ${Object.entries(f)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")}`,
+      );
       return `${i.start}  ${String(i.seconds / 60).padStart(3)} min  ${String(r.camera).padEnd(12)} ${`${String(r.subject)} ${String(r[r.subject as string])}`.padEnd(20)} ${classes.join("; ") || "-"}${r.complete ? "" : "  (partial)"}`;
     },
   },
   discovery: (camera, shapes, topic) => [
     ...shapes.lines.flatMap((line) =>
-      (["in", "out"] as const).map((f) => ["sensor", `${camera}_${line}_${f}_today`, {
-        name: `${camera} ${line} ${f} today`,
-        state_topic: topic(countTopic(camera, "line", line)),
-        value_template: `{{ value_json.today.totals['${f}'] }}`,
-        // Since midnight: the drop to zero at midnight is a reset, which total_increasing expects.
-        state_class: "total_increasing",
-        icon: "mdi:counter",
-      }] as const),
+      (["in", "out"] as const).map(
+        (f) =>
+          [
+            "sensor",
+            `${camera}_${line}_${f}_today`,
+            {
+              name: `${camera} ${line} ${f} today`,
+              state_topic: topic(countTopic(camera, "line", line)),
+              value_template: `{{ value_json.today.totals['${f}'] }}`,
+              // Since midnight: the drop to zero at midnight is a reset, which total_increasing expects.
+              state_class: "total_increasing",
+              icon: "mdi:counter",
+            },
+          ] as const,
+      ),
     ),
-    ...shapes.zones.map((zone) => ["sensor", `${camera}_${zone}_entries_today`, {
-      name: `${camera} ${zone} entries today`,
-      state_topic: topic(countTopic(camera, "zone", zone)),
-      value_template: "{{ value_json.today.totals.entries }}",
-      state_class: "total_increasing",
-      icon: "mdi:counter",
-    }] as const),
+    ...shapes.zones.map(
+      (zone) =>
+        [
+          "sensor",
+          `${camera}_${zone}_entries_today`,
+          {
+            name: `${camera} ${zone} entries today`,
+            state_topic: topic(countTopic(camera, "zone", zone)),
+            value_template: "{{ value_json.today.totals.entries }}",
+            state_class: "total_increasing",
+            icon: "mdi:counter",
+          },
+        ] as const,
+    ),
   ],
   rule: (camera, cam) => CountRule.forCamera(camera, cam),
 };

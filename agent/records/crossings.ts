@@ -49,7 +49,16 @@ export const crossingSchema = z
  */
 export const crossings: RecordKind<CrossingRecord> = {
   name: "crossings",
-  channels: [{ id: "crossings", address: "crossings", schemaName: "Crossing", schema: crossingSchema, title: "Line crossings", description: "One message per object crossing a configured line." }],
+  channels: [
+    {
+      id: "crossings",
+      address: "crossings",
+      schemaName: "Crossing",
+      schema: crossingSchema,
+      title: "Line crossings",
+      description: "One message per object crossing a configured line.",
+    },
+  ],
   migrations: [
     {
       version: 1,
@@ -64,12 +73,36 @@ export const crossings: RecordKind<CrossingRecord> = {
     },
   ],
   write(db, c) {
-    db.prepare("INSERT INTO crossings (camera, line, direction, label, track_id, time_ms, record_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").run(c.camera, c.line, c.direction, c.label, c.track_id, c.time, c.id, c.device);
+    db.prepare("INSERT INTO crossings (camera, line, direction, label, track_id, time_ms, record_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").run(
+      c.camera,
+      c.line,
+      c.direction,
+      c.label,
+      c.track_id,
+      c.time,
+      c.id,
+      c.device,
+    );
     db.prepare(`
       INSERT INTO line_counts (camera, line, in_count, out_count) VALUES (@camera, @line, @in, @out)
-      ON CONFLICT (camera, line) DO UPDATE SET in_count = in_count + @in, out_count = out_count + @out`).run({ camera: c.camera, line: c.line, in: c.direction === "in" ? 1 : 0, out: c.direction === "out" ? 1 : 0 });
+      ON CONFLICT (camera, line) DO UPDATE SET in_count = in_count + @in, out_count = out_count + @out`).run({
+      camera: c.camera,
+      line: c.line,
+      in: c.direction === "in" ? 1 : 0,
+      out: c.direction === "out" ? 1 : 0,
+    });
     const counts = lineCounts(db, c.camera, c.line);
-    const msg: CrossingMessage = { line: c.line, direction: c.direction, label: c.label, track_id: c.track_id, camera: c.camera, time: new Date(c.time).toISOString(), counts, id: c.id, device: c.device };
+    const msg: CrossingMessage = {
+      line: c.line,
+      direction: c.direction,
+      label: c.label,
+      track_id: c.track_id,
+      camera: c.camera,
+      time: new Date(c.time).toISOString(),
+      counts,
+      id: c.id,
+      device: c.device,
+    };
     return [{ topic: CROSSINGS_TOPIC, payload: msg, retain: false }, lineTotalsMessage(c, counts, c.time)];
   },
   // The lines' totals stay: they are state, not history.
@@ -88,6 +121,8 @@ export const crossings: RecordKind<CrossingRecord> = {
            WHERE (@camera IS NULL OR camera = @camera) AND (@label IS NULL OR label = @label) AND time_ms >= @since AND time_ms < @until
            ORDER BY time_ms DESC, id DESC LIMIT @limit`,
         )
-        .all({ camera: q.camera ?? null, label: q.label ?? null, since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER, limit: q.limit }) as Array<{ time_ms: number } & Record<string, unknown>>
+        .all({ camera: q.camera ?? null, label: q.label ?? null, since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER, limit: q.limit }) as Array<
+        { time_ms: number } & Record<string, unknown>
+      >
     ).map(({ time_ms, ...c }) => ({ ...c, time: new Date(time_ms).toISOString() })),
 };

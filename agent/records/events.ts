@@ -28,10 +28,7 @@ export const eventMessageSchema = z
     type: z.enum(["new", "update", "end"]),
     event: eventSchema,
     revision: revision.optional().describe("grows with every change of this event: the highest is its newest state"),
-    reason: z
-      .string()
-      .optional()
-      .describe("on an end the agent did not see happen: why it was ended (e.g. after an unclean stop, at the next start)"),
+    reason: z.string().optional().describe("on an end the agent did not see happen: why it was ended (e.g. after an unclean stop, at the next start)"),
   })
   .describe("one change of an event's lifecycle, on events; per camera in order, QoS 1 from the durable outbox");
 
@@ -69,8 +66,13 @@ export const events: RecordKind<EventRecord> = {
   name: "events",
   channels: [
     {
-      id: "events", address: "events", schemaName: "EventMessage", schema: eventMessageSchema, title: "Event lifecycle",
-      description: "new / update / end of each event, QoS 1 from the durable outbox: per camera in order; after a reconnect a message may repeat, always with the same event id.",
+      id: "events",
+      address: "events",
+      schemaName: "EventMessage",
+      schema: eventMessageSchema,
+      title: "Event lifecycle",
+      description:
+        "new / update / end of each event, QoS 1 from the durable outbox: per camera in order; after a reconnect a message may repeat, always with the same event id.",
     },
   ],
   migrations: [{ version: 1, name: "revision of each event", up: (db) => db.exec("ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 0") }],
@@ -87,9 +89,17 @@ export const events: RecordKind<EventRecord> = {
           revision = revision + 1
         RETURNING revision`)
       .get({
-        id: ev.id, device: ev.device, camera: ev.camera, label: ev.label,
-        start_ms: parseTime("start_time", ev.start_time), end_ms: ev.end_time === null ? null : parseTime("end_time", ev.end_time),
-        top_score: ev.top_score, box: JSON.stringify(ev.box), snapshot: ev.snapshot, updated_ms: Date.now(), track: trackJson(ev),
+        id: ev.id,
+        device: ev.device,
+        camera: ev.camera,
+        label: ev.label,
+        start_ms: parseTime("start_time", ev.start_time),
+        end_ms: ev.end_time === null ? null : parseTime("end_time", ev.end_time),
+        top_score: ev.top_score,
+        box: JSON.stringify(ev.box),
+        snapshot: ev.snapshot,
+        updated_ms: Date.now(),
+        track: trackJson(ev),
       }) as { revision: number };
     return [{ topic: EVENTS_TOPIC, payload: { type: r.change, event: ev, revision, ...(r.reason ? { reason: r.reason } : {}) }, retain: false }];
   },

@@ -30,7 +30,15 @@ export const occupancySchema = z
 export const occupancy: RecordKind<OccupancyRecord> = {
   name: "occupancy",
   channels: [
-    { id: "occupancy", address: "occupancy/{camera}/{zone}", schemaName: "Occupancy", schema: occupancySchema, title: "Zone occupancy", retained: true, description: "Retained; objects in the zone per label, published when it changes." },
+    {
+      id: "occupancy",
+      address: "occupancy/{camera}/{zone}",
+      schemaName: "Occupancy",
+      schema: occupancySchema,
+      title: "Zone occupancy",
+      retained: true,
+      description: "Retained; objects in the zone per label, published when it changes.",
+    },
   ],
   migrations: [
     {
@@ -60,12 +68,27 @@ export const occupancy: RecordKind<OccupancyRecord> = {
         ON CONFLICT (camera, zone) DO UPDATE SET counts = excluded.counts, total = excluded.total, revision = revision + 1,
           time_ms = excluded.time_ms, record_id = excluded.record_id, device = excluded.device
         RETURNING revision`)
-      .get({ camera: o.camera, zone: o.zone, counts: JSON.stringify(o.counts), total: o.total, time: o.time, id: o.id, device: o.device }) as { revision: number };
-    const payload = { zone: o.zone, camera: o.camera, counts: o.counts, total: o.total, id: o.id, device: o.device, revision, time: new Date(o.time).toISOString() };
+      .get({ camera: o.camera, zone: o.zone, counts: JSON.stringify(o.counts), total: o.total, time: o.time, id: o.id, device: o.device }) as {
+      revision: number;
+    };
+    const payload = {
+      zone: o.zone,
+      camera: o.camera,
+      counts: o.counts,
+      total: o.total,
+      id: o.id,
+      device: o.device,
+      revision,
+      time: new Date(o.time).toISOString(),
+    };
     return [{ topic: occupancyTopic(o.camera, o.zone), payload, retain: true }];
   },
   list: (db, q) =>
-    (db.prepare("SELECT camera, zone, counts, total, revision, time_ms FROM occupancy WHERE (@camera IS NULL OR camera = @camera) ORDER BY camera, zone LIMIT @limit").all({ camera: q.camera ?? null, limit: q.limit }) as Array<{ counts: string; time_ms: number } & Record<string, unknown>>).map(
-      ({ counts, time_ms, ...o }) => ({ ...o, counts: JSON.parse(counts) as Record<string, number>, time: new Date(time_ms).toISOString() }),
-    ),
+    (
+      db
+        .prepare(
+          "SELECT camera, zone, counts, total, revision, time_ms FROM occupancy WHERE (@camera IS NULL OR camera = @camera) ORDER BY camera, zone LIMIT @limit",
+        )
+        .all({ camera: q.camera ?? null, limit: q.limit }) as Array<{ counts: string; time_ms: number } & Record<string, unknown>>
+    ).map(({ counts, time_ms, ...o }) => ({ ...o, counts: JSON.parse(counts) as Record<string, number>, time: new Date(time_ms).toISOString() })),
 };

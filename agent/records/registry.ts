@@ -13,12 +13,4 @@ import { sightings } from "./sightings.js";
  * document, /metrics, the console, Home Assistant discovery, the CLI and the analytics rules read this list.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own record type
-export const recordKinds: ReadonlyArray<RecordKind<any, CameraConfig>> = [
-  events,
-  crossings,
-  lineTotals,
-  sightings,
-  occupancy,
-  alarms,
-  counts,
-];
+export const recordKinds: ReadonlyArray<RecordKind<any, CameraConfig>> = [events, crossings, lineTotals, sightings, occupancy, alarms, counts];

@@ -40,27 +40,63 @@ export const signSchema = z
   })
   .describe("one sighting of a traffic sign per pass");
 
-type Row = { id: string; camera: string; label: string; score: number; first_ms: number; last_ms: number; box: string; track_id: number; snapshot: string | null; device: string | null };
+type Row = {
+  id: string;
+  camera: string;
+  label: string;
+  score: number;
+  first_ms: number;
+  last_ms: number;
+  box: string;
+  track_id: number;
+  snapshot: string | null;
+  device: string | null;
+};
 
 /** A stored sign_sightings row as the sighting it records. */
 export function rowToSighting(r: Row): SightingRecord {
   return {
-    id: r.id, device: r.device ?? "", camera: r.camera, label: r.label, score: r.score, first_seen: new Date(r.first_ms).toISOString(), last_seen: new Date(r.last_ms).toISOString(),
-    box: JSON.parse(r.box) as Box, track_id: r.track_id, snapshot: r.snapshot,
+    id: r.id,
+    device: r.device ?? "",
+    camera: r.camera,
+    label: r.label,
+    score: r.score,
+    first_seen: new Date(r.first_ms).toISOString(),
+    last_seen: new Date(r.last_ms).toISOString(),
+    box: JSON.parse(r.box) as Box,
+    track_id: r.track_id,
+    snapshot: r.snapshot,
   };
 }
 
 /** Traffic-sign sightings, one per physical sign per pass: stored and queued on `signs` together. */
 export const sightings: RecordKind<SightingRecord> = {
   name: "sightings",
-  channels: [{ id: "signs", address: "signs", schemaName: "SignSighting", schema: signSchema, title: "Traffic sign sightings", description: "One message per physical sign per pass." }],
+  channels: [
+    {
+      id: "signs",
+      address: "signs",
+      schemaName: "SignSighting",
+      schema: signSchema,
+      title: "Traffic sign sightings",
+      description: "One message per physical sign per pass.",
+    },
+  ],
   migrations: [{ version: 1, name: "device on sign sightings", up: (db) => db.exec("ALTER TABLE sign_sightings ADD COLUMN device TEXT") }],
   write(db, s) {
     db.prepare(`
       INSERT OR REPLACE INTO sign_sightings (id, camera, label, score, first_ms, last_ms, box, track_id, snapshot, device)
       VALUES (@id, @camera, @label, @score, @first_ms, @last_ms, @box, @track_id, @snapshot, @device)`).run({
-      id: s.id, camera: s.camera, label: s.label, score: s.score, first_ms: Date.parse(s.first_seen), last_ms: Date.parse(s.last_seen),
-      box: JSON.stringify(s.box), track_id: s.track_id, snapshot: s.snapshot, device: s.device,
+      id: s.id,
+      camera: s.camera,
+      label: s.label,
+      score: s.score,
+      first_ms: Date.parse(s.first_seen),
+      last_ms: Date.parse(s.last_seen),
+      box: JSON.stringify(s.box),
+      track_id: s.track_id,
+      snapshot: s.snapshot,
+      device: s.device,
     });
     return [{ topic: SIGNS_TOPIC, payload: s, retain: false }];
   },

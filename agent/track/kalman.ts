@@ -32,7 +32,9 @@ export class BoxKalman {
     for (let i = 0; i < 4; i++) {
       const k = 3 * i;
       this.x[2 * i] = this.x[2 * i]! + dt * this.x[2 * i + 1]!;
-      const p00 = this.p[k]!, p01 = this.p[k + 1]!, p11 = this.p[k + 2]!;
+      const p00 = this.p[k]!,
+        p01 = this.p[k + 1]!,
+        p11 = this.p[k + 2]!;
       // P = F P Fᵀ + Q, F = [[1, dt], [0, 1]], Q from white-noise acceleration.
       this.p[k] = p00 + 2 * dt * p01 + dt * dt * p11 + (q * dt ** 4) / 4;
       this.p[k + 1] = p01 + dt * p11 + (q * dt ** 3) / 2;
@@ -47,7 +49,9 @@ export class BoxKalman {
     const r = (MEASUREMENT_PER_HEIGHT * Math.max(1, z[3])) ** 2;
     for (let i = 0; i < 4; i++) {
       const k = 3 * i;
-      const p00 = this.p[k]!, p01 = this.p[k + 1]!, p11 = this.p[k + 2]!;
+      const p00 = this.p[k]!,
+        p01 = this.p[k + 1]!,
+        p11 = this.p[k + 2]!;
       const s = p00 + r;
       const k0 = p00 / s;
       const k1 = p01 / s;
@@ -61,8 +65,10 @@ export class BoxKalman {
   }
 
   box(): Box {
-    const cx = this.x[0]!, cy = this.x[2]!;
-    const w = Math.max(1, this.x[4]!), h = Math.max(1, this.x[6]!);
+    const cx = this.x[0]!,
+      cy = this.x[2]!;
+    const w = Math.max(1, this.x[4]!),
+      h = Math.max(1, this.x[6]!);
     return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2];
   }
 

@@ -11,7 +11,18 @@ const opts = (over: Partial<CameraAnalyticsOptions> = {}): CameraAnalyticsOption
   stationaryMs: 10_000,
   gateStillMs: 3000,
   masks: [],
-  zones: [{ name: "right", polygon: [[320, 0], [640, 0], [640, 360], [320, 360]], minScore: 0 }],
+  zones: [
+    {
+      name: "right",
+      polygon: [
+        [320, 0],
+        [640, 0],
+        [640, 360],
+        [320, 360],
+      ],
+      minScore: 0,
+    },
+  ],
   lines: [{ name: "mid", a: [320, 0], b: [320, 360], hysteresisPx: 5 }],
   ...over,
 });
@@ -49,7 +60,18 @@ describe("camera analytics", () => {
   });
 
   it("detections standing in a mask are ignored", () => {
-    const a = new CameraAnalytics(opts({ masks: [[[0, 250], [640, 250], [640, 360], [0, 360]]] }));
+    const a = new CameraAnalytics(
+      opts({
+        masks: [
+          [
+            [0, 250],
+            [640, 250],
+            [640, 360],
+            [0, 360],
+          ],
+        ],
+      }),
+    );
     for (let i = 0; i < 5; i++) expect(a.observe(i * 100, [person(100, 300)]).tracks).toEqual([]);
     // feet above the mask: tracked
     let tracked = 0;

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { pointInPolygon, polygonProblem, segmentsIntersect, signedDistance, toPixels, type Point } from "../../agent/core/geometry.js";
 
-const square: Point[] = [[100, 100], [200, 100], [200, 200], [100, 200]];
+const square: Point[] = [
+  [100, 100],
+  [200, 100],
+  [200, 200],
+  [100, 200],
+];
 
 describe("geometry", () => {
   it("point in polygon: inside, outside, and on edges and corners counts as inside", () => {
@@ -13,11 +18,23 @@ describe("geometry", () => {
     expect(pointInPolygon([200, 200], square)).toBe(true); // corner
     expect(pointInPolygon([200.01, 200], square)).toBe(false);
     // concave: an L shape's notch is outside
-    const l: Point[] = [[0, 0], [100, 0], [100, 40], [40, 40], [40, 100], [0, 100]];
+    const l: Point[] = [
+      [0, 0],
+      [100, 0],
+      [100, 40],
+      [40, 40],
+      [40, 100],
+      [0, 100],
+    ];
     expect(pointInPolygon([70, 70], l)).toBe(false);
     expect(pointInPolygon([20, 70], l)).toBe(true);
     // a ray through a vertex is counted once
-    const diamond: Point[] = [[50, 0], [100, 50], [50, 100], [0, 50]];
+    const diamond: Point[] = [
+      [50, 0],
+      [100, 50],
+      [50, 100],
+      [0, 50],
+    ];
     expect(pointInPolygon([20, 50], diamond)).toBe(true);
     expect(pointInPolygon([-10, 50], diamond)).toBe(false);
   });
@@ -45,13 +62,56 @@ describe("geometry", () => {
 
   it("degenerate polygons are named", () => {
     expect(polygonProblem(square)).toBeNull();
-    expect(polygonProblem([[0, 0], [10, 0], [0, 0]])).toMatch(/3 distinct points/);
-    expect(polygonProblem([[0, 0], [10, 10], [20, 20]])).toMatch(/zero area/);
-    expect(polygonProblem([[0, 0], [100, 100], [100, 0], [0, 100]])).toMatch(/intersects itself/);
+    expect(
+      polygonProblem([
+        [0, 0],
+        [10, 0],
+        [0, 0],
+      ]),
+    ).toMatch(/3 distinct points/);
+    expect(
+      polygonProblem([
+        [0, 0],
+        [10, 10],
+        [20, 20],
+      ]),
+    ).toMatch(/zero area/);
+    expect(
+      polygonProblem([
+        [0, 0],
+        [100, 100],
+        [100, 0],
+        [0, 100],
+      ]),
+    ).toMatch(/intersects itself/);
   });
 
   it("fractions become pixels; pixel coordinates stay", () => {
-    expect(toPixels([[0, 0], [0.5, 1]], 640, 360)).toEqual([[0, 0], [320, 360]]);
-    expect(toPixels([[0, 0], [10, 1]], 640, 360)).toEqual([[0, 0], [10, 1]]);
+    expect(
+      toPixels(
+        [
+          [0, 0],
+          [0.5, 1],
+        ],
+        640,
+        360,
+      ),
+    ).toEqual([
+      [0, 0],
+      [320, 360],
+    ]);
+    expect(
+      toPixels(
+        [
+          [0, 0],
+          [10, 1],
+        ],
+        640,
+        360,
+      ),
+    ).toEqual([
+      [0, 0],
+      [10, 1],
+    ]);
   });
 });

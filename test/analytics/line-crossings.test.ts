@@ -5,8 +5,17 @@ import type { Track } from "../../agent/track/tracker.js";
 
 // Feet (bottom-centre) at (x, y): a 40×100 box standing there.
 const track = (id: number, x: number, y = 300, extra: Partial<Track> = {}): Track => ({
-  id, label: "person", box: [x - 20, y - 100, x + 20, y] as Box, score: 0.9, detected: true, confirmed: true,
-  firstSeen: 0, lastSeen: 0, medianScore: 0.9, scoreCount: 1, ...extra,
+  id,
+  label: "person",
+  box: [x - 20, y - 100, x + 20, y] as Box,
+  score: 0.9,
+  detected: true,
+  confirmed: true,
+  firstSeen: 0,
+  lastSeen: 0,
+  medianScore: 0.9,
+  scoreCount: 1,
+  ...extra,
 });
 // A line down the picture at x = 320, drawn from top to bottom: walking down, the left is the picture's right,
 // so moving from the right half to the left half is "in".

@@ -7,7 +7,17 @@ import type { Detection } from "../../agent/core/detection.js";
 import type { Track } from "../../agent/track/tracker.js";
 
 const sign = (id: number, label: string, box: Box, score = 0.8, over: Partial<Track> = {}): Track => ({
-  id, label, box, score, detected: true, confirmed: true, firstSeen: 1000, lastSeen: 2000, medianScore: score, scoreCount: 1, ...over,
+  id,
+  label,
+  box,
+  score,
+  detected: true,
+  confirmed: true,
+  firstSeen: 1000,
+  lastSeen: 2000,
+  medianScore: score,
+  scoreCount: 1,
+  ...over,
 });
 const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
 
@@ -20,7 +30,17 @@ describe("sign sightings", () => {
     expect(s.observe([sign(4, "speed_50", [0, 0, 20, 20], 0.7)], [], area).improved).toEqual([]);
     const done = s.observe([], [sign(4, "speed_50", [0, 0, 20, 20], 0.7, { lastSeen: 3000 })], area).done;
     expect(done).toEqual([
-      { id: "s1", camera: "road", label: "speed_50", score: 0.9, first_seen: new Date(1000).toISOString(), last_seen: new Date(3000).toISOString(), box: [0, 0, 30, 30], track_id: 4, snapshot: null },
+      {
+        id: "s1",
+        camera: "road",
+        label: "speed_50",
+        score: 0.9,
+        first_seen: new Date(1000).toISOString(),
+        last_seen: new Date(3000).toISOString(),
+        box: [0, 0, 30, 30],
+        track_id: 4,
+        snapshot: null,
+      },
     ]);
     // a new pass (another track) is another sighting
     s.observe([sign(9, "stop", [0, 0, 10, 10])], [], area);
@@ -29,7 +49,12 @@ describe("sign sightings", () => {
 });
 
 describe("sign watch", () => {
-  const zone = [[0, 0], [100, 0], [100, 100], [0, 100]] as const;
+  const zone = [
+    [0, 0],
+    [100, 0],
+    [100, 100],
+    [0, 100],
+  ] as const;
   const stop = (x: number): Detection => ({ label: "stop", classId: 14, score: 0.9, box: [x, 10, x + 20, 50] });
   it("raises sign_missing after missing_after of usable frames, once, and clears when seen again", () => {
     const w = new SignWatch([{ label: "stop", zone: "corner", polygon: zone, missingAfterMs: 3000 }]);
@@ -38,7 +63,9 @@ describe("sign watch", () => {
     // hidden: a stop sign outside the zone does not count
     for (let t = 2500; t <= 8000; t += 500) raised.push(...w.observe(t, [stop(300)], true).map((a) => a.state));
     expect(raised).toEqual(["raised"]);
-    expect(w.observe(8500, [stop(10)], true)).toEqual([{ type: "sign_missing", state: "cleared", zone: "corner", label: "stop", time: 8500, missing_after_seconds: 3 }]);
+    expect(w.observe(8500, [stop(10)], true)).toEqual([
+      { type: "sign_missing", state: "cleared", zone: "corner", label: "stop", time: 8500, missing_after_seconds: 3 },
+    ]);
   });
 
   it("dark or frozen frames and an offline camera do not count as not seeing it", () => {

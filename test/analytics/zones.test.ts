@@ -4,9 +4,29 @@ import type { Box } from "../../agent/core/geometry.js";
 import type { Track } from "../../agent/track/tracker.js";
 
 const track = (id: number, x: number, label = "person", medianScore = 0.9): Track => ({
-  id, label, box: [x - 20, 200, x + 20, 300] as Box, score: 0.9, detected: true, confirmed: true, firstSeen: 0, lastSeen: 0, medianScore, scoreCount: 1,
+  id,
+  label,
+  box: [x - 20, 200, x + 20, 300] as Box,
+  score: 0.9,
+  detected: true,
+  confirmed: true,
+  firstSeen: 0,
+  lastSeen: 0,
+  medianScore,
+  scoreCount: 1,
 });
-const lobby: ZoneSpec = { name: "lobby", polygon: [[100, 250], [300, 250], [300, 350], [100, 350]], minScore: 0, loiterMs: 1000, maxObjects: 1 };
+const lobby: ZoneSpec = {
+  name: "lobby",
+  polygon: [
+    [100, 250],
+    [300, 250],
+    [300, 350],
+    [100, 350],
+  ],
+  minScore: 0,
+  loiterMs: 1000,
+  maxObjects: 1,
+};
 
 describe("zones", () => {
   it("occupancy per label changes 0→1→2→1→0 and is reported only when it changes", () => {
@@ -40,7 +60,9 @@ describe("zones", () => {
   it("overcrowding raises above max_objects and clears at or below it", () => {
     const z = new ZoneAnalytics([{ ...lobby, loiterMs: undefined }]);
     expect(z.observe(0, [track(1, 200)]).alarms).toEqual([]);
-    expect(z.observe(100, [track(1, 200), track(2, 150)]).alarms).toEqual([{ type: "overcrowding", state: "raised", zone: "lobby", time: 100, count: 2, max_objects: 1 }]);
+    expect(z.observe(100, [track(1, 200), track(2, 150)]).alarms).toEqual([
+      { type: "overcrowding", state: "raised", zone: "lobby", time: 100, count: 2, max_objects: 1 },
+    ]);
     expect(z.observe(200, [track(1, 200), track(2, 150)]).alarms).toEqual([]);
     expect(z.observe(300, [track(1, 200)]).alarms).toMatchObject([{ state: "cleared", count: 1 }]);
   });

@@ -17,7 +17,20 @@ function camera(source: string, extra: Partial<ConstructorParameters<typeof Came
   const statuses: CameraStatus[] = [];
   const frames: { seq: number; first: number }[] = [];
   const cam = new Camera(
-    { name: "cam", source, fps: 5, width: 64, height: 36, loop: false, realtime: false, rtspTransport: "tcp", timeoutSeconds: 3, stallSeconds: 3, threads: 1, ...extra },
+    {
+      name: "cam",
+      source,
+      fps: 5,
+      width: 64,
+      height: 36,
+      loop: false,
+      realtime: false,
+      rtspTransport: "tcp",
+      timeoutSeconds: 3,
+      stallSeconds: 3,
+      threads: 1,
+      ...extra,
+    },
     (f) => {
       frames.push({ seq: f.seq, first: f.data[0]! });
       f.release();

@@ -72,7 +72,14 @@ describe("frame pool with backpressure (files read as fast as possible)", () => 
       seen.push(f.data[0]!);
       times.push(f.time);
     };
-    const pool = new FramePool("c", W, H, take, { backpressure: true, pause: () => calls.push("pause"), resume: () => calls.push("resume") }, (seq) => 1000 + seq * 200);
+    const pool = new FramePool(
+      "c",
+      W,
+      H,
+      take,
+      { backpressure: true, pause: () => calls.push("pause"), resume: () => calls.push("resume") },
+      (seq) => 1000 + seq * 200,
+    );
     // five frames in one chunk: the first is taken, the second waits, the rest are held back unread
     pool.write(Buffer.concat([1, 2, 3, 4, 5].map(frameBytes)));
     expect(seen).toEqual([1]);

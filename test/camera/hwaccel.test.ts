@@ -78,7 +78,13 @@ describe("chooseDecode", () => {
   });
 
   it("auto picks by what exists: Jetson first, then an NVIDIA GPU, then VAAPI, else software without a warning", () => {
-    const all = facts({ decoders: parseDecoders(JETSON_DECODERS), hwaccels: parseHwaccels(HWACCELS), tegra: true, nvidiaGpu: true, renderNode: "/dev/dri/renderD128" });
+    const all = facts({
+      decoders: parseDecoders(JETSON_DECODERS),
+      hwaccels: parseHwaccels(HWACCELS),
+      tegra: true,
+      nvidiaGpu: true,
+      renderNode: "/dev/dri/renderD128",
+    });
     expect(chooseDecode("auto", all).used).toBe("jetson");
     expect(chooseDecode("auto", { ...all, tegra: false }).used).toBe("nvdec");
     expect(chooseDecode("auto", { ...all, tegra: false, nvidiaGpu: false }).used).toBe("vaapi");
@@ -89,7 +95,18 @@ describe("chooseDecode", () => {
   });
 
   it("the arguments go before -i, after -threads", () => {
-    const args = inputOptions({ source: "rtsp://cam/1", fps: 5, width: 64, height: 36, loop: false, realtime: true, rtspTransport: "tcp", timeoutSeconds: 5, threads: 2, decodeArgs: ["-c:v", "h264_nvv4l2dec"] });
+    const args = inputOptions({
+      source: "rtsp://cam/1",
+      fps: 5,
+      width: 64,
+      height: 36,
+      loop: false,
+      realtime: true,
+      rtspTransport: "tcp",
+      timeoutSeconds: 5,
+      threads: 2,
+      decodeArgs: ["-c:v", "h264_nvv4l2dec"],
+    });
     expect(args.slice(0, 6)).toEqual(["-hide_banner", "-nostdin", "-threads", "2", "-c:v", "h264_nvv4l2dec"]);
   });
 });
@@ -111,7 +128,20 @@ describe("on this machine (real ffmpeg)", () => {
     const log = pino(new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
     const seen = { frames: 0 };
     const cam = new Camera(
-      { name: "hw", source: clip, fps: 5, width: 64, height: 36, loop: false, realtime: false, rtspTransport: "tcp", timeoutSeconds: 5, stallSeconds: 5, threads: 1, ...decode },
+      {
+        name: "hw",
+        source: clip,
+        fps: 5,
+        width: 64,
+        height: 36,
+        loop: false,
+        realtime: false,
+        rtspTransport: "tcp",
+        timeoutSeconds: 5,
+        stallSeconds: 5,
+        threads: 1,
+        ...decode,
+      },
       (f) => {
         seen.frames++;
         f.release();
@@ -162,7 +192,20 @@ describe("on this machine (real ffmpeg)", () => {
     const log = pino(new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
     const statuses: string[] = [];
     const cam = new Camera(
-      { name: "down", source: "rtsp://127.0.0.1:9/none", fps: 5, width: 64, height: 36, loop: false, realtime: true, rtspTransport: "tcp", timeoutSeconds: 2, stallSeconds: 5, threads: 1, decodeArgs: ["-c:v", "h264_cuvid"] },
+      {
+        name: "down",
+        source: "rtsp://127.0.0.1:9/none",
+        fps: 5,
+        width: 64,
+        height: 36,
+        loop: false,
+        realtime: true,
+        rtspTransport: "tcp",
+        timeoutSeconds: 2,
+        stallSeconds: 5,
+        threads: 1,
+        decodeArgs: ["-c:v", "h264_cuvid"],
+      },
       (f) => f.release(),
       (st) => statuses.push(st.reason ?? ""),
       log,
@@ -173,7 +216,20 @@ describe("on this machine (real ffmpeg)", () => {
     while (cam.current.restarts < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     expect(cam.current.restarts).toBeGreaterThanOrEqual(1);
     expect(lines.some((l) => l.msg.startsWith("hardware decode gave no frame"))).toBe(false);
-    expect(inputOptions({ source: "rtsp://x", fps: 5, width: 64, height: 36, loop: false, realtime: true, rtspTransport: "tcp", timeoutSeconds: 2, threads: 1, decodeArgs: (cam as unknown as { opts: { decodeArgs: string[] } }).opts.decodeArgs })).toContain("h264_cuvid");
+    expect(
+      inputOptions({
+        source: "rtsp://x",
+        fps: 5,
+        width: 64,
+        height: 36,
+        loop: false,
+        realtime: true,
+        rtspTransport: "tcp",
+        timeoutSeconds: 2,
+        threads: 1,
+        decodeArgs: (cam as unknown as { opts: { decodeArgs: string[] } }).opts.decodeArgs,
+      }),
+    ).toContain("h264_cuvid");
   });
 });
 

@@ -94,7 +94,9 @@ cameras:
 `;
       expect((await checkConfigText(text("person"), "eva.yaml", {})).problems).toEqual([]);
       const bad = await checkConfigText(text("person, red"), "eva.yaml", {});
-      expect(bad.problems.map((p) => [p.path, p.message])).toEqual([["cameras.a.detect.labels.1", "model 'coco' has no label 'red'; did you mean 'remote', 'refrigerator'?"]]);
+      expect(bad.problems.map((p) => [p.path, p.message])).toEqual([
+        ["cameras.a.detect.labels.1", "model 'coco' has no label 'red'; did you mean 'remote', 'refrigerator'?"],
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -103,7 +105,12 @@ cameras:
 
 describe("planCrops and applyClasses", () => {
   const det = (label: string, score: number, box: Box): Detection => ({ label, classId: 0, score, box });
-  const detections = [det("person", 0.6, [0, 0, 20, 40]), det("dog", 0.9, [50, 50, 90, 80]), det("person", 0.8, [100, 0, 104, 6]), det("person", 0.7, [200, 0, 230, 50])];
+  const detections = [
+    det("person", 0.6, [0, 0, 20, 40]),
+    det("dog", 0.9, [50, 50, 90, 80]),
+    det("person", 0.8, [100, 0, 104, 6]),
+    det("person", 0.7, [200, 0, 230, 50]),
+  ];
 
   it("takes the rule's labels, big enough, best first, at most max_crops", () => {
     const plan = planCrops(detections, rule({ labels: ["person"], min_size: 10, max_crops: 8 }), 0);
@@ -153,7 +160,15 @@ describe("the classify stage on a COCO detector (person.jpg, YOLOX-Nano)", () =>
 
   it("reads labels, size, layout and padding from each model's metadata", () => {
     expect(nhwc.info).toMatchObject({ labels: ["red", "green", "blue"], size: 16, layout: "NHWC", dtype: "uint8", cropPadding: 0.1, probabilities: true });
-    expect(nchw.info).toMatchObject({ labels: ["red", "green", "blue"], size: 16, layout: "NCHW", dtype: "float32", scale: 1, cropPadding: undefined, probabilities: false });
+    expect(nchw.info).toMatchObject({
+      labels: ["red", "green", "blue"],
+      size: 16,
+      layout: "NCHW",
+      dtype: "float32",
+      scale: 1,
+      cropPadding: undefined,
+      probabilities: false,
+    });
   });
 
   it("names each person crop by its dominant colour, with the probability the pixels give", async () => {

@@ -45,7 +45,10 @@ describe("the sign classifier as the classify stage, on held-out real GTSDB fram
     let total = 0;
     const wrong: string[] = [];
     for (const [file, signs] of truths) {
-      const { classes } = await classifier.classify(frames.get(file)!, signs.map((s) => paddedBox(s.box, padding)));
+      const { classes } = await classifier.classify(
+        frames.get(file)!,
+        signs.map((s) => paddedBox(s.box, padding)),
+      );
       classes.forEach((c, i) => {
         total++;
         if (c.classId === signs[i].classId) right++;
@@ -65,7 +68,12 @@ describe("the sign classifier as the classify stage, on held-out real GTSDB fram
       // what a detector hands over: a box a few pixels off, with a look-alike label
       const detections: Detection[] = signs.map((s) => {
         const w = s.box[2] - s.box[0];
-        return { label: "speed limit (20km/h)", classId: 0, score: 0.6, box: [s.box[0] + 0.08 * w, s.box[1] - 0.05 * w, s.box[2] + 0.05 * w, s.box[3] - 0.05 * w] };
+        return {
+          label: "speed limit (20km/h)",
+          classId: 0,
+          score: 0.6,
+          box: [s.box[0] + 0.08 * w, s.box[1] - 0.05 * w, s.box[2] + 0.05 * w, s.box[3] - 0.05 * w],
+        };
       });
       const { detections: refined } = await classifyDetections(singleClassifier(classifier), [rule], frames.get(file)!, detections);
       refined.forEach((d, i) => {

@@ -44,9 +44,27 @@ describe("analytics config", () => {
       {},
     ).cameras.front!;
     const o = analyticsOptions("front", cam, 640, 360, () => "id");
-    expect(o.zones[0]).toEqual({ name: "lobby", polygon: [[0, 180], [640, 180], [640, 360], [0, 360]], labels: ["person"], minScore: 0, loiterMs: 10000, maxObjects: 3 });
+    expect(o.zones[0]).toEqual({
+      name: "lobby",
+      polygon: [
+        [0, 180],
+        [640, 180],
+        [640, 360],
+        [0, 360],
+      ],
+      labels: ["person"],
+      minScore: 0,
+      loiterMs: 10000,
+      maxObjects: 3,
+    });
     expect(o.lines[0]).toEqual({ name: "door", a: [320, 0], b: [320, 360], hysteresisPx: 8 });
-    expect(o.masks).toEqual([[[0, 0], [100, 0], [100, 50]]]);
+    expect(o.masks).toEqual([
+      [
+        [0, 0],
+        [100, 0],
+        [100, 50],
+      ],
+    ]);
   });
 
   it("degenerate polygons and zero-length lines are errors at their key path and line", () => {
@@ -71,12 +89,14 @@ describe("analytics config", () => {
 
 describe("sign watch config", () => {
   it("a watched sign must name a defined zone", () => {
-    expect(problems(`    zones:
+    expect(
+      problems(`    zones:
       corner: {points: [[0, 0], [0.2, 0], [0.2, 0.3]]}
     signs:
       watch:
         - {label: stop, zone: corner, missing_after_seconds: 60}
         - {label: stop, zone: kerb, missing_after_seconds: 60}
-`)).toEqual([{ path: "cameras.front.signs.watch.1.zone", line: 13, message: "unknown zone 'kerb'; defined: corner" }]);
+`),
+    ).toEqual([{ path: "cameras.front.signs.watch.1.zone", line: 13, message: "unknown zone 'kerb'; defined: corner" }]);
   });
 });

@@ -44,17 +44,40 @@ describe("checks beyond the schema (check-config and every reload)", () => {
     const t = text(model, "{model: m}"); // size from the model: 416×416
     const loaded = (await checkConfigText(t, "/tmp/eva.yaml", {})).loaded!;
     Object.assign(loaded.config.cameras.front!, {
-      zones: { door: { points: [[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]] } },
-      lines: { gate: { points: [[10, 400], [500, 400]] } },
+      zones: {
+        door: {
+          points: [
+            [0.1, 0.1],
+            [0.9, 0.1],
+            [0.5, 0.9],
+          ],
+        },
+      },
+      lines: {
+        gate: {
+          points: [
+            [10, 400],
+            [500, 400],
+          ],
+        },
+      },
     });
     expect(await semanticProblems(loaded)).toEqual([
       // not written in this text, so placed at the nearest key that is: the camera
-      { file: "/tmp/eva.yaml", line: 6, col: 5, path: "cameras.front.lines.gate.points.1", message: "line 'gate' point [500, 400] is outside the 416×416 detect frame" },
+      {
+        file: "/tmp/eva.yaml",
+        line: 6,
+        col: 5,
+        path: "cameras.front.lines.gate.points.1",
+        message: "line 'gate' point [500, 400] is outside the 416×416 detect frame",
+      },
     ]);
   });
 
   it("a missing config file is a problem value, not a throw", async () => {
-    expect((await checkConfigFile("/nonexistent/eva.yaml")).problems).toEqual([{ file: "/nonexistent/eva.yaml", line: 1, col: 1, path: "", message: "file not found" }]);
+    expect((await checkConfigFile("/nonexistent/eva.yaml")).problems).toEqual([
+      { file: "/nonexistent/eva.yaml", line: 1, col: 1, path: "", message: "file not found" },
+    ]);
   });
 
   it("eva check-config prints the semantic problems with their place and exits 1", async () => {
@@ -71,29 +94,94 @@ describe("checks beyond the schema (check-config and every reload)", () => {
 
 describe("camera shapes (zones, lines, masks) read from a camera config", () => {
   const cam = {
-    zones: { door: { points: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]] } },
-    lines: { gate: { points: [[100, 200], [500, 200]] } },
-    masks: [[[0, 0], [10, 0], [10, 10]]],
+    zones: {
+      door: {
+        points: [
+          [0.1, 0.1],
+          [0.5, 0.1],
+          [0.5, 0.5],
+        ],
+      },
+    },
+    lines: {
+      gate: {
+        points: [
+          [100, 200],
+          [500, 200],
+        ],
+      },
+    },
+    masks: [
+      [
+        [0, 0],
+        [10, 0],
+        [10, 10],
+      ],
+    ],
   };
 
   it("keeps names and the key path of each shape's points; invalid shape keys give none (the schema says why)", () => {
     const s = parsedCameraShapes(cam)!;
     expect(s.zones.map((z) => [z.name, z.pointsKeys])).toEqual([["door", ["zones", "door", "points"]]]);
     expect(s.lines.map((l) => l.name)).toEqual(["gate"]);
-    expect(s.masks).toEqual([{ name: "mask1", pointsKeys: ["masks", 0], points: [[0, 0], [10, 0], [10, 10]] }]);
+    expect(s.masks).toEqual([
+      {
+        name: "mask1",
+        pointsKeys: ["masks", 0],
+        points: [
+          [0, 0],
+          [10, 0],
+          [10, 10],
+        ],
+      },
+    ]);
     expect(parsedCameraShapes(undefined)).toEqual({ zones: [], lines: [], masks: [] });
     expect(parsedCameraShapes({ ...cam, zones: { bad: { points: "nope" } } })).toBeNull();
   });
 
   it("fractions scale to the frame, pixels stay", () => {
-    expect(toPixels([[0.5, 0.25], [1, 1]], 640, 360)).toEqual([[320, 90], [640, 360]]);
+    expect(
+      toPixels(
+        [
+          [0.5, 0.25],
+          [1, 1],
+        ],
+        640,
+        360,
+      ),
+    ).toEqual([
+      [320, 90],
+      [640, 360],
+    ]);
     expect(toPixels([[100, 0.5]], 640, 360)).toEqual([[100, 0.5]]);
     // one rule for every shape: it is the whole shape's coordinates, not each point's, that decide
-    expect(toPixels([[0.5, 0.5], [2, 0]], 640, 360)).toEqual([[0.5, 0.5], [2, 0]]);
+    expect(
+      toPixels(
+        [
+          [0.5, 0.5],
+          [2, 0],
+        ],
+        640,
+        360,
+      ),
+    ).toEqual([
+      [0.5, 0.5],
+      [2, 0],
+    ]);
   });
 
   it("points outside the detect frame are problems with their key path", () => {
-    const s = parsedCameraShapes({ ...cam, lines: { gate: { points: [[100, 200], [700, 200]] } } })!;
+    const s = parsedCameraShapes({
+      ...cam,
+      lines: {
+        gate: {
+          points: [
+            [100, 200],
+            [700, 200],
+          ],
+        },
+      },
+    })!;
     expect(shapesOutsideFrame(s, 640, 360)).toEqual([
       { keys: ["lines", "gate", "points", 1], message: "line 'gate' point [700, 200] is outside the 640×360 detect frame" },
     ]);
@@ -101,21 +189,33 @@ describe("camera shapes (zones, lines, masks) read from a camera config", () => 
 
   it("in direction: walking from the first point to the second, in is towards the right-hand side", () => {
     // walking east along y = 200 (y points down): the right-hand side is below the line
-    expect(inDirection([[100, 200], [500, 200]])).toEqual([-0, 1]);
+    expect(
+      inDirection([
+        [100, 200],
+        [500, 200],
+      ]),
+    ).toEqual([-0, 1]);
     // walking north: the right-hand side is east
-    expect(inDirection([[300, 300], [300, 100]])).toEqual([1, 0]);
+    expect(
+      inDirection([
+        [300, 300],
+        [300, 100],
+      ]),
+    ).toEqual([1, 0]);
   });
 });
 
 describe("check-config: the broker URL", () => {
   it("rejects what mqtt.js cannot use, each at mqtt.url with why", async () => {
     const base = (url: string) => `device: {id: d}\nmqtt: {url: "${url}"}\nmodels: {}\ncameras: {}\n`;
-    const why = async (url: string) => (await checkConfigText(base(url), "/tmp/eva.yaml", {})).problems.filter((p) => p.path === "mqtt.url").map((p) => p.message);
+    const why = async (url: string) =>
+      (await checkConfigText(base(url), "/tmp/eva.yaml", {})).problems.filter((p) => p.path === "mqtt.url").map((p) => p.message);
     expect((await why("not a url"))[0]).toMatch(/not a URL/);
     expect((await why("mqtt://127.0.0.1:99999"))[0]).toMatch(/port 99999 is out of range/);
     expect((await why("http://127.0.0.1:1883"))[0]).toMatch(/scheme http/);
     expect((await why("mqtt://"))[0]).toMatch(/no host/);
-    for (const good of ["mqtt://localhost:1883", "mqtts://user:pw@broker.example:8883", "ws://10.0.0.1/mqtt", "mqtt://[::1]:1883"]) expect(await why(good), good).toEqual([]);
+    for (const good of ["mqtt://localhost:1883", "mqtts://user:pw@broker.example:8883", "ws://10.0.0.1/mqtt", "mqtt://[::1]:1883"])
+      expect(await why(good), good).toEqual([]);
   });
 });
 

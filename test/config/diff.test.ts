@@ -84,7 +84,15 @@ describe("reload plan: what a config edit means for the running agent", () => {
   it("keys it does not know yet (zones, lines…) are applied live, not by a restart", () => {
     const a = cfg(base);
     const b = structuredClone(a);
-    (b.cameras.a as Record<string, unknown>).zones = { door: { points: [[0, 0], [10, 0], [10, 10]] } };
+    (b.cameras.a as Record<string, unknown>).zones = {
+      door: {
+        points: [
+          [0, 0],
+          [10, 0],
+          [10, 10],
+        ],
+      },
+    };
     expect(planReload(a, b).cameras).toMatchObject({ updated: ["a"], restarted: [] });
   });
 
@@ -92,7 +100,10 @@ describe("reload plan: what a config edit means for the running agent", () => {
     const rows = configKeyRows();
     expect(rows.length).toBeGreaterThan(50);
     for (const r of rows) {
-      const keys = r.key.replace(/\[\]/g, "").split(".").map((k) => (k === "<name>" ? "x" : k));
+      const keys = r.key
+        .replace(/\[\]/g, "")
+        .split(".")
+        .map((k) => (k === "<name>" ? "x" : k));
       expect(reloadEffect(keys), r.key).not.toBeNull();
     }
     expect(reloadEffect(["cameras", "x", "source"])).toBe("camera_restart");

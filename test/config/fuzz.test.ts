@@ -64,27 +64,76 @@ function rng(seed: number) {
   };
 }
 
-const tokens = ["0", "-1", "1e9", "0.5", "abc", '""', "[", "]", "{", "}", "{a: 1}", "[1, 2]", "true", "null", "~", ":", "- x", "${NOPE}", "'", '"', "&a", "*a", "!!int x", "#", "\t"];
+const tokens = [
+  "0",
+  "-1",
+  "1e9",
+  "0.5",
+  "abc",
+  '""',
+  "[",
+  "]",
+  "{",
+  "}",
+  "{a: 1}",
+  "[1, 2]",
+  "true",
+  "null",
+  "~",
+  ":",
+  "- x",
+  "${NOPE}",
+  "'",
+  '"',
+  "&a",
+  "*a",
+  "!!int x",
+  "#",
+  "\t",
+];
 const keys = ["fsp", "source", "detect", "model", "min_score", "zones", "cameras", "path", "labels", "fps", "width"];
 
 function mutate(text: string, rand: () => number): string {
-  const pick = <T,>(a: readonly T[]) => a[Math.floor(rand() * a.length)]!;
+  const pick = <T>(a: readonly T[]) => a[Math.floor(rand() * a.length)]!;
   let lines = text.split("\n");
   const n = 1 + Math.floor(rand() * 3);
   for (let k = 0; k < n; k++) {
     const i = Math.floor(rand() * lines.length);
     const line = lines[i] ?? "";
     switch (Math.floor(rand() * 10)) {
-      case 0: lines.splice(i, 1); break; // delete a line
-      case 1: lines.splice(i, 0, line); break; // duplicate it
-      case 2: lines[i] = rand() < 0.5 ? `  ${line}` : line.replace(/^ {1,2}/, ""); break; // indentation slip
-      case 3: lines[i] = line.replace(/:\s*(.*)$/, `: ${pick(tokens)}`); break; // value replaced
-      case 4: lines.splice(i, 0, `${line.match(/^\s*/)![0]}${pick(keys)}: ${pick(tokens)}`); break; // key inserted
-      case 5: { const j = Math.floor(rand() * lines.length); [lines[i], lines[j]] = [lines[j]!, line]; break; } // lines swapped
-      case 6: lines = lines.slice(0, i); break; // truncated
-      case 7: { const at = Math.floor(rand() * (line.length + 1)); lines[i] = line.slice(0, at) + pick(tokens) + line.slice(at); break; } // typing noise
-      case 8: lines[i] = line.replace(/([a-z_]+):/, (_m, key: string) => `${key.slice(0, -1)}${key.slice(-1) === "s" ? "" : "s"}:`); break; // key typo
-      default: lines[i] = line.replace(/(\d+(\.\d+)?)/, () => pick(["-5", "0", "99999", "0.0001", "1.5"])); // number out of range
+      case 0:
+        lines.splice(i, 1);
+        break; // delete a line
+      case 1:
+        lines.splice(i, 0, line);
+        break; // duplicate it
+      case 2:
+        lines[i] = rand() < 0.5 ? `  ${line}` : line.replace(/^ {1,2}/, "");
+        break; // indentation slip
+      case 3:
+        lines[i] = line.replace(/:\s*(.*)$/, `: ${pick(tokens)}`);
+        break; // value replaced
+      case 4:
+        lines.splice(i, 0, `${line.match(/^\s*/)![0]}${pick(keys)}: ${pick(tokens)}`);
+        break; // key inserted
+      case 5: {
+        const j = Math.floor(rand() * lines.length);
+        [lines[i], lines[j]] = [lines[j]!, line];
+        break;
+      } // lines swapped
+      case 6:
+        lines = lines.slice(0, i);
+        break; // truncated
+      case 7: {
+        const at = Math.floor(rand() * (line.length + 1));
+        lines[i] = line.slice(0, at) + pick(tokens) + line.slice(at);
+        break;
+      } // typing noise
+      case 8:
+        lines[i] = line.replace(/([a-z_]+):/, (_m, key: string) => `${key.slice(0, -1)}${key.slice(-1) === "s" ? "" : "s"}:`);
+        break; // key typo
+      default:
+        lines[i] = line.replace(/(\d+(\.\d+)?)/, () => pick(["-5", "0", "99999", "0.0001", "1.5"])); // number out of range
     }
   }
   return lines.join("\n");
@@ -120,7 +169,7 @@ describe("config fuzz: 1 000 random edits of a valid config", () => {
       const text = mutate(base, rng(seed));
       let result: Awaited<ReturnType<typeof checkConfigText>>;
       try {
-        result = (await checkConfigText(text, "/etc/eva/eva.yaml", {}));
+        result = await checkConfigText(text, "/etc/eva/eva.yaml", {});
       } catch (err) {
         throw new Error(`seed ${seed} crashed: ${(err as Error).stack}\n---\n${text}`);
       }
@@ -178,7 +227,7 @@ describe("config fuzz against a real agent", () => {
     // no broker, and camera sources that refuse at once: this is about the reload path, not the pictures
     const start = base.replace("mqtt://127.0.0.1:1883", "mqtt://127.0.0.1:9");
     writeFileSync(file, start);
-    const first = (await checkConfigText(start, file, {}));
+    const first = await checkConfigText(start, file, {});
     expect(first.problems).toEqual([]);
     const log = pino({ level: "silent" });
     const agent = new Agent(first.loaded!, log);

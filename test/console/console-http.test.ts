@@ -52,7 +52,13 @@ async function start(host: string, env: NodeJS.ProcessEnv = {}): Promise<string>
     cameraStatuses: () => [{ camera: "cam", state: "online", reason: null, since: Date.now(), restarts: 0 }],
     cameraFigures: () => ({ cam: { framesIn: 10, framesSkipped: 0, processed: 10, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true } }),
     frameSize: () => ({ width: 640, height: 360 }),
-    grabFrame: (camera) => (camera === "cam" ? sharp({ create: { width: 64, height: 36, channels: 3, background: "#808080" } }).jpeg().toBuffer().then((jpeg) => ({ jpeg, time: Date.now(), detections: [{ label: "person", score: 0.8765, box: [10.4, 20, 50, 120.6] }] })) : null),
+    grabFrame: (camera) =>
+      camera === "cam"
+        ? sharp({ create: { width: 64, height: 36, channels: 3, background: "#808080" } })
+            .jpeg()
+            .toBuffer()
+            .then((jpeg) => ({ jpeg, time: Date.now(), detections: [{ label: "person", score: 0.8765, box: [10.4, 20, 50, 120.6] }] }))
+        : null,
     store: () => store,
     occupancy: () => [{ camera: "cam", zone: "door", counts: { person: 1 }, total: 1 }],
     reload: async () => {
@@ -60,14 +66,26 @@ async function start(host: string, env: NodeJS.ProcessEnv = {}): Promise<string>
       return reloads.shift() ?? { ok: true, result: { changed: ["cameras.cam.lines.gate.points"] } };
     },
   };
-  server = new HealthServer({ health: () => ({ healthy: true, reasons: [] }), stats: () => { throw new Error("unused"); } }, log);
+  server = new HealthServer(
+    {
+      health: () => ({ healthy: true, reasons: [] }),
+      stats: () => {
+        throw new Error("unused");
+      },
+    },
+    log,
+  );
   server.mount(new ConsoleRoutes(source, log, { host, env }).handle);
   const port = await server.start(0, host);
   return `http://127.0.0.1:${port}`;
 }
 
 /** A raw GET: fetch() would normalise `..` out of the path before sending it. */
-function rawGet(base: string, rawPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
+function rawGet(
+  base: string,
+  rawPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, path: rawPath, method: "GET", headers }, (res) => {
@@ -163,7 +181,26 @@ describe("console routes", () => {
     const state = (await (await fetch(`${base}/api/state`)).json()) as Record<string, unknown>;
     expect(state).toMatchObject({
       device: { id: "dev" },
-      cameras: [{ name: "cam", state: "online", provider: "cpu", inference_ms: { p50: 12 }, width: 640, height: 360, lines: [{ name: "gate", points: [[600, 40], [600, 340]] }] }, { name: "idle", state: "not running" }],
+      cameras: [
+        {
+          name: "cam",
+          state: "online",
+          provider: "cpu",
+          inference_ms: { p50: 12 },
+          width: 640,
+          height: 360,
+          lines: [
+            {
+              name: "gate",
+              points: [
+                [600, 40],
+                [600, 340],
+              ],
+            },
+          ],
+        },
+        { name: "idle", state: "not running" },
+      ],
       lines: [{ camera: "cam", line: "gate", in: 3, out: 2 }],
       occupancy: [{ camera: "cam", zone: "door", total: 1 }],
     });
@@ -216,7 +253,15 @@ describe("console routes", () => {
     writeFileSync(path.join(dir, "secret.jpg"), "TOP-SECRET");
     symlinkSync(path.join(dir, "secret.jpg"), path.join(snaps, "cam", "link.jpg"));
     const ev = (id: string, label: string, start: string) => ({
-      id, device: "dev", camera: "cam", label, start_time: start, end_time: null, top_score: 0.9, box: [1, 2, 3, 4] as [number, number, number, number], snapshot: path.join(snaps, "cam", `${id}.jpg`),
+      id,
+      device: "dev",
+      camera: "cam",
+      label,
+      start_time: start,
+      end_time: null,
+      top_score: 0.9,
+      box: [1, 2, 3, 4] as [number, number, number, number],
+      snapshot: path.join(snaps, "cam", `${id}.jpg`),
     });
     store.recordEvent("new", ev("e1", "person", "2026-12-01T10:00:00.000Z"));
     store.recordEvent("new", ev("e2", "car", "2026-12-01T11:00:00.000Z"));
@@ -229,7 +274,8 @@ describe("console routes", () => {
     expect(await ids("camera=other")).toEqual([]);
     expect((await fetch(`${base}/api/events?since=yesterday`)).status).toBe(400);
     // e3's JPEG is not on disk yet (it is written just after the record): no URL until it is
-    const newest = async () => ((await (await fetch(`${base}/api/events?limit=1`)).json()) as { records: Array<{ snapshot_url: string | null }> }).records[0]!.snapshot_url;
+    const newest = async () =>
+      ((await (await fetch(`${base}/api/events?limit=1`)).json()) as { records: Array<{ snapshot_url: string | null }> }).records[0]!.snapshot_url;
     expect(await newest()).toBeNull();
     writeFileSync(path.join(snaps, "cam", "e3.jpg"), jpeg);
     expect(await newest()).toBe("/snapshots/cam/e3.jpg");
@@ -262,17 +308,40 @@ describe("console routes", () => {
     const base = await start("127.0.0.1");
     const t = (m: number) => Date.parse("2026-12-01T10:00:00Z") + m * 60_000;
     const r = new Recorder(store);
-    for (const [m, direction] of [[1, "in"], [2, "out"], [20, "in"]] as const) {
+    for (const [m, direction] of [
+      [1, "in"],
+      [2, "out"],
+      [20, "in"],
+    ] as const) {
       r.record(crossings, Recorder.stamp({ device: "dev", camera: "cam", line: "door", direction, label: "person", track_id: m, time: t(m) }));
     }
     for (const m of [0, 15]) {
-      r.record(counts, Recorder.stamp({ device: "dev", camera: "cam", subject: "line", name: "door", interval_start: t(m), interval_seconds: 900, classes: { person: { in: 1, out: m ? 0 : 1 } }, complete: true }));
+      r.record(
+        counts,
+        Recorder.stamp({
+          device: "dev",
+          camera: "cam",
+          subject: "line",
+          name: "door",
+          interval_start: t(m),
+          interval_seconds: 900,
+          classes: { person: { in: 1, out: m ? 0 : 1 } },
+          complete: true,
+        }),
+      );
     }
     const get = async (q: string) => (await fetch(`${base}/api/records/${q}`)).json() as Promise<{ records: Array<Record<string, unknown>>; error?: string }>;
-    expect((await get("crossings")).records.map((c) => [c.direction, c.time])).toEqual([["in", new Date(t(20)).toISOString()], ["out", new Date(t(2)).toISOString()], ["in", new Date(t(1)).toISOString()]]);
+    expect((await get("crossings")).records.map((c) => [c.direction, c.time])).toEqual([
+      ["in", new Date(t(20)).toISOString()],
+      ["out", new Date(t(2)).toISOString()],
+      ["in", new Date(t(1)).toISOString()],
+    ]);
     expect((await get(`crossings?until=${new Date(t(2)).toISOString()}`)).records).toHaveLength(1);
     const reports = (await get("counts?camera=cam")).records;
-    expect(reports.map((c) => [(c.interval as { start: string }).start, c.totals])).toEqual([[new Date(t(15)).toISOString(), { in: 1, out: 0 }], [new Date(t(0)).toISOString(), { in: 1, out: 1 }]]);
+    expect(reports.map((c) => [(c.interval as { start: string }).start, c.totals])).toEqual([
+      [new Date(t(15)).toISOString(), { in: 1, out: 0 }],
+      [new Date(t(0)).toISOString(), { in: 1, out: 1 }],
+    ]);
     expect((await get("counts?camera=other")).records).toEqual([]);
     const unknown = await fetch(`${base}/api/records/nothing`);
     expect(unknown.status).toBe(404);
@@ -286,12 +355,62 @@ describe("console routes", () => {
       fetch(`${base}/api/cameras/cam/shapes`, { method: "POST", headers, body: JSON.stringify(body) });
     const before = readFileSync(file, "utf8");
 
-    expect((await post({ lines: { gate: [[300, 40], [600, 340]] } }, { "content-type": "text/plain" })).status).toBe(415);
-    expect((await post({ lines: { gate: [[300, 40], [600, 340]] } }, { "content-type": "application/json", origin: "http://attacker.example" })).status).toBe(403);
-    expect((await post({ hash: "0".repeat(64), lines: { gate: [[300, 40], [600, 340]] } })).status).toBe(409);
+    expect(
+      (
+        await post(
+          {
+            lines: {
+              gate: [
+                [300, 40],
+                [600, 340],
+              ],
+            },
+          },
+          { "content-type": "text/plain" },
+        )
+      ).status,
+    ).toBe(415);
+    expect(
+      (
+        await post(
+          {
+            lines: {
+              gate: [
+                [300, 40],
+                [600, 340],
+              ],
+            },
+          },
+          { "content-type": "application/json", origin: "http://attacker.example" },
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await post({
+          hash: "0".repeat(64),
+          lines: {
+            gate: [
+              [300, 40],
+              [600, 340],
+            ],
+          },
+        })
+      ).status,
+    ).toBe(409);
 
     // a bow-tie zone: the CLI's own `file:line:col path: message`, the file untouched, no reload
-    const bad = await post({ hash: state.config.hash, zones: { door: [[40, 200], [200, 200], [20, 340], [40, 350]] } });
+    const bad = await post({
+      hash: state.config.hash,
+      zones: {
+        door: [
+          [40, 200],
+          [200, 200],
+          [20, 340],
+          [40, 350],
+        ],
+      },
+    });
     expect(bad.status).toBe(422);
     const refusal = (await bad.json()) as { result: string; errors: string[] };
     expect(refusal.errors).toEqual([`${file}:10:22 cameras.cam.zones.door.points: the polygon intersects itself (edges 2 and 4)`]);
@@ -302,19 +421,47 @@ describe("console routes", () => {
     writeFileSync(file, before);
     expect(cli.stdout.trim().split("\n")).toEqual(refusal.errors);
     // outside the frame: the semantic check reload runs too
-    const outside = await post({ hash: state.config.hash, zones: { door: [[40, 200], [200, 200], [200, 350], [40, 900]] } });
-    expect(((await outside.json()) as { errors: string[] }).errors[0]).toMatch(/cameras\.cam\.zones\.door\.points\.3: zone 'door' point \[40, 900\] is outside the 640×360 detect frame/);
+    const outside = await post({
+      hash: state.config.hash,
+      zones: {
+        door: [
+          [40, 200],
+          [200, 200],
+          [200, 350],
+          [40, 900],
+        ],
+      },
+    });
+    expect(((await outside.json()) as { errors: string[] }).errors[0]).toMatch(
+      /cameras\.cam\.zones\.door\.points\.3: zone 'door' point \[40, 900\] is outside the 640×360 detect frame/,
+    );
     expect(readFileSync(file, "utf8")).toBe(before);
     expect(reloadCalls).toBe(0);
 
     // the reload refuses (say, a model that no longer loads): the file goes back as it was
     reloads.push({ ok: false, code: "failed", message: `${file}:4:3 models.coco.path: model does not load: boom` });
-    const refused = await post({ hash: state.config.hash, lines: { gate: [[300, 40], [600, 340]] } });
+    const refused = await post({
+      hash: state.config.hash,
+      lines: {
+        gate: [
+          [300, 40],
+          [600, 340],
+        ],
+      },
+    });
     expect(refused.status).toBe(422);
     expect(((await refused.json()) as { errors: string[] }).errors).toEqual([`${file}:4:3 models.coco.path: model does not load: boom`]);
     expect(readFileSync(file, "utf8")).toBe(before);
 
-    const good = await post({ hash: state.config.hash, lines: { gate: [[300, 40], [600, 340]] } });
+    const good = await post({
+      hash: state.config.hash,
+      lines: {
+        gate: [
+          [300, 40],
+          [600, 340],
+        ],
+      },
+    });
     expect(good.status).toBe(200);
     expect(await good.json()).toMatchObject({ result: "applied", changed: ["cameras.cam.lines.gate.points"] });
     expect(readFileSync(file, "utf8")).toBe(config(300));

@@ -45,14 +45,16 @@ describe("decodeYolov8", () => {
     const n = 3;
     const classes = 2;
     // rows: cx, cy, w, h, class0, class1 — each row n long
-    const out = Float32Array.from([
-      [100, 50, 10],
-      [100, 60, 10],
-      [20, 40, 4],
-      [40, 20, 4],
-      [0.9, 0.1, 0.2],
-      [0.1, 0.7, 0.1],
-    ].flat());
+    const out = Float32Array.from(
+      [
+        [100, 50, 10],
+        [100, 60, 10],
+        [20, 40, 4],
+        [40, 20, 4],
+        [0.9, 0.1, 0.2],
+        [0.1, 0.7, 0.1],
+      ].flat(),
+    );
     const c = new Candidates(n);
     decodeYolov8(out, [1, 4 + classes, n], new Float32Array([0.5, 0.5]), c);
     expect(c.count).toBe(2);

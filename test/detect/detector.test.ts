@@ -112,7 +112,12 @@ describe("Detector with our own uint8 NHWC contract", () => {
 
     // Frames queued when the worker dies are answered with an error, none left hanging. (One or two may finish
     // before the termination lands: a tiny model is fast, so queue many.)
-    const pending = Array.from({ length: 50 }, () => d.detect(red, filter).then(() => "answered", (e: { code: string }) => e.code));
+    const pending = Array.from({ length: 50 }, () =>
+      d.detect(red, filter).then(
+        () => "answered",
+        (e: { code: string }) => e.code,
+      ),
+    );
     await (d as unknown as { sessions: { worker: Worker }[] }).sessions[0]!.worker.terminate();
     const outcomes = await Promise.all(pending);
     expect(outcomes.filter((o) => o !== "answered").every((o) => o === "EVA_DETECTOR_DIED")).toBe(true);
@@ -134,9 +139,9 @@ describe("Detector.open on a bad model file", () => {
 
   it("names an unreadable labels file", async () => {
     const labels = path.join(tmp, "missing.names");
-    await expect(
-      Detector.open({ name: "bad", model: { path: sharedModel("fastestdet.onnx"), labels }, providers: ["cpu"], threads: 1 }),
-    ).rejects.toMatchObject({ code: "EVA_LABELS_INVALID", message: expect.stringContaining(labels) });
+    await expect(Detector.open({ name: "bad", model: { path: sharedModel("fastestdet.onnx"), labels }, providers: ["cpu"], threads: 1 })).rejects.toMatchObject(
+      { code: "EVA_LABELS_INVALID", message: expect.stringContaining(labels) },
+    );
   });
 
   it("lists every provider that failed when none can run the model", async () => {

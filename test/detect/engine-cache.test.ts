@@ -3,7 +3,18 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tensorrtSchema, cudaSchema } from "../../agent/config/gpu-schema.js";
-import { checkEntry, engineCacheKey, gpuName, lockEntry, MANIFEST, openEntry, prepareEntry, sealEntry, tensorrtVersion, type EngineKeyParts } from "../../agent/detect/engine-cache.js";
+import {
+  checkEntry,
+  engineCacheKey,
+  gpuName,
+  lockEntry,
+  MANIFEST,
+  openEntry,
+  prepareEntry,
+  sealEntry,
+  tensorrtVersion,
+  type EngineKeyParts,
+} from "../../agent/detect/engine-cache.js";
 import { openTensorrtSession } from "../../agent/detect/tensorrt-session.js";
 
 const parts: EngineKeyParts = {
@@ -18,7 +29,13 @@ describe("engineCacheKey", () => {
   it("is the same for the same parts whatever their order, and changes with each part", () => {
     const k = engineCacheKey(parts);
     expect(k).toMatch(/^[0-9a-f]{24}$/);
-    const reordered = { options: { ...parts.options }, gpuName: parts.gpuName, onnxruntimeVersion: "1.30.0", tensorrtVersion: "10.3.0", modelSha256: parts.modelSha256 };
+    const reordered = {
+      options: { ...parts.options },
+      gpuName: parts.gpuName,
+      onnxruntimeVersion: "1.30.0",
+      tensorrtVersion: "10.3.0",
+      modelSha256: parts.modelSha256,
+    };
     expect(engineCacheKey(reordered)).toBe(k);
     const variants: EngineKeyParts[] = [
       { ...parts, modelSha256: "b".repeat(64) },
@@ -177,7 +194,12 @@ describe("openTensorrtSession around the cache", () => {
 
       rmSync(root, { recursive: true, force: true });
       mkdirSync(root);
-      await expect(open(provider(() => true), [])).rejects.toThrow(/deserialization/);
+      await expect(
+        open(
+          provider(() => true),
+          [],
+        ),
+      ).rejects.toThrow(/deserialization/);
       expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
     });
   });

@@ -90,7 +90,10 @@ describe("sessionProviders: what a session is created with for providers [tensor
   it("a later provider's session lists only what comes after it; one not in this build is left out", () => {
     expect(sessionProviders(providers, "cuda", options, cache)).toEqual([executionProvider("cuda", options), "cpu"]);
     expect(sessionProviders(providers, "cpu", options, cache)).toEqual(["cpu"]);
-    expect(sessionProviders(providers, "tensorrt", options, cache, new Set(["tensorrt", "cpu"]))).toEqual([executionProvider("tensorrt", options, cache), "cpu"]);
+    expect(sessionProviders(providers, "tensorrt", options, cache, new Set(["tensorrt", "cpu"]))).toEqual([
+      executionProvider("tensorrt", options, cache),
+      "cpu",
+    ]);
     // a deployment that lists TensorRT alone gets no CUDA fallback it did not ask for (onnxruntime still adds the CPU)
     expect(sessionProviders(["tensorrt"], "tensorrt", options, cache)).toHaveLength(1);
   });
@@ -131,7 +134,11 @@ describe("node placement from onnxruntime's profile", () => {
     // onnxruntime's logger is set once per process, by its first session: as quiet as the workers make theirs
     ort.env.logLevel = "fatal";
     const profile = new PlacementProfile();
-    const session = await ort.InferenceSession.create(sharedModel("fastestdet.onnx"), { executionProviders: ["cpu"], intraOpNumThreads: 1, ...profile.sessionOptions() });
+    const session = await ort.InferenceSession.create(sharedModel("fastestdet.onnx"), {
+      executionProviders: ["cpu"],
+      intraOpNumThreads: 1,
+      ...profile.sessionOptions(),
+    });
     const [input] = session.inputMetadata;
     const dims = (input as { shape: (number | string)[] }).shape.map((d) => (typeof d === "number" ? d : 1));
     await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", new Float32Array(dims.reduce((a, b) => a * b, 1)), dims) });
@@ -185,7 +192,8 @@ describe("a CPU build of onnxruntime with GPU options configured (this machine)"
     const logs = lines.map((l) => JSON.parse(l) as { msg: string; provider?: string; err?: string; warmup_ms?: number });
     expect(logs.filter((l) => l.msg.includes("options ignored"))).toHaveLength(1);
     // The provider failed for want of its libraries, not over the options it was handed.
-    for (const l of logs.filter((l) => l.provider === "tensorrt" && l.msg.includes("unavailable"))) expect(l.err).toMatch(/Failed to load shared library|not in this onnxruntime build/);
+    for (const l of logs.filter((l) => l.provider === "tensorrt" && l.msg.includes("unavailable")))
+      expect(l.err).toMatch(/Failed to load shared library|not in this onnxruntime build/);
     const ready = logs.filter((l) => l.msg === "detector ready");
     expect(ready).toHaveLength(2);
     for (const r of ready) expect(r.warmup_ms).toBeGreaterThanOrEqual(0);

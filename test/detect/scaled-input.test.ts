@@ -13,10 +13,14 @@ const run = promisify(execFile);
 /** One frame of a photo through the camera stage's own ffmpeg filter, as the frame pool would hold it. */
 async function decode(file: string, width: number, height: number, scaled?: { width: number; height: number }) {
   const o = { fps: 1, width, height, scaled };
-  const { stdout } = await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-loop", "1", "-i", file, "-frames:v", "1", "-vf", videoFilter(o), "-pix_fmt", "rgb24", "-f", "rawvideo", "-"], {
-    encoding: "buffer",
-    maxBuffer: 1 << 24,
-  });
+  const { stdout } = await run(
+    "ffmpeg",
+    ["-hide_banner", "-loglevel", "error", "-loop", "1", "-i", file, "-frames:v", "1", "-vf", videoFilter(o), "-pix_fmt", "rgb24", "-f", "rawvideo", "-"],
+    {
+      encoding: "buffer",
+      maxBuffer: 1 << 24,
+    },
+  );
   expect(stdout.length).toBe(outputFrameBytes(o));
   const slot = new Uint8Array(new SharedArrayBuffer(stdout.length));
   slot.set(stdout);
@@ -35,7 +39,10 @@ const FILTER = { min_score: { default: 0.5, truck: 0.25 }, nms_iou: 0.45 };
 // must come back, whichever picture the model saw.
 const toFrame = (b: Box, w: number, h: number): Box => [(b[0] * 640) / w, (b[1] * 360) / h, (b[2] * 640) / w, (b[3] * 360) / h];
 const EXPECTED: Record<string, [string, Box][]> = {
-  "dog.jpg": [["dog", toFrame([132, 218, 312, 538], 768, 576)], ["bicycle", toFrame([130, 140, 567, 420], 768, 576)]],
+  "dog.jpg": [
+    ["dog", toFrame([132, 218, 312, 538], 768, 576)],
+    ["bicycle", toFrame([130, 140, 567, 420], 768, 576)],
+  ],
   "person.jpg": [["person", toFrame([190, 100, 275, 370], 640, 424)]],
 };
 
@@ -51,7 +58,10 @@ function expectFound(detections: Detection[], label: string, ref: Box): void {
  */
 function expectSameObjects(a: Detection[], b: Detection[]): void {
   expect(a.filter((d) => d.score >= 0.7).length).toBeGreaterThan(1);
-  for (const [x, y] of [[a, b], [b, a]] as const) {
+  for (const [x, y] of [
+    [a, b],
+    [b, a],
+  ] as const) {
     for (const d of x.filter((e) => e.score >= 0.7)) {
       const best = Math.max(0, ...y.filter((e) => e.label === d.label).map((e) => iou([...d.box, ...e.box], 0, 4)));
       expect(best, `${d.label} ${JSON.stringify(d.box)} in ${JSON.stringify(y)}`).toBeGreaterThan(0.6);
@@ -68,7 +78,13 @@ describe.each([
 ])("$model with ffmpeg's scaled picture", ({ model, content }) => {
   let detector: Detector;
   beforeAll(async () => {
-    detector = await Detector.open({ name: model, model: { path: sharedModel(model), labels: sharedModel("coco.names") }, providers: ["cpu"], threads: 1, workers: 2 });
+    detector = await Detector.open({
+      name: model,
+      model: { path: sharedModel(model), labels: sharedModel("coco.names") },
+      providers: ["cpu"],
+      threads: 1,
+      workers: 2,
+    });
   });
   afterAll(() => detector?.close());
 

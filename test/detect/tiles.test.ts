@@ -60,7 +60,12 @@ describe("TiledDetection with YOLOX-Nano on person.jpg", () => {
   let frame: Awaited<ReturnType<typeof sharedRgb>>;
   beforeAll(async () => {
     frame = await sharedRgb(sharedMedia("person.jpg"));
-    detector = await Detector.open({ name: "coco", model: { path: sharedModel("yolox_nano.onnx"), labels: sharedModel("coco.names") }, providers: ["cpu"], threads: 1 });
+    detector = await Detector.open({
+      name: "coco",
+      model: { path: sharedModel("yolox_nano.onnx"), labels: sharedModel("coco.names") },
+      providers: ["cpu"],
+      threads: 1,
+    });
   });
   afterAll(() => detector?.close());
 

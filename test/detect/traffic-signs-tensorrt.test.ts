@@ -52,8 +52,21 @@ print(json.dumps(out))
       const json = path.join(dir, `${path.basename(model)}.json`);
       execFileSync(
         process.execPath,
-        [path.join(repoRoot, "scripts/evaluate-signs.mjs"), "--gt", path.join(shared, "data/gtsdb-train"), "--frames", "500-599", "--nms-iou", "0.45",
-          "--detector", model, "--classifier", path.join(repoRoot, "models/sign-classifier.onnx"), "--json", json],
+        [
+          path.join(repoRoot, "scripts/evaluate-signs.mjs"),
+          "--gt",
+          path.join(shared, "data/gtsdb-train"),
+          "--frames",
+          "500-599",
+          "--nms-iou",
+          "0.45",
+          "--detector",
+          model,
+          "--classifier",
+          path.join(repoRoot, "models/sign-classifier.onnx"),
+          "--json",
+          json,
+        ],
         { encoding: "utf8" },
       );
       const r = JSON.parse(readFileSync(json, "utf8"));

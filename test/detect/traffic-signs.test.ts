@@ -30,8 +30,15 @@ const MIN_REQUIRED_PX = 24; // smaller signs are the model's known weak spot (mo
 // The red things in those frames (816x480 px, marked by hand): no sign may be reported on them at the operating point.
 const RED_LIGHTS: Record<string, Box[]> = {
   "00501": [[380, 355, 440, 405]], // red car ahead
-  "00516": [[228, 60, 270, 142], [85, 185, 158, 305], [550, 340, 648, 402]], // red traffic lights, a red car
-  "00548": [[310, 315, 445, 432], [368, 210, 418, 240]], // tail-lights in the rain, red traffic lights
+  "00516": [
+    [228, 60, 270, 142],
+    [85, 185, 158, 305],
+    [550, 340, 648, 402],
+  ], // red traffic lights, a red car
+  "00548": [
+    [310, 315, 445, 432],
+    [368, 210, 418, 240],
+  ], // tail-lights in the rain, red traffic lights
 };
 // Anywhere else, a detection off the labelled signs is allowed only below this: GTSDB leaves signs outside the 43
 // classes unlabelled (blue direction signs, plates), and the synthetic model's false stops sat at 0.8-0.96.
@@ -160,7 +167,8 @@ describe("the shipped sign models on held-out real dashcam frames (GTSDB)", () =
       const gts = truth.get(frame) ?? [];
       for (const t of gts) {
         if (Math.max(t.box[2] - t.box[0], t.box[3] - t.box[1]) < MIN_REQUIRED_PX) continue;
-        if (!kept.some((s) => s.classId === t.classId && iou(s.box, t.box) >= 0.5)) problems.push(`${frame}: missed ${labels[t.classId]} ${JSON.stringify(t.box)}; saw ${seen}`);
+        if (!kept.some((s) => s.classId === t.classId && iou(s.box, t.box) >= 0.5))
+          problems.push(`${frame}: missed ${labels[t.classId]} ${JSON.stringify(t.box)}; saw ${seen}`);
       }
       for (const s of kept) {
         if (gts.some((t) => iou(s.box, t.box) >= 0.3)) continue;
@@ -168,7 +176,9 @@ describe("the shipped sign models on held-out real dashcam frames (GTSDB)", () =
         const cy = (s.box[1] + s.box[3]) / 2;
         const onRed = (RED_LIGHTS[frame] ?? []).some((r) => cx >= r[0] && cx <= r[2] && cy >= r[1] && cy <= r[3]);
         if (onRed || s.score >= CONFIDENT) {
-          problems.push(`${frame}: ${onRed ? "sign on a red light" : "confident stray"} ${s.label} ${s.score.toFixed(2)} at ${JSON.stringify(s.box.map(Math.round))}`);
+          problems.push(
+            `${frame}: ${onRed ? "sign on a red light" : "confident stray"} ${s.label} ${s.score.toFixed(2)} at ${JSON.stringify(s.box.map(Math.round))}`,
+          );
         }
       }
     }
@@ -183,7 +193,9 @@ describe("the int8 sign detector beside its float source", () => {
     expect(metadata(DETECTOR).quantization).toMatch(/^int8 QDQ, static: .* calibrated on \d+ GTSDB training frames 00000-0039\d$/);
     expect(metadata(FLOAT).quantization).toBeUndefined();
     expect(metadata(DETECTOR).labels).toBe(metadata(FLOAT).labels);
-    const [int8, float] = await Promise.all([DETECTOR, FLOAT].map((file) => Detector.open({ name: path.basename(file), model: { path: file }, providers: ["cpu"], threads: 1 })));
+    const [int8, float] = await Promise.all(
+      [DETECTOR, FLOAT].map((file) => Detector.open({ name: path.basename(file), model: { path: file }, providers: ["cpu"], threads: 1 })),
+    );
     try {
       const problems: string[] = [];
       let compared = 0;
@@ -196,7 +208,9 @@ describe("the int8 sign detector beside its float source", () => {
           const twin = q.detections.find((x) => x.label === d.label && iou(x.box, d.box) >= 0.8);
           // scores move most in mid-range: 0.42 -> 0.58 for a small "other" sign was the largest change measured here
           if (!twin || Math.abs(twin.score - d.score) > 0.25) {
-            problems.push(`${frame}: float ${d.label} ${d.score.toFixed(2)} ${JSON.stringify(d.box.map(Math.round))}, int8 ${twin ? twin.score.toFixed(2) : "none"}`);
+            problems.push(
+              `${frame}: float ${d.label} ${d.score.toFixed(2)} ${JSON.stringify(d.box.map(Math.round))}, int8 ${twin ? twin.score.toFixed(2) : "none"}`,
+            );
           }
         }
       }
@@ -212,7 +226,11 @@ describe("the shipped sign classifier on GTSRB's official test crops", () => {
   it("names at least 96 % of a fixed third of the 12,630 crops (never trained on)", async () => {
     const session = await ort.InferenceSession.create(CLASSIFIER, { intraOpNumThreads: 1, executionProviders: ["cpu"] });
     try {
-      const labelsOut = execFileSync("/usr/bin/python3", ["-c", `import numpy,sys; sys.stdout.buffer.write(numpy.load(sys.argv[1])["y_test"].astype("uint8").tobytes())`, path.join(GTSRB, "labels.npz")]);
+      const labelsOut = execFileSync("/usr/bin/python3", [
+        "-c",
+        `import numpy,sys; sys.stdout.buffer.write(numpy.load(sys.argv[1])["y_test"].astype("uint8").tobytes())`,
+        path.join(GTSRB, "labels.npz"),
+      ]);
       const y = new Uint8Array(labelsOut);
       expect(y.length).toBe(12630);
       // test.png: 30 crops of 32x32 per row, crop i at row i // 30, column i % 30 (data/gtsrb/README.md)

@@ -31,7 +31,9 @@ describe("scripts/evaluate-signs.mjs", () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(out, "utf8"));
     // frames 00500-00509 as gt.csv lists them
-    const rows = readFileSync(path.join(gt, "gt.csv"), "utf8").split("\n").filter((l) => /frames\/0050\d\.jpg/.test(l));
+    const rows = readFileSync(path.join(gt, "gt.csv"), "utf8")
+      .split("\n")
+      .filter((l) => /frames\/0050\d\.jpg/.test(l));
     expect(report.signs).toBe(rows.length);
     expect(report.images).toBe(new Set(rows.map((l) => l.split(",")[0])).size);
     for (const k of ["ap50_class_agnostic", "map50_43class", "map50_4category"]) {
@@ -39,7 +41,13 @@ describe("scripts/evaluate-signs.mjs", () => {
       expect(report[k], k).toBeLessThanOrEqual(1);
     }
     expect(report.recall_at_fp.fp_per_image).toBe(0.1);
-    expect(report.recall_by_size.map((b: { range: unknown }) => b.range)).toEqual([[0, 24], [24, 32], [32, 48], [48, 64], [64, null]]);
+    expect(report.recall_by_size.map((b: { range: unknown }) => b.range)).toEqual([
+      [0, 24],
+      [24, 32],
+      [32, 48],
+      [48, 64],
+      [64, null],
+    ]);
     expect(report.settings.tiles.rects).toHaveLength(2);
     expect(report.timing.cpu_ms_per_frame).toBeGreaterThan(0);
     expect(r.stdout).toContain("class-agnostic AP@0.5");

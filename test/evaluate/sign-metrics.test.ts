@@ -9,14 +9,7 @@ import {
   type Prediction,
   type Truth,
 } from "../../agent/evaluate/detection-metrics.js";
-import {
-  categoryOfClass,
-  frameNumber,
-  parseGroundTruthCsv,
-  signClassesOfLabels,
-  signReport,
-  type SignPrediction,
-} from "../../agent/evaluate/sign-report.js";
+import { categoryOfClass, frameNumber, parseGroundTruthCsv, signClassesOfLabels, signReport, type SignPrediction } from "../../agent/evaluate/sign-report.js";
 
 const sq = (x: number, y: number, s: number): Box => [x, y, x + s, y + s];
 
@@ -143,7 +136,13 @@ describe("the sign scorecard", () => {
       { file: "frames/0.jpg", image: 0, box: sq(10, 10, 20), classId: 7 },
       { file: "frames/1.jpg", image: 1, box: sq(10, 10, 20), classId: 38 },
     ];
-    const pred = (image: number, box: Box, score: number, classId: number): SignPrediction => ({ image, box, score, classId, category: categoryOfClass(classId) });
+    const pred = (image: number, box: Box, score: number, classId: number): SignPrediction => ({
+      image,
+      box,
+      score,
+      classId,
+      category: categoryOfClass(classId),
+    });
     const preds = [pred(0, sq(10, 10, 20), 0.9, 4), pred(1, sq(11, 10, 20), 0.8, 38), pred(1, sq(300, 10, 20), 0.5, 14)];
     const r = signReport(preds, truths, 2, { fpPerImage: 0.5 });
     expect(r.ap50_class_agnostic).toBe(1);

@@ -14,15 +14,25 @@ import { crossings } from "../../agent/records/crossings.js";
 // SQLITE_FULL exactly as a full filesystem does; the outbox draining (the broker taking messages) frees pages.
 
 const ev = (i: number): EvaEvent => ({
-  id: `01HELD${String(i).padStart(20, "0")}`, device: "d", camera: "a", label: "person",
-  start_time: new Date(1_700_000_000_000 + i * 1000).toISOString(), end_time: null, top_score: 0.9, box: [1, 2, 3, 4], snapshot: null,
+  id: `01HELD${String(i).padStart(20, "0")}`,
+  device: "d",
+  camera: "a",
+  label: "person",
+  start_time: new Date(1_700_000_000_000 + i * 1000).toISOString(),
+  end_time: null,
+  top_score: 0.9,
+  box: [1, 2, 3, 4],
+  snapshot: null,
 });
 
 function persistence(maxHeld = 20_000) {
   const dir = mkdtempSync(path.join(tmpdir(), "eva-full-"));
   // 36 KiB for data beyond what the schema itself takes, whatever migrations add to it
   const probe = new EventStore(path.join(dir, "probe.db"));
-  const schemaBytes = probe.inTransaction("probe", (db) => (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number));
+  const schemaBytes = probe.inTransaction(
+    "probe",
+    (db) => (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number),
+  );
   probe.close();
   const p = new Persistence(pino({ level: "silent" }), { maxBytes: schemaBytes + 36 * 1024 }, maxHeld);
   p.start({ storage: { db: path.join(dir, "eva.db"), snapshots: path.join(dir, "snaps") } } as Config);
@@ -67,7 +77,12 @@ describe("a full disk holds events, it does not drop them", () => {
       for (const row of p.store.peekOutbox(0, 10_000)) p.store.deleteOutbox(row.seq);
       await waitFor(() => p.held.held === 0, 10_000);
       // the newest 50 made it
-      expect(p.queryEvents({}).map((e) => e.id).slice(-50)).toEqual([...Array(50).keys()].map((i) => ev(750 + i).id));
+      expect(
+        p
+          .queryEvents({})
+          .map((e) => e.id)
+          .slice(-50),
+      ).toEqual([...Array(50).keys()].map((i) => ev(750 + i).id));
     } finally {
       await p.stop();
     }
@@ -83,7 +98,18 @@ describe("a full disk holds events, it does not drop them", () => {
         expect(p.record(crossings, { device: "d", camera: "a", line: "door", direction: "in", label: "person", track_id: i, time: 1000 + i })).toBeNull();
         made.push(i);
       }
-      expect(p.record(counts, { device: "d", camera: "a", subject: "line", name: "door", interval_start: 0, interval_seconds: 900, classes: { person: { in: 5, out: 0 } }, complete: true })).toBeNull();
+      expect(
+        p.record(counts, {
+          device: "d",
+          camera: "a",
+          subject: "line",
+          name: "door",
+          interval_start: 0,
+          interval_seconds: 900,
+          classes: { person: { in: 5, out: 0 } },
+          complete: true,
+        }),
+      ).toBeNull();
       for (const row of p.store.peekOutbox(0, 10_000)) p.store.deleteOutbox(row.seq);
       await waitFor(() => p.held.held === 0, 10_000);
       const rows = p.store.peekOutbox(0, 10_000);

@@ -41,17 +41,43 @@ describe("the recorder: any record kind's rows and outbox entries in one transac
     expect(counts(s, "gate", "never")).toEqual({ in: 0, out: 0 });
     const c = crossing("gate", "in", 9, Date.parse("2026-11-27T10:00:05Z"));
     const [msg] = r.record(crossings, c);
-    expect(msg!.payload).toEqual({ id: c.id, device: "dev1", line: "door", direction: "in", label: "person", track_id: 9, camera: "gate", time: "2026-11-27T10:00:05.000Z", counts: { in: 2, out: 1 } });
+    expect(msg!.payload).toEqual({
+      id: c.id,
+      device: "dev1",
+      line: "door",
+      direction: "in",
+      label: "person",
+      track_id: 9,
+      camera: "gate",
+      time: "2026-11-27T10:00:05.000Z",
+      counts: { in: 2, out: 1 },
+    });
     const rows = s.peekOutbox(0, 20);
     const sent = rows.filter((row) => row.topic === "crossings");
     expect(sent).toHaveLength(4);
     expect(JSON.parse(sent.at(-1)!.payload)).toEqual(msg!.payload);
     expect(sent.every((row) => row.qos === 1 && !row.retain)).toBe(true);
     expect(new Set(sent.map((row) => JSON.parse(row.payload).id)).size).toBe(4);
-    expect(rows.map((row) => row.topic)).toEqual(["crossings", "lines/gate/door", "crossings", "lines/gate/door", "crossings", "lines/yard/door", "crossings", "lines/gate/door"]);
+    expect(rows.map((row) => row.topic)).toEqual([
+      "crossings",
+      "lines/gate/door",
+      "crossings",
+      "lines/gate/door",
+      "crossings",
+      "lines/yard/door",
+      "crossings",
+      "lines/gate/door",
+    ]);
     const totals = rows.at(-1)!;
     expect(totals.retain).toBe(true);
-    expect(JSON.parse(totals.payload)).toMatchObject({ camera: "gate", line: "door", counts: { in: 2, out: 1 }, time: "2026-11-27T10:00:05.000Z", device: "dev1", revision: 3 });
+    expect(JSON.parse(totals.payload)).toMatchObject({
+      camera: "gate",
+      line: "door",
+      counts: { in: 2, out: 1 },
+      time: "2026-11-27T10:00:05.000Z",
+      device: "dev1",
+      revision: 3,
+    });
     s.close();
   });
 
@@ -60,7 +86,8 @@ describe("the recorder: any record kind's rows and outbox entries in one transac
     const r = new Recorder(s);
     r.record(crossings, crossing("gate", "out", 1, 0));
     const before = s.peekOutbox(0, 20).length;
-    for (const line of ["door", "new"]) r.record(lineTotals, Recorder.stamp({ device: "dev1", camera: "gate", line, time: Date.parse("2026-12-01T00:00:00Z") }));
+    for (const line of ["door", "new"])
+      r.record(lineTotals, Recorder.stamp({ device: "dev1", camera: "gate", line, time: Date.parse("2026-12-01T00:00:00Z") }));
     const rows = s.peekOutbox(0, 20).slice(before);
     expect(rows.map((row) => [row.topic, row.retain, JSON.parse(row.payload).counts])).toEqual([
       ["lines/gate/door", true, { in: 0, out: 1 }],
@@ -77,7 +104,11 @@ describe("the recorder: any record kind's rows and outbox entries in one transac
     s.close();
     s = new EventStore(file);
     const [m] = new Recorder(s).record(occupancy, o(2));
-    expect(m).toMatchObject({ topic: "occupancy/gate/yard", retain: true, payload: { zone: "yard", camera: "gate", counts: { person: 2 }, total: 2, revision: 3, device: "dev1" } });
+    expect(m).toMatchObject({
+      topic: "occupancy/gate/yard",
+      retain: true,
+      payload: { zone: "yard", camera: "gate", counts: { person: 2 }, total: 2, revision: 3, device: "dev1" },
+    });
     s.close();
   });
 
@@ -105,7 +136,10 @@ describe("the recorder: any record kind's rows and outbox entries in one transac
     for (const c of made) expect(held.run("record crossings", write, c)).toBeUndefined();
     full = false;
     expect(held.flush()).toBe(true);
-    const sent = s.peekOutbox(0, 20).filter((row) => row.topic === "crossings").map((row) => JSON.parse(row.payload).id);
+    const sent = s
+      .peekOutbox(0, 20)
+      .filter((row) => row.topic === "crossings")
+      .map((row) => JSON.parse(row.payload).id);
     expect(sent).toEqual(made.map((c) => c.id));
     s.close();
   });
@@ -114,10 +148,15 @@ describe("the recorder: any record kind's rows and outbox entries in one transac
 describe("migrations", () => {
   it("a database of schema version 2 upgrades with its rows kept; every kind's tables are added once", () => {
     const db = new Database(file);
-    migrate(db, migrations.filter((m) => m.version <= 2));
+    migrate(
+      db,
+      migrations.filter((m) => m.version <= 2),
+    );
     db.prepare("INSERT INTO crossings (camera, line, direction, label, track_id, time_ms) VALUES ('gate', 'door', 'in', 'person', 1, 5)").run();
     db.prepare("INSERT INTO line_counts (camera, line, in_count, out_count) VALUES ('gate', 'door', 7, 2)").run();
-    db.prepare("INSERT INTO sign_sightings (id, camera, label, score, first_ms, last_ms, box, track_id) VALUES ('s1', 'road', 'stop', 0.9, 1, 2, '[1,2,3,4]', 1)").run();
+    db.prepare(
+      "INSERT INTO sign_sightings (id, camera, label, score, first_ms, last_ms, box, track_id) VALUES ('s1', 'road', 'stop', 0.9, 1, 2, '[1,2,3,4]', 1)",
+    ).run();
     db.close();
 
     let s = new EventStore(file);
@@ -133,7 +172,11 @@ describe("migrations", () => {
     const ro = new EventStore(file, { readonly: true });
     ro.close();
     const applied = new Database(file, { readonly: true }).prepare("SELECT kind, version FROM record_kind_migrations ORDER BY kind, version").all();
-    expect(applied).toEqual(recordKinds.flatMap((k) => k.migrations.map((m) => ({ kind: k.name, version: m.version }))).sort((a, b) => a.kind.localeCompare(b.kind) || a.version - b.version));
+    expect(applied).toEqual(
+      recordKinds
+        .flatMap((k) => k.migrations.map((m) => ({ kind: k.name, version: m.version })))
+        .sort((a, b) => a.kind.localeCompare(b.kind) || a.version - b.version),
+    );
   });
 
   it("a read-only open of a database without the kinds' tables says so", () => {
@@ -148,9 +191,19 @@ describe("events and sightings through the store", () => {
   it("events keep their tracking fields", () => {
     const s = new EventStore(file);
     const ev = {
-      id: newEventId(), device: "d", camera: "gate", label: "person", start_time: "2026-11-27T09:00:00.000Z", end_time: null,
-      top_score: 0.9, box: [1, 2, 3, 4] as [number, number, number, number], snapshot: null,
-      track_id: 12, current_zones: ["lobby"], entered_zones: ["street", "lobby"], stationary: false,
+      id: newEventId(),
+      device: "d",
+      camera: "gate",
+      label: "person",
+      start_time: "2026-11-27T09:00:00.000Z",
+      end_time: null,
+      top_score: 0.9,
+      box: [1, 2, 3, 4] as [number, number, number, number],
+      snapshot: null,
+      track_id: 12,
+      current_zones: ["lobby"],
+      entered_zones: ["street", "lobby"],
+      stationary: false,
     };
     s.recordEvent("new", ev);
     expect(s.queryEvents()).toEqual([ev]);
@@ -161,7 +214,16 @@ describe("events and sightings through the store", () => {
     const s = new EventStore(file);
     const signs = new SignStore(s);
     const sighting = (id: string, label: string, last: string) => ({
-      id, device: "dev1", camera: "road", label, score: 0.9, first_seen: "2026-11-27T10:00:00.000Z", last_seen: last, box: [1, 2, 3, 4] as [number, number, number, number], track_id: 1, snapshot: null,
+      id,
+      device: "dev1",
+      camera: "road",
+      label,
+      score: 0.9,
+      first_seen: "2026-11-27T10:00:00.000Z",
+      last_seen: last,
+      box: [1, 2, 3, 4] as [number, number, number, number],
+      track_id: 1,
+      snapshot: null,
     });
     signs.record(sighting("a", "stop", "2026-11-27T10:00:01.000Z"));
     signs.record(sighting("b", "stop", "2026-11-27T10:05:00.000Z"));

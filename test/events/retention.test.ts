@@ -38,8 +38,15 @@ describe("Retention on a store", () => {
       return f;
     };
     const ev = (id: string, ageDays: number, ended: boolean) => ({
-      id, device: "d", camera: "c", label: "person", start_time: new Date(now - ageDays * DAY).toISOString(),
-      end_time: ended ? new Date(now - ageDays * DAY + 1000).toISOString() : null, top_score: 0.9, box: [0, 0, 1, 1] as [number, number, number, number], snapshot: snap(id),
+      id,
+      device: "d",
+      camera: "c",
+      label: "person",
+      start_time: new Date(now - ageDays * DAY).toISOString(),
+      end_time: ended ? new Date(now - ageDays * DAY + 1000).toISOString() : null,
+      top_score: 0.9,
+      box: [0, 0, 1, 1] as [number, number, number, number],
+      snapshot: snap(id),
     });
     store.recordEvent("end", ev("old", 40, true));
     store.recordEvent("new", ev("open-old", 40, false));
@@ -61,7 +68,19 @@ describe("Retention of the record kinds' history", () => {
     const r = new Recorder(store);
     for (const age of [40, 1]) {
       r.record(crossings, Recorder.stamp({ device: "d", camera: "c", line: "door", direction: "in", label: "person", track_id: age, time: now - age * DAY }));
-      r.record(counts, Recorder.stamp({ device: "d", camera: "c", subject: "line", name: "door", interval_start: now - age * DAY, interval_seconds: 900, classes: { person: { in: 1, out: 0 } }, complete: true }));
+      r.record(
+        counts,
+        Recorder.stamp({
+          device: "d",
+          camera: "c",
+          subject: "line",
+          name: "door",
+          interval_start: now - age * DAY,
+          interval_seconds: 900,
+          classes: { person: { in: 1, out: 0 } },
+          complete: true,
+        }),
+      );
     }
     await new Retention(store, { maxAgeMs: 30 * DAY }, pino({ level: "silent" })).run(now);
     store.inTransaction("check", (db) => {

@@ -13,10 +13,33 @@ describe("snapshots", () => {
   it("draw the camera's zones and lines as well as the box", async () => {
     dir = mkdtempSync(path.join(tmpdir(), "eva-snap-"));
     const w = new SnapshotWriter(dir);
-    w.setScene("gate", { zones: [{ name: "lobby", polygon: [[20, 20], [120, 20], [120, 120], [20, 120]] }], lines: [{ name: "door", a: [200, 0], b: [200, 180] }] });
+    w.setScene("gate", {
+      zones: [
+        {
+          name: "lobby",
+          polygon: [
+            [20, 20],
+            [120, 20],
+            [120, 120],
+            [20, 120],
+          ],
+        },
+      ],
+      lines: [{ name: "door", a: [200, 0], b: [200, 180] }],
+    });
     const data = new Uint8Array(320 * 180 * 3).fill(128);
     w.capture("e1", { camera: "gate", seq: 0, time: 0, width: 320, height: 180, data, release() {} });
-    const ev: EvaEvent = { id: "e1", device: "d", camera: "gate", label: "person", start_time: new Date(0).toISOString(), end_time: null, top_score: 0.9, box: [250, 40, 290, 160], snapshot: null };
+    const ev: EvaEvent = {
+      id: "e1",
+      device: "d",
+      camera: "gate",
+      label: "person",
+      start_time: new Date(0).toISOString(),
+      end_time: null,
+      top_score: 0.9,
+      box: [250, 40, 290, 160],
+      snapshot: null,
+    };
     const file = await w.write(ev);
     const { data: px, info } = await sharp(file!).raw().toBuffer({ resolveWithObject: true });
     const at = (x: number, y: number) => [...px.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)];

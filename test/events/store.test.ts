@@ -63,7 +63,10 @@ describe("EventStore", () => {
     const ended = { ...ev, end_time: "2026-11-27T09:00:07.250Z", top_score: 0.9, snapshot: "snap/1.jpg" };
     s.recordEvent("end", ended);
     expect(s.queryEvents()).toEqual([ended]);
-    expect(s.peekOutbox(0, 10).map((r) => [JSON.parse(r.payload).type, JSON.parse(r.payload).revision])).toEqual([["new", 1], ["end", 2]]);
+    expect(s.peekOutbox(0, 10).map((r) => [JSON.parse(r.payload).type, JSON.parse(r.payload).revision])).toEqual([
+      ["new", 1],
+      ["end", 2],
+    ]);
     s.close();
   });
 
@@ -119,7 +122,10 @@ describe("EventStore", () => {
   it("reports a full disk as a StoreError and keeps what was stored", () => {
     // 64 KiB for data beyond what the schema itself takes, whatever migrations add to it
     const probe = new EventStore(`${file}.probe`);
-    const schemaBytes = probe.inTransaction("probe", (db) => (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number));
+    const schemaBytes = probe.inTransaction(
+      "probe",
+      (db) => (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number),
+    );
     probe.close();
     const s = new EventStore(file, { maxBytes: schemaBytes + 64 * 1024 });
     let caught: unknown;
@@ -145,9 +151,7 @@ describe("EventStore", () => {
     w.recordEvent("new", ev);
     const r = new EventStore(file, { readonly: true });
     expect(r.queryEvents()).toEqual([ev]);
-    expect(() => r.enqueue("x", "y", { qos: 1, retain: false })).toThrowError(
-      expect.objectContaining({ code: "EVA_STORE", reason: "read_only" }),
-    );
+    expect(() => r.enqueue("x", "y", { qos: 1, retain: false })).toThrowError(expect.objectContaining({ code: "EVA_STORE", reason: "read_only" }));
     r.close();
     w.close();
     expect(() => new EventStore(join(dir, "missing.db"), { readonly: true })).toThrowError(StoreError);

@@ -6,11 +6,30 @@ import type { Track } from "../../agent/track/tracker.js";
 
 function rules(over: Partial<TrackEventOptions> = {}) {
   let n = 0;
-  return new TrackEvents({ device: "d", camera: "c", minFrames: 3, threshold: 0.7, updateIntervalMs: 500, stationary: "keep", newId: () => `ev${++n}`, ...over });
+  return new TrackEvents({
+    device: "d",
+    camera: "c",
+    minFrames: 3,
+    threshold: 0.7,
+    updateIntervalMs: 500,
+    stationary: "keep",
+    newId: () => `ev${++n}`,
+    ...over,
+  });
 }
 
 const track = (over: Partial<Track> = {}): Track => ({
-  id: 1, label: "person", box: [10, 10, 50, 110] as Box, score: 0.8, detected: true, confirmed: true, firstSeen: 1000, lastSeen: 1000, medianScore: 0.8, scoreCount: 3, ...over,
+  id: 1,
+  label: "person",
+  box: [10, 10, 50, 110] as Box,
+  score: 0.8,
+  detected: true,
+  confirmed: true,
+  firstSeen: 1000,
+  lastSeen: 1000,
+  medianScore: 0.8,
+  scoreCount: 3,
+  ...over,
 });
 const state = (over: Partial<Track> = {}, zones: string[] = [], stationary = false): TrackState => ({ track: track(over), zones, stationary });
 
@@ -20,7 +39,9 @@ describe("track events", () => {
     expect(r.observe(1400, [state({ medianScore: 0.9, scoreCount: 2 })], []).changes).toEqual([]);
     expect(r.observe(1600, [state({ medianScore: 0.6, scoreCount: 3 })], []).changes).toEqual([]);
     const step = r.observe(1800, [state({ medianScore: 0.8, scoreCount: 5 })], []);
-    expect(step.changes).toMatchObject([{ change: "new", event: { id: "ev1", track_id: 1, start_time: new Date(1000).toISOString(), end_time: null, stationary: false } }]);
+    expect(step.changes).toMatchObject([
+      { change: "new", event: { id: "ev1", track_id: 1, start_time: new Date(1000).toISOString(), end_time: null, stationary: false } },
+    ]);
     expect(step.improved).toHaveLength(1);
   });
 
@@ -57,7 +78,9 @@ describe("track events", () => {
     r.observe(1000, [state()], []);
     expect(r.observe(2000, [state({}, [], true)], []).changes).toMatchObject([{ change: "end", event: { id: "ev1", stationary: true } }]);
     for (let t = 2200; t < 5000; t += 200) expect(r.observe(t, [state({}, [], true)], []).changes).toEqual([]);
-    expect(r.observe(5200, [state({}, [], false)], []).changes).toMatchObject([{ change: "new", event: { id: "ev2", track_id: 1, start_time: new Date(5200).toISOString() } }]);
+    expect(r.observe(5200, [state({}, [], false)], []).changes).toMatchObject([
+      { change: "new", event: { id: "ev2", track_id: 1, start_time: new Date(5200).toISOString() } },
+    ]);
   });
 
   it("a parked object lost by the detector and found again on its spot does not re-trigger; leaving the spot is news", () => {

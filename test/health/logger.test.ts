@@ -54,9 +54,9 @@ describe("logs for people and for machines", () => {
     expect(piped.code).toBe(1);
     expect(logLines(piped.stderr).some((l) => l.msg === "model failed to load; its cameras stay off")).toBe(true);
 
-    const { stdout } = await run("script", ["-qec", `${process.execPath} ${evaBin} run --config ${file}`, "/dev/null"], { env: { ...process.env, TERM: "xterm" } }).catch(
-      (e: { stdout: string }) => ({ stdout: e.stdout }),
-    );
+    const { stdout } = await run("script", ["-qec", `${process.execPath} ${evaBin} run --config ${file}`, "/dev/null"], {
+      env: { ...process.env, TERM: "xterm" },
+    }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
     // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the terminal colour codes pino-pretty writes
     const plain = stdout.replace(/\u001b\[[0-9;]*m/g, "");
     expect(plain).toMatch(/\[\d\d:\d\d:\d\d\.\d{3}\] ERROR: model failed to load; its cameras stay off/);

@@ -35,7 +35,18 @@ it("/metrics follows Prometheus' conventions (promtool check metrics): counters,
   metrics.recorded(crossings.counter, crossing);
   metrics.recorded(crossings.counter, crossing);
   metrics.recorded(events.counter, { id: "e", device: "d", camera: "gate", change: "new", event: { label: "person" } as EvaEvent });
-  metrics.recorded(sightings.counter, { id: "s", device: "d", camera: "dash", label: "stop", score: 1, first_seen: "", last_seen: "", box: [0, 0, 1, 1], track_id: 1, snapshot: null });
+  metrics.recorded(sightings.counter, {
+    id: "s",
+    device: "d",
+    camera: "dash",
+    label: "stop",
+    score: 1,
+    first_seen: "",
+    last_seen: "",
+    box: [0, 0, 1, 1],
+    track_id: 1,
+    snapshot: null,
+  });
   metrics.recorded(alarms.counter, { id: "a", device: "d", camera: "gate", type: "loitering", state: "raised", time: "2026-12-01T00:00:00Z" });
   for (const ms of [3, 4, 30, 900]) metrics.observeInference("gate", ms);
 

@@ -46,8 +46,9 @@ describe("eva run under a notify socket (real CLI, real datagrams)", () => {
         buf += d.toString();
         const lines = buf.split("\n");
         buf = lines.pop()!;
-        for (const l of lines) if (l === "bound") resolve();
-        else messages.push(l);
+        for (const l of lines)
+          if (l === "bound") resolve();
+          else messages.push(l);
       });
     });
   });

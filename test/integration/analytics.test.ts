@@ -26,7 +26,11 @@ const broker = await fileBroker();
 const payloads = <T>(msgs: Received[], topic: string): T[] => msgs.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload) as T);
 
 async function runClip(device: string, clip: string, extra: string, events = "", labels?: string[]) {
-  const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { cam: { source: clip, fps: FPS, extra, realtime: false, ...(labels ? { labels } : {}) } } });
+  const { file, dir } = writeTestConfig({
+    brokerUrl: broker.url,
+    deviceId: device,
+    cameras: { cam: { source: clip, fps: FPS, extra, realtime: false, ...(labels ? { labels } : {}) } },
+  });
   if (events) writeFileSync(file, readFileSync(file, "utf8").replace("events: {min_frames: 2,", `events: {${events}, min_frames: 2,`));
   const sub = await MessageCollector.subscribe(broker.url, `eva/${device}/#`);
   const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 120_000 });
@@ -50,13 +54,38 @@ async function closeChecked(sub: MessageCollector): Promise<void> {
 describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
   it("counts line crossings exactly: both directions, a stop on the line that turns back, two crossing together; totals survive a restart", async () => {
     // The line runs down the picture at x = 320, drawn top to bottom: right-to-left is "in".
-    const clip = await spriteClip("lines-v1", 17, [
-      // one walker: out (left→right), pause, in (right→left), pause, up to the line, stands on it, turns back
-      [[0, 120, 300], [3, 520, 300], [4, 520, 300], [7, 120, 300], [8, 120, 300], [10, 320, 300], [12, 320, 300], [14, 120, 300], [14.01, HIDDEN, 0]],
-      // two walkers crossing together right→left, one above the other
-      [[0, HIDDEN, 0], [13.99, HIDDEN, 0], [14, 540, 170], [16.5, 100, 170]],
-      [[0, HIDDEN, 0], [13.99, HIDDEN, 0], [14, 540, 345], [16.5, 100, 345]],
-    ], FPS);
+    const clip = await spriteClip(
+      "lines-v1",
+      17,
+      [
+        // one walker: out (left→right), pause, in (right→left), pause, up to the line, stands on it, turns back
+        [
+          [0, 120, 300],
+          [3, 520, 300],
+          [4, 520, 300],
+          [7, 120, 300],
+          [8, 120, 300],
+          [10, 320, 300],
+          [12, 320, 300],
+          [14, 120, 300],
+          [14.01, HIDDEN, 0],
+        ],
+        // two walkers crossing together right→left, one above the other
+        [
+          [0, HIDDEN, 0],
+          [13.99, HIDDEN, 0],
+          [14, 540, 170],
+          [16.5, 100, 170],
+        ],
+        [
+          [0, HIDDEN, 0],
+          [13.99, HIDDEN, 0],
+          [14, 540, 345],
+          [16.5, 100, 345],
+        ],
+      ],
+      FPS,
+    );
     const { sub, dir } = await runClip("dev-lines", clip, "    lines:\n      door: {points: [[320, 0], [320, 360]], hysteresis_px: 15}\n");
     const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-lines/events").some((x) => x.payload.includes('"end"')), 30_000, "events");
     await closeChecked(sub);
@@ -79,7 +108,17 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     expect(first.track_id).toBe(crossings[0]!.track_id);
 
     // Restart on the same database: the totals carry on from where they were.
-    const again = await spriteClip("lines-restart-v1", 4, [[[0, 480, 300], [3, 160, 300]]], FPS);
+    const again = await spriteClip(
+      "lines-restart-v1",
+      4,
+      [
+        [
+          [0, 480, 300],
+          [3, 160, 300],
+        ],
+      ],
+      FPS,
+    );
     const file = path.join(dir, "eva.yaml");
     writeFileSync(file, readFileSync(file, "utf8").replace(clip, again));
     const sub2 = await MessageCollector.subscribe(broker.url, "eva/dev-lines/crossings");
@@ -94,16 +133,40 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     // The zone is the right half of the floor. A walks in and stays about 8 s; B comes in from the right edge
     // and leaves the way it came, in the zone about 3.5 s counting the tracker's second of grace (under
     // loiter_seconds); then A walks out.
-    const clip = await spriteClip("zones-v2", 12.5, [
-      [[0, 80, 300], [2, 400, 300], [9, 400, 300], [10.5, 80, 300]],
-      [[0, HIDDEN, 0], [2.99, HIDDEN, 0], [3, 640, 250], [4, 560, 250], [5, 560, 250], [6, 700, 250]],
-    ], FPS);
+    const clip = await spriteClip(
+      "zones-v2",
+      12.5,
+      [
+        [
+          [0, 80, 300],
+          [2, 400, 300],
+          [9, 400, 300],
+          [10.5, 80, 300],
+        ],
+        [
+          [0, HIDDEN, 0],
+          [2.99, HIDDEN, 0],
+          [3, 640, 250],
+          [4, 560, 250],
+          [5, 560, 250],
+          [6, 700, 250],
+        ],
+      ],
+      FPS,
+    );
     const zone = "    zones:\n      floor: {points: [[320, 200], [640, 200], [640, 360], [320, 360]], loiter_seconds: 5, max_objects: 1}\n";
     const { sub, dir } = await runClip("dev-zones", clip, zone);
-    const msgs = await sub.until((m) => m.filter((x) => x.topic === "eva/dev-zones/events").filter((x) => x.payload.includes('"end"')).length >= 2, 30_000, "two event ends");
+    const msgs = await sub.until(
+      (m) => m.filter((x) => x.topic === "eva/dev-zones/events").filter((x) => x.payload.includes('"end"')).length >= 2,
+      30_000,
+      "two event ends",
+    );
     await closeChecked(sub);
 
-    const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number; id: string; device: string; revision: number }>(msgs, "eva/dev-zones/occupancy/cam/floor");
+    const occupancy = payloads<{ zone: string; camera: string; counts: Record<string, number>; total: number; id: string; device: string; revision: number }>(
+      msgs,
+      "eva/dev-zones/occupancy/cam/floor",
+    );
     expect(occupancy.map((o) => o.total)).toEqual([0, 1, 2, 1, 0]);
     expect(occupancy[2]).toMatchObject({ zone: "floor", camera: "cam", counts: { person: 2 }, total: 2, device: "dev-zones" });
     // each change is its own record (unique id) and a later revision of the zone's state
@@ -128,7 +191,19 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
   });
 
   it("stationary: end — a parked object's event ends once, it does not re-trigger while parked, and driving off is a new event", async () => {
-    const clip = await spriteClip("parked-v1", 10, [[[0, 80, 300], [2, 300, 300], [7, 300, 300], [9, 80, 300]]], FPS);
+    const clip = await spriteClip(
+      "parked-v1",
+      10,
+      [
+        [
+          [0, 80, 300],
+          [2, 300, 300],
+          [7, 300, 300],
+          [9, 80, 300],
+        ],
+      ],
+      FPS,
+    );
     const { sub, dir } = await runClip("dev-parked", clip, "", "stationary: end, stationary_seconds: 2");
     await closeChecked(sub);
     const store = new EventStore(path.join(dir, "eva.db"));
@@ -150,7 +225,18 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     const clip = await spriteClip(
       "stop-sign-v1",
       8.5,
-      [[[0, 340, 180], [1.99, 340, 180], [2, HIDDEN, 0], [4.99, HIDDEN, 0], [5, 490, 180], [6, 340, 180], [7, 340, 180], [7.01, HIDDEN, 0]]],
+      [
+        [
+          [0, 340, 180],
+          [1.99, 340, 180],
+          [2, HIDDEN, 0],
+          [4.99, HIDDEN, 0],
+          [5, 490, 180],
+          [6, 340, 180],
+          [7, 340, 180],
+          [7.01, HIDDEN, 0],
+        ],
+      ],
       FPS,
       await stopSign(80),
     );

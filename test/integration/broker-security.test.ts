@@ -31,7 +31,23 @@ beforeAll(async () => {
   // Only a DNS name, no IP: connecting to 127.0.0.1 checks out only with mqtt.tls.servername.
   writeFileSync(path.join(dir, "san.ext"), `subjectAltName=DNS:${SERVER_NAME}\n`);
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${SERVER_NAME}`, "-keyout", "server.key", "-out", "server.csr");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+    "-out",
+    "server.crt",
+  );
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=eva-dev-t", "-keyout", "client.key", "-out", "client.csr");
   openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "client.crt");
   writeFileSync(path.join(dir, "passwd"), "");
@@ -75,7 +91,16 @@ beforeAll(async () => {
   );
   proc = spawn(process.env.MOSQUITTO_BIN ?? "/usr/sbin/mosquitto", ["-c", path.join(dir, "mosquitto.conf")], { stdio: "ignore" });
   const deadline = Date.now() + 5000;
-  while (!(await new Promise<boolean>((r) => tcpConnect({ port, host: "127.0.0.1" }).once("connect", function (this: import("node:net").Socket) { this.destroy(); r(true); }).once("error", () => r(false))))) {
+  while (
+    !(await new Promise<boolean>((r) =>
+      tcpConnect({ port, host: "127.0.0.1" })
+        .once("connect", function (this: import("node:net").Socket) {
+          this.destroy();
+          r(true);
+        })
+        .once("error", () => r(false)),
+    ))
+  ) {
     if (Date.now() > deadline) throw new Error(`mosquitto with TLS did not start: ${readFileSync(path.join(dir, "mosquitto.log"), "utf8")}`);
     await sleep(30);
   }
@@ -104,7 +129,11 @@ function observer(): Promise<MqttClient> {
 describe("TLS, password and ACL with mosquitto", () => {
   it("connects over TLS with the password from the environment, publishes under its prefix, and survives a refused publish", async () => {
     const clip = await personPanClip(5, 3);
-    const { file } = writeTestConfig({ brokerUrl: `mqtts://127.0.0.1:${port}`, deviceId: "dev-t", cameras: { street: { source: clip, extra: "    loop: true\n" } } });
+    const { file } = writeTestConfig({
+      brokerUrl: `mqtts://127.0.0.1:${port}`,
+      deviceId: "dev-t",
+      cameras: { street: { source: clip, extra: "    loop: true\n" } },
+    });
     writeFileSync(
       file,
       readFileSync(file, "utf8").replace(
@@ -136,7 +165,11 @@ describe("TLS, password and ACL with mosquitto", () => {
       expect(got.some((m) => m.topic === "replies/obs")).toBe(false);
       // The agent is still connected and answering (v3.1.1-style reply under its own prefix).
       obs.publish("eva/dev-t/cmd/get_status", JSON.stringify({ request_id: "after-refusal" }), { qos: 1 });
-      await until(() => got.some((m) => m.topic === "eva/dev-t/cmd/get_status/result" && m.payload.includes("after-refusal")), "reply after the refusal", 10_000);
+      await until(
+        () => got.some((m) => m.topic === "eva/dev-t/cmd/get_status/result" && m.payload.includes("after-refusal")),
+        "reply after the refusal",
+        10_000,
+      );
 
       kill("SIGTERM");
       const result = await running;
@@ -156,7 +189,13 @@ describe("TLS, password and ACL with mosquitto", () => {
   it("without the server name the certificate does not match 127.0.0.1: the agent keeps running and says why", async () => {
     const clip = await emptyClip(2);
     const { file } = writeTestConfig({ brokerUrl: `mqtts://127.0.0.1:${port}`, deviceId: "dev-t", cameras: { street: { source: clip } } });
-    writeFileSync(file, readFileSync(file, "utf8").replace("reconnect_seconds: 0.5}", `reconnect_seconds: 0.5, username: eva-dev-t, password: agent-s3cret, tls: {ca: ${dir}/ca.crt}}`));
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace(
+        "reconnect_seconds: 0.5}",
+        `reconnect_seconds: 0.5, username: eva-dev-t, password: agent-s3cret, tls: {ca: ${dir}/ca.crt}}`,
+      ),
+    );
     const result = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
     const line = result.stderr.split("\n").find((l) => l.includes("MQTT broker unreachable"));
@@ -169,7 +208,10 @@ describe("TLS, password and ACL with mosquitto", () => {
       `tls: {ca: ${dir}/ca.crt, servername: ${SERVER_NAME}${withCert ? `, cert: ${dir}/client.crt, key: ${dir}/client.key` : ""}}`;
     for (const withCert of [true, false]) {
       const { file } = writeTestConfig({ brokerUrl: `mqtts://127.0.0.1:${mtlsPort}`, deviceId: "dev-t", cameras: { street: { source: clip } } });
-      writeFileSync(file, readFileSync(file, "utf8").replace("reconnect_seconds: 0.5}", `reconnect_seconds: 0.5, username: eva-dev-t, password: agent-s3cret, ${tls(withCert)}}`));
+      writeFileSync(
+        file,
+        readFileSync(file, "utf8").replace("reconnect_seconds: 0.5}", `reconnect_seconds: 0.5, username: eva-dev-t, password: agent-s3cret, ${tls(withCert)}}`),
+      );
       const result = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
       expect(result.code, result.stderr.slice(-2000)).toBe(0);
       if (withCert) expect(result.stderr).toContain("MQTT broker connected");

@@ -68,7 +68,12 @@ describe("cameras while the model loads", () => {
 
       release();
       await started;
-      await until("the file camera at its end with every frame analysed", () => state("batch") === "ended" && fig().batch!.processed === fig().batch!.framesIn, 120_000, () => [agent.cameraStatuses(), fig()]);
+      await until(
+        "the file camera at its end with every frame analysed",
+        () => state("batch") === "ended" && fig().batch!.processed === fig().batch!.framesIn,
+        120_000,
+        () => [agent.cameraStatuses(), fig()],
+      );
       const done = fig();
       expect(done.batch!.framesIn).toBeGreaterThanOrEqual(70); // 8 s at 10 fps, all of it
       expect(done.batch!.framesSkipped).toBe(0);

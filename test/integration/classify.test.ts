@@ -31,13 +31,19 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
     const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 60_000 });
     expect(run.code, run.stderr).toBe(0);
     const tail = run.stderr.slice(-3000);
-    expect(logLines(run.stderr).some((l) => l.msg === "classifier ready"), tail).toBe(true);
+    expect(
+      logLines(run.stderr).some((l) => l.msg === "classifier ready"),
+      tail,
+    ).toBe(true);
     const store = new EventStore(path.join(dir, "eva.db"));
     const events = store.queryEvents({ camera: "street" });
     store.close();
     expect(events.length, tail).toBeGreaterThan(0);
     // the person in the pan: every event carries a colour (score kept from the detector), none the detector's "person"
-    expect(events.every((e) => ["red", "green", "blue"].includes(e.label)), `${JSON.stringify(events.map((e) => e.label))}\n${tail}`).toBe(true);
+    expect(
+      events.every((e) => ["red", "green", "blue"].includes(e.label)),
+      `${JSON.stringify(events.map((e) => e.label))}\n${tail}`,
+    ).toBe(true);
 
     const broken = writeTestConfig({
       brokerUrl: broker.url,
@@ -48,7 +54,10 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
     const run2 = await eva(["run", "--config", broken.file, "--exit-on-eof"], { timeoutMs: 60_000 });
     expect(run2.code, run2.stderr).toBe(0);
     const lines = logLines(run2.stderr);
-    expect(lines.some((l) => l.msg.includes("classifier failed to load") && String(l.err).includes("missing.onnx: no such file")), run2.stderr).toBe(true);
+    expect(
+      lines.some((l) => l.msg.includes("classifier failed to load") && String(l.err).includes("missing.onnx: no such file")),
+      run2.stderr,
+    ).toBe(true);
     // one line for the failing rule, not one per frame
     expect(lines.filter((l) => l.msg.startsWith("classification failed")).length, run2.stderr.slice(-3000)).toBe(1);
     const store2 = new EventStore(path.join(broken.dir, "eva.db"));
@@ -88,10 +97,9 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
 
   it("a reload opens a changed classifier before swapping it, refuses one that does not load, and closes one no rule names", async () => {
     const text = (classifier: string, rules = "[{model: colour}]") =>
-      agentConfigText({ brokerUrl: "mqtt://127.0.0.1:9", extraTop: "" }).replace(
-        "detector: {providers: [cpu], threads: 1}",
-        `  colour: {path: ${classifier}}\ndetector: {providers: [cpu], threads: 1}`,
-      ).replace("labels: [person]}", `labels: [person]}\n    classify: ${rules}`);
+      agentConfigText({ brokerUrl: "mqtt://127.0.0.1:9", extraTop: "" })
+        .replace("detector: {providers: [cpu], threads: 1}", `  colour: {path: ${classifier}}\ndetector: {providers: [cpu], threads: 1}`)
+        .replace("labels: [person]}", `labels: [person]}\n    classify: ${rules}`);
     const run = await startAgent(text(path.join(models, "colour-nhwc.onnx")));
     try {
       expect(run.agent.providers()).toMatchObject({ coco: "cpu", colour: "cpu" });
@@ -99,7 +107,10 @@ describe("eva run with a classify rule (YOLOX-Nano + a crop classifier)", () => 
       const wrong = text(path.join(shared, "models/yolox_nano.onnx"));
       const err = await run.agent.reload(await loadText(wrong, run.file)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ReloadError);
-      expect((err as ReloadError).problems[0]).toMatchObject({ path: "models.colour.path", line: wrong.split("\n").findIndex((l) => l.includes("colour: {path")) + 1 });
+      expect((err as ReloadError).problems[0]).toMatchObject({
+        path: "models.colour.path",
+        line: wrong.split("\n").findIndex((l) => l.includes("colour: {path")) + 1,
+      });
       expect((err as ReloadError).problems[0]!.message).toMatch(/classifier does not load: .*yolox_nano.onnx: output .* \[N, classes\] expected/);
       expect(run.agent.healthReport().reasons.filter((r) => r.includes("colour"))).toEqual([]);
       expect(await run.agent.reload(await loadText(text(path.join(models, "colour-nchw.onnx")), run.file))).toEqual(["models.colour.path"]);

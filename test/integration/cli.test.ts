@@ -34,7 +34,9 @@ describe("eva CLI", () => {
     mkdirSync(path.join(dir, "models"));
     copyFileSync(path.join(repoRoot, "config/example.yaml"), path.join(dir, "config/example.yaml"));
     for (const f of ["yolox_nano.onnx", "coco.names"]) symlinkSync(path.join(shared, "models", f), path.join(dir, "models", f));
-    const r = await eva(["check-config", path.join(dir, "config/example.yaml")], { env: { EVA_MQTT_USER: "u", EVA_MQTT_PASSWORD: "p", EVA_CAM_PASSWORD: "c" } });
+    const r = await eva(["check-config", path.join(dir, "config/example.yaml")], {
+      env: { EVA_MQTT_USER: "u", EVA_MQTT_PASSWORD: "p", EVA_CAM_PASSWORD: "c" },
+    });
     expect(r.stdout + r.stderr).toContain("ok");
     expect(r.code).toBe(0);
   });
@@ -146,8 +148,14 @@ describe("eva CLI", () => {
     const signs = new SignStore(store);
     const base = Date.parse("2026-11-27T08:00:00Z");
     const pass = (label: string, minutes: number, track: number) => ({
-      id: newEventId(base + minutes * 60_000), camera: "dash", label, score: 0.9, track_id: track, snapshot: null,
-      first_seen: new Date(base + minutes * 60_000).toISOString(), last_seen: new Date(base + minutes * 60_000 + 2000).toISOString(),
+      id: newEventId(base + minutes * 60_000),
+      camera: "dash",
+      label,
+      score: 0.9,
+      track_id: track,
+      snapshot: null,
+      first_seen: new Date(base + minutes * 60_000).toISOString(),
+      last_seen: new Date(base + minutes * 60_000 + 2000).toISOString(),
       box: [1, 2, 30, 31] as [number, number, number, number],
     });
     signs.record(pass("stop", 0, 1));
@@ -157,7 +165,10 @@ describe("eva CLI", () => {
     const all = JSON.parse((await eva(["signs", "--db", db, "--json"])).stdout) as { label: string }[];
     expect(all.map((s) => s.label)).toEqual(["stop", "yield", "stop"]);
     const inv = JSON.parse((await eva(["signs", "--db", db, "--camera", "dash", "--inventory", "--json"])).stdout) as { label: string; count: number }[];
-    expect(inv.map((r) => [r.label, r.count])).toEqual([["stop", 2], ["yield", 1]]);
+    expect(inv.map((r) => [r.label, r.count])).toEqual([
+      ["stop", 2],
+      ["yield", 1],
+    ]);
     const bad = await eva(["signs", "--db", db, "--inventory"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("--inventory needs --camera");
@@ -169,7 +180,13 @@ describe("eva CLI", () => {
     const r = await eva(["bench", "--config", file, "--seconds", "2", "--rounds", "1", "--baseline", "--json"], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     type Stages = { ffmpeg: number; main: number; detector: number; total: number };
-    const b = JSON.parse(r.stdout) as { eva_fps: number; baseline_fps: number; eva_cpu_ms_per_frame: Stages; baseline_cpu_ms_per_frame: Stages; cpu_ratio_eva_to_baseline: number };
+    const b = JSON.parse(r.stdout) as {
+      eva_fps: number;
+      baseline_fps: number;
+      eva_cpu_ms_per_frame: Stages;
+      baseline_cpu_ms_per_frame: Stages;
+      cpu_ratio_eva_to_baseline: number;
+    };
     expect(b.eva_fps).toBeGreaterThan(0);
     expect(b.baseline_fps).toBeGreaterThan(0);
     for (const s of [b.eva_cpu_ms_per_frame, b.baseline_cpu_ms_per_frame]) {
@@ -180,7 +197,11 @@ describe("eva CLI", () => {
 
     const m = await eva(["bench", "--config", file, "--cameras", "2", "--clip", clip, "--seconds", "2", "--json"], { timeoutMs: 120_000 });
     expect(m.code, m.stderr).toBe(0);
-    const many = JSON.parse(m.stdout) as { per_camera: Record<string, { in: number; processed: number; gated: number }>; event_loop_lag_ms: { p99: number }; cpu_cores: Stages };
+    const many = JSON.parse(m.stdout) as {
+      per_camera: Record<string, { in: number; processed: number; gated: number }>;
+      event_loop_lag_ms: { p99: number };
+      cpu_cores: Stages;
+    };
     expect(Object.keys(many.per_camera)).toEqual(["cam1", "cam2"]);
     for (const c of Object.values(many.per_camera)) expect(c.in).toBeGreaterThan(0);
     expect(many.event_loop_lag_ms.p99).toBeGreaterThanOrEqual(0);

@@ -41,7 +41,18 @@ async function drag(page: Page, from: [number, number], to: [number, number]): P
 describe("web console", () => {
   it("shows the camera live, refuses a broken zone with the CLI's message, counts on a dragged line end point, deletes a zone", async () => {
     // A walker paces x 120 ↔ 520 at y 300; the line at x 600 is never crossed until it is moved.
-    const clip = await spriteClip("pace-v1", 6, [[[0, 120, 300], [3, 520, 300], [6, 120, 300]]], 10);
+    const clip = await spriteClip(
+      "pace-v1",
+      6,
+      [
+        [
+          [0, 120, 300],
+          [3, 520, 300],
+          [6, 120, 300],
+        ],
+      ],
+      10,
+    );
     const { file, dir } = writeTestConfig({
       brokerUrl: broker.url,
       deviceId: "dev-console",
@@ -92,7 +103,9 @@ describe("web console", () => {
       await page.click("#save");
       await expect.poll(() => page.locator("#save-result").getAttribute("data-result"), { timeout: 20_000 }).toBe("rejected");
       const refusal = await page.locator("#save-result").textContent();
-      expect(refusal).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:\\d+:\\d+ cameras\\.cam\\.zones\\.door\\.points: the polygon intersects itself`));
+      expect(refusal).toMatch(
+        new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:\\d+:\\d+ cameras\\.cam\\.zones\\.door\\.points: the polygon intersects itself`),
+      );
       expect(readFileSync(file, "utf8")).toBe(original);
       await page.click("#discard");
 
@@ -107,7 +120,10 @@ describe("web console", () => {
       // only the moved number changed in the file; comments and layout stay
       const saved = readFileSync(file, "utf8");
       expect(saved).toBe(
-        original.replace("gate: {points: [[600, 40], [600, 340]]}   # moved in the console\n", "gate: {points: [[600, 40], [300, 340]]}   # moved in the console\n      exit: {points: [[160, 180], [480, 180]]}\n"),
+        original.replace(
+          "gate: {points: [[600, 40], [600, 340]]}   # moved in the console\n",
+          "gate: {points: [[600, 40], [300, 340]]}   # moved in the console\n      exit: {points: [[160, 180], [480, 180]]}\n",
+        ),
       );
 
       const got = await sub.until((m) => m.some((x) => x.topic === "eva/dev-console/crossings"), 45_000, "a crossing on the moved line");
@@ -115,7 +131,12 @@ describe("web console", () => {
       expect(crossing.line).toBe("gate");
       // the page's line totals follow
       await expect
-        .poll(async () => Number(await page.locator('[data-line="cam/gate"] [data-dir="in"]').textContent()) + Number(await page.locator('[data-line="cam/gate"] [data-dir="out"]').textContent()), { timeout: 20_000 })
+        .poll(
+          async () =>
+            Number(await page.locator('[data-line="cam/gate"] [data-dir="in"]').textContent()) +
+            Number(await page.locator('[data-line="cam/gate"] [data-dir="out"]').textContent()),
+          { timeout: 20_000 },
+        )
         .toBeGreaterThan(0);
 
       // the crossings tab lists it
@@ -123,7 +144,16 @@ describe("web console", () => {
       await expect.poll(() => page.locator("#records tbody tr td").nth(2).textContent(), { timeout: 10_000 }).toBe("gate");
       // the events tab shows snapshots, served from the snapshot folder
       await page.click('.tabs button[data-kind="events"]');
-      await expect.poll(() => page.locator("#records tbody img").first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 30_000 }).toBe(640);
+      await expect
+        .poll(
+          () =>
+            page
+              .locator("#records tbody img")
+              .first()
+              .evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth),
+          { timeout: 30_000 },
+        )
+        .toBe(640);
 
       const shot = process.env.EVA_CONSOLE_SCREENSHOT ? path.resolve(process.env.EVA_CONSOLE_SCREENSHOT) : path.join(dir, "console.jpg");
       mkdirSync(path.dirname(shot), { recursive: true });
@@ -139,7 +169,9 @@ describe("web console", () => {
       await page.click("#delete");
       await page.click("#save");
       await expect.poll(() => page.locator("#save-result").getAttribute("data-result"), { timeout: 30_000 }).toBe("applied");
-      expect(readFileSync(file, "utf8")).toBe(saved.replace("zones:\n      door:   # the doorway\n        points: [[40, 200], [200, 200], [200, 350], [40, 350]]", "zones: {}"));
+      expect(readFileSync(file, "utf8")).toBe(
+        saved.replace("zones:\n      door:   # the doorway\n        points: [[40, 200], [200, 200], [200, 350], [40, 350]]", "zones: {}"),
+      );
       await expect.poll(() => page.locator('[data-zone="cam/door"]').count(), { timeout: 10_000 }).toBe(0);
     } finally {
       await page.close();

@@ -61,13 +61,36 @@ describe("the control-room API on a running agent", () => {
     const running = eva(["run", "--config", file], { timeoutMs: 120_000, onSpawn: (k) => (kill = k) });
     const { request, client: v5 } = await v5Requester(broker.url);
     try {
-      const has = (topic: string, pred: (p: string) => boolean = () => true) => (m: Array<{ topic: string; payload: string }>) => m.some((x) => x.topic === topic && pred(x.payload));
-      await sub.until(has(`${base}/status`, (p) => p === "online"), 30_000, "online");
-      await sub.until(has(`${base}/cameras/street/status`, (p) => JSON.parse(p).state === "online"), 30_000, "street online");
-      await sub.until(has(`${base}/cameras/attic/status`, (p) => JSON.parse(p).state === "disabled"), 5_000, "attic disabled");
-      await sub.until(has(`${base}/alarms`, (p) => JSON.parse(p).camera === "ghost" && JSON.parse(p).state === "raised"), 20_000, "ghost alarm");
+      const has =
+        (topic: string, pred: (p: string) => boolean = () => true) =>
+        (m: Array<{ topic: string; payload: string }>) =>
+          m.some((x) => x.topic === topic && pred(x.payload));
+      await sub.until(
+        has(`${base}/status`, (p) => p === "online"),
+        30_000,
+        "online",
+      );
+      await sub.until(
+        has(`${base}/cameras/street/status`, (p) => JSON.parse(p).state === "online"),
+        30_000,
+        "street online",
+      );
+      await sub.until(
+        has(`${base}/cameras/attic/status`, (p) => JSON.parse(p).state === "disabled"),
+        5_000,
+        "attic disabled",
+      );
+      await sub.until(
+        has(`${base}/alarms`, (p) => JSON.parse(p).camera === "ghost" && JSON.parse(p).state === "raised"),
+        20_000,
+        "ghost alarm",
+      );
       await sub.until(has(`${base}/stats`), 10_000, "stats");
-      await sub.until(has(`${base}/events`, (p) => JSON.parse(p).type === "new"), 40_000, "an event");
+      await sub.until(
+        has(`${base}/events`, (p) => JSON.parse(p).type === "new"),
+        40_000,
+        "an event",
+      );
       await sub.until(() => raw.some((m) => m.topic === `${base}/snapshots/street`), 20_000, "snapshot");
 
       // health: the ghost camera makes it 503 with the reason; /metrics passes promtool's lint with the agent's real figures
@@ -85,9 +108,17 @@ describe("the control-room API on a running agent", () => {
       const alarm = JSON.parse(sub.on(`${base}/alarms`).find((m) => JSON.parse(m.payload).camera === "ghost")!.payload) as { id: string };
       const ack = await request(`${base}/cmd/ack_alarm`, { alarm_id: alarm.id });
       expect(ack).toMatchObject({ ok: true, result: { state: "acknowledged" } });
-      await sub.until(has(`${base}/alarms`, (p) => JSON.parse(p).state === "acknowledged"), 5_000, "acknowledged alarm");
+      await sub.until(
+        has(`${base}/alarms`, (p) => JSON.parse(p).state === "acknowledged"),
+        5_000,
+        "acknowledged alarm",
+      );
       expect(await request(`${base}/cmd/set_detection`, { camera: "street", enabled: false })).toMatchObject({ ok: true });
-      await sub.until(has(`${base}/cameras/street/status`, (p) => JSON.parse(p).state === "disabled"), 5_000, "street disabled");
+      await sub.until(
+        has(`${base}/cameras/street/status`, (p) => JSON.parse(p).state === "disabled"),
+        5_000,
+        "street disabled",
+      );
       expect(await request(`${base}/cmd/set_detection`, { camera: "street", enabled: true })).toMatchObject({ ok: true });
       const shot = await request(`${base}/cmd/snapshot`, { camera: "street" });
       expect(shot).toMatchObject({ ok: true, result: { published: true } });
@@ -113,7 +144,12 @@ describe("the control-room API on a running agent", () => {
       const started = performance.now();
       for (let i = 0; i < 10_000; i++) {
         const r = Math.random();
-        const body = r < 0.4 ? randomBytes(Math.floor(Math.random() * 64)) : r < 0.8 ? JSON.stringify({ camera: i, since: "no", alarm_id: [] }) : Buffer.alloc(20_000, 0x20);
+        const body =
+          r < 0.4
+            ? randomBytes(Math.floor(Math.random() * 64))
+            : r < 0.8
+              ? JSON.stringify({ camera: i, since: "no", alarm_id: [] })
+              : Buffer.alloc(20_000, 0x20);
         pub3.publish(`${base}/cmd/${names[i % names.length]}`, body, { qos: 0 });
         if (i % 500 === 499) await sleep(5); // let the socket drain
       }
@@ -140,7 +176,14 @@ describe("the control-room API on a running agent", () => {
       expect([...kinds].sort()).toEqual(expect.arrayContaining(["alarms", "cameras", "cmd", "events", "snapshots", "stats", "status"]));
       expect(validateAgainst("CommandReply", ack)).toEqual([]);
       // stats carry real figures: frames flowing, the provider in use, the process's own numbers
-      const stats = sub.on(`${base}/stats`).map((m) => JSON.parse(m.payload) as { cameras: Record<string, { fps_in: number; fps_processed: number; provider: string; inference_ms: { p50: number | null } }>; rss_bytes: number; db_bytes: number });
+      const stats = sub.on(`${base}/stats`).map(
+        (m) =>
+          JSON.parse(m.payload) as {
+            cameras: Record<string, { fps_in: number; fps_processed: number; provider: string; inference_ms: { p50: number | null } }>;
+            rss_bytes: number;
+            db_bytes: number;
+          },
+      );
       const busy = stats.find((x) => (x.cameras.street?.fps_in ?? 0) > 0 && x.cameras.street!.inference_ms.p50 !== null);
       expect(busy, JSON.stringify(stats.at(-1))).toBeDefined();
       expect(busy!.cameras.street).toMatchObject({ provider: "cpu" });

@@ -40,10 +40,27 @@ describe("count reports", { timeout: 240_000 }, () => {
   it("per line and zone, stored and published, add up to the crossings and the zone entries", async () => {
     // A walks into the right half (the zone) across the line at x = 320 and back out; B comes into the zone from
     // the right edge and leaves the way it came, never crossing the line.
-    const clip = await spriteClip("zones-v2", 12.5, [
-      [[0, 80, 300], [2, 400, 300], [9, 400, 300], [10.5, 80, 300]],
-      [[0, HIDDEN, 0], [2.99, HIDDEN, 0], [3, 640, 250], [4, 560, 250], [5, 560, 250], [6, 700, 250]],
-    ], FPS);
+    const clip = await spriteClip(
+      "zones-v2",
+      12.5,
+      [
+        [
+          [0, 80, 300],
+          [2, 400, 300],
+          [9, 400, 300],
+          [10.5, 80, 300],
+        ],
+        [
+          [0, HIDDEN, 0],
+          [2.99, HIDDEN, 0],
+          [3, 640, 250],
+          [4, 560, 250],
+          [5, 560, 250],
+          [6, 700, 250],
+        ],
+      ],
+      FPS,
+    );
     const extra = [
       "    zones:",
       "      floor: {points: [[320, 200], [640, 200], [640, 360], [320, 360]]}",
@@ -52,7 +69,11 @@ describe("count reports", { timeout: 240_000 }, () => {
       "    counts: {interval_seconds: 300}",
       "",
     ].join("\n");
-    const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: "dev-counts", cameras: { cam: { source: clip, fps: FPS, extra, realtime: false } } });
+    const { file, dir } = writeTestConfig({
+      brokerUrl: broker.url,
+      deviceId: "dev-counts",
+      cameras: { cam: { source: clip, fps: FPS, extra, realtime: false } },
+    });
     const sub = await MessageCollector.subscribe(broker.url, "eva/dev-counts/#");
     const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 120_000 });
     expect(run.code, run.stderr).toBe(0);

@@ -67,7 +67,11 @@ describe("delivery faults, end to end (real agent, detector and mosquitto)", () 
     const clip = await personPanClip(5, 3);
     const device = "dev-f1";
     const topic = `eva/${device}/events`;
-    const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { street: { source: clip, fps: 8, extra: "    loop: true\n" } } });
+    const { file, dir } = writeTestConfig({
+      brokerUrl: broker.url,
+      deviceId: device,
+      cameras: { street: { source: clip, fps: 8, extra: "    loop: true\n" } },
+    });
     const sub = await MessageCollector.subscribe(broker.url, topic);
     let kill: (s: NodeJS.Signals) => void = () => {};
     const running = eva(["run", "--config", file], { timeoutMs: 120_000, onSpawn: (k) => (kill = k) });
@@ -87,7 +91,10 @@ describe("delivery faults, end to end (real agent, detector and mosquitto)", () 
       const after = stored(dir);
       expect(after.depth).toBe(0);
       const msgs = await sub.until(
-        (m) => after.events.every((e) => m.some((x) => x.topic === topic && (JSON.parse(x.payload) as EventMessage).event.id === e.id && JSON.parse(x.payload).type === "end")),
+        (m) =>
+          after.events.every((e) =>
+            m.some((x) => x.topic === topic && (JSON.parse(x.payload) as EventMessage).event.id === e.id && JSON.parse(x.payload).type === "end"),
+          ),
         20_000,
         "every stored event's end",
       );
@@ -106,7 +113,11 @@ describe("delivery faults, end to end (real agent, detector and mosquitto)", () 
     const clip = await personPanClip(5, 3);
     const device = "dev-f2";
     const topic = `eva/${device}/events`;
-    const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { street: { source: clip, fps: 8, extra: "    loop: true\n" } } });
+    const { file, dir } = writeTestConfig({
+      brokerUrl: broker.url,
+      deviceId: device,
+      cameras: { street: { source: clip, fps: 8, extra: "    loop: true\n" } },
+    });
     const sub = await MessageCollector.subscribe(broker.url, `eva/${device}/#`);
     let kill: (s: NodeJS.Signals) => void = () => {};
     const first = eva(["run", "--config", file], { timeoutMs: 120_000, onSpawn: (k) => (kill = k) });

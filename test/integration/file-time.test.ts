@@ -15,7 +15,19 @@ async function datedClip(): Promise<string> {
   const plain = await personPanClip(5, 3);
   const out = plain.replace(/\.mp4$/, "-dated.mp4");
   if (!existsSync(out)) {
-    await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", plain, "-c", "copy", "-metadata", `creation_time=${RECORDED}`, `${out}.${process.pid}.tmp.mp4`]);
+    await run("ffmpeg", [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-i",
+      plain,
+      "-c",
+      "copy",
+      "-metadata",
+      `creation_time=${RECORDED}`,
+      `${out}.${process.pid}.tmp.mp4`,
+    ]);
     await run("mv", [`${out}.${process.pid}.tmp.mp4`, out]);
   }
   return out;
@@ -26,7 +38,10 @@ describe("timestamps of a batch run (--exit-on-eof)", () => {
     const started = Date.now();
     const { file, dir } = writeTestConfig({
       brokerUrl: "mqtt://127.0.0.1:1", // no broker: events wait in the outbox, the run is about the database
-      cameras: { dated: { source: await datedClip(), extra: "    realtime: false\n" }, plain: { source: await personPanClip(5, 3), extra: "    realtime: false\n" } },
+      cameras: {
+        dated: { source: await datedClip(), extra: "    realtime: false\n" },
+        plain: { source: await personPanClip(5, 3), extra: "    realtime: false\n" },
+      },
     });
     const result = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 90_000 });
     expect(result.code, result.stderr.slice(-2000)).toBe(0);

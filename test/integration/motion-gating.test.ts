@@ -21,7 +21,12 @@ const FPS = 5;
 
 async function runGated(device: string, clip: string, motion: string) {
   const line = `    lines: {door: {points: [[320, 0], [320, 360]]}}\n    motion: ${motion}\n`;
-  const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, model: "fastestdet", cameras: { cam: { source: clip, fps: FPS, realtime: false, extra: line } } });
+  const { file, dir } = writeTestConfig({
+    brokerUrl: broker.url,
+    deviceId: device,
+    model: "fastestdet",
+    cameras: { cam: { source: clip, fps: FPS, realtime: false, extra: line } },
+  });
   // Tracks live 4 s unseen, so the keep-alive looks (every 2 s) keep a still person's track; still after 2 s.
   writeFileSync(file, readFileSync(file, "utf8").replace("end_after_seconds: 1,", "end_after_seconds: 4, stationary_seconds: 2,"));
   const run = await eva(["run", "--config", file, "--exit-on-eof"], { timeoutMs: 90_000 });
@@ -38,7 +43,20 @@ async function runGated(device: string, clip: string, motion: string) {
 describe("motion gating on a real clip", () => {
   it("holds back the still frames and keeps every event and crossing an ungated run finds", async () => {
     // Empty for 4 s, a person walks across the line (4–10 s), then stands still until the end (20 s).
-    const clip = await spriteClip("gating-v3", 20, [[[0, HIDDEN, 0], [3.99, HIDDEN, 0], [4, 200, 300], [10, 440, 300], [20, 440, 300]]], FPS);
+    const clip = await spriteClip(
+      "gating-v3",
+      20,
+      [
+        [
+          [0, HIDDEN, 0],
+          [3.99, HIDDEN, 0],
+          [4, 200, 300],
+          [10, 440, 300],
+          [20, 440, 300],
+        ],
+      ],
+      FPS,
+    );
     const gated = await runGated("dev-gated", clip, "{enabled: true}");
     const ungated = await runGated("dev-ungated", clip, "{enabled: false}");
 

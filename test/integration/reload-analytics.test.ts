@@ -11,7 +11,18 @@ const broker = await fileBroker();
 describe("live reload of analytics", () => {
   it("a counting line added to a running camera counts from the next crossing, without restarting its ffmpeg", async () => {
     // A walker goes left → right and back, over and over (the clip loops).
-    const clip = await spriteClip("pace-v1", 6, [[[0, 120, 300], [3, 520, 300], [6, 120, 300]]], 10);
+    const clip = await spriteClip(
+      "pace-v1",
+      6,
+      [
+        [
+          [0, 120, 300],
+          [3, 520, 300],
+          [6, 120, 300],
+        ],
+      ],
+      10,
+    );
     const { file } = writeTestConfig({ brokerUrl: broker.url, deviceId: "dev-live", cameras: { cam: { source: clip, fps: 10, extra: "    loop: true\n" } } });
     const sub = await MessageCollector.subscribe(broker.url, "eva/dev-live/#");
     let kill: (s: NodeJS.Signals) => void = () => {};

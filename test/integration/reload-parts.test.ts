@@ -136,7 +136,12 @@ describe("a camera whose model failed at start", () => {
       copyFileSync(path.join(shared, "models/yolox_nano.onnx"), late);
       const edited = text.replace("keepalive: 5", "keepalive: 6");
       await agent.reload({ config: parseConfig(edited, file, {}), file, text: edited });
-      expect(agent.cameraStatuses().map((s) => s.camera).sort()).toEqual(["a", "b"]);
+      expect(
+        agent
+          .cameraStatuses()
+          .map((s) => s.camera)
+          .sort(),
+      ).toEqual(["a", "b"]);
       expect(agent.healthReport().reasons.join(" ")).not.toContain("models.late.path");
     } finally {
       await agent.stop(0);

@@ -77,7 +77,8 @@ describe("live config reload of a running agent", () => {
     const freshFramesOnB = async (): Promise<void> => {
       const from = sub.messages.length;
       const stats = () => sub.messages.slice(from).filter((m) => m.topic === "eva/dev-r/stats" || m.topic.endsWith("/dev-r/stats"));
-      const processedB = (m: { payload: string }) => ((JSON.parse(m.payload) as { cameras: Record<string, { fps_processed: number }> }).cameras.b?.fps_processed ?? 0) > 0;
+      const processedB = (m: { payload: string }) =>
+        ((JSON.parse(m.payload) as { cameras: Record<string, { fps_processed: number }> }).cameras.b?.fps_processed ?? 0) > 0;
       await sub.until(() => stats().slice(1).some(processedB), 60_000, "camera b processing frames");
     };
     /** Saves as editors do: half of them write in place, half write a temp file and rename it over. */
@@ -146,7 +147,14 @@ describe("live config reload of a running agent", () => {
     const lines = logLines(result.stderr);
     const reloadLines = lines.filter((l) => l.msg === "config applied" || l.msg.startsWith("config rejected"));
     expect(reloadLines.map((l) => l.msg.split(";")[0])).toEqual([
-      "config applied", "config rejected", "config rejected", "config rejected", "config applied", "config applied", "config applied", "config applied",
+      "config applied",
+      "config rejected",
+      "config rejected",
+      "config rejected",
+      "config applied",
+      "config applied",
+      "config applied",
+      "config applied",
     ]);
     // Camera b ran through every edit on one ffmpeg: its frame counters only ever grew (a restart resets them).
     const bIn = reloadLines.map((l) => (l.figures as Record<string, { framesIn: number; processed: number }>).b!);
@@ -174,7 +182,10 @@ describe("live reload of storage and MQTT topics", () => {
     const clip = await personPanClip(5, 3);
     const dir = mkdtempSync(path.join(tmpdir(), "eva-reload-"));
     const file = path.join(dir, "eva.yaml");
-    const one = (e: Edit) => configText(clip, clip, e).replace(/ {2}b:[\s\S]*$/, "").replace("dev-r", "dev-s");
+    const one = (e: Edit) =>
+      configText(clip, clip, e)
+        .replace(/ {2}b:[\s\S]*$/, "")
+        .replace("dev-r", "dev-s");
     writeFileSync(file, one({}));
     const sub = await MessageCollector.subscribe(broker.url, "+/dev-s/#");
     let kill: (s: NodeJS.Signals) => void = () => {};

@@ -27,9 +27,26 @@ describe("eva run on a slideshow of held-out real frames", () => {
     // never tracked into the next.
     const clip = path.join(dir, "held-out.mp4");
     execFileSync("ffmpeg", [
-      "-y", "-loglevel", "error", "-framerate", "1", "-pattern_type", "glob", "-i", path.join(GTSDB, "frames/005*.jpg"),
-      "-vf", "fps=3,drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='gte(mod(t\\,1)\\,0.59)'",
-      "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", clip,
+      "-y",
+      "-loglevel",
+      "error",
+      "-framerate",
+      "1",
+      "-pattern_type",
+      "glob",
+      "-i",
+      path.join(GTSDB, "frames/005*.jpg"),
+      "-vf",
+      "fps=3,drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='gte(mod(t\\,1)\\,0.59)'",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "veryfast",
+      "-crf",
+      "18",
+      "-pix_fmt",
+      "yuv420p",
+      clip,
     ]);
     const file = path.join(dir, "eva.yaml");
     writeFileSync(
@@ -59,8 +76,16 @@ cameras:
     expect(listed.code, listed.stderr).toBe(0);
     const sightings = JSON.parse(listed.stdout) as SignSighting[];
 
-    const truths = parseGroundTruthCsv(readFileSync(path.join(GTSDB, "gt.csv"), "utf8")).filter((r) => frameNumber(r.file)! >= 500 && frameNumber(r.file)! <= 599);
-    const labels = JSON.parse(execFileSync("/usr/bin/python3", ["-c", `import onnx,sys; print(dict((p.key,p.value) for p in onnx.load(sys.argv[1]).metadata_props)['labels'])`, CLASSIFIER]).toString()) as string[];
+    const truths = parseGroundTruthCsv(readFileSync(path.join(GTSDB, "gt.csv"), "utf8")).filter(
+      (r) => frameNumber(r.file)! >= 500 && frameNumber(r.file)! <= 599,
+    );
+    const labels = JSON.parse(
+      execFileSync("/usr/bin/python3", [
+        "-c",
+        `import onnx,sys; print(dict((p.key,p.value) for p in onnx.load(sys.argv[1]).metadata_props)['labels'])`,
+        CLASSIFIER,
+      ]).toString(),
+    ) as string[];
     // A sighting is right when a held-out sign of its class lies under its box (IoU ≥ 0.5; in some frame: the
     // frames' dates are the agent's, so the slide is found by place and class).
     const right = sightings.filter((s) => truths.some((t) => labels[t.classId] === s.label && boxIou(s.box, t.box) >= 0.5));

@@ -11,7 +11,15 @@ import { MessageCollector } from "../support/mqtt.js";
 const broker = await fileBroker();
 
 const openEvent = (id: string, startMs: number): EvaEvent => ({
-  id, device: "dev-p", camera: "a", label: "person", start_time: new Date(startMs).toISOString(), end_time: null, top_score: 0.8, box: [1, 2, 30, 40], snapshot: null,
+  id,
+  device: "dev-p",
+  camera: "a",
+  label: "person",
+  start_time: new Date(startMs).toISOString(),
+  end_time: null,
+  top_score: 0.8,
+  box: [1, 2, 30, 40],
+  snapshot: null,
 });
 
 describe("after an unclean stop (kill -9, power cut)", () => {
@@ -28,7 +36,11 @@ describe("after an unclean stop (kill -9, power cut)", () => {
     const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/events");
     const run = await startAgent(agentConfigText({ brokerUrl: broker.url }), dir);
     try {
-      const ends = () => sub.on("eva/dev-p/events").map((m) => JSON.parse(m.payload) as { type: string; event: EvaEvent; reason?: string }).filter((m) => m.type === "end");
+      const ends = () =>
+        sub
+          .on("eva/dev-p/events")
+          .map((m) => JSON.parse(m.payload) as { type: string; event: EvaEvent; reason?: string })
+          .filter((m) => m.type === "end");
       await sub.until(() => ends().filter((m) => m.event.id.startsWith("01OPEN")).length === 2, 15_000, "two end messages");
       for (const m of ends().filter((x) => x.event.id.startsWith("01OPEN"))) {
         expect(m.reason).toMatch(/unclean stop/);

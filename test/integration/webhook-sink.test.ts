@@ -58,16 +58,23 @@ describe("webhook sink, end to end (real eva run, detector, mosquitto and HTTP r
   it("a receiver outage and a kill -9 during it lose nothing: after the restart every stored event's last state reaches the webhook, and MQTT never waited", async () => {
     const clip = await personPanClip(5, 3);
     const device = "dev-w1";
-    const { file, dir } = writeTestConfig({ brokerUrl: broker.url, deviceId: device, cameras: { street: { source: clip, fps: 8, extra: "    loop: true\n" } } });
+    const { file, dir } = writeTestConfig({
+      brokerUrl: broker.url,
+      deviceId: device,
+      cameras: { street: { source: clip, fps: 8, extra: "    loop: true\n" } },
+    });
     const healthPort = await freePort();
-    appendFileSync(file, `health: {port: ${healthPort}}
+    appendFileSync(
+      file,
+      `health: {port: ${healthPort}}
 sinks:
   webhook:
     url: "${receiver.url}"
     headers: {Authorization: "Bearer \${HOOK_TOKEN}"}
     retry_seconds: 0.2
     retry_max_seconds: 1
-`);
+`,
+    );
     const env = { HOOK_TOKEN: "hook-s3cret" };
     const sub = await MessageCollector.subscribe(broker.url, `eva/${device}/events`);
     let kill: (s: NodeJS.Signals) => void = () => {};
@@ -93,14 +100,21 @@ sinks:
       expect((await first).code).toBeNull();
       const atKill = stored(dir);
       expect(atKill.depth, "rows waiting for the webhook").toBeGreaterThan(0);
-      const lastPosted = (id: string) => webhookEvents().filter((m) => m.event.id === id).at(-1)?.event;
+      const lastPosted = (id: string) =>
+        webhookEvents()
+          .filter((m) => m.event.id === id)
+          .at(-1)?.event;
       const behind = atKill.events.filter((e) => JSON.stringify(lastPosted(e.id)) !== JSON.stringify(e));
       expect(behind.length, "stored states the webhook had not had at the kill").toBeGreaterThan(0);
 
       await receiver.start();
       const second = eva(["run", "--config", file], { timeoutMs: 120_000, env, onSpawn: (k) => (kill2 = k) });
       // Every event stored at the kill ends on the webhook: open ones are ended at start-up, after the backlog.
-      await receiver.until(() => atKill.events.every((e) => webhookEvents().some((m) => m.event.id === e.id && m.type === "end")), 30_000, "every event of the first run ended on the webhook");
+      await receiver.until(
+        () => atKill.events.every((e) => webhookEvents().some((m) => m.event.id === e.id && m.type === "end")),
+        30_000,
+        "every event of the first run ended on the webhook",
+      );
       await sleep(1500);
       kill2("SIGTERM");
       const result = await second;
@@ -137,7 +151,8 @@ sinks:
     const sub = await MessageCollector.subscribe(broker.url, "eva/dev-p/#");
     const onlines = () => sub.on("eva/dev-p/status").filter((m) => m.payload === "online").length;
     const run = await startAgent(agentConfigText({ brokerUrl: broker.url }));
-    const hook = (extra = "") => agentConfigText({ brokerUrl: broker.url, extraTop: `sinks:\n  webhook: {url: "${receiver.url}", retry_seconds: 0.1, retry_max_seconds: 0.5${extra}}` });
+    const hook = (extra = "") =>
+      agentConfigText({ brokerUrl: broker.url, extraTop: `sinks:\n  webhook: {url: "${receiver.url}", retry_seconds: 0.1, retry_max_seconds: 0.5${extra}}` });
     const stored = () => {
       const s = new EventStore(path.join(run.dir, "eva.db"));
       try {

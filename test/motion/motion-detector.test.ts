@@ -8,7 +8,7 @@ const OPTS: MotionOptions = { threshold: 20, minArea: 0.002, lightingArea: 0.6, 
 /** Deterministic noise, so a failure repeats. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** A textured grey scene (a gradient with sensor noise of ±noise), brightened by `light`, with dark boxes drawn on it. */
@@ -35,7 +35,10 @@ function run(d: MotionDetector, frames: Uint8Array[], t0 = 0) {
 describe("MotionDetector", () => {
   it("sees no motion in a still scene with sensor noise", () => {
     const d = new MotionDetector(W, H, OPTS);
-    const results = run(d, Array.from({ length: 12 }, (_, i) => scene(i + 1)));
+    const results = run(
+      d,
+      Array.from({ length: 12 }, (_, i) => scene(i + 1)),
+    );
     expect(results[0]!.relearned).toBe(true); // the first frame is learnt
     expect(results.slice(1).filter((r) => r.motion)).toEqual([]);
   });
@@ -58,15 +61,28 @@ describe("MotionDetector", () => {
   it("finds a person-sized object moving and loses it once it has stood still for a few background periods", () => {
     const d = new MotionDetector(W, H, OPTS);
     run(d, [scene(1), scene(2)]);
-    const moving = run(d, Array.from({ length: 5 }, (_, i) => scene(10 + i, { boxes: [[100 + i * 30, 150, 144 + i * 30, 290]] })), 400);
+    const moving = run(
+      d,
+      Array.from({ length: 5 }, (_, i) => scene(10 + i, { boxes: [[100 + i * 30, 150, 144 + i * 30, 290]] })),
+      400,
+    );
     expect(moving.every((r) => r.motion)).toBe(true);
     // Parked: after ~4 background periods it is part of the scene.
-    const parked = run(d, Array.from({ length: 75 }, (_, i) => scene(20 + i, { boxes: [[220, 150, 264, 290]] })), 1400);
+    const parked = run(
+      d,
+      Array.from({ length: 75 }, (_, i) => scene(20 + i, { boxes: [[220, 150, 264, 290]] })),
+      1400,
+    );
     expect(parked.slice(-10).some((r) => r.motion)).toBe(false);
   });
 
   it("ignores motion inside a mask and sees it outside", () => {
-    const mask: [number, number][] = [[0, 0], [320, 0], [320, 360], [0, 360]];
+    const mask: [number, number][] = [
+      [0, 0],
+      [320, 0],
+      [320, 360],
+      [0, 360],
+    ];
     const d = new MotionDetector(W, H, { ...OPTS, masks: [mask] });
     run(d, [scene(1), scene(2)]);
     expect(d.observe(scene(3, { boxes: [[100, 150, 144, 290]] }), 400).motion).toBe(false);

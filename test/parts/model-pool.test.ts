@@ -10,7 +10,10 @@ import { ReloadError } from "../../agent/parts/part.js";
 class Model {
   closed = false;
   readonly provider = "cpu";
-  constructor(readonly name: string, readonly version: number) {}
+  constructor(
+    readonly name: string,
+    readonly version: number,
+  ) {}
   async close(): Promise<void> {
     this.closed = true;
   }
@@ -41,10 +44,22 @@ describe("the model pool", () => {
     const p = pool(opens, new Set(["b"]));
     await p.begin(next.config, "a");
     const running = p.get("a")!;
-    const err = await p.prepare(next, new Map([["a", ""], ["b", ""]]), []).catch((e: unknown) => e);
+    const err = await p
+      .prepare(
+        next,
+        new Map([
+          ["a", ""],
+          ["b", ""],
+        ]),
+        [],
+      )
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReloadError);
     expect((err as ReloadError).problems).toEqual([{ file: "eva.yaml", line: 5, col: 11, path: "models.b.path", message: "model does not load: b is broken" }]);
-    expect(opens.map((m) => [m.version, m.closed])).toEqual([[1, false], [2, true]]);
+    expect(opens.map((m) => [m.version, m.closed])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
     expect(p.get("a")).toBe(running);
   });
 

@@ -18,7 +18,9 @@ function fakePart(name: string, log: string[], fails = false) {
 describe("prepare every part, then commit all or abort all", () => {
   it("one failing part: every other part is aborted, nothing is released or committed, and every problem is listed", async () => {
     const log: string[] = [];
-    const err = await prepareAll([fakePart("pool", log), fakePart("uplink", log, true), fakePart("store", log), fakePart("health", log, true)]).catch((e: unknown) => e);
+    const err = await prepareAll([fakePart("pool", log), fakePart("uplink", log, true), fakePart("store", log), fakePart("health", log, true)]).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ReloadError);
     expect((err as ReloadError).problems.map((p) => p.path)).toEqual(["uplink.key", "health.key"]);
     expect(log.filter((l) => !l.startsWith("prepare")).sort()).toEqual(["abort pool", "abort store"]);
@@ -40,8 +42,14 @@ describe("prepare every part, then commit all or abort all", () => {
     log.length = 0;
     await commitAll(changes);
     expect(log).toEqual([
-      "release cameras", "release uplink", "release store", "release pool",
-      "commit pool", "commit store", "commit uplink", "commit cameras",
+      "release cameras",
+      "release uplink",
+      "release store",
+      "release pool",
+      "commit pool",
+      "commit store",
+      "commit uplink",
+      "commit cameras",
     ]);
   });
 });

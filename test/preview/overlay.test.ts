@@ -26,9 +26,32 @@ const isBlack = ([r, g, b]: number[]) => r! + g! + b! < 30;
 describe("eva preview's drawing: pixels land where the config says", () => {
   it("zones (fractions), masks (pixels) and a line with its in arrow", async () => {
     const px = await draw({
-      zones: { door: { points: [[0.05, 0.1], [0.35, 0.1], [0.35, 0.5], [0.05, 0.5]] } }, // x 32–224, y 36–180
-      masks: [[[400, 220], [620, 220], [620, 350], [400, 350]]],
-      lines: { gate: { points: [[450, 180], [450, 40]] } }, // walking north: in is east
+      zones: {
+        door: {
+          points: [
+            [0.05, 0.1],
+            [0.35, 0.1],
+            [0.35, 0.5],
+            [0.05, 0.5],
+          ],
+        },
+      }, // x 32–224, y 36–180
+      masks: [
+        [
+          [400, 220],
+          [620, 220],
+          [620, 350],
+          [400, 350],
+        ],
+      ],
+      lines: {
+        gate: {
+          points: [
+            [450, 180],
+            [450, 40],
+          ],
+        },
+      }, // walking north: in is east
     });
     // zone outline in green on its top edge, a faint green fill inside, nothing outside
     expect(px(128, 36)).toEqual([0, 255, 0]);
@@ -49,7 +72,16 @@ describe("eva preview's drawing: pixels land where the config says", () => {
   });
 
   it("a line walked east points its in arrow down (the walker's right)", async () => {
-    const px = await draw({ lines: { gate: { points: [[100, 300], [300, 300]] } } });
+    const px = await draw({
+      lines: {
+        gate: {
+          points: [
+            [100, 300],
+            [300, 300],
+          ],
+        },
+      },
+    });
     expect(isYellow(px(200, 300))).toBe(true);
     expect(isYellow(px(200, 320))).toBe(true);
     expect(isBlack(px(200, 276))).toBe(true);

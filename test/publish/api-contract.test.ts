@@ -54,18 +54,56 @@ describe("the AsyncAPI document", () => {
       expect(target, ref).toBeDefined();
     }
     const channels = doc.channels as Record<string, { address: string }>;
-    for (const a of ["status", "cameras/{camera}/status", "events", "crossings", "signs", "alarms", "occupancy/{camera}/{zone}", "snapshots/{camera}", "stats", "cmd/set_detection", "cmd/list_events/result"]) {
+    for (const a of [
+      "status",
+      "cameras/{camera}/status",
+      "events",
+      "crossings",
+      "signs",
+      "alarms",
+      "occupancy/{camera}/{zone}",
+      "snapshots/{camera}",
+      "stats",
+      "cmd/set_detection",
+      "cmd/list_events/result",
+    ]) {
       expect(Object.values(channels).map((c) => c.address)).toContain(`{prefix}/{device}/${a}`);
     }
   });
 
   it("accepts the analytics payloads of the tracking issue and rejects broken ones", () => {
-    expect(validateAgainst("Crossing", { line: "door", direction: "in", label: "person", track_id: 7, camera: "gate", time: "2026-11-27T10:00:00Z", counts: { in: 3, out: 1 } })).toEqual([]);
-    expect(validateAgainst("Crossing", { line: "door", direction: "up", label: "person", track_id: 7, camera: "gate", time: "x", counts: { in: 3 } }).length).toBeGreaterThan(0);
-    expect(validateAgainst("Alarm", { type: "loitering", state: "raised", camera: "gate", zone: "yard", time: "2026-11-27T10:00:00Z", seconds: 60 })).toEqual([]);
+    expect(
+      validateAgainst("Crossing", {
+        line: "door",
+        direction: "in",
+        label: "person",
+        track_id: 7,
+        camera: "gate",
+        time: "2026-11-27T10:00:00Z",
+        counts: { in: 3, out: 1 },
+      }),
+    ).toEqual([]);
+    expect(
+      validateAgainst("Crossing", { line: "door", direction: "up", label: "person", track_id: 7, camera: "gate", time: "x", counts: { in: 3 } }).length,
+    ).toBeGreaterThan(0);
+    expect(validateAgainst("Alarm", { type: "loitering", state: "raised", camera: "gate", zone: "yard", time: "2026-11-27T10:00:00Z", seconds: 60 })).toEqual(
+      [],
+    );
     expect(validateAgainst("Alarm", { type: "fire", state: "raised", camera: "gate", time: "2026-11-27T10:00:00Z" }).length).toBeGreaterThan(0);
     expect(validateAgainst("Occupancy", { zone: "yard", camera: "gate", counts: { person: 2, car: 0 }, total: 2 })).toEqual([]);
-    expect(validateAgainst("SignSighting", { id: "01M8EATEQWAVS9PVQ2HHGBVKYP", camera: "gate", label: "stop", track_id: "t1", box: [1, 2, 30, 31], first_seen: "2026-11-27T10:00:00Z", last_seen: "2026-11-27T10:00:02Z", score: 0.8, snapshot: null })).toEqual([]);
+    expect(
+      validateAgainst("SignSighting", {
+        id: "01M8EATEQWAVS9PVQ2HHGBVKYP",
+        camera: "gate",
+        label: "stop",
+        track_id: "t1",
+        box: [1, 2, 30, 31],
+        first_seen: "2026-11-27T10:00:00Z",
+        last_seen: "2026-11-27T10:00:02Z",
+        score: 0.8,
+        snapshot: null,
+      }),
+    ).toEqual([]);
     const tracked = { type: "update", event: { ...event, track_id: 4, current_zones: ["yard"], entered_zones: ["yard"], stationary: false } };
     expect(validateAgainst("EventMessage", tracked)).toEqual([]);
     expect(validateAgainst("EventMessage", { type: "new", event: { ...event, box: [1, 2, 3] } }).length).toBeGreaterThan(0);
@@ -93,7 +131,8 @@ describe("camera status and alarms", () => {
     expect(cameraStatusPayload(s("online", null), false)).toMatchObject({ state: "disabled", reason: "detection disabled by command" });
     expect(cameraStatusPayload(s("offline", "Connection refused"), true)).toMatchObject({ state: "offline", reason: "Connection refused" });
     expect(cameraStatusPayload(s("stopped", null), true)).toMatchObject({ state: "offline", reason: "agent stopped" });
-    for (const st of ["online", "offline", "ended", "stopped"] as const) expect(validateAgainst("CameraStatus", cameraStatusPayload(s(st, "r"), true))).toEqual([]);
+    for (const st of ["online", "offline", "ended", "stopped"] as const)
+      expect(validateAgainst("CameraStatus", cameraStatusPayload(s(st, "r"), true))).toEqual([]);
   });
 
   it("raises one alarm per condition, acknowledges and clears it by id, and refuses unknown ids", () => {
@@ -116,7 +155,11 @@ describe("camera status and alarms", () => {
 });
 
 describe("event pages", () => {
-  const evs: EvaEvent[] = Array.from({ length: 7 }, (_, i) => ({ ...event, id: `ID${i}`, start_time: new Date(Date.UTC(2026, 0, 1, 0, 0, i < 4 ? 0 : i)).toISOString() }));
+  const evs: EvaEvent[] = Array.from({ length: 7 }, (_, i) => ({
+    ...event,
+    id: `ID${i}`,
+    start_time: new Date(Date.UTC(2026, 0, 1, 0, 0, i < 4 ? 0 : i)).toISOString(),
+  }));
   const query = (sinceMs: number, limit: number) => evs.filter((e) => Date.parse(e.start_time) >= sinceMs).slice(0, limit);
   it("pages through events sharing a start time without repeats or gaps", () => {
     const seen: string[] = [];
@@ -144,7 +187,15 @@ describe("stats", () => {
       dbBytes: 4096,
       process: { uptime_seconds: 60, cpu_percent: 12.5, rss_bytes: 1e8, event_loop_lag_ms: { p50: 10.1, p95: 12, max: 20 } },
     });
-    expect(stats.cameras.gate).toEqual({ state: "online", fps_in: 5, fps_processed: 4, fps_skipped: 1, fps_gated: 1, inference_ms: { p50: 33.3, p95: 51 }, provider: "cpu" });
+    expect(stats.cameras.gate).toEqual({
+      state: "online",
+      fps_in: 5,
+      fps_processed: 4,
+      fps_skipped: 1,
+      fps_gated: 1,
+      inference_ms: { p50: 33.3, p95: 51 },
+      provider: "cpu",
+    });
     expect(validateAgainst("Stats", stats)).toEqual([]);
   });
 

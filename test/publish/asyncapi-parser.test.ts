@@ -13,7 +13,11 @@ describe("`eva asyncapi` through the official AsyncAPI parser", () => {
     expect(errors, errors.join("\n")).toEqual([]);
     expect(document?.channels().length).toBeGreaterThan(10);
     // Retained topics say so on their send operation, where the MQTT binding puts `retain`.
-    const retained = document!.operations().all().filter((op) => op.bindings().get("mqtt")?.value()?.retain === true).map((op) => op.id());
+    const retained = document!
+      .operations()
+      .all()
+      .filter((op) => op.bindings().get("mqtt")?.value()?.retain === true)
+      .map((op) => op.id());
     expect(retained).toContain("sendLineCounts");
     expect(retained).toContain("sendOccupancy");
   });

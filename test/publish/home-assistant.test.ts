@@ -103,7 +103,10 @@ describe("Home Assistant discovery configs", () => {
   });
 
   it("off by default, and a disabled camera announces nothing", () => {
-    expect(parseConfig(yaml.replace("homeassistant: {enabled: true}\n", ""), "eva.yaml", {}).homeassistant).toEqual({ enabled: false, discovery_prefix: "homeassistant" });
+    expect(parseConfig(yaml.replace("homeassistant: {enabled: true}\n", ""), "eva.yaml", {}).homeassistant).toEqual({
+      enabled: false,
+      discovery_prefix: "homeassistant",
+    });
     expect(messages.some((m) => m.objectId.startsWith("spare"))).toBe(false);
   });
 });

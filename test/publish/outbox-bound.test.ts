@@ -7,8 +7,24 @@ import type { EvaEvent } from "../../agent/core/event.js";
 import { EventStore, newEventId } from "../../agent/events/store.js";
 import { OutboxBound, planBound, type BoundRow } from "../../agent/publish/outbox-bound.js";
 
-const ev = (id: string): EvaEvent => ({ id, device: "d", camera: "gate", label: "person", start_time: new Date(0).toISOString(), end_time: null, top_score: 0.9, box: [0, 0, 1, 1], snapshot: null });
-const row = (seq: number, type: string, id: string, created_ms = 1000): BoundRow => ({ seq, topic: "events", payload: JSON.stringify({ type, event: ev(id) }), retain: false, created_ms });
+const ev = (id: string): EvaEvent => ({
+  id,
+  device: "d",
+  camera: "gate",
+  label: "person",
+  start_time: new Date(0).toISOString(),
+  end_time: null,
+  top_score: 0.9,
+  box: [0, 0, 1, 1],
+  snapshot: null,
+});
+const row = (seq: number, type: string, id: string, created_ms = 1000): BoundRow => ({
+  seq,
+  topic: "events",
+  payload: JSON.stringify({ type, event: ev(id) }),
+  retain: false,
+  created_ms,
+});
 
 describe("outbox bound (pure plan)", () => {
   it("within bounds: nothing", () => {
@@ -16,12 +32,31 @@ describe("outbox bound (pure plan)", () => {
   });
 
   it("over max_rows: superseded updates and older retained values go first, then the oldest updates, new/end last", () => {
-    const status = (seq: number, state: string): BoundRow => ({ seq, topic: "cameras/gate/status", payload: `{"state":"${state}"}`, retain: true, created_ms: 1000 });
-    const rows = [row(1, "new", "a"), row(2, "update", "a"), row(3, "update", "a"), status(4, "offline"), row(5, "new", "b"), row(6, "update", "b"), status(7, "online"), row(8, "end", "a")];
+    const status = (seq: number, state: string): BoundRow => ({
+      seq,
+      topic: "cameras/gate/status",
+      payload: `{"state":"${state}"}`,
+      retain: true,
+      created_ms: 1000,
+    });
+    const rows = [
+      row(1, "new", "a"),
+      row(2, "update", "a"),
+      row(3, "update", "a"),
+      status(4, "offline"),
+      row(5, "new", "b"),
+      row(6, "update", "b"),
+      status(7, "online"),
+      row(8, "end", "a"),
+    ];
     expect(planBound(rows, { maxRows: 5, maxAgeMs: 1e9 }, 2000)).toEqual({ compact: [2, 3, 4], drop: [], dropped: {} });
     // b's update is b's latest state: dropped (counted) only after every superseded message is gone
     expect(planBound(rows, { maxRows: 4, maxAgeMs: 1e9 }, 2000)).toEqual({ compact: [2, 3, 4], drop: [6], dropped: { "events:update": 1 } });
-    expect(planBound(rows, { maxRows: 2, maxAgeMs: 1e9 }, 2000)).toEqual({ compact: [2, 3, 4], drop: [6, 1, 5], dropped: { "events:update": 1, "events:new": 2 } });
+    expect(planBound(rows, { maxRows: 2, maxAgeMs: 1e9 }, 2000)).toEqual({
+      compact: [2, 3, 4],
+      drop: [6, 1, 5],
+      dropped: { "events:update": 1, "events:new": 2 },
+    });
   });
 
   it("drops messages older than max_age whatever they are", () => {

@@ -87,8 +87,7 @@ function distinctIds(c: MessageCollector): string[] {
   return out;
 }
 
-const untilIds = (c: MessageCollector, n: number, ms = 10_000) =>
-  c.until(() => distinctIds(c).length >= n, ms, `${n} distinct events`);
+const untilIds = (c: MessageCollector, n: number, ms = 10_000) => c.until(() => distinctIds(c).length >= n, ms, `${n} distinct events`);
 
 async function until(pred: () => boolean, ms = 5000, what = "condition"): Promise<void> {
   const deadline = Date.now() + ms;
@@ -229,18 +228,22 @@ describe("OutboxPublisher", () => {
   });
 
   // EVA_BENCH=1 only: 5000 messages take most of a minute on a busy machine; the rate it prints is for reading.
-  it.runIf(process.env.EVA_BENCH)("drains a 5000-message backlog completely and in order (and prints the rate)", async () => {
-    broker = await TestBroker.start();
-    const c = (collector = await MessageCollector.subscribe(broker.url, EVENTS));
-    const n = 5000;
-    const ids = record(n);
-    const t0 = performance.now();
-    const p = startPublisher(broker.url);
-    await until(() => p.depth === 0, 60_000, "drained");
-    const ms = performance.now() - t0;
-    await untilIds(c, n, 30_000);
-    expect(p.depth).toBe(0);
-    expect(distinctIds(c)).toEqual(ids);
-    console.log(`drained ${n} messages in ${ms.toFixed(0)} ms: ${Math.round((n / ms) * 1000)} msg/s`);
-  }, 90_000);
+  it.runIf(process.env.EVA_BENCH)(
+    "drains a 5000-message backlog completely and in order (and prints the rate)",
+    async () => {
+      broker = await TestBroker.start();
+      const c = (collector = await MessageCollector.subscribe(broker.url, EVENTS));
+      const n = 5000;
+      const ids = record(n);
+      const t0 = performance.now();
+      const p = startPublisher(broker.url);
+      await until(() => p.depth === 0, 60_000, "drained");
+      const ms = performance.now() - t0;
+      await untilIds(c, n, 30_000);
+      expect(p.depth).toBe(0);
+      expect(distinctIds(c)).toEqual(ids);
+      console.log(`drained ${n} messages in ${ms.toFixed(0)} ms: ${Math.round((n / ms) * 1000)} msg/s`);
+    },
+    90_000,
+  );
 });

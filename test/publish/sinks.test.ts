@@ -75,7 +75,17 @@ const notify = () => sinks.forEach((s) => s.notify());
 function record(n: number): string[] {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const ev: EvaEvent = { id: newEventId(), device: DEVICE, camera: "gate", label: "person", start_time: new Date().toISOString(), end_time: null, top_score: 0.9, box: [i, i, i + 10, i + 10], snapshot: null };
+    const ev: EvaEvent = {
+      id: newEventId(),
+      device: DEVICE,
+      camera: "gate",
+      label: "person",
+      start_time: new Date().toISOString(),
+      end_time: null,
+      top_score: 0.9,
+      box: [i, i, i + 10, i + 10],
+      snapshot: null,
+    };
     store.recordEvent("new", ev);
     store.enqueue("cameras/gate/status", JSON.stringify({ camera: "gate", state: "online", n: i }), { qos: 1, retain: true });
     ids.push(ev.id);
@@ -218,7 +228,23 @@ describe("sinks on the outbox, each with its own cursor (real SQLite, mosquitto 
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=eva hook CA", "-keyout", "ca.key", "-out", "ca.crt");
     writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr");
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt");
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      "san.ext",
+      "-out",
+      "server.crt",
+    );
     const bodies: Array<{ seq: number }> = [];
     const server = createHttpsServer({ key: readFileSync(join(dir, "server.key")), cert: readFileSync(join(dir, "server.crt")) }, (req, res) => {
       let text = "";
@@ -234,7 +260,15 @@ describe("sinks on the outbox, each with its own cursor (real SQLite, mosquitto 
     const cursors = new OutboxCursors(store);
     const make = (ca?: string) =>
       new WebhookSink({
-        config: { url: `https://127.0.0.1:${port}/hook`, headers: {}, topics: ["events"], timeout_seconds: 5, retry_seconds: 0.05, retry_max_seconds: 0.2, ...(ca ? { tls: { ca, reject_unauthorized: true } } : {}) },
+        config: {
+          url: `https://127.0.0.1:${port}/hook`,
+          headers: {},
+          topics: ["events"],
+          timeout_seconds: 5,
+          retry_seconds: 0.05,
+          retry_max_seconds: 0.2,
+          ...(ca ? { tls: { ca, reject_unauthorized: true } } : {}),
+        },
         deviceId: DEVICE,
         outbox: new SinkOutbox("webhook", store, cursors, cursors.activate(["webhook"]).webhook!),
         log,

@@ -47,15 +47,50 @@ const records = (e: Emitted[]) => e.map((x) => x.record as CountRecord);
 describe("the count rule (pure)", () => {
   it("counts crossings per class, zone entries once per stay and the peak per class, reporting each interval as the next begins", () => {
     const rule = CountRule.forCamera("cam", cam())!;
-    expect(rule.observe(frame(T0 + 1000, [{ id: 1, label: "person", zones: ["yard"] }], [{ line: "door", direction: "in", label: "person", track_id: 1, time: T0 + 1000 }]))).toEqual([]);
-    rule.observe(frame(T0 + 2000, [{ id: 1, label: "person", zones: ["yard"] }, { id: 2, label: "person", zones: ["yard"] }, { id: 3, label: "car", zones: ["yard"] }]));
+    expect(
+      rule.observe(
+        frame(T0 + 1000, [{ id: 1, label: "person", zones: ["yard"] }], [{ line: "door", direction: "in", label: "person", track_id: 1, time: T0 + 1000 }]),
+      ),
+    ).toEqual([]);
+    rule.observe(
+      frame(T0 + 2000, [
+        { id: 1, label: "person", zones: ["yard"] },
+        { id: 2, label: "person", zones: ["yard"] },
+        { id: 3, label: "car", zones: ["yard"] },
+      ]),
+    );
     // 1 leaves and comes back: a second entry
     rule.observe(frame(T0 + 3000, [{ id: 2, label: "person", zones: ["yard"] }]));
-    rule.observe(frame(T0 + 4000, [{ id: 1, label: "person", zones: ["yard"] }], [{ line: "door", direction: "out", label: "car", track_id: 3, time: T0 + 4000 }, { line: "elsewhere", direction: "in", label: "car", track_id: 3, time: T0 + 4000 }]));
+    rule.observe(
+      frame(
+        T0 + 4000,
+        [{ id: 1, label: "person", zones: ["yard"] }],
+        [
+          { line: "door", direction: "out", label: "car", track_id: 3, time: T0 + 4000 },
+          { line: "elsewhere", direction: "in", label: "car", track_id: 3, time: T0 + 4000 },
+        ],
+      ),
+    );
     const out = records(rule.observe(frame(T0 + 15 * MIN, [{ id: 1, label: "person", zones: ["yard"] }])));
     expect(out).toEqual([
-      { camera: "cam", subject: "line", name: "door", interval_start: T0, interval_seconds: 900, classes: { person: { in: 1, out: 0 }, car: { in: 0, out: 1 } }, complete: true },
-      { camera: "cam", subject: "zone", name: "yard", interval_start: T0, interval_seconds: 900, classes: { person: { entries: 3, peak: 2 }, car: { entries: 1, peak: 1 } }, complete: true },
+      {
+        camera: "cam",
+        subject: "line",
+        name: "door",
+        interval_start: T0,
+        interval_seconds: 900,
+        classes: { person: { in: 1, out: 0 }, car: { in: 0, out: 1 } },
+        complete: true,
+      },
+      {
+        camera: "cam",
+        subject: "zone",
+        name: "yard",
+        interval_start: T0,
+        interval_seconds: 900,
+        classes: { person: { entries: 3, peak: 2 }, car: { entries: 1, peak: 1 } },
+        complete: true,
+      },
     ]);
     // the next interval starts with what is in the zone now: a peak, not a new entry
     const partial = records(rule.endAll(T0 + 16 * MIN));
@@ -71,9 +106,15 @@ describe("the count rule (pure)", () => {
     const rule = CountRule.forCamera("cam", cam())!;
     rule.observe(frame(T0 + 1000));
     expect(rule.reconfigure(cam(), T0 + 2000)).toEqual([]);
-    expect(records(rule.reconfigure(cam(300), T0 + 3000)).map((r) => [r.name, r.complete])).toEqual([["door", false], ["yard", false]]);
+    expect(records(rule.reconfigure(cam(300), T0 + 3000)).map((r) => [r.name, r.complete])).toEqual([
+      ["door", false],
+      ["yard", false],
+    ]);
     rule.observe(frame(T0 + 6 * MIN));
-    expect(records(rule.observe(frame(T0 + 10 * MIN))).map((r) => [r.interval_start, r.interval_seconds])).toEqual([[T0 + 5 * MIN, 300], [T0 + 5 * MIN, 300]]);
+    expect(records(rule.observe(frame(T0 + 10 * MIN))).map((r) => [r.interval_start, r.interval_seconds])).toEqual([
+      [T0 + 5 * MIN, 300],
+      [T0 + 5 * MIN, 300],
+    ]);
   });
 });
 
@@ -102,7 +143,12 @@ describe("count reports in SQLite and on MQTT", () => {
     expect(event).toMatchObject({ topic: "counts", retain: false });
     expect(retained).toMatchObject({ topic: "counts/cam/lines/door", retain: true });
     expect(event!.payload).toMatchObject({
-      device: "dev1", camera: "cam", subject: "line", line: "door", revision: 2, complete: true,
+      device: "dev1",
+      camera: "cam",
+      subject: "line",
+      line: "door",
+      revision: 2,
+      complete: true,
       interval: { start: new Date(T0).toISOString(), end: new Date(T0 + 15 * MIN).toISOString(), seconds: 900 },
       classes: { person: { in: 2, out: 1 }, car: { in: 1, out: 0 } },
       totals: { in: 3, out: 1 },
@@ -110,11 +156,20 @@ describe("count reports in SQLite and on MQTT", () => {
     });
     const stored = store.inTransaction("q", (db) => countReports(db, { camera: "cam" }));
     expect(stored.map((x) => [x.interval, x.totals])).toEqual([
-      [{ start: new Date(day).toISOString(), end: new Date(day + 15 * MIN).toISOString(), seconds: 900 }, { in: 2, out: 1 }],
-      [{ start: new Date(T0).toISOString(), end: new Date(T0 + 15 * MIN).toISOString(), seconds: 900 }, { in: 3, out: 1 }],
+      [
+        { start: new Date(day).toISOString(), end: new Date(day + 15 * MIN).toISOString(), seconds: 900 },
+        { in: 2, out: 1 },
+      ],
+      [
+        { start: new Date(T0).toISOString(), end: new Date(T0 + 15 * MIN).toISOString(), seconds: 900 },
+        { in: 3, out: 1 },
+      ],
     ]);
     // what the outbox sends is what is stored
-    const sent = store.peekOutbox(0, 100).filter((m) => m.topic === "counts").map((m) => JSON.parse(m.payload));
+    const sent = store
+      .peekOutbox(0, 100)
+      .filter((m) => m.topic === "counts")
+      .map((m) => JSON.parse(m.payload));
     expect(sent.at(-1)).toEqual(stored.at(-1));
   });
 

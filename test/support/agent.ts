@@ -9,7 +9,10 @@ export interface CliResult {
 }
 
 /** Runs the compiled `eva` CLI (dist/ is built by the test global setup). */
-export function eva(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
+export function eva(
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [evaBin, ...args], { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

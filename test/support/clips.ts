@@ -25,11 +25,22 @@ async function make(name: string, args: string[]): Promise<string> {
  */
 export function personPanClip(panSeconds = 5, emptySeconds = 3, fps = 10): Promise<string> {
   return make(`person-pan-${panSeconds}-${emptySeconds}-${fps}.mp4`, [
-    "-loop", "1", "-t", String(panSeconds), "-i", path.join(shared, "media/person.jpg"),
-    "-f", "lavfi", "-t", String(emptySeconds), "-i", `color=c=gray:s=640x360:r=${fps}`,
+    "-loop",
+    "1",
+    "-t",
+    String(panSeconds),
+    "-i",
+    path.join(shared, "media/person.jpg"),
+    "-f",
+    "lavfi",
+    "-t",
+    String(emptySeconds),
+    "-i",
+    `color=c=gray:s=640x360:r=${fps}`,
     "-filter_complex",
     `[0]scale=720:-2,crop=640:360:'min(t*12,80)':'min(t*8,100)',fps=${fps},setsar=1[a];[1]setsar=1[b];[a][b]concat=n=2:v=1[v]`,
-    "-map", "[v]",
+    "-map",
+    "[v]",
   ]);
 }
 
@@ -44,9 +55,29 @@ export async function personPanTs(seconds = 20, fps = 10): Promise<string> {
   const out = path.join(cacheDir, `person-pan-${seconds}-${fps}.ts`);
   if (existsSync(out)) return out;
   await run("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y", "-loop", "1", "-t", String(seconds), "-i", path.join(shared, "media/person.jpg"),
-    "-vf", `scale=720:-2,crop=640:360:'mod(t*12,80)':40,fps=${fps},setsar=1`,
-    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", String(fps), "-f", "mpegts", `${out}.${process.pid}.tmp`,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-loop",
+    "1",
+    "-t",
+    String(seconds),
+    "-i",
+    path.join(shared, "media/person.jpg"),
+    "-vf",
+    `scale=720:-2,crop=640:360:'mod(t*12,80)':40,fps=${fps},setsar=1`,
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(fps),
+    "-f",
+    "mpegts",
+    `${out}.${process.pid}.tmp`,
   ]);
   await run("mv", [`${out}.${process.pid}.tmp`, out]);
   return out;

@@ -14,7 +14,10 @@ import { z } from "zod";
 // stale configs) as the reference publisher. Objects are strict: a misspelt key is an error here, where Home
 // Assistant would drop it silently (its discovery schemas remove extra keys).
 
-const topic = z.string().min(1).refine((t) => !/[#+]/.test(t), "a state topic has no wildcards");
+const topic = z
+  .string()
+  .min(1)
+  .refine((t) => !/[#+]/.test(t), "a state topic has no wildcards");
 const template = z.string().includes("{{");
 
 const availabilityEntry = z.strictObject({
@@ -54,7 +57,10 @@ const entityKeys = {
   encoding: z.string().optional(),
   entity_category: z.enum(["config", "diagnostic"]).optional(),
   entity_picture: z.string().optional(),
-  icon: z.string().regex(/^[a-z]+:[a-z0-9-]+$/, "icons look like mdi:name").optional(),
+  icon: z
+    .string()
+    .regex(/^[a-z]+:[a-z0-9-]+$/, "icons look like mdi:name")
+    .optional(),
   json_attributes_template: template.optional(),
   json_attributes_topic: topic.optional(),
   name: z.string().nullable().optional(),
@@ -69,9 +75,34 @@ const entityKeys = {
 
 /** binary_sensor device classes (developers.home-assistant.io, BinarySensorDeviceClass). */
 const binarySensorClasses = [
-  "battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door", "garage_door", "gas", "heat", "light", "lock",
-  "moisture", "motion", "moving", "occupancy", "opening", "plug", "power", "presence", "problem", "running", "safety", "smoke",
-  "sound", "tamper", "update", "vibration", "window",
+  "battery",
+  "battery_charging",
+  "carbon_monoxide",
+  "cold",
+  "connectivity",
+  "door",
+  "garage_door",
+  "gas",
+  "heat",
+  "light",
+  "lock",
+  "moisture",
+  "motion",
+  "moving",
+  "occupancy",
+  "opening",
+  "plug",
+  "power",
+  "presence",
+  "problem",
+  "running",
+  "safety",
+  "smoke",
+  "sound",
+  "tamper",
+  "update",
+  "vibration",
+  "window",
 ] as const;
 
 /** Sensor device classes eva may use, with the units Home Assistant accepts for them. */
@@ -107,12 +138,18 @@ const sensor = z
     value_template: template.optional(),
   })
   .refine((s) => s.entity_category !== "config", "a sensor cannot be in the config entity category")
-  .refine((s) => !s.device_class || !(s.device_class in sensorClassUnits) || sensorClassUnits[s.device_class]!.includes(s.unit_of_measurement ?? ""), "unit not valid for the device class");
+  .refine(
+    (s) => !s.device_class || !(s.device_class in sensorClassUnits) || sensorClassUnits[s.device_class]!.includes(s.unit_of_measurement ?? ""),
+    "unit not valid for the device class",
+  );
 
 const image = z
   .strictObject({
     ...entityKeys,
-    content_type: z.string().regex(/^image\//).optional(),
+    content_type: z
+      .string()
+      .regex(/^image\//)
+      .optional(),
     image_encoding: z.literal("b64").optional(),
     image_topic: topic.optional(),
     url_template: template.optional(),

@@ -9,7 +9,9 @@ export const CAMERA_PASSWORD = "s3cretPW";
 
 /** The command lines of this process's children named `name` (ffmpeg, ffprobe), as ps and /proc show them. */
 export function childCommandLines(name: string): string[] {
-  const pids = execFileSync("pgrep", ["-P", String(process.pid), name], { encoding: "utf8" }).trim().split("\n");
+  const pids = execFileSync("pgrep", ["-P", String(process.pid), name], { encoding: "utf8" })
+    .trim()
+    .split("\n");
   return pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" "));
 }
 

@@ -15,8 +15,20 @@ function signSvg(kind: Sign, s: number): string {
   const h = s / 2;
   switch (kind) {
     case "stop": {
-      const r = h, k = r * 0.4142;
-      const pts = [[-k, -r], [k, -r], [r, -k], [r, k], [k, r], [-k, r], [-r, k], [-r, -k]].map(([x, y]) => `${h + x!},${h + y!}`).join(" ");
+      const r = h,
+        k = r * 0.4142;
+      const pts = [
+        [-k, -r],
+        [k, -r],
+        [r, -k],
+        [r, k],
+        [k, r],
+        [-k, r],
+        [-r, k],
+        [-r, -k],
+      ]
+        .map(([x, y]) => `${h + x!},${h + y!}`)
+        .join(" ");
       return `<polygon points="${pts}" fill="#c8102e" stroke="#fff" stroke-width="${s * 0.04}"/>
 <text x="${h}" y="${h + s * 0.11}" font-family="DejaVu Sans" font-weight="bold" font-size="${s * 0.3}" fill="#fff" text-anchor="middle">STOP</text>`;
     }
@@ -51,7 +63,9 @@ export async function renderSignScene(
 ): Promise<{ rgb: Uint8Array; width: number; height: number; truth: PlacedSign[]; png: Buffer }> {
   const width = 640;
   const height = 360;
-  const poles = signs.map((g) => `<rect x="${g.x + g.size / 2 - 2}" y="${g.y + g.size}" width="4" height="${height - g.y - g.size - 60}" fill="#777"/>`).join("");
+  const poles = signs
+    .map((g) => `<rect x="${g.x + g.size / 2 - 2}" y="${g.y + g.size}" width="4" height="${height - g.y - g.size - 60}" fill="#777"/>`)
+    .join("");
   const bodies = signs.map((g) => `<g transform="translate(${g.x},${g.y})">${signSvg(g.kind, g.size)}</g>`).join("");
   const outW = Math.round(width * scale);
   const outH = Math.round(height * scale);

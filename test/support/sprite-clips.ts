@@ -78,11 +78,33 @@ export async function spriteClip(name: string, seconds: number, paths: readonly 
   });
   const tmp = `${out}.${process.pid}.tmp.mp4`;
   await run("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y",
-    "-f", "lavfi", "-i", `color=c=gray:s=640x360:r=${fps}:d=${seconds}`,
-    "-loop", "1", "-framerate", String(fps), "-i", sprite.image,
-    "-filter_complex", graph.join(";"), "-map", "[v]",
-    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", String(fps * 2), tmp,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `color=c=gray:s=640x360:r=${fps}:d=${seconds}`,
+    "-loop",
+    "1",
+    "-framerate",
+    String(fps),
+    "-i",
+    sprite.image,
+    "-filter_complex",
+    graph.join(";"),
+    "-map",
+    "[v]",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(fps * 2),
+    tmp,
   ]);
   await run("mv", [tmp, out]);
   return out;

@@ -34,7 +34,10 @@ describe("association", () => {
 
   it("pairs best overlaps first, each side once, below the threshold refused", () => {
     const m = matchByIou([at(0), at(50), at(300)], [at(52), at(3), at(600)], 0.3);
-    expect(m.pairs.sort()).toEqual([[0, 1], [1, 0]]);
+    expect(m.pairs.sort()).toEqual([
+      [0, 1],
+      [1, 0],
+    ]);
     expect(m.unmatchedTracks).toEqual([2]);
     expect(m.unmatchedDetections).toEqual([2]);
   });
@@ -77,7 +80,10 @@ describe("tracker", () => {
     for (let i = 0; i < 6; i++) {
       const dets = [det(at(100 + 10 * i)), det(at(300 - 10 * i))];
       if (i === 2) dets.push(det(at(500, 10, 30, 30)));
-      last = t.update(i * 200, dets).tracks.filter((x) => x.confirmed).map((x) => x.id);
+      last = t
+        .update(i * 200, dets)
+        .tracks.filter((x) => x.confirmed)
+        .map((x) => x.id);
     }
     expect(last).toEqual([1, 2]);
   });

@@ -99,7 +99,16 @@ function renderCounts(s: State): void {
     }),
   );
   $("#lines tbody").replaceChildren(
-    ...lines.map((l) => el("tr", { "data-line": `${l.camera}/${l.line}` }, el("td", {}, l.camera), el("td", {}, l.line), el("td", { "data-dir": "in" }, String(l.in)), el("td", { "data-dir": "out" }, String(l.out)))),
+    ...lines.map((l) =>
+      el(
+        "tr",
+        { "data-line": `${l.camera}/${l.line}` },
+        el("td", {}, l.camera),
+        el("td", {}, l.line),
+        el("td", { "data-dir": "in" }, String(l.in)),
+        el("td", { "data-dir": "out" }, String(l.out)),
+      ),
+    ),
   );
   const zones = s.cameras.flatMap((c) =>
     c.zones.map((z) => {
@@ -109,7 +118,20 @@ function renderCounts(s: State): void {
   );
   $("#zones tbody").replaceChildren(
     ...zones.map((z) =>
-      el("tr", { "data-zone": `${z.camera}/${z.zone}` }, el("td", {}, z.camera), el("td", {}, z.zone), el("td", {}, String(z.total)), el("td", {}, Object.entries(z.counts).map(([k, v]) => `${k} ${v}`).join(", ") || "–")),
+      el(
+        "tr",
+        { "data-zone": `${z.camera}/${z.zone}` },
+        el("td", {}, z.camera),
+        el("td", {}, z.zone),
+        el("td", {}, String(z.total)),
+        el(
+          "td",
+          {},
+          Object.entries(z.counts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ") || "–",
+        ),
+      ),
     ),
   );
 }
@@ -182,7 +204,16 @@ const COLUMNS: Record<Kind, string[]> = {
 
 /** `person in 3 out 1, car in 1 out 0` from a count report's per-class figures. */
 function tally(t: Record<string, Record<string, number>>): string {
-  return Object.entries(t).map(([label, f]) => `${label} ${Object.entries(f).map(([k, v]) => `${k} ${v}`).join(" ")}`).join(", ") || "–";
+  return (
+    Object.entries(t)
+      .map(
+        ([label, f]) =>
+          `${label} ${Object.entries(f)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(" ")}`,
+      )
+      .join(", ") || "–"
+  );
 }
 
 function snapshotCell(url: string | null): HTMLElement {
@@ -195,17 +226,43 @@ function recordRow(k: Kind, r: Record<string, unknown>): HTMLElement {
   const td = (v: unknown) => el("td", {}, v === null || v === undefined ? "–" : String(v));
   const score = (v: unknown) => td(typeof v === "number" ? `${Math.round(v * 100)}%` : v);
   if (k === "events") {
-    return el("tr", { "data-id": String(r.id) }, snapshotCell(r.snapshot_url as string | null), td(localTime(r.start_time as string)), td(r.end_time ? localTime(r.end_time as string) : "open"),
-      td(r.camera), td(r.label), score(r.top_score), td(((r.entered_zones as string[] | undefined) ?? []).join(", ") || "–"));
+    return el(
+      "tr",
+      { "data-id": String(r.id) },
+      snapshotCell(r.snapshot_url as string | null),
+      td(localTime(r.start_time as string)),
+      td(r.end_time ? localTime(r.end_time as string) : "open"),
+      td(r.camera),
+      td(r.label),
+      score(r.top_score),
+      td(((r.entered_zones as string[] | undefined) ?? []).join(", ") || "–"),
+    );
   }
   if (k === "signs") {
-    return el("tr", { "data-id": String(r.id) }, snapshotCell(r.snapshot_url as string | null), td(localTime(r.first_seen as string)), td(localTime(r.last_seen as string)), td(r.camera), td(r.label), score(r.score));
+    return el(
+      "tr",
+      { "data-id": String(r.id) },
+      snapshotCell(r.snapshot_url as string | null),
+      td(localTime(r.first_seen as string)),
+      td(localTime(r.last_seen as string)),
+      td(r.camera),
+      td(r.label),
+      score(r.score),
+    );
   }
   if (k === "counts") {
     const i = r.interval as { start: string; seconds: number };
     const today = r.today as { totals: Record<string, number> };
-    return el("tr", { "data-id": String(r.id) }, td(`${localTime(i.start)} (${i.seconds / 60} min${r.complete ? "" : ", so far"})`), td(r.camera), td(`${String(r.subject)} ${String(r[r.subject as string])}`),
-      td(tally(r.classes as Record<string, Record<string, number>>)), td(tally({ all: r.totals as Record<string, number> })), td(tally({ all: today.totals })));
+    return el(
+      "tr",
+      { "data-id": String(r.id) },
+      td(`${localTime(i.start)} (${i.seconds / 60} min${r.complete ? "" : ", so far"})`),
+      td(r.camera),
+      td(`${String(r.subject)} ${String(r[r.subject as string])}`),
+      td(tally(r.classes as Record<string, Record<string, number>>)),
+      td(tally({ all: r.totals as Record<string, number> })),
+      td(tally({ all: today.totals })),
+    );
   }
   return el("tr", { "data-id": String(r.id) }, td(localTime(r.time as string)), td(r.camera), td(r.line), td(r.direction), td(r.label), td(r.track_id));
 }
@@ -231,7 +288,11 @@ async function pollRecords(): Promise<void> {
     const { records } = await getJson<{ records: Array<Record<string, unknown>> }>(recordsUrl());
     if (k !== kind) return;
     $("#records thead").replaceChildren(el("tr", {}, ...COLUMNS[k].map((c) => el("th", {}, c))));
-    $("#records tbody").replaceChildren(...(records.length ? records.map((r) => recordRow(k, r)) : [el("tr", {}, el("td", { colspan: String(COLUMNS[k].length), class: "muted" }, "nothing yet"))]));
+    $("#records tbody").replaceChildren(
+      ...(records.length
+        ? records.map((r) => recordRow(k, r))
+        : [el("tr", {}, el("td", { colspan: String(COLUMNS[k].length), class: "muted" }, "nothing yet"))]),
+    );
   } catch (err) {
     $("#records tbody").replaceChildren(el("tr", {}, el("td", { colspan: "7" }, (err as Error).message)));
   }

@@ -166,8 +166,16 @@ export class LiveView {
     const { width: w, height: h } = this.draft;
     const points: XY[] =
       kind === "zones"
-        ? [[w * 0.4, h * 0.35], [w * 0.6, h * 0.35], [w * 0.6, h * 0.65], [w * 0.4, h * 0.65]]
-        : [[w * 0.25, h * 0.5], [w * 0.75, h * 0.5]];
+        ? [
+            [w * 0.4, h * 0.35],
+            [w * 0.6, h * 0.35],
+            [w * 0.6, h * 0.65],
+            [w * 0.4, h * 0.65],
+          ]
+        : [
+            [w * 0.25, h * 0.5],
+            [w * 0.75, h * 0.5],
+          ];
     this.draft[kind].push({ name, points: points.map(([x, y]) => [Math.round(x), Math.round(y)] as XY) });
     this.added.add(`${kind}/${name}`);
     this.selected = { kind, name };

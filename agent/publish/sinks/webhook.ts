@@ -289,7 +289,9 @@ export class WebhookSink implements Sink {
         },
       );
       req.on("timeout", () => req.destroy(new Error(`no answer within ${this.o.config.timeout_seconds} s`)));
-      req.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message }));
+      req.on("error", (err: NodeJS.ErrnoException) =>
+        resolve({ error: err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message }),
+      );
       req.on("close", () => {
         if (this.request === req) this.request = null;
       });
@@ -319,7 +321,10 @@ export class WebhookSink implements Sink {
 
   private recovered(): void {
     if (this.failures > 0) {
-      this.log.info({ url: redactUrl(this.url), downSeconds: Math.round((Date.now() - this.downSinceMs) / 1000), attempts: this.failures }, "webhook receiver answering again");
+      this.log.info(
+        { url: redactUrl(this.url), downSeconds: Math.round((Date.now() - this.downSinceMs) / 1000), attempts: this.failures },
+        "webhook receiver answering again",
+      );
     }
     this.failures = 0;
     this.lastKind = null;
