@@ -11,7 +11,7 @@ import { fileBroker } from "../support/broker.js";
 import { MessageCollector, retained, type Received } from "../support/mqtt.js";
 import type { SignSighting } from "../../agent/analytics/sign-sightings.js";
 import { SignStore } from "../../agent/events/sign-store.js";
-import { HIDDEN, spriteClip, stopSign } from "../support/sprite-clips.js";
+import { HIDDEN, spriteClip, stopSign, twoWalkersClip } from "../support/sprite-clips.js";
 
 // Real clips, real detector, real broker: a person sprite walks scripted paths over grey at 5 fps, so every
 // expected count below follows from the script. Positions are the sprite's feet (bottom-centre).
@@ -133,27 +133,7 @@ describe("tracks, lines and zones on real clips", { timeout: 240_000 }, () => {
     // The zone is the right half of the floor. A walks in and stays about 8 s; B comes in from the right edge
     // and leaves the way it came, in the zone about 3.5 s counting the tracker's second of grace (under
     // loiter_seconds); then A walks out.
-    const clip = await spriteClip(
-      "zones-v2",
-      12.5,
-      [
-        [
-          [0, 80, 300],
-          [2, 400, 300],
-          [9, 400, 300],
-          [10.5, 80, 300],
-        ],
-        [
-          [0, HIDDEN, 0],
-          [2.99, HIDDEN, 0],
-          [3, 640, 250],
-          [4, 560, 250],
-          [5, 560, 250],
-          [6, 700, 250],
-        ],
-      ],
-      FPS,
-    );
+    const clip = await twoWalkersClip(FPS);
     const zone = "    zones:\n      floor: {points: [[320, 200], [640, 200], [640, 360], [320, 360]], loiter_seconds: 5, max_objects: 1}\n";
     const { sub, dir } = await runClip("dev-zones", clip, zone);
     const msgs = await sub.until(

@@ -1,24 +1,18 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EventMessage } from "../../agent/publish/payload-schemas.js";
 import type { CrossingMessage } from "../../agent/records/crossings.js";
 import { eva, writeTestConfig } from "../support/agent.js";
 import { checkPublished } from "../support/api-schemas.js";
-import { TestBroker } from "../support/broker.js";
+import { fileBroker } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
-import { HIDDEN, spriteClip } from "../support/sprite-clips.js";
+import { twoWalkersClip } from "../support/sprite-clips.js";
 
 // Count reports through the real agent: a real clip, detector and broker. Whatever interval the run falls in,
 // the reports must add up to the crossings and zone entries the agent published beside them.
 
 const FPS = 10;
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await TestBroker.start();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const broker = await fileBroker();
 
 interface Report {
   id: string;
@@ -40,27 +34,7 @@ describe("count reports", { timeout: 240_000 }, () => {
   it("per line and zone, stored and published, add up to the crossings and the zone entries", async () => {
     // A walks into the right half (the zone) across the line at x = 320 and back out; B comes into the zone from
     // the right edge and leaves the way it came, never crossing the line.
-    const clip = await spriteClip(
-      "zones-v2",
-      12.5,
-      [
-        [
-          [0, 80, 300],
-          [2, 400, 300],
-          [9, 400, 300],
-          [10.5, 80, 300],
-        ],
-        [
-          [0, HIDDEN, 0],
-          [2.99, HIDDEN, 0],
-          [3, 640, 250],
-          [4, 560, 250],
-          [5, 560, 250],
-          [6, 700, 250],
-        ],
-      ],
-      FPS,
-    );
+    const clip = await twoWalkersClip(FPS);
     const extra = [
       "    zones:",
       "      floor: {points: [[320, 200], [640, 200], [640, 360], [320, 360]]}",

@@ -109,3 +109,32 @@ export async function spriteClip(name: string, seconds: number, paths: readonly 
   await run("mv", [tmp, out]);
   return out;
 }
+
+/**
+ * Two walkers on the floor (the right half, x ≥ 320, is where the zone tests put their zone): A walks in across
+ * x = 320, stays about 7 s and walks back out; B comes in from the right edge at 3 s and leaves the way it came,
+ * never crossing x = 320.
+ */
+export function twoWalkersClip(fps: number): Promise<string> {
+  return spriteClip(
+    "zones-v2",
+    12.5,
+    [
+      [
+        [0, 80, 300],
+        [2, 400, 300],
+        [9, 400, 300],
+        [10.5, 80, 300],
+      ],
+      [
+        [0, HIDDEN, 0],
+        [2.99, HIDDEN, 0],
+        [3, 640, 250],
+        [4, 560, 250],
+        [5, 560, 250],
+        [6, 700, 250],
+      ],
+    ],
+    fps,
+  );
+}
