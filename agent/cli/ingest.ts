@@ -44,5 +44,7 @@ export async function ingest(args: string[]): Promise<number> {
   log.info("stopping ingest");
   await service.stop();
   await http.close();
+  // A socket mqtt.js or pg still holds must not keep a stopped service alive; everything is closed by now.
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }

@@ -132,6 +132,7 @@ export class Ingest {
 
   /** One message from a lane: parsed now, acknowledged when its batch is committed. */
   private accept(topic: string, message: Buffer, ack: Ack): void {
+    if (this.stopping) return; // never acknowledged: the broker redelivers it to the session's next connection
     this.metrics.received();
     this.pending.push({ ack, receivedAt: Date.now(), item: this.classify(topic, message) });
     this.schedule();
@@ -189,7 +190,7 @@ export class Ingest {
    * after linger_ms.
    */
   private schedule(): void {
-    if (this.flushing || this.retryTimer) return;
+    if (this.flushing || this.retryTimer || this.stopping) return;
     const connected = this.lanes.filter((l) => l.connected).length;
     if (this.pending.length >= this.cfg.batch.max_messages || this.pending.length >= connected) {
       this.flush();
@@ -246,11 +247,12 @@ export class Ingest {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.retryTimer = this.lingerTimer = null;
     await this.flushing;
     if (this.postgresUp && this.pending.length) {
-      this.flush();
-      await this.flushing;
+      const taken = this.pending.splice(0);
+      await this.commit(taken);
     }
     await Promise.all(this.lanes.map((l) => l.endAsync(true).catch(() => {})));
     await this.pool.end().catch(() => {});

@@ -83,6 +83,7 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 /** Brings the database to SCHEMA_VERSION; returns the versions it applied (empty when already current). */
 export async function migrate(pool: Pool, log: Logger): Promise<{ applied: number[]; postgis: boolean }> {
   const c = await pool.connect();
+  c.on("error", () => {}); // a server going away fails the query too; that rejection is what counts
   try {
     await c.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
     try {

@@ -39,6 +39,12 @@ const MAX_PARAMS = 60_000;
 export async function writeBatch(pool: Pool, batch: Batch): Promise<WriteResult> {
   const c = await pool.connect();
   let broken = false;
+  // A server that goes away mid-transaction makes the client emit 'error' besides failing the query; the query's
+  // rejection is what the caller acts on.
+  const onError = (): void => {
+    broken = true;
+  };
+  c.on("error", onError);
   try {
     await c.query("BEGIN");
     const written: Record<string, number> = {};
@@ -78,6 +84,7 @@ export async function writeBatch(pool: Pool, batch: Batch): Promise<WriteResult>
     }
     throw err;
   } finally {
+    c.off("error", onError);
     c.release(broken);
   }
 }
