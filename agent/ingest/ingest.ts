@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import { connect, type IClientOptions, type ISubscriptionMap, type MqttClient } from "mqtt";
 import pg from "pg";
 import type { Logger } from "pino";
 import { IngestMetrics } from "./metrics.js";
@@ -105,6 +105,7 @@ export class Ingest {
       clean: false,
       properties: { sessionExpiryInterval: this.cfg.session_expiry_seconds },
       reconnectPeriod: 1000,
+      resubscribe: false,
       connectTimeout: 10_000,
       username: m.username,
       password: m.password,
@@ -117,12 +118,15 @@ export class Ingest {
     const client = connect(m.url, opts);
     client.on("connect", (connack) => {
       this.log.info({ lane: i, session_present: connack.sessionPresent }, "MQTT connected");
-      // Subscribing again in a resumed session is harmless and covers a session the broker expired meanwhile.
-      const subs: Record<string, { qos: 1 }> = Object.fromEntries(this.filters().map((f) => [f, { qos: 1 }]));
+      // Subscribe again on every connect, even into a resumed session: mosquitto 2.0 does not restore shared
+      // subscriptions from its persistence file, and mqtt.js skips topics it thinks the session holds unless told.
+      const subs: ISubscriptionMap = Object.fromEntries(this.filters().map((f) => [f, { qos: 1 as const }]));
+      subs.resubscribe = true;
       // Retained status is not sent to shared subscriptions: every ingest reads it itself (one lane), idempotently.
       if (i === 0) subs[`${this.cfg.prefix}/+/status`] = { qos: 1 };
       client.subscribe(subs, (err) => {
         if (err) this.log.error({ lane: i, err: err.message }, "MQTT subscribe failed");
+        else this.log.info({ lane: i }, "MQTT subscribed");
       });
     });
     client.on("error", (err) => this.log.warn({ lane: i, err: err.message }, "MQTT error"));
