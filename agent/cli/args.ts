@@ -22,6 +22,8 @@ Usage:
              [--health-port N] [--config FILE]
                                              control room: store every device's records in PostgreSQL
                                              (MQTT 5 shared subscription; docs/fleet.md)
+  eva fleet events|crossings|signs|alarms|devices --postgres URL [--device D] [--since ISO] [--limit N] [--json]
+                                             records the ingest stored, newest first, with their device
   eva --help | --version
 `;
 

@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "ingest":
       return (await import("./ingest.js")).ingest(rest);
+    case "fleet":
+      return (await import("./fleet.js")).fleet(rest);
     case "preview":
       return (await import("./preview.js")).preview(rest);
     default:

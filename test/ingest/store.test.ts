@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RecordError, recordKind, toRow } from "../../agent/ingest/records.js";
 import { migrate, SCHEMA_VERSION } from "../../agent/ingest/schema.js";
 import { writeBatch } from "../../agent/ingest/writer.js";
+import { eva } from "../support/agent.js";
 import { TestPostgres } from "../support/postgres.js";
 
 const log = pino({ level: "silent" });
@@ -71,5 +72,23 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(() => toRow(events, "d1", { type: "new", event: { camera: "x" } })).toThrow(/'id'/);
     expect(() => toRow(crossings, "d1", [1, 2])).toThrow(/not a JSON object/);
     expect(() => toRow(events, "d1", { type: "bogus", event: {} })).toThrow(/new, update or end/);
+  });
+
+  it("eva fleet prints the stored records as the device published them, plus device; --since and --device filter", async () => {
+    const r = await eva(["fleet", "events", "--postgres", server.url, "--device", "d1", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(rows.map((e) => e.id).sort()).toEqual(["01EV1", "01EV2"]);
+    expect(rows.find((e) => e.id === "01EV1")).toEqual({ ...ev("end", { end_time: "2026-12-06T10:00:05.000Z", top_score: 0.9 }).event, device: "d1" });
+    const none = await eva(["fleet", "crossings", "--postgres", server.url, "--since", "2026-12-06T11:00:00Z", "--json"]);
+    expect(JSON.parse(none.stdout)).toEqual([]);
+    const some = await eva(["fleet", "crossings", "--postgres", server.url, "--since", "2026-12-06T10:00:00Z"]);
+    expect(some.stdout.trim().split("\n")).toHaveLength(2);
+    const devices = JSON.parse((await eva(["fleet", "devices", "--postgres", server.url, "--json"])).stdout) as Array<Record<string, unknown>>;
+    expect(devices).toEqual([expect.objectContaining({ device: "d2", status: "online" })]);
+    const bad = await eva(["fleet", "nope", "--postgres", server.url]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, devices/);
   });
 });
