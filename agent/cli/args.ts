@@ -23,7 +23,7 @@ Usage:
                                              control room: store every device's records in PostgreSQL
                                              (MQTT 5 shared subscription; docs/fleet.md)
   eva fleet events|crossings|signs|alarms|devices --postgres URL [--device D] [--since ISO] [--limit N] [--json]
-                                             records the ingest stored, newest first, with their device
+  eva fleet signs --postgres URL --geojson   records the ingest stored, newest first, with their device
   eva --help | --version
 `;
 

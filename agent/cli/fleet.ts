@@ -11,6 +11,7 @@ export async function fleet(args: string[]): Promise<number> {
       since: { type: "string" },
       limit: { type: "string" },
       json: { type: "boolean" },
+      geojson: { type: "boolean" },
     },
     true,
   );
@@ -23,6 +24,11 @@ export async function fleet(args: string[]): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     const rows = await queryFleet(pool, table, { device: values.device, sinceMs: parseSince(values.since), limit });
+    if (values.geojson) {
+      if (table === "devices") throw new UsageError("--geojson is for records (signs, events, crossings, alarms), not devices");
+      process.stdout.write(`${JSON.stringify(toGeoJson(rows), null, 2)}\n`);
+      return 0;
+    }
     if (values.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
@@ -37,4 +43,15 @@ export async function fleet(args: string[]): Promise<number> {
   } finally {
     await pool.end();
   }
+}
+
+/** Records with a position as a GeoJSON FeatureCollection (RFC 7946: [lon, lat]); those without are left out. */
+function toGeoJson(rows: Array<Record<string, unknown>>): { type: "FeatureCollection"; features: unknown[] } {
+  const features = [];
+  for (const r of rows) {
+    const holder = [r, r.position, r.location].find((h): h is Record<string, unknown> => !!h && typeof h === "object" && typeof (h as Record<string, unknown>).lat === "number" && typeof (h as Record<string, unknown>).lon === "number");
+    if (!holder) continue;
+    features.push({ type: "Feature", geometry: { type: "Point", coordinates: [holder.lon, holder.lat] }, properties: r });
+  }
+  return { type: "FeatureCollection", features };
 }

@@ -87,6 +87,10 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(some.stdout.trim().split("\n")).toHaveLength(2);
     const devices = JSON.parse((await eva(["fleet", "devices", "--postgres", server.url, "--json"])).stdout) as Array<Record<string, unknown>>;
     expect(devices).toEqual([expect.objectContaining({ device: "d2", status: "online" })]);
+    const geo = JSON.parse((await eva(["fleet", "crossings", "--postgres", server.url, "--geojson"])).stdout) as { type: string; features: Array<{ geometry: { coordinates: number[] }; properties: Record<string, unknown> }> };
+    expect(geo.type).toBe("FeatureCollection");
+    expect(geo.features.map((f) => f.geometry.coordinates)).toEqual([[13.4, 52.5], [13.4, 52.5]]);
+    expect(geo.features[0]!.properties.device).toBe("d2");
     const bad = await eva(["fleet", "nope", "--postgres", server.url]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, devices/);
