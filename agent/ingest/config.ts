@@ -15,6 +15,8 @@ export const ingestConfigSchema = z.strictObject({
     url: z.string().regex(/^(mqtts?|wss?):\/\//, "use mqtt://, mqtts://, ws:// or wss://"),
     username: z.string().optional(),
     password: z.string().optional(),
+    /** the password read from a file (a container secret, a systemd credential); trailing newline dropped */
+    password_file: z.string().min(1).optional(),
     ca: tlsFile.describe("PEM file of the CA that signed the broker's certificate"),
     cert: tlsFile.describe("client certificate (PEM), for brokers that authenticate clients by certificate"),
     key: tlsFile,
@@ -81,7 +83,16 @@ export function loadIngestConfig(file: string | undefined, overrides: Record<str
     const lines = r.error.issues.map((i) => `${where}: ${i.path.join(".") || "(top)"}: ${i.message}`);
     throw new IngestConfigError(lines.join("\n"));
   }
-  return r.data;
+  const cfg = r.data;
+  if (cfg.mqtt.password_file) {
+    if (cfg.mqtt.password !== undefined) throw new IngestConfigError(`${where}: mqtt: password and password_file are exclusive`);
+    try {
+      cfg.mqtt.password = readFileSync(cfg.mqtt.password_file, "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      throw new IngestConfigError(`${where}: mqtt.password_file: ${(err as Error).message}`);
+    }
+  }
+  return cfg;
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
