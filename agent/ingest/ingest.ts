@@ -161,7 +161,7 @@ export class Ingest {
     if (suffix === "status") {
       const s = message.toString("utf8");
       if (!STATUS_VALUES.has(s)) return dead("invalid_record", `status '${s.slice(0, 40)}' is not online, offline or stopped`);
-      return { device: { device, status: s } };
+      return { device: { device, status: s, seen: s === "online" } };
     }
     let payload: unknown;
     try {

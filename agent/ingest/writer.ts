@@ -16,6 +16,8 @@ export interface DeviceUpdate {
   status?: string;
   version?: string;
   configHash?: string;
+  /** false for a will or a clean stop: the broker speaking for the device is no sighting of it */
+  seen?: boolean;
 }
 
 export interface Batch {
@@ -64,14 +66,14 @@ export async function writeBatch(pool: Pool, batch: Batch): Promise<WriteResult>
     }
     for (const d of mergeDevices(batch.devices)) {
       await c.query(
-        `INSERT INTO devices (device, status, status_at, last_seen, version, config_hash) VALUES ($1, $2, CASE WHEN $2::text IS NULL THEN NULL ELSE now() END, now(), $3, $4)
+        `INSERT INTO devices (device, status, status_at, last_seen, version, config_hash) VALUES ($1, $2, CASE WHEN $2::text IS NULL THEN NULL ELSE now() END, CASE WHEN $5 THEN now() END, $3, $4)
          ON CONFLICT (device) DO UPDATE SET
            status = COALESCE(EXCLUDED.status, devices.status),
            status_at = COALESCE(EXCLUDED.status_at, devices.status_at),
-           last_seen = now(),
+           last_seen = CASE WHEN $5 THEN now() ELSE devices.last_seen END,
            version = COALESCE(EXCLUDED.version, devices.version),
            config_hash = COALESCE(EXCLUDED.config_hash, devices.config_hash)`,
-        [d.device, d.status ?? null, d.version ?? null, d.configHash ?? null],
+        [d.device, d.status ?? null, d.version ?? null, d.configHash ?? null, d.seen !== false],
       );
     }
     await c.query("COMMIT");
@@ -118,7 +120,12 @@ function newestPerKey(rows: Row[]): Row[] {
 
 function mergeDevices(updates: DeviceUpdate[]): DeviceUpdate[] {
   const m = new Map<string, DeviceUpdate>();
-  for (const u of updates) m.set(u.device, { ...m.get(u.device), ...Object.fromEntries(Object.entries(u).filter(([, v]) => v !== undefined)) } as DeviceUpdate);
+  for (const u of updates) {
+    const prev = m.get(u.device);
+    const set = Object.fromEntries(Object.entries(u).filter(([, v]) => v !== undefined)) as DeviceUpdate;
+    // later status wins; the device was seen when any message of the batch came from it
+    m.set(u.device, { ...prev, ...set, seen: (prev !== undefined && prev.seen !== false) || u.seen !== false });
+  }
   return [...m.values()].sort((a, b) => (a.device < b.device ? -1 : 1)); // a fixed order: no deadlocks between ingests
 }
 

@@ -65,6 +65,10 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     const d = await pool.query("SELECT status, last_seen FROM devices WHERE device = 'd2'");
     expect(d.rows[0].status).toBe("online");
     expect(d.rows[0].last_seen).toBeInstanceOf(Date);
+    // a will says the device is gone; it is not a sighting
+    await writeBatch(pool, { rows: [], deadLetters: [], devices: [{ device: "d2", status: "offline", seen: false }, { device: "d3", status: "offline", seen: false }] });
+    const after = await pool.query("SELECT device, status, last_seen FROM devices WHERE device IN ('d2', 'd3') ORDER BY device");
+    expect(after.rows).toEqual([{ device: "d2", status: "offline", last_seen: d.rows[0].last_seen }, { device: "d3", status: "offline", last_seen: null }]);
   });
 
   it("a payload without its key fields is a RecordError naming the field", () => {
@@ -86,7 +90,10 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     const some = await eva(["fleet", "crossings", "--postgres", server.url, "--since", "2026-12-06T10:00:00Z"]);
     expect(some.stdout.trim().split("\n")).toHaveLength(2);
     const devices = JSON.parse((await eva(["fleet", "devices", "--postgres", server.url, "--json"])).stdout) as Array<Record<string, unknown>>;
-    expect(devices).toEqual([expect.objectContaining({ device: "d2", status: "online" })]);
+    expect(devices).toEqual([expect.objectContaining({ device: "d2", status: "offline" }), expect.objectContaining({ device: "d3", status: "offline", last_seen: null })]);
+    const usage = await eva(["ingest"]);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toMatch(/eva ingest needs --mqtt URL and --postgres URL/);
     const geo = JSON.parse((await eva(["fleet", "crossings", "--postgres", server.url, "--geojson"])).stdout) as { type: string; features: Array<{ geometry: { coordinates: number[] }; properties: Record<string, unknown> }> };
     expect(geo.type).toBe("FeatureCollection");
     expect(geo.features.map((f) => f.geometry.coordinates)).toEqual([[13.4, 52.5], [13.4, 52.5]]);
