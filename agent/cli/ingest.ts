@@ -39,7 +39,14 @@ export async function ingest(args: string[]): Promise<number> {
   process.once("SIGTERM", () => stopped());
   const http = await serveHealth(cfg.health.port, cfg.health.host, () => service.health(), service.metrics);
   log.info({ port: http.port, host: cfg.health.host }, "ingest health server listening (GET /healthz, /metrics)");
-  await Promise.race([service.start(), stopSignal]);
+  try {
+    await Promise.race([service.start(), stopSignal]);
+  } catch (err) {
+    // a schema that cannot be migrated, a bad TLS file: report it and exit rather than serve an unhealthy port
+    await service.stop().catch(() => {});
+    await http.close();
+    throw err;
+  }
   await stopSignal;
   log.info("stopping ingest");
   await service.stop();
