@@ -26,6 +26,12 @@ Usage:
   eva asyncapi                               print the MQTT API's AsyncAPI 3 document (YAML)
   eva preview --config FILE --camera NAME --out FILE.png
                                              one frame with the camera's zones, lines (in arrow) and masks drawn
+  eva ingest --mqtt URL --postgres URL [--group NAME] [--prefix eva] [--client-id ID] [--lanes N]
+             [--health-port N] [--config FILE]
+                                             control room: store every device's records in PostgreSQL
+                                             (MQTT 5 shared subscription; docs/fleet.md)
+  eva fleet events|crossings|signs|alarms|devices --postgres URL [--device D] [--since ISO] [--limit N] [--json]
+  eva fleet signs --postgres URL --geojson   records the ingest stored, newest first, with their device
 ${recordCommands}  eva --help | --version
 `;
 

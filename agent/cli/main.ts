@@ -30,6 +30,10 @@ async function main(argv: string[]): Promise<number> {
     case "asyncapi":
       process.stdout.write((await import("../publish/asyncapi.js")).asyncApiYaml());
       return 0;
+    case "ingest":
+      return (await import("./ingest.js")).ingest(rest);
+    case "fleet":
+      return (await import("./fleet.js")).fleet(rest);
     case "preview":
       return (await import("./preview.js")).preview(rest);
     default: {

@@ -1,0 +1,33 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadIngestConfig } from "../../agent/ingest/config.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "eva-ingest-cfg-"));
+const file = (name: string, text: string): string => {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe("ingest config", () => {
+  it("takes secrets from the environment and from a file; the command line wins", () => {
+    const pw = file("pw", "s3cret\n");
+    const f = file("a.yaml", `ingest:\n  mqtt: { url: "mqtts://b:8883", username: u, password_file: ${pw} }\n  postgres: { url: "postgres://eva:\${PGPW}@db/eva" }\n  group: g1\n`);
+    const c = loadIngestConfig(f, { group: "g2" }, { PGPW: "pgpw" });
+    expect(c.mqtt.password).toBe("s3cret");
+    expect(c.postgres.url).toBe("postgres://eva:pgpw@db/eva");
+    expect(c.group).toBe("g2");
+    expect(c.lanes).toBe(8);
+    expect(c.batch).toEqual({ max_messages: 500, linger_ms: 20 });
+  });
+
+  it("names the file and key of what is wrong", () => {
+    const f = file("b.yaml", `mqtt: { url: "http://x" }\npostgres: { url: "postgres://\${NOPE}@db/x" }\n`);
+    expect(() => loadIngestConfig(f, {}, {})).toThrow(`${f}: postgres.url: environment variable NOPE is not set`);
+    const g = file("c.yaml", `mqtt: { url: "http://x" }\npostgres: { url: "postgres://db/x" }\nlanes: 0\n`);
+    expect(() => loadIngestConfig(g, {}, {})).toThrow(/c\.yaml: mqtt\.url: use mqtt:\/\/[^]*c\.yaml: lanes:/);
+    expect(() => loadIngestConfig(undefined, { mqtt: { url: "mqtt://x" } }, {})).toThrow(/command line: postgres/);
+  });
+});
