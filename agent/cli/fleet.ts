@@ -35,7 +35,10 @@ export async function fleet(args: string[]): Promise<number> {
     }
     for (const r of rows) {
       const when = r.start_time ?? r.time ?? r.last_seen ?? r.status_at ?? "";
-      const what = table === "devices" ? `${r.status ?? "?"}  ${r.version ?? ""}` : `${r.camera ?? ""}  ${r.label ?? r.type ?? ""}  ${r.line ?? r.state ?? ""} ${r.direction ?? ""}`;
+      const what =
+        table === "devices"
+          ? `${r.status ?? "?"}  ${r.version ?? ""}`
+          : `${r.camera ?? ""}  ${r.label ?? r.type ?? ""}  ${r.line ?? r.state ?? ""} ${r.direction ?? ""}`;
       process.stdout.write(`${String(when).padEnd(24)}  ${String(r.device).padEnd(16)} ${what.trim()}  ${r.id ?? ""}\n`);
     }
     if (!rows.length) process.stdout.write(`no ${table}\n`);
@@ -49,7 +52,10 @@ export async function fleet(args: string[]): Promise<number> {
 function toGeoJson(rows: Array<Record<string, unknown>>): { type: "FeatureCollection"; features: unknown[] } {
   const features = [];
   for (const r of rows) {
-    const holder = [r, r.position, r.location].find((h): h is Record<string, unknown> => !!h && typeof h === "object" && typeof (h as Record<string, unknown>).lat === "number" && typeof (h as Record<string, unknown>).lon === "number");
+    const holder = [r, r.position, r.location].find(
+      (h): h is Record<string, unknown> =>
+        !!h && typeof h === "object" && typeof (h as Record<string, unknown>).lat === "number" && typeof (h as Record<string, unknown>).lon === "number",
+    );
     if (!holder) continue;
     features.push({ type: "Feature", geometry: { type: "Point", coordinates: [holder.lon, holder.lat] }, properties: r });
   }

@@ -26,7 +26,10 @@ export const ingestConfigSchema = z.strictObject({
     url: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:password@host:5432/db"),
     ssl: z.strictObject({ ca: tlsFile, reject_unauthorized: z.boolean().default(true) }).optional(),
   }),
-  group: z.string().regex(/^[^/+#]+$/, "no /, + or #").default("eva-ingest"),
+  group: z
+    .string()
+    .regex(/^[^/+#]+$/, "no /, + or #")
+    .default("eva-ingest"),
   prefix: z.string().min(1).default("eva"),
   /** lanes are `<client_id>-<n>`: the same id after a restart resumes the same sessions */
   client_id: z.string().min(1).default(`eva-ingest-${hostname()}`),
@@ -100,7 +103,10 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   for (const [k, v] of Object.entries(b)) {
     if (v === undefined) continue;
     const prev = out[k];
-    out[k] = v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object" ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object"
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

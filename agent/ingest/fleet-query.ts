@@ -20,7 +20,10 @@ export const FLEET_TABLES = [...RECORD_KINDS.map((k) => k.table), "devices"] as 
  */
 export async function queryFleet(pool: Pool, table: string, f: FleetFilter): Promise<Array<Record<string, unknown>>> {
   if (table === "devices") {
-    const r = await pool.query("SELECT device, status, status_at, last_seen, version, config_hash FROM devices WHERE ($1::text IS NULL OR device = $1) ORDER BY device LIMIT $2", [f.device ?? null, f.limit]);
+    const r = await pool.query(
+      "SELECT device, status, status_at, last_seen, version, config_hash FROM devices WHERE ($1::text IS NULL OR device = $1) ORDER BY device LIMIT $2",
+      [f.device ?? null, f.limit],
+    );
     return r.rows.map((row) => ({ ...row, status_at: iso(row.status_at), last_seen: iso(row.last_seen) }));
   }
   const time = TIME_COLUMN[table];

@@ -49,7 +49,9 @@ export class Ingest {
     this.pool = new pg.Pool({
       connectionString: cfg.postgres.url,
       max: 4,
-      ssl: cfg.postgres.ssl ? { ca: cfg.postgres.ssl.ca ? readFileSync(cfg.postgres.ssl.ca, "utf8") : undefined, rejectUnauthorized: cfg.postgres.ssl.reject_unauthorized } : undefined,
+      ssl: cfg.postgres.ssl
+        ? { ca: cfg.postgres.ssl.ca ? readFileSync(cfg.postgres.ssl.ca, "utf8") : undefined, rejectUnauthorized: cfg.postgres.ssl.reject_unauthorized }
+        : undefined,
       connectionTimeoutMillis: 5000,
     });
     // An idle connection that dies (server restart) is an event here, not a crash; the next query reconnects.
@@ -145,7 +147,10 @@ export class Ingest {
   private classify(topic: string, message: Buffer): Pending["item"] {
     const dead = (reason: string, detail: string): Pending["item"] => {
       this.metrics.deadLetter(reason);
-      const once = `${reason}:${topic.split("/").slice(this.prefixParts + 1).join("/")}`;
+      const once = `${reason}:${topic
+        .split("/")
+        .slice(this.prefixParts + 1)
+        .join("/")}`;
       if (!this.loggedDead.has(once)) {
         this.loggedDead.add(once);
         this.log.warn({ topic, reason, detail }, "message kept in dead_letters (logged once per reason and topic kind)");
@@ -234,7 +239,8 @@ export class Ingest {
       for (const p of taken) p.ack(0);
     } catch (err) {
       // Nothing is acknowledged: the messages stay with mqtt.js (and the broker) and the same batch is retried.
-      if (this.postgresUp || this.backoffMs === 0) this.log.warn({ err: (err as Error).message }, "PostgreSQL write failed: holding acknowledgements, retrying with backoff");
+      if (this.postgresUp || this.backoffMs === 0)
+        this.log.warn({ err: (err as Error).message }, "PostgreSQL write failed: holding acknowledgements, retrying with backoff");
       this.postgresUp = false;
       this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 200), 10_000);
       this.pending.unshift(...taken);
@@ -266,5 +272,7 @@ export class Ingest {
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? "";
   // node's socket errors and PostgreSQL's class 08 (connection) and 57P0x (shutdown, cannot connect now)
-  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|08|57P0)/.test(code) || /timeout|terminat|Connection/i.test((err as Error).message ?? "");
+  return (
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|08|57P0)/.test(code) || /timeout|terminat|Connection/i.test((err as Error).message ?? "")
+  );
 }

@@ -25,17 +25,64 @@ export class IngestMetrics {
   constructor() {
     const r = this.registry;
     collectDefaultMetrics({ register: r });
-    for (const gaugeNamedTotal of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) r.removeSingleMetric(gaugeNamedTotal);
+    for (const gaugeNamedTotal of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+      r.removeSingleMetric(gaugeNamedTotal);
     this.messages = new Counter({ name: "eva_ingest_messages_total", help: "MQTT messages received (acknowledged once committed)", registers: [r] });
-    this.written = new Counter({ name: "eva_ingest_rows_written_total", help: "Rows inserted or replaced by a later revision, by table", labelNames: ["table"], registers: [r] });
-    this.dead = new Counter({ name: "eva_ingest_dead_letters_total", help: "Messages kept in dead_letters, by reason", labelNames: ["reason"], registers: [r] });
-    this.batchSize = new Histogram({ name: "eva_ingest_batch_messages", help: "Messages per committed batch", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers: [r] });
-    this.commitSeconds = new Histogram({ name: "eva_ingest_commit_duration_seconds", help: "One batch's transaction", buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [r] });
-    this.lag = new Histogram({ name: "eva_ingest_lag_seconds", help: "From the record's own time (event start, crossing, sighting) to its commit", buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600], registers: [r] });
+    this.written = new Counter({
+      name: "eva_ingest_rows_written_total",
+      help: "Rows inserted or replaced by a later revision, by table",
+      labelNames: ["table"],
+      registers: [r],
+    });
+    this.dead = new Counter({
+      name: "eva_ingest_dead_letters_total",
+      help: "Messages kept in dead_letters, by reason",
+      labelNames: ["reason"],
+      registers: [r],
+    });
+    this.batchSize = new Histogram({
+      name: "eva_ingest_batch_messages",
+      help: "Messages per committed batch",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [r],
+    });
+    this.commitSeconds = new Histogram({
+      name: "eva_ingest_commit_duration_seconds",
+      help: "One batch's transaction",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [r],
+    });
+    this.lag = new Histogram({
+      name: "eva_ingest_lag_seconds",
+      help: "From the record's own time (event start, crossing, sighting) to its commit",
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600],
+      registers: [r],
+    });
     const snap = (): Snapshot => this.snapshot();
-    new Gauge({ name: "eva_ingest_pending_messages", help: "Messages received and not yet committed", registers: [r], collect() { this.set(snap().pending); } });
-    new Gauge({ name: "eva_ingest_postgres_up", help: "1 when the last write reached PostgreSQL", registers: [r], collect() { this.set(snap().postgresUp ? 1 : 0); } });
-    new Gauge({ name: "eva_ingest_mqtt_connections", help: "Connected MQTT lanes", registers: [r], collect() { this.set(snap().connected); } });
+    new Gauge({
+      name: "eva_ingest_pending_messages",
+      help: "Messages received and not yet committed",
+      registers: [r],
+      collect() {
+        this.set(snap().pending);
+      },
+    });
+    new Gauge({
+      name: "eva_ingest_postgres_up",
+      help: "1 when the last write reached PostgreSQL",
+      registers: [r],
+      collect() {
+        this.set(snap().postgresUp ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "eva_ingest_mqtt_connections",
+      help: "Connected MQTT lanes",
+      registers: [r],
+      collect() {
+        this.set(snap().connected);
+      },
+    });
   }
 
   bind(snapshot: () => Snapshot): void {

@@ -122,7 +122,8 @@ export const RECORD_KINDS: readonly RecordKind[] = [
     table: "alarms",
     record: (p) => p,
     // One row per state an alarm entered; alarms without an id are named by what raised them and when.
-    id: (r) => `${typeof r.id === "string" && r.id ? r.id : `${str(r, "type")}/${str(r, "camera")}/${typeof r.zone === "string" ? r.zone : ""}/${str(r, "time")}`}/${str(r, "state")}`,
+    id: (r) =>
+      `${typeof r.id === "string" && r.id ? r.id : `${str(r, "type")}/${str(r, "camera")}/${typeof r.zone === "string" ? r.zone : ""}/${str(r, "time")}`}/${str(r, "state")}`,
     time: optTime("time"),
     columns: {
       alarm_id: { type: "text", from: optStr("id") },

@@ -87,7 +87,9 @@ export async function migrate(pool: Pool, log: Logger): Promise<{ applied: numbe
   try {
     await c.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
     try {
-      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      await c.query(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
       const postgis = await ensurePostgis(c, log);
       const done = new Set((await c.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
       const applied: number[] = [];
@@ -130,7 +132,10 @@ async function ensurePostgis(c: PoolClient, log: Logger): Promise<boolean> {
     await c.query("CREATE EXTENSION IF NOT EXISTS postgis");
     return true;
   } catch (err) {
-    log.warn({ err: (err as Error).message }, "PostGIS is available but this role cannot create it (CREATE EXTENSION postgis as a superuser): positions stay in lat/lon columns");
+    log.warn(
+      { err: (err as Error).message },
+      "PostGIS is available but this role cannot create it (CREATE EXTENSION postgis as a superuser): positions stay in lat/lon columns",
+    );
     return false;
   }
 }

@@ -58,7 +58,14 @@ export async function writeBatch(pool: Pool, batch: Batch): Promise<WriteResult>
     }
     for (const [kind, rows] of byKind) {
       for (const chunk of chunks(newestPerKey(rows), Math.floor(MAX_PARAMS / (Object.keys(kind.columns).length + 4)))) {
-        written[kind.table] = (written[kind.table] ?? 0) + ((await c.query(insertSql(kind, chunk.length), chunk.flatMap((r) => [r.device, r.id, r.revision, ...r.values, r.payload]))).rowCount ?? 0);
+        written[kind.table] =
+          (written[kind.table] ?? 0) +
+          ((
+            await c.query(
+              insertSql(kind, chunk.length),
+              chunk.flatMap((r) => [r.device, r.id, r.revision, ...r.values, r.payload]),
+            )
+          ).rowCount ?? 0);
       }
     }
     for (const d of batch.deadLetters) {

@@ -32,7 +32,26 @@ const messages = Number(values.messages);
 const db = new pg.Pool({ connectionString: values.postgres, max: 2 });
 
 function startIngest(group, id) {
-  const proc = spawn(process.execPath, [evaBin, "ingest", "--mqtt", values.mqtt, "--postgres", values.postgres, "--group", group, "--client-id", id, "--lanes", values.lanes, "--health-port", "0"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, EVA_LOG_FORMAT: "json" } });
+  const proc = spawn(
+    process.execPath,
+    [
+      evaBin,
+      "ingest",
+      "--mqtt",
+      values.mqtt,
+      "--postgres",
+      values.postgres,
+      "--group",
+      group,
+      "--client-id",
+      id,
+      "--lanes",
+      values.lanes,
+      "--health-port",
+      "0",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, EVA_LOG_FORMAT: "json" } },
+  );
   let log = "";
   const ready = new Promise((resolve, reject) => {
     proc.stderr.on("data", (d) => {
@@ -49,14 +68,26 @@ async function run(processes) {
   const ingests = Array.from({ length: processes }, (_, i) => startIngest(`bench-${tag}`, `${tag}-${i}`));
   await Promise.all(ingests.map((i) => i.ready));
   await db.query("TRUNCATE crossings");
-  const clients = await Promise.all(Array.from({ length: devices }, (_, d) => mqtt.connectAsync(values.mqtt, { protocolVersion: 5, clientId: `${tag}-dev-${d}` })));
+  const clients = await Promise.all(
+    Array.from({ length: devices }, (_, d) => mqtt.connectAsync(values.mqtt, { protocolVersion: 5, clientId: `${tag}-dev-${d}` })),
+  );
   const perDevice = Math.ceil(messages / devices);
   const t0 = Date.now();
   await Promise.all(
     clients.map(async (c, d) => {
       for (let i = 0; i < perDevice; i++) {
         const now = new Date().toISOString();
-        const body = { id: `${tag}-${d}-${i}`, line: "door", direction: "in", label: "person", track_id: i, camera: "cam", time: now, counts: { in: i, out: 0 }, sent_at: now };
+        const body = {
+          id: `${tag}-${d}-${i}`,
+          line: "door",
+          direction: "in",
+          label: "person",
+          track_id: i,
+          camera: "cam",
+          time: now,
+          counts: { in: i, out: 0 },
+          sent_at: now,
+        };
         await c.publishAsync(`eva/dev-${d}/crossings`, JSON.stringify(body), { qos: 1 });
       }
     }),
@@ -75,8 +106,23 @@ async function run(processes) {
   );
   const seconds = (Number(rows[0].last_ms) - t0) / 1000;
   await Promise.all(clients.map((c) => c.endAsync()));
-  await Promise.all(ingests.map((i) => new Promise((r) => { i.proc.once("exit", r); i.proc.kill("SIGTERM"); })));
-  return { processes, records: total, seconds: +seconds.toFixed(2), records_per_s: Math.round(total / seconds), p50_ms: +Number(rows[0].p50).toFixed(1), p99_ms: +Number(rows[0].p99).toFixed(1) };
+  await Promise.all(
+    ingests.map(
+      (i) =>
+        new Promise((r) => {
+          i.proc.once("exit", r);
+          i.proc.kill("SIGTERM");
+        }),
+    ),
+  );
+  return {
+    processes,
+    records: total,
+    seconds: +seconds.toFixed(2),
+    records_per_s: Math.round(total / seconds),
+    p50_ms: +Number(rows[0].p50).toFixed(1),
+    p99_ms: +Number(rows[0].p99).toFixed(1),
+  };
 }
 
 const results = [];

@@ -14,7 +14,10 @@ const file = (name: string, text: string): string => {
 describe("ingest config", () => {
   it("takes secrets from the environment and from a file; the command line wins", () => {
     const pw = file("pw", "s3cret\n");
-    const f = file("a.yaml", `ingest:\n  mqtt: { url: "mqtts://b:8883", username: u, password_file: ${pw} }\n  postgres: { url: "postgres://eva:\${PGPW}@db/eva" }\n  group: g1\n`);
+    const f = file(
+      "a.yaml",
+      `ingest:\n  mqtt: { url: "mqtts://b:8883", username: u, password_file: ${pw} }\n  postgres: { url: "postgres://eva:\${PGPW}@db/eva" }\n  group: g1\n`,
+    );
     const c = loadIngestConfig(f, { group: "g2" }, { PGPW: "pgpw" });
     expect(c.mqtt.password).toBe("s3cret");
     expect(c.postgres.url).toBe("postgres://eva:pgpw@db/eva");
@@ -27,7 +30,7 @@ describe("ingest config", () => {
     const f = file("b.yaml", `mqtt: { url: "http://x" }\npostgres: { url: "postgres://\${NOPE}@db/x" }\n`);
     expect(() => loadIngestConfig(f, {}, {})).toThrow(`${f}: postgres.url: environment variable NOPE is not set`);
     const g = file("c.yaml", `mqtt: { url: "http://x" }\npostgres: { url: "postgres://db/x" }\nlanes: 0\n`);
-    expect(() => loadIngestConfig(g, {}, {})).toThrow(/c\.yaml: mqtt\.url: use mqtt:\/\/[^]*c\.yaml: lanes:/);
+    expect(() => loadIngestConfig(g, {}, {})).toThrow(/c\.yaml: mqtt\.url: use mqtt:\/\/[\s\S]*c\.yaml: lanes:/);
     expect(() => loadIngestConfig(undefined, { mqtt: { url: "mqtt://x" } }, {})).toThrow(/command line: postgres/);
   });
 });

@@ -22,7 +22,18 @@ afterAll(async () => {
 
 const ev = (type: string, over: Record<string, unknown> = {}) => ({
   type,
-  event: { id: "01EV1", device: "d1", camera: "gate", label: "person", start_time: "2026-12-06T10:00:00.000Z", end_time: null, top_score: 0.7, box: [1, 2, 3, 4], snapshot: null, ...over },
+  event: {
+    id: "01EV1",
+    device: "d1",
+    camera: "gate",
+    label: "person",
+    start_time: "2026-12-06T10:00:00.000Z",
+    end_time: null,
+    top_score: 0.7,
+    box: [1, 2, 3, 4],
+    snapshot: null,
+    ...over,
+  },
 });
 const events = recordKind("events")!;
 const crossings = recordKind("crossings")!;
@@ -50,25 +61,59 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(rows[0].top_score).toBe(0.9);
     expect(rows[0].payload.end_time).toBe("2026-12-06T10:00:05.000Z");
     // explicit revisions order updates of one stage
-    await writeBatch(pool, { rows: [toRow(events, "d1", ev("end", { id: "01EV2", revision: 3, top_score: 0.5 })), toRow(events, "d1", ev("end", { id: "01EV2", revision: 2, top_score: 0.4 }))], deadLetters: [], devices: [] });
+    await writeBatch(pool, {
+      rows: [
+        toRow(events, "d1", ev("end", { id: "01EV2", revision: 3, top_score: 0.5 })),
+        toRow(events, "d1", ev("end", { id: "01EV2", revision: 2, top_score: 0.4 })),
+      ],
+      deadLetters: [],
+      devices: [],
+    });
     const r2 = await pool.query("SELECT revision, top_score FROM events WHERE id = '01EV2'");
     expect(r2.rows[0]).toEqual({ revision: "3", top_score: 0.5 });
   });
 
   it("crossings without an id get one from camera, line, track and time; positions become PostGIS points", async () => {
-    const c = { line: "door", direction: "in", label: "person", track_id: 7, camera: "gate", time: "2026-12-06T10:00:01.000Z", counts: { in: 1, out: 0 }, lat: 52.5, lon: 13.4, extra_field: { a: 1 } };
-    const w = await writeBatch(pool, { rows: [toRow(crossings, "d2", c), toRow(crossings, "d2", { ...c }), toRow(crossings, "d2", { ...c, id: "01CR" })], deadLetters: [], devices: [{ device: "d2", status: "online" }] });
+    const c = {
+      line: "door",
+      direction: "in",
+      label: "person",
+      track_id: 7,
+      camera: "gate",
+      time: "2026-12-06T10:00:01.000Z",
+      counts: { in: 1, out: 0 },
+      lat: 52.5,
+      lon: 13.4,
+      extra_field: { a: 1 },
+    };
+    const w = await writeBatch(pool, {
+      rows: [toRow(crossings, "d2", c), toRow(crossings, "d2", { ...c }), toRow(crossings, "d2", { ...c, id: "01CR" })],
+      deadLetters: [],
+      devices: [{ device: "d2", status: "online" }],
+    });
     expect(w.written.crossings).toBe(2);
-    const { rows } = await pool.query("SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y, payload->'extra_field' AS extra FROM crossings WHERE device = 'd2' ORDER BY id");
+    const { rows } = await pool.query(
+      "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y, payload->'extra_field' AS extra FROM crossings WHERE device = 'd2' ORDER BY id",
+    );
     expect(rows.map((r) => r.id)).toEqual(["01CR", "gate/door/7/2026-12-06T10:00:01.000Z"]);
     expect(rows[0]).toMatchObject({ x: 13.4, y: 52.5, extra: { a: 1 } });
     const d = await pool.query("SELECT status, last_seen FROM devices WHERE device = 'd2'");
     expect(d.rows[0].status).toBe("online");
     expect(d.rows[0].last_seen).toBeInstanceOf(Date);
     // a will says the device is gone; it is not a sighting
-    await writeBatch(pool, { rows: [], deadLetters: [], devices: [{ device: "d2", status: "offline", seen: false }, { device: "d3", status: "offline", seen: false }] });
+    await writeBatch(pool, {
+      rows: [],
+      deadLetters: [],
+      devices: [
+        { device: "d2", status: "offline", seen: false },
+        { device: "d3", status: "offline", seen: false },
+      ],
+    });
     const after = await pool.query("SELECT device, status, last_seen FROM devices WHERE device IN ('d2', 'd3') ORDER BY device");
-    expect(after.rows).toEqual([{ device: "d2", status: "offline", last_seen: d.rows[0].last_seen }, { device: "d3", status: "offline", last_seen: null }]);
+    expect(after.rows).toEqual([
+      { device: "d2", status: "offline", last_seen: d.rows[0].last_seen },
+      { device: "d3", status: "offline", last_seen: null },
+    ]);
   });
 
   it("a payload without its key fields is a RecordError naming the field", () => {
@@ -90,13 +135,22 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     const some = await eva(["fleet", "crossings", "--postgres", server.url, "--since", "2026-12-06T10:00:00Z"]);
     expect(some.stdout.trim().split("\n")).toHaveLength(2);
     const devices = JSON.parse((await eva(["fleet", "devices", "--postgres", server.url, "--json"])).stdout) as Array<Record<string, unknown>>;
-    expect(devices).toEqual([expect.objectContaining({ device: "d2", status: "offline" }), expect.objectContaining({ device: "d3", status: "offline", last_seen: null })]);
+    expect(devices).toEqual([
+      expect.objectContaining({ device: "d2", status: "offline" }),
+      expect.objectContaining({ device: "d3", status: "offline", last_seen: null }),
+    ]);
     const usage = await eva(["ingest"]);
     expect(usage.code).toBe(1);
     expect(usage.stderr).toMatch(/eva ingest needs --mqtt URL and --postgres URL/);
-    const geo = JSON.parse((await eva(["fleet", "crossings", "--postgres", server.url, "--geojson"])).stdout) as { type: string; features: Array<{ geometry: { coordinates: number[] }; properties: Record<string, unknown> }> };
+    const geo = JSON.parse((await eva(["fleet", "crossings", "--postgres", server.url, "--geojson"])).stdout) as {
+      type: string;
+      features: Array<{ geometry: { coordinates: number[] }; properties: Record<string, unknown> }>;
+    };
     expect(geo.type).toBe("FeatureCollection");
-    expect(geo.features.map((f) => f.geometry.coordinates)).toEqual([[13.4, 52.5], [13.4, 52.5]]);
+    expect(geo.features.map((f) => f.geometry.coordinates)).toEqual([
+      [13.4, 52.5],
+      [13.4, 52.5],
+    ]);
     expect(geo.features[0]!.properties.device).toBe("d2");
     const bad = await eva(["fleet", "nope", "--postgres", server.url]);
     expect(bad.code).toBe(1);

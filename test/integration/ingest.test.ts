@@ -76,7 +76,20 @@ afterAll(async () => {
 });
 
 const startIngest = (name: string): IngestProcess => {
-  const p = new IngestProcess(["--mqtt", broker.url, "--postgres", server.url, "--group", "control", "--client-id", name, "--lanes", "3", "--health-port", "0"]);
+  const p = new IngestProcess([
+    "--mqtt",
+    broker.url,
+    "--postgres",
+    server.url,
+    "--group",
+    "control",
+    "--client-id",
+    name,
+    "--lanes",
+    "3",
+    "--health-port",
+    "0",
+  ]);
   ingests.push(p);
   return p;
 };
@@ -152,7 +165,10 @@ describe("eva ingest: three processes in one group, 50 devices, faults (real mos
       // The killed ingest comes back under its client id and resumes its sessions.
       const back = startIngest("ing-b");
       await back.waitLog("ingest subscribed");
-      const final = await waitCounts((c) => c.events === 4 * DEVICES && c.crossings === 8 * DEVICES && c.signs === 4 * DEVICES && c.alarms === 4 * DEVICES, "all four rounds");
+      const final = await waitCounts(
+        (c) => c.events === 4 * DEVICES && c.crossings === 8 * DEVICES && c.signs === 4 * DEVICES && c.alarms === 4 * DEVICES,
+        "all four rounds",
+      );
       // the broker's restart sent every device's will: the simulated devices do not say online again
       const st = await db.query("SELECT status, count(*)::int AS n FROM devices GROUP BY 1");
       expect(st.rows).toEqual([{ status: "offline", n: DEVICES }]);
@@ -162,7 +178,10 @@ describe("eva ingest: three processes in one group, 50 devices, faults (real mos
       // exactly the published keys, each once (the primary key forbids twice; this checks none is missing or extra)
       for (const table of ["events", "crossings", "signs", "alarms"]) {
         const { rows } = await db.query(`SELECT device || '|' || id AS k FROM ${table} ORDER BY 1`);
-        expect(rows.map((r) => r.k as string), table).toEqual([...expected[table]!].sort());
+        expect(
+          rows.map((r) => r.k as string),
+          table,
+        ).toEqual([...expected[table]!].sort());
       }
       // events reached their last revision (the end), fields a device added later are kept, points are points
       const ev = await db.query("SELECT count(*)::int AS n FROM events WHERE revision = 2 AND top_score = 0.8");

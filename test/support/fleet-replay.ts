@@ -52,12 +52,54 @@ export class FleetReplay {
         };
         if (n === 0) await pub("status", "online", true);
         const id = `${device}-r${n}-e`;
-        const event = { id, device, camera: "gate", label: "person", start_time: t(0), end_time: null, top_score: 0.6, box: [1, 2, 30, 40], snapshot: null, track_id: n };
+        const event = {
+          id,
+          device,
+          camera: "gate",
+          label: "person",
+          start_time: t(0),
+          end_time: null,
+          top_score: 0.6,
+          box: [1, 2, 30, 40],
+          snapshot: null,
+          track_id: n,
+        };
         await pub("events", { type: "new", event });
         await pub("events", { type: "update", event: { ...event, top_score: 0.7 } });
-        await pub("crossings", { id: `${device}-r${n}-c`, device, line: "door", direction: "in", label: "person", track_id: n, camera: "gate", time: t(1), counts: { in: n + 1, out: 0 } });
-        await pub("crossings", { line: "door", direction: "out", label: "person", track_id: n, camera: "gate", time: t(2), counts: { in: n + 1, out: n + 1 }, lat: 52.52, lon: 13.405 });
-        await pub("signs", { id: `${device}-r${n}-s`, camera: "road", label: "stop", score: 0.9, first_seen: t(3), last_seen: t(4), box: [5, 5, 20, 20], track_id: n, snapshot: null, new_field: "kept" });
+        await pub("crossings", {
+          id: `${device}-r${n}-c`,
+          device,
+          line: "door",
+          direction: "in",
+          label: "person",
+          track_id: n,
+          camera: "gate",
+          time: t(1),
+          counts: { in: n + 1, out: 0 },
+        });
+        await pub("crossings", {
+          line: "door",
+          direction: "out",
+          label: "person",
+          track_id: n,
+          camera: "gate",
+          time: t(2),
+          counts: { in: n + 1, out: n + 1 },
+          lat: 52.52,
+          lon: 13.405,
+        });
+        await pub("signs", {
+          id: `${device}-r${n}-s`,
+          camera: "road",
+          label: "stop",
+          score: 0.9,
+          first_seen: t(3),
+          last_seen: t(4),
+          box: [5, 5, 20, 20],
+          track_id: n,
+          snapshot: null,
+          new_field: "kept",
+        });
         await pub("alarms", { id: `${device}-r${n}-a`, type: "loitering", state: "raised", camera: "gate", zone: "yard", time: t(5) });
         await pub("events", { type: "end", event: { ...event, top_score: 0.8, end_time: t(6) } });
         expected.events!.push(`${device}|${id}`);

@@ -43,7 +43,10 @@ export class TestPostgres {
   /** Runs a PostgreSQL program, as `postgres` when we are root; throws with its output on failure. */
   private pg(program: string, args: string[]): string {
     const cmd = join(BIN, program);
-    const r = process.getuid?.() === 0 ? spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8" }) : spawnSync(cmd, args, { encoding: "utf8" });
+    const r =
+      process.getuid?.() === 0
+        ? spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8" })
+        : spawnSync(cmd, args, { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`${program} ${args.join(" ")} failed (${r.status}): ${r.stdout}${r.stderr}${this.log()}`);
     return r.stdout;
   }
