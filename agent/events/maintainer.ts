@@ -53,8 +53,10 @@ export class EventMaintainer {
   private readonly rules: TrackEvents;
   private readonly camera: string;
   private readonly device: string;
-  /** each record kind's rule for this camera, in registry order (a rule sees what those before it emitted) */
+  /** each record kind's rule for this camera */
   private readonly kindRules = new Map<RecordKind<never, never>, AnalyticsRule<RuleConfig>>();
+  /** the same in registry order, whatever order they were added in: a rule sees what those before it emitted */
+  private ordered: AnalyticsRule<RuleConfig>[] = [];
   private readonly frameQuality = new FrameQuality(FROZEN_MS);
   private lastFrameTime = 0;
 
@@ -123,7 +125,7 @@ export class EventMaintainer {
       this.recordAll(this.observeRules({ ...this.emptyFrame(now), ended }));
     }
     const time = Math.max(now, this.lastFrameTime);
-    const out = [...this.kindRules.values()].flatMap((r) => r.reconfigure(opts, time));
+    const out = this.ordered.flatMap((r) => r.reconfigure(opts, time));
     this.recordAll([...out, ...this.addRules(opts, now)]);
     this.onRecorded();
   }
@@ -134,7 +136,7 @@ export class EventMaintainer {
     const end = Math.max(Date.now(), this.lastFrameTime);
     const ended = this.analytics.endAll();
     this.emit(this.rules.endAll(ended));
-    this.recordAll([...this.kindRules.values()].flatMap((r) => r.endAll(end)));
+    this.recordAll(this.ordered.flatMap((r) => r.endAll(end)));
     this.onRecorded();
   }
 
@@ -148,16 +150,15 @@ export class EventMaintainer {
       this.kindRules.set(kind, rule);
       out.push(...(rule.start?.(time) ?? []));
     }
-    // Registry order, whatever order the rules were added in.
-    const ordered = recordKinds.flatMap((k) => (this.kindRules.has(k) ? [[k, this.kindRules.get(k)!] as const] : []));
-    this.kindRules.clear();
-    for (const [k, r] of ordered) this.kindRules.set(k, r);
+    this.ordered = recordKinds.flatMap((k) => this.kindRules.get(k) ?? []);
     return out;
   }
 
   private observeRules(frame: Omit<RuleFrame, "emitted">): Emitted[] {
     const emitted: Emitted[] = [];
-    for (const rule of this.kindRules.values()) emitted.push(...rule.observe({ ...frame, emitted }));
+    // One view for all: `emitted` grows as each rule runs, so a rule sees what those before it made.
+    const view: RuleFrame = { ...frame, emitted };
+    for (const rule of this.ordered) emitted.push(...rule.observe(view));
     return emitted;
   }
 
