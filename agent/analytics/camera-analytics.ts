@@ -4,10 +4,9 @@ import type { Detection } from "../core/detection.js";
 import { StationaryClassifier } from "../track/stationary.js";
 import { Tracker, type Track } from "../track/tracker.js";
 import { bottomCentre, pointInPolygon, toPixels, type Point, type Polygon } from "../core/geometry.js";
-import { LineCrossings, type Crossing, type LineSpec } from "./line-crossings.js";
-import { SignSightings, type SightingStep } from "./sign-sightings.js";
-import { SignWatch, type ExpectedSign, type SignAlarm } from "./sign-watch.js";
-import { ZoneAnalytics, type Occupancy, type ZoneAlarm, type ZoneSpec } from "./zones.js";
+import type { LineSpec } from "./line-crossings.js";
+import type { ExpectedSign } from "./sign-watch.js";
+import { inZone, type ZoneSpec } from "./zones.js";
 
 export interface CameraAnalyticsOptions {
   tracker: ConstructorParameters<typeof Tracker>[0];
@@ -24,14 +23,6 @@ export interface CameraAnalyticsOptions {
   newId: (timeMs: number) => string;
 }
 
-/** What the shell knows about the frame's pixels. */
-export interface FrameView {
-  /** not dark, not frozen */
-  usable: boolean;
-  /** how good a view of the object in this box is (larger and sharper is better) */
-  quality(box: Box): number;
-}
-
 /** One confirmed live track with what the analytics know about it. */
 export interface TrackState {
   track: Track;
@@ -41,45 +32,39 @@ export interface TrackState {
 
 export interface AnalyticsStep {
   tracks: TrackState[];
+  /** every live track, tentative ones included, in id order */
+  live: Track[];
   /** live tracks, tentative ones included, that moved within motion.still_seconds: motion gating keeps analysing while any is */
   moving: number;
   /** confirmed tracks that died in this frame */
   ended: Track[];
-  crossings: Crossing[];
-  alarms: Array<ZoneAlarm | SignAlarm>;
-  occupancy: Occupancy[];
-  sightings: SightingStep;
+  /** the frame's detections outside the masks */
+  detections: readonly Detection[];
 }
 
-const area = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]);
+/** What a record kind's rule (agent/records) is built from: the camera's config, and its analytics in detect-frame pixels. */
+export interface RuleConfig {
+  camera: CameraConfig;
+  analytics: CameraAnalyticsOptions;
+}
+
+export const area = (b: Box): number => (b[2] - b[0]) * (b[3] - b[1]);
 
 /**
- * Everything one camera derives from its detections, frame by frame: masks, tracks, stationary state, zones and
- * lines. Pure: a frame's time and detections in, plain data out; the events stage decides what to store.
+ * What one camera derives from its detections before any rule: masks, tracks, the zones each track stands in
+ * and stationary state. Pure: a frame's time and detections in, plain data out; the record kinds' rules
+ * (zones, lines, signs, counts) and the event rules take it from there.
  */
 export class CameraAnalytics {
   private tracker: Tracker;
   private stationary: StationaryClassifier;
   /** the same test over a short window: what keeps motion gating open */
   private still: StationaryClassifier;
-  private zones: ZoneAnalytics;
-  private lines: LineCrossings;
-  private sightings: SignSightings | null;
-  private signWatch: SignWatch | null;
 
   constructor(private opts: CameraAnalyticsOptions) {
     this.tracker = new Tracker(opts.tracker);
-    this.sightings = opts.signs ? new SignSightings(opts.camera, opts.newId) : null;
-    this.signWatch = opts.signs?.watch.length ? new SignWatch(opts.signs.watch) : null;
     this.stationary = new StationaryClassifier(opts.stationaryMs);
     this.still = new StationaryClassifier(opts.gateStillMs);
-    this.zones = new ZoneAnalytics(opts.zones);
-    this.lines = new LineCrossings(opts.lines);
-  }
-
-  /** Each zone's starting occupancy (empty), published once when the camera starts. */
-  initialOccupancy(): Occupancy[] {
-    return this.zones.initial();
   }
 
   /** Whether tracks of this label are signs (sightings) rather than objects (events). */
@@ -87,77 +72,44 @@ export class CameraAnalytics {
     return !!this.opts.signs && (!this.opts.signs.labels || this.opts.signs.labels.includes(label));
   }
 
-  observe(time: number, detections: readonly Detection[], view: FrameView = { usable: true, quality: area }): AnalyticsStep {
+  observe(time: number, detections: readonly Detection[]): AnalyticsStep {
     const kept = this.opts.masks.length ? detections.filter((d) => !this.masked(bottomCentre(d.box))) : detections;
     const { tracks, ended } = this.tracker.update(time, kept);
-    const crossings = this.lines.observe(time, tracks);
     const confirmed = tracks.filter((t) => t.confirmed);
-    const zoneStep = this.zones.observe(time, confirmed);
     const alive = new Set(tracks.map((t) => t.id));
     this.stationary.retain(alive);
     this.still.retain(alive);
-    const signAlarms = this.signWatch?.observe(time, kept, view.usable) ?? [];
-    const sightings = this.sightings
-      ? this.sightings.observe(
-          confirmed.filter((t) => this.isSign(t.label)),
-          ended.filter((t) => this.isSign(t.label)),
-          view.quality,
-        )
-      : { improved: [], done: [] };
-    const states = confirmed.map((track) => ({ track, zones: zoneStep.zonesOf.get(track.id) ?? [], stationary: this.stationary.observe(track, time) }));
+    const states = confirmed.map((track) => ({
+      track,
+      zones: this.opts.zones.filter((z) => inZone(z, track)).map((z) => z.name),
+      stationary: this.stationary.observe(track, time),
+    }));
     // Gating needs every frame only while something moves: a track (tentative ones too) still for
     // gateStillMs is looked at again on motion or at the keepalive rate, long before it is stationary.
     let moving = 0;
     for (const t of tracks) if (!this.still.observe(t, time)) moving++;
-    return {
-      tracks: states,
-      moving,
-      ended,
-      crossings,
-      alarms: [...zoneStep.alarms, ...signAlarms],
-      occupancy: zoneStep.occupancy,
-      sightings,
-    };
-  }
-
-  /** Sets the snapshot path of a sign pass in progress. */
-  setSightingSnapshot(id: string, file: string): void {
-    this.sightings?.setSnapshot(id, file);
+    return { tracks: states, live: tracks, moving, ended, detections: kept };
   }
 
   /**
-   * Takes edited settings (a config reload). The old zones empty out first (their occupancy goes to zero and
-   * their alarms clear), then the new zones, lines, masks and sign watch apply from the next frame. Tracks
-   * survive unless the tracker's own settings changed; then they end, as when the camera stops.
+   * Takes edited settings (a config reload) from the next frame. Tracks survive unless the tracker's own
+   * settings changed; then they end (returned), as when the camera stops.
    */
-  reconfigure(next: CameraAnalyticsOptions, time: number): Pick<AnalyticsStep, "ended" | "alarms" | "occupancy" | "sightings"> {
+  reconfigure(next: CameraAnalyticsOptions): Track[] {
     const trackerChanged = JSON.stringify(next.tracker) !== JSON.stringify(this.opts.tracker) || next.stationaryMs !== this.opts.stationaryMs;
     if (trackerChanged || next.gateStillMs !== this.opts.gateStillMs) this.still = new StationaryClassifier(next.gateStillMs);
-    const out = trackerChanged ? this.endAll(time) : { ended: [], ...this.zones.observe(time, []), sightings: { improved: [], done: [] } };
+    const ended = trackerChanged ? this.endAll() : [];
     if (trackerChanged) {
       this.tracker = new Tracker(next.tracker);
       this.stationary = new StationaryClassifier(next.stationaryMs);
     }
-    if (JSON.stringify(next.signs) !== JSON.stringify(this.opts.signs)) {
-      this.sightings = next.signs ? (this.sightings ?? new SignSightings(next.camera, next.newId)) : null;
-      this.signWatch = next.signs?.watch.length ? new SignWatch(next.signs.watch) : null;
-    }
-    this.zones = new ZoneAnalytics(next.zones);
-    this.lines = new LineCrossings(next.lines);
     this.opts = next;
-    return { ended: out.ended, alarms: out.alarms, occupancy: [...out.occupancy, ...this.zones.initial()], sightings: out.sightings };
+    return ended;
   }
 
-  /** Ends every track (camera ended, agent stopping); zones empty out and their alarms clear. */
-  endAll(time: number): Pick<AnalyticsStep, "ended" | "alarms" | "occupancy" | "sightings"> {
-    const ended = this.tracker.endAll();
-    const { alarms, occupancy } = this.zones.observe(time, []);
-    const sightings = this.sightings?.observe(
-      [],
-      ended.filter((t) => this.isSign(t.label)),
-      area,
-    ) ?? { improved: [], done: [] };
-    return { ended, alarms, occupancy, sightings };
+  /** Ends every track (camera ended, agent stopping). */
+  endAll(): Track[] {
+    return this.tracker.endAll();
   }
 
   private masked(p: Point): boolean {

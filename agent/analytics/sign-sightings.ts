@@ -1,8 +1,23 @@
 import type { Box } from "../core/geometry.js";
-import type { SignSighting } from "../records/sightings.js";
 import type { Track } from "../track/tracker.js";
 
-export type { SignSighting };
+/** One physical sign seen in one pass, as stored and published on `signs`. */
+export interface SignSighting {
+  id: string;
+  camera: string;
+  /** the class with the highest summed score over the pass */
+  label: string;
+  /** best detection score of that class during the pass */
+  score: number;
+  /** ISO 8601 UTC */
+  first_seen: string;
+  last_seen: string;
+  /** the box of the best view (largest and sharpest), detect-frame pixels */
+  box: Box;
+  track_id: number;
+  /** JPEG of the best view; null until written */
+  snapshot: string | null;
+}
 
 interface Pass {
   sighting: SignSighting;

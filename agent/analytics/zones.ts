@@ -121,8 +121,13 @@ export class ZoneAnalytics {
   }
 
   private counts(zone: ZoneSpec, t: Track): boolean {
-    if (zone.labels && !zone.labels.includes(t.label)) return false;
-    if (t.medianScore < zone.minScore) return false;
-    return pointInPolygon(bottomCentre(t.box), zone.polygon);
+    return inZone(zone, t);
   }
+}
+
+/** Whether a track counts in a zone: a label it takes, a steady enough score, and standing inside. */
+export function inZone(zone: ZoneSpec, t: Track): boolean {
+  if (zone.labels && !zone.labels.includes(t.label)) return false;
+  if (t.medianScore < zone.minScore) return false;
+  return pointInPolygon(bottomCentre(t.box), zone.polygon);
 }

@@ -1,5 +1,9 @@
 import type Database from "better-sqlite3";
 import type { z } from "zod";
+import type { Detection } from "./detection.js";
+import type { EvaEvent } from "./event.js";
+import type { Box } from "./geometry.js";
+import type { Track } from "./track.js";
 
 // A record kind (crossings, occupancy, count reports, …) is declared once, in one module under agent/records:
 // its payload schema and topics, its tables and their migrations, how it is written, counted and listed. The
@@ -100,7 +104,10 @@ export interface RecordKind<T extends RecordEnvelope = RecordEnvelope, C = never
     /** a row as one line of text */
     line(row: never): string;
   };
-  /** a rule per camera that emits this kind's records from the analysed frames; null when the camera has none */
+  /**
+   * a rule per camera that emits this kind's records (and any it owns with them) from the analysed frames; null
+   * when the camera has nothing for it (it is asked again after a reload)
+   */
   rule?(camera: string, config: C): AnalyticsRule<C> | null;
 }
 
@@ -108,23 +115,48 @@ export interface RecordKind<T extends RecordEnvelope = RecordEnvelope, C = never
 export interface Emitted {
   kind: RecordKind<never, never>;
   record: object;
+  /** a JPEG to write for the record from the frame it kept (RuleFrame.snapshot), box and class drawn */
+  picture?: EvaEvent;
 }
 
 /** Pairs a kind with a record of its type (without the envelope, which the recorder stamps). */
-export function emit<T extends RecordEnvelope, C>(kind: RecordKind<T, C>, record: Omit<T, keyof RecordEnvelope> & Partial<RecordEnvelope>): Emitted {
-  return { kind: kind as unknown as RecordKind<never, never>, record };
+export function emit<T extends RecordEnvelope, C>(
+  kind: RecordKind<T, C>,
+  record: Omit<T, keyof RecordEnvelope> & Partial<RecordEnvelope>,
+  picture?: EvaEvent,
+): Emitted {
+  return { kind: kind as unknown as RecordKind<never, never>, record, ...(picture ? { picture } : {}) };
 }
 
-/** What a rule sees of one analysed frame: confirmed tracks with their zones, and the crossings made. */
+/** What a rule sees of one analysed frame. */
 export interface RuleFrame {
   /** ms since epoch */
   time: number;
+  /** confirmed live tracks with the zones they are in */
   tracks: ReadonlyArray<{ id: number; label: string; zones: readonly string[] }>;
-  crossings: ReadonlyArray<{ line: string; direction: "in" | "out"; label: string; track_id: number; time: number }>;
+  /** every live track, tentative ones included, in id order */
+  live: readonly Track[];
+  /** confirmed tracks that died in this frame */
+  ended: readonly Track[];
+  /** this frame's detections outside the masks */
+  detections: readonly Detection[];
+  /** the picture is neither dark nor frozen */
+  usable: boolean;
+  /** how good a view of the object in this box is (larger and sharper is better) */
+  quality(box: Box): number;
+  /** keeps this frame as a record's best view; returns the file its JPEG will be written to */
+  snapshot(record: { id: string; camera: string }): string;
+  /**
+   * What the rules of the kinds listed before this one (agent/records/registry.ts) emitted for this frame:
+   * a rule that reads another's records (count reports read crossings) is listed after it.
+   */
+  emitted: readonly Emitted[];
 }
 
 /** A per-camera analytics rule that turns frames into records; reconfigure and endAll may emit the last ones. */
 export interface AnalyticsRule<C = unknown> {
+  /** retained state to announce when the camera starts (a zone's empty occupancy, a line's totals) */
+  start?(time: number): Emitted[];
   observe(frame: RuleFrame): Emitted[];
   /** the camera's settings changed (a live reload): what the old settings still owed goes out now */
   reconfigure(config: C, time: number): Emitted[];

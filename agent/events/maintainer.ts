@@ -1,19 +1,15 @@
 import type { Logger } from "pino";
-import { CameraAnalytics, type CameraAnalyticsOptions, type TrackState } from "../analytics/camera-analytics.js";
+import { area, CameraAnalytics, type CameraAnalyticsOptions, type RuleConfig } from "../analytics/camera-analytics.js";
 import { FrameQuality, sharpness } from "../analytics/frame-quality.js";
-import type { SignSighting } from "../analytics/sign-sightings.js";
-import type { SignAlarm } from "../analytics/sign-watch.js";
-import type { Occupancy, ZoneAlarm } from "../analytics/zones.js";
+import type { Occupancy } from "../analytics/zones.js";
 import type { Frame } from "../camera/frame.js";
 import type { CameraConfig } from "../config/schema.js";
 import type { Box } from "../core/geometry.js";
 import type { Detection } from "../core/detection.js";
 import type { AnalyticsRule, Emitted, RecordEnvelope, RecordKind, RuleFrame } from "../core/records.js";
-import { crossings } from "../records/crossings.js";
-import { lineTotals } from "../records/line-totals.js";
-import { occupancy } from "../records/occupancy.js";
+import { alarms, type RuleAlarm } from "../records/alarms.js";
+import { occupancy, type OccupancyRecord } from "../records/occupancy.js";
 import { recordKinds } from "../records/registry.js";
-import { sightings } from "../records/sightings.js";
 import type { Unstamped } from "./recorder.js";
 import type { EvaEvent, EventChange } from "../core/event.js";
 import { SnapshotWriter } from "./snapshot.js";
@@ -30,33 +26,37 @@ export interface EventSink {
   /** a zone's occupancy changed (it is also recorded, retained on occupancy/<camera>/<zone>) */
   occupancy?(camera: string, o: Occupancy): void;
   /** an analytics alarm raised or cleared; the control-room API's alarm book gives it an id operators can ack */
-  alarm(camera: string, alarm: ZoneAlarm | SignAlarm): void;
+  alarm(camera: string, alarm: RuleAlarm): void;
 }
 
 export interface MaintainerOptions {
   events: TrackEventOptions;
   analytics: CameraAnalyticsOptions;
-  /** the camera's config, for the record kinds' rules (count reports) */
+  /** the camera's config, for the record kinds' rules */
   camera: CameraConfig;
 }
 
 /** A stream repeating one picture this long is frozen: sign watch stops counting until it changes. */
 const FROZEN_MS = 10_000;
 
+const ALARMS = alarms as unknown as Emitted["kind"];
+const OCCUPANCY = occupancy as unknown as Emitted["kind"];
+
 /**
- * The events stage for one camera: runs the pure analytics and event rules on each processed frame, keeps the
- * best frame of each open event for its snapshot, and hands every decision to the sink — events, crossings,
- * alarms, and retained occupancy per zone. A failing snapshot write is logged and the event still goes out
- * (without the picture it is still an event).
+ * The events stage for one camera: runs the analytics, the event rules and the record kinds' rules (zones,
+ * lines, signs, counts; agent/records) on each processed frame, keeps the best frame of each open event and
+ * sign pass for its snapshot, and hands every record to the sink. A failing snapshot write is logged and the
+ * record still goes out (without the picture it is still a record).
  */
 export class EventMaintainer {
   private readonly analytics: CameraAnalytics;
   private readonly rules: TrackEvents;
   private readonly camera: string;
   private readonly device: string;
-  /** the record kinds' own rules (agent/records), beside the analytics */
-  private readonly kindRules: AnalyticsRule<CameraConfig>[];
-  private lineNames: string[];
+  /** each record kind's rule for this camera */
+  private readonly kindRules = new Map<RecordKind<never, never>, AnalyticsRule<RuleConfig>>();
+  /** the same in registry order, whatever order they were added in: a rule sees what those before it emitted */
+  private ordered: AnalyticsRule<RuleConfig>[] = [];
   private readonly frameQuality = new FrameQuality(FROZEN_MS);
   private lastFrameTime = 0;
 
@@ -71,11 +71,8 @@ export class EventMaintainer {
     this.device = opts.events.device;
     this.analytics = new CameraAnalytics(opts.analytics);
     this.rules = new TrackEvents(opts.events);
-    this.kindRules = recordKinds.flatMap((k) => k.rule?.(this.camera, opts.camera) ?? []);
-    this.lineNames = opts.analytics.lines.map((l) => l.name);
-    // Retained, so a control room subscribing later sees each zone's state; empty until the first frame says otherwise.
-    this.publishOccupancy(this.analytics.initialOccupancy(), Date.now());
-    this.announceLines(Date.now());
+    // Retained state (each zone empty, each line's totals) goes out at start, so a control room sees it at once.
+    this.recordAll(this.addRules(opts, Date.now()));
     this.onRecorded();
   }
 
@@ -86,8 +83,7 @@ export class EventMaintainer {
   observe(frame: Frame, detections: readonly Detection[]): number {
     this.lastFrameTime = frame.time;
     const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
-    const quality = (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b));
-    const a = this.analytics.observe(frame.time, detections, { usable: !dark && !frozen, quality });
+    const a = this.analytics.observe(frame.time, detections);
     const isObject = (label: string) => !this.analytics.isSign(label);
     const step = this.rules.observe(
       frame.time,
@@ -96,36 +92,41 @@ export class EventMaintainer {
     );
     for (const ev of step.improved) this.snapshots.capture(ev.id, frame);
     this.emit(step.changes);
-    for (const s of a.sightings.improved) {
-      if (!s.snapshot) this.analytics.setSightingSnapshot(s.id, this.snapshots.pathFor(s));
-      this.snapshots.capture(s.id, frame);
-    }
-    this.recordSightings(a.sightings.done);
-    for (const c of a.crossings) this.record(crossings, { ...c });
-    this.publishAlarms(a.alarms);
-    this.publishOccupancy(a.occupancy, frame.time);
-    const emitted = this.kindRules.length ? this.observeRules(frame.time, a.tracks, a.crossings) : [];
+    const emitted = this.observeRules({
+      time: frame.time,
+      tracks: a.tracks.map((s) => ({ id: s.track.id, label: s.track.label, zones: s.zones })),
+      live: a.live,
+      ended: a.ended,
+      detections: a.detections,
+      usable: !dark && !frozen,
+      quality: (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b)),
+      snapshot: (r) => {
+        this.snapshots.capture(r.id, frame);
+        return this.snapshots.pathFor(r);
+      },
+    });
     this.recordAll(emitted);
-    if (a.crossings.length || a.alarms.length || a.occupancy.length || a.sightings.done.length || emitted.length) this.onRecorded();
+    if (emitted.length) this.onRecorded();
     return a.moving;
   }
 
   /**
    * A reload's settings, applied from the next frame without losing open events: event rules change in place;
-   * edited zones, lines, masks or sign watch replace the old ones (their occupancy empties and their alarms
-   * clear first); changed tracker settings end the current tracks and start afresh.
+   * each record kind's rule takes the new settings (edited zones empty and their alarms clear first; edited
+   * lines announce their totals); changed tracker settings end the current tracks and start afresh.
    */
   reconfigure(opts: MaintainerOptions): void {
     this.rules.reconfigure(opts.events);
     const now = Date.now();
-    const a = this.analytics.reconfigure(opts.analytics, now);
-    if (a.ended.length) this.emit(this.rules.endAll(a.ended));
-    this.recordSightings(a.sightings.done);
-    this.publishAlarms(a.alarms);
-    this.publishOccupancy(a.occupancy, now);
-    this.recordAll(this.kindRules.flatMap((r) => r.reconfigure(opts.camera, Math.max(now, this.lastFrameTime))));
-    this.lineNames = opts.analytics.lines.map((l) => l.name);
-    this.announceLines(now);
+    const ended = this.analytics.reconfigure(opts.analytics);
+    if (ended.length) {
+      this.emit(this.rules.endAll(ended));
+      // The rules see the tracks end as in a frame with nothing in it: sign passes are recorded, zones empty.
+      this.recordAll(this.observeRules({ ...this.emptyFrame(now), ended }));
+    }
+    const time = Math.max(now, this.lastFrameTime);
+    const out = this.ordered.flatMap((r) => r.reconfigure(opts, time));
+    this.recordAll([...out, ...this.addRules(opts, now)]);
     this.onRecorded();
   }
 
@@ -133,62 +134,53 @@ export class EventMaintainer {
   endAll(): void {
     // A file read faster than real time dates its frames ahead of the wall clock: never end before the last one.
     const end = Math.max(Date.now(), this.lastFrameTime);
-    const a = this.analytics.endAll(end);
-    this.emit(this.rules.endAll(a.ended));
-    this.recordSightings(a.sightings.done);
-    this.publishAlarms(a.alarms);
-    this.publishOccupancy(a.occupancy, end);
-    this.recordAll(this.kindRules.flatMap((r) => r.endAll(end)));
+    const ended = this.analytics.endAll();
+    this.emit(this.rules.endAll(ended));
+    this.recordAll(this.ordered.flatMap((r) => r.endAll(end)));
     this.onRecorded();
   }
 
-  /** A pass is stored once it ends, with the JPEG of its best view (the box and class drawn). */
-  private recordSightings(done: readonly SignSighting[]): void {
-    for (const s of done) {
-      this.record(sightings, s);
-      const picture: EvaEvent = {
-        id: s.id,
-        device: "",
-        camera: s.camera,
-        label: s.label,
-        start_time: s.first_seen,
-        end_time: s.last_seen,
-        top_score: s.score,
-        box: s.box,
-        snapshot: s.snapshot,
-      };
-      this.writeSnapshot("end", picture);
+  /** The rules of the kinds that have none yet for this camera (at start, or zones, lines or signs added by a reload), started. */
+  private addRules(opts: MaintainerOptions, time: number): Emitted[] {
+    const out: Emitted[] = [];
+    for (const kind of recordKinds) {
+      if (this.kindRules.has(kind)) continue;
+      const rule = kind.rule?.(this.camera, opts);
+      if (!rule) continue;
+      this.kindRules.set(kind, rule);
+      out.push(...(rule.start?.(time) ?? []));
     }
+    this.ordered = recordKinds.flatMap((k) => this.kindRules.get(k) ?? []);
+    return out;
   }
 
-  private publishAlarms(alarms: ReadonlyArray<ZoneAlarm | SignAlarm>): void {
-    for (const a of alarms) this.sink.alarm(this.camera, a);
+  private observeRules(frame: Omit<RuleFrame, "emitted">): Emitted[] {
+    const emitted: Emitted[] = [];
+    // One view for all: `emitted` grows as each rule runs, so a rule sees what those before it made.
+    const view: RuleFrame = { ...frame, emitted };
+    for (const rule of this.ordered) emitted.push(...rule.observe(view));
+    return emitted;
   }
 
-  private publishOccupancy(changes: readonly Occupancy[], time: number): void {
-    for (const o of changes) {
-      this.sink.occupancy?.(this.camera, o);
-      this.record(occupancy, { zone: o.zone, counts: o.counts, total: o.total, time });
-    }
+  private emptyFrame(time: number): Omit<RuleFrame, "emitted"> {
+    return { time, tracks: [], live: [], ended: [], detections: [], usable: false, quality: area, snapshot: (r) => this.snapshots.pathFor(r) };
   }
 
-  /** Retained line totals as they stand, so a dashboard shows a line's count before its first crossing of this run. */
-  private announceLines(time: number): void {
-    for (const line of this.lineNames) this.record(lineTotals, { line, time });
-  }
-
-  /** A record of this camera and device. */
-  private record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: Omit<Unstamped<T>, "camera" | "device">): void {
-    this.sink.record(kind, { ...record, camera: this.camera, device: this.device } as Unstamped<T>);
-  }
-
-  private observeRules(time: number, tracks: readonly TrackState[], crossings: RuleFrame["crossings"]): Emitted[] {
-    const view: RuleFrame = { time, tracks: tracks.map((s) => ({ id: s.track.id, label: s.track.label, zones: s.zones })), crossings };
-    return this.kindRules.flatMap((r) => r.observe(view));
-  }
-
+  /**
+   * Every rule's records go to the sink the same way, stamped with this camera and device. Alarms go to the
+   * alarm book instead, which gives each its id (operators ack by it) and records it; a record with a picture
+   * has its JPEG written.
+   */
   private recordAll(emitted: readonly Emitted[]): void {
-    for (const e of emitted) this.sink.record(e.kind, { ...e.record, camera: this.camera, device: this.device } as never);
+    for (const e of emitted) {
+      if (e.kind === ALARMS) {
+        this.sink.alarm(this.camera, e.record as RuleAlarm);
+        continue;
+      }
+      if (e.kind === OCCUPANCY) this.sink.occupancy?.(this.camera, e.record as OccupancyRecord);
+      this.sink.record(e.kind, { ...e.record, camera: this.camera, device: this.device } as never);
+      if (e.picture) this.writeSnapshot("end", e.picture);
+    }
   }
 
   private emit(changes: EventOutput[]): void {

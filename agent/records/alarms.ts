@@ -1,5 +1,8 @@
 import { z } from "zod";
-import type { RecordKind } from "../core/records.js";
+import type { RuleConfig } from "../analytics/camera-analytics.js";
+import { SignWatch, type SignAlarm } from "../analytics/sign-watch.js";
+import type { ZoneAlarm } from "../analytics/zones.js";
+import type { AnalyticsRule, Emitted, RecordKind, RuleFrame } from "../core/records.js";
 import { cameraName, deviceId, revision, time } from "./schema-parts.js";
 
 export const ALARMS_TOPIC = "alarms";
@@ -31,7 +34,7 @@ export type AlarmRecord = AlarmPayload & { id: string; device: string };
  * Alarms as they are raised, acknowledged and cleared (the control-room API's alarm book decides that): each
  * state is stored with a revision per alarm and queued on `alarms` in one transaction.
  */
-export const alarms: RecordKind<AlarmRecord> = {
+export const alarms: RecordKind<AlarmRecord, RuleConfig> = {
   name: "alarms",
   channels: [
     {
@@ -102,4 +105,45 @@ export const alarms: RecordKind<AlarmRecord> = {
         revision: number;
       }>
     ).map((r) => ({ ...(JSON.parse(r.payload) as object), revision: r.revision })),
+  rule: (_camera, c) => SignWatchRule.forCamera(c),
 };
+
+/** An analytics alarm a rule raises or clears; the events stage hands it to the alarm book, which gives it its id. */
+export type RuleAlarm = ZoneAlarm | SignAlarm;
+
+export const emitAlarm = (a: RuleAlarm): Emitted => ({ kind: alarms as unknown as Emitted["kind"], record: a });
+
+const watchOf = (c: RuleConfig): SignWatch | null => (c.analytics.signs?.watch.length ? new SignWatch(c.analytics.signs.watch) : null);
+
+/** Sign watch of a fixed camera: `sign_missing` alarms for the expected signs (signs.watch) not seen in their zones. */
+export class SignWatchRule implements AnalyticsRule<RuleConfig> {
+  private watch: SignWatch | null;
+  private settings: string;
+
+  constructor(c: RuleConfig) {
+    this.settings = JSON.stringify(c.analytics.signs);
+    this.watch = watchOf(c);
+  }
+
+  static forCamera(c: RuleConfig): SignWatchRule | null {
+    return c.analytics.signs?.watch.length ? new SignWatchRule(c) : null;
+  }
+
+  observe(frame: RuleFrame): Emitted[] {
+    return this.watch?.observe(frame.time, frame.detections, frame.usable).map(emitAlarm) ?? [];
+  }
+
+  /** Edited signs start watching afresh; unchanged ones keep counting. */
+  reconfigure(c: RuleConfig): Emitted[] {
+    const next = JSON.stringify(c.analytics.signs);
+    if (next !== this.settings) {
+      this.settings = next;
+      this.watch = watchOf(c);
+    }
+    return [];
+  }
+
+  endAll(): Emitted[] {
+    return [];
+  }
+}

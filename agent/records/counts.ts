@@ -2,7 +2,9 @@ import type Database from "better-sqlite3";
 import { z } from "zod";
 import type { AnalyticsRule, Emitted, RecordEnvelope, RecordKind, RecordMessage, RecordQuery, RuleFrame } from "../core/records.js";
 import { emit } from "../core/records.js";
+import type { RuleConfig } from "../analytics/camera-analytics.js";
 import type { CameraConfig } from "../config/schema.js";
+import { crossings, type CrossingRecord } from "./crossings.js";
 import { cameraName, deviceId, recordId, revision, time } from "./schema-parts.js";
 
 // Count reports, the traffic-counting convention: per line (in/out) and per zone (entries, peak occupancy),
@@ -77,13 +79,18 @@ const settingsOf = (cam: CameraConfig): RuleSettings => ({
   zones: Object.keys(cam.zones),
 });
 
+/** The crossings the line rule (listed before counts in the registry) made in this frame. */
+const crossingsOf = (frame: RuleFrame): CrossingRecord[] =>
+  frame.emitted.flatMap((e) => (e.kind === (crossings as unknown as Emitted["kind"]) ? [e.record as CrossingRecord] : []));
+
 /**
  * One camera's counting: crossings per line and class, zone entries per zone and class (a track's first frame
  * in the zone), and the peak per zone and class (the most in the zone in one frame). Pure: frames in, records
  * out.
  */
-export class CountRule implements AnalyticsRule<CameraConfig> {
-  private start: number | null = null;
+export class CountRule implements AnalyticsRule<RuleConfig> {
+  /** start of the interval being counted */
+  private interval: number | null = null;
   private tallies = new Map<string, Tally>();
   /** zone + track pairs in the previous frame, to see entries */
   private inside = new Set<string>();
@@ -101,9 +108,9 @@ export class CountRule implements AnalyticsRule<CameraConfig> {
   observe(frame: RuleFrame): Emitted[] {
     const out: Emitted[] = [];
     const start = intervalStart(frame.time, this.settings.intervalSeconds);
-    if (this.start !== null && start !== this.start) out.push(...this.flush(true));
-    this.start = start;
-    for (const c of frame.crossings) if (this.settings.lines.includes(c.line)) this.bump("line", c.line, c.label, c.direction, 1);
+    if (this.interval !== null && start !== this.interval) out.push(...this.flush(true));
+    this.interval = start;
+    for (const c of crossingsOf(frame)) if (this.settings.lines.includes(c.line)) this.bump("line", c.line, c.label, c.direction, 1);
     const now = new Set<string>();
     const here = new Map<string, Map<string, number>>();
     for (const t of frame.tracks) {
@@ -127,8 +134,8 @@ export class CountRule implements AnalyticsRule<CameraConfig> {
     return out;
   }
 
-  reconfigure(cam: CameraConfig, time: number): Emitted[] {
-    const next = settingsOf(cam);
+  reconfigure(c: RuleConfig, time: number): Emitted[] {
+    const next = settingsOf(c.camera);
     if (JSON.stringify(next) === JSON.stringify(this.settings)) return [];
     const out = this.endAll(time);
     this.settings = next;
@@ -138,20 +145,20 @@ export class CountRule implements AnalyticsRule<CameraConfig> {
   endAll(_time: number): Emitted[] {
     const out = this.flush(false);
     this.inside.clear();
-    this.start = null;
+    this.interval = null;
     return out;
   }
 
   /** One report per configured line and zone for the interval now ending, zeros included. */
   private flush(complete: boolean): Emitted[] {
-    if (this.start === null) return [];
+    if (this.interval === null) return [];
     const reports = [...this.settings.lines.map((name) => ["line", name] as const), ...this.settings.zones.map((name) => ["zone", name] as const)].map(
       ([subject, name]) =>
         emit(counts, {
           camera: this.camera,
           subject,
           name,
-          interval_start: this.start!,
+          interval_start: this.interval!,
           interval_seconds: this.settings.intervalSeconds,
           classes: this.tallies.get(`${subject}\u0000${name}`) ?? {},
           complete,
@@ -259,7 +266,7 @@ export function countReports(
   return rows.map((r) => payloadOf(db, r));
 }
 
-export const counts: RecordKind<CountRecord, CameraConfig> = {
+export const counts: RecordKind<CountRecord, RuleConfig> = {
   name: "counts",
   channels: [
     {
@@ -391,5 +398,5 @@ export const counts: RecordKind<CountRecord, CameraConfig> = {
         ] as const,
     ),
   ],
-  rule: (camera, cam) => CountRule.forCamera(camera, cam),
+  rule: (camera, c) => CountRule.forCamera(camera, c.camera),
 };

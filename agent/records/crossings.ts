@@ -1,6 +1,8 @@
 import { z } from "zod";
-import type { RecordEnvelope, RecordKind } from "../core/records.js";
-import { lineCounts, lineTotalsMessage, type LineCounts } from "./line-totals.js";
+import type { RuleConfig } from "../analytics/camera-analytics.js";
+import { LineCrossings, type LineSpec } from "../analytics/line-crossings.js";
+import { emit, type AnalyticsRule, type Emitted, type RecordEnvelope, type RecordKind, type RuleFrame } from "../core/records.js";
+import { lineCounts, lineTotals, lineTotalsMessage, type LineCounts } from "./line-totals.js";
 import { cameraName, deviceId, recordId, time } from "./schema-parts.js";
 
 export const CROSSINGS_TOPIC = "crossings";
@@ -47,7 +49,7 @@ export const crossingSchema = z
  * Line crossings: each crossing, the line's running totals and the `crossings` and retained totals messages
  * commit in one transaction, so the totals a control room sees always match the database, across restarts.
  */
-export const crossings: RecordKind<CrossingRecord> = {
+export const crossings: RecordKind<CrossingRecord, RuleConfig> = {
   name: "crossings",
   channels: [
     {
@@ -125,4 +127,36 @@ export const crossings: RecordKind<CrossingRecord> = {
         { time_ms: number } & Record<string, unknown>
       >
     ).map(({ time_ms, ...c }) => ({ ...c, time: new Date(time_ms).toISOString() })),
+  rule: (_camera, c) => (c.analytics.lines.length ? new LineRule(c.analytics.lines) : null),
 };
+
+/**
+ * A camera's counting lines: one crossing record per crossing (with the line's totals), and the lines' totals
+ * as they stand when the camera starts or its lines are edited, so a dashboard shows them before the first
+ * crossing of this run.
+ */
+export class LineRule implements AnalyticsRule<RuleConfig> {
+  private lines: LineCrossings;
+
+  constructor(private specs: readonly LineSpec[]) {
+    this.lines = new LineCrossings(specs);
+  }
+
+  start(time: number): Emitted[] {
+    return this.specs.map((l) => emit(lineTotals, { line: l.name, time }));
+  }
+
+  observe(frame: RuleFrame): Emitted[] {
+    return this.lines.observe(frame.time, frame.live).map((c) => emit(crossings, { ...c }));
+  }
+
+  reconfigure(c: RuleConfig, time: number): Emitted[] {
+    this.specs = c.analytics.lines;
+    this.lines = new LineCrossings(this.specs);
+    return this.start(time);
+  }
+
+  endAll(): Emitted[] {
+    return [];
+  }
+}

@@ -1,5 +1,8 @@
 import { z } from "zod";
-import type { RecordEnvelope, RecordKind } from "../core/records.js";
+import type { RuleConfig } from "../analytics/camera-analytics.js";
+import { ZoneAnalytics, type Occupancy, type ZoneSpec, type ZoneStep } from "../analytics/zones.js";
+import { emit, type AnalyticsRule, type Emitted, type RecordEnvelope, type RecordKind, type RuleFrame } from "../core/records.js";
+import { emitAlarm } from "./alarms.js";
 import { cameraName, deviceId, recordId, revision, time } from "./schema-parts.js";
 
 export const occupancyTopic = (camera: string, zone: string): string => `occupancy/${camera}/${zone}`;
@@ -27,7 +30,7 @@ export const occupancySchema = z
   .describe("retained on occupancy/<camera>/<zone> whenever it changes");
 
 /** A zone's occupancy, stored as its latest state with a revision that survives restarts. */
-export const occupancy: RecordKind<OccupancyRecord> = {
+export const occupancy: RecordKind<OccupancyRecord, RuleConfig> = {
   name: "occupancy",
   channels: [
     {
@@ -91,4 +94,49 @@ export const occupancy: RecordKind<OccupancyRecord> = {
         )
         .all({ camera: q.camera ?? null, limit: q.limit }) as Array<{ counts: string; time_ms: number } & Record<string, unknown>>
     ).map(({ counts, time_ms, ...o }) => ({ ...o, counts: JSON.parse(counts) as Record<string, number>, time: new Date(time_ms).toISOString() })),
+  rule: (_camera, c) => (c.analytics.zones.length ? new ZoneRule(c.analytics.zones) : null),
 };
+
+/**
+ * A camera's zones: occupancy per zone (retained, when it changes) and the zones' loitering and overcrowding
+ * alarms. An edit empties the old zones first (occupancy to zero, alarms cleared), then the new ones start empty.
+ */
+export class ZoneRule implements AnalyticsRule<RuleConfig> {
+  private zones: ZoneAnalytics;
+
+  constructor(specs: readonly ZoneSpec[]) {
+    this.zones = new ZoneAnalytics(specs);
+  }
+
+  start(time: number): Emitted[] {
+    return this.occupancy(this.zones.initial(), time);
+  }
+
+  observe(frame: RuleFrame): Emitted[] {
+    return this.step(
+      this.zones.observe(
+        frame.time,
+        frame.live.filter((t) => t.confirmed),
+      ),
+      frame.time,
+    );
+  }
+
+  reconfigure(c: RuleConfig, time: number): Emitted[] {
+    const out = this.endAll(time);
+    this.zones = new ZoneAnalytics(c.analytics.zones);
+    return [...out, ...this.start(time)];
+  }
+
+  endAll(time: number): Emitted[] {
+    return this.step(this.zones.observe(time, []), time);
+  }
+
+  private step(step: ZoneStep, time: number): Emitted[] {
+    return [...step.alarms.map(emitAlarm), ...this.occupancy(step.occupancy, time)];
+  }
+
+  private occupancy(changes: readonly Occupancy[], time: number): Emitted[] {
+    return changes.map((o) => emit(occupancy, { zone: o.zone, counts: o.counts, total: o.total, time }));
+  }
+}

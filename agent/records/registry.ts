@@ -1,5 +1,5 @@
 import type { RecordKind } from "../core/records.js";
-import type { CameraConfig } from "../config/schema.js";
+import type { RuleConfig } from "../analytics/camera-analytics.js";
 import { alarms } from "./alarms.js";
 import { counts } from "./counts.js";
 import { crossings } from "./crossings.js";
@@ -11,6 +11,7 @@ import { sightings } from "./sightings.js";
 /**
  * Every record kind the agent stores and publishes, one line each: the recorder's migrations, the AsyncAPI
  * document, /metrics, the console, Home Assistant discovery, the CLI and the analytics rules read this list.
+ * The rules run in this order, each seeing what those above it emitted for the frame (counts read crossings).
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own record type
-export const recordKinds: ReadonlyArray<RecordKind<any, CameraConfig>> = [events, crossings, lineTotals, sightings, occupancy, alarms, counts];
+export const recordKinds: ReadonlyArray<RecordKind<any, RuleConfig>> = [events, crossings, lineTotals, sightings, occupancy, alarms, counts];

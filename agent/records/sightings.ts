@@ -1,27 +1,15 @@
 import { z } from "zod";
 import type { Box } from "../core/geometry.js";
-import type { RecordKind } from "../core/records.js";
+import { area, type CameraAnalyticsOptions, type RuleConfig } from "../analytics/camera-analytics.js";
+import { SignSightings, type SignSighting } from "../analytics/sign-sightings.js";
+import type { EvaEvent } from "../core/event.js";
+import { emit, type AnalyticsRule, type Emitted, type RecordKind, type RuleFrame } from "../core/records.js";
+import type { Track } from "../core/track.js";
 import { cameraName, deviceId, time } from "./schema-parts.js";
 
 export const SIGNS_TOPIC = "signs";
 
-/** One physical sign seen in one pass, as stored and published on `signs`. */
-export interface SignSighting {
-  id: string;
-  camera: string;
-  /** the class with the highest summed score over the pass */
-  label: string;
-  /** best detection score of that class during the pass */
-  score: number;
-  /** ISO 8601 UTC */
-  first_seen: string;
-  last_seen: string;
-  /** the box of the best view (largest and sharpest), detect-frame pixels */
-  box: Box;
-  track_id: number;
-  /** JPEG of the best view; null until written */
-  snapshot: string | null;
-}
+export type { SignSighting };
 
 export type SightingRecord = SignSighting & { device: string };
 
@@ -70,7 +58,7 @@ export function rowToSighting(r: Row): SightingRecord {
 }
 
 /** Traffic-sign sightings, one per physical sign per pass: stored and queued on `signs` together. */
-export const sightings: RecordKind<SightingRecord> = {
+export const sightings: RecordKind<SightingRecord, RuleConfig> = {
   name: "sightings",
   channels: [
     {
@@ -115,4 +103,73 @@ export const sightings: RecordKind<SightingRecord> = {
         )
         .all({ camera: q.camera ?? null, label: q.label ?? null, since: q.sinceMs ?? 0, until: q.untilMs ?? Number.MAX_SAFE_INTEGER, limit: q.limit }) as Row[]
     ).map(rowToSighting),
+  rule: (camera, c) => (c.analytics.signs ? new SightingRule(camera, c.analytics) : null),
 };
+
+/**
+ * A camera's traffic-sign passes: the frame with a pass's best view is kept for its snapshot, and the pass is
+ * recorded, with the JPEG of that view (box and class drawn), once its track ends.
+ */
+export class SightingRule implements AnalyticsRule<RuleConfig> {
+  private passes: SignSightings | null;
+  private labels: readonly string[] | undefined;
+  /** the sign tracks of the last frame: they end with the camera */
+  private live: Track[] = [];
+
+  constructor(
+    private readonly camera: string,
+    opts: CameraAnalyticsOptions,
+  ) {
+    this.passes = new SignSightings(camera, opts.newId);
+    this.labels = opts.signs?.labels;
+  }
+
+  observe(frame: RuleFrame): Emitted[] {
+    if (!this.passes) return [];
+    this.live = frame.live.filter((t) => t.confirmed && this.isSign(t.label));
+    const step = this.passes.observe(
+      this.live,
+      frame.ended.filter((t) => this.isSign(t.label)),
+      frame.quality,
+    );
+    for (const s of step.improved) {
+      const file = frame.snapshot(s);
+      if (!s.snapshot) this.passes.setSnapshot(s.id, file);
+    }
+    return step.done.map(recorded);
+  }
+
+  /** Signs switched off drop the passes in progress; otherwise they go on under the new labels. */
+  reconfigure(c: RuleConfig): Emitted[] {
+    this.passes = c.analytics.signs ? (this.passes ?? new SignSightings(this.camera, c.analytics.newId)) : null;
+    this.labels = c.analytics.signs?.labels;
+    if (!this.passes) this.live = [];
+    return [];
+  }
+
+  endAll(): Emitted[] {
+    const ended = this.live;
+    this.live = [];
+    return this.passes?.observe([], ended, area).done.map(recorded) ?? [];
+  }
+
+  private isSign(label: string): boolean {
+    return !this.labels || this.labels.includes(label);
+  }
+}
+
+/** A finished pass, with the picture of its best view. */
+function recorded(s: SignSighting): Emitted {
+  const picture: EvaEvent = {
+    id: s.id,
+    device: "",
+    camera: s.camera,
+    label: s.label,
+    start_time: s.first_seen,
+    end_time: s.last_seen,
+    top_score: s.score,
+    box: s.box,
+    snapshot: s.snapshot,
+  };
+  return emit(sightings, s, picture);
+}

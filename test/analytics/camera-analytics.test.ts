@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import { CameraAnalytics, type CameraAnalyticsOptions } from "../../agent/analytics/camera-analytics.js";
 import type { Box } from "../../agent/core/geometry.js";
 import type { Detection } from "../../agent/core/detection.js";
+import type { Emitted, RuleFrame } from "../../agent/core/records.js";
+import { crossings, LineRule } from "../../agent/records/crossings.js";
+import { occupancy, ZoneRule } from "../../agent/records/occupancy.js";
 
 const person = (x: number, y = 300): Detection => ({ label: "person", classId: 0, score: 0.9, box: [x - 20, y - 120, x + 20, y] as Box });
 const opts = (over: Partial<CameraAnalyticsOptions> = {}): CameraAnalyticsOptions => ({
@@ -28,23 +31,41 @@ const opts = (over: Partial<CameraAnalyticsOptions> = {}): CameraAnalyticsOption
 });
 
 describe("camera analytics", () => {
-  it("a walker through the frame: one track, its zones, one crossing, occupancy up and down", () => {
-    const a = new CameraAnalytics(opts());
-    const crossings: string[] = [];
+  it("a walker through the frame: one track and its zones; the zone and line rules make one crossing, occupancy up and down", () => {
+    const o = opts();
+    const a = new CameraAnalytics(o);
+    const rules = [new LineRule(o.lines), new ZoneRule(o.zones)];
+    const crossed: string[] = [];
     const totals: number[] = [];
     const zones: string[][] = [];
+    const collect = (out: Emitted[]) => {
+      for (const e of out) {
+        if (e.kind === (crossings as unknown)) crossed.push((e.record as { direction: string }).direction);
+        if (e.kind === (occupancy as unknown)) totals.push((e.record as { total: number }).total);
+      }
+    };
     for (let i = 0; i <= 12; i++) {
       const step = a.observe(i * 100, [person(200 + 20 * i)]);
-      crossings.push(...step.crossings.map((c) => c.direction));
-      totals.push(...step.occupancy.map((o) => o.total));
+      const frame: RuleFrame = {
+        time: i * 100,
+        tracks: step.tracks.map((s) => ({ id: s.track.id, label: s.track.label, zones: s.zones })),
+        live: step.live,
+        ended: step.ended,
+        detections: step.detections,
+        usable: true,
+        quality: () => 1,
+        snapshot: () => "",
+        emitted: [],
+      };
+      for (const r of rules) collect(r.observe(frame));
       if (step.tracks[0]) zones.push(step.tracks[0].zones);
     }
-    expect(crossings).toEqual(["out"]);
+    expect(crossed).toEqual(["out"]);
     expect(zones[0]).toEqual([]);
     expect(zones.at(-1)).toEqual(["right"]);
-    const end = a.endAll(2000);
-    expect(end.ended).toHaveLength(1);
-    expect([...totals, ...end.occupancy.map((o) => o.total)]).toEqual([1, 0]);
+    expect(a.endAll()).toHaveLength(1);
+    for (const r of rules) collect(r.endAll(2000));
+    expect(totals).toEqual([1, 0]);
   });
 
   it("for motion gating, an object standing still stops counting as moving after gateStillMs, long before it is stationary", () => {

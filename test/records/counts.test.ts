@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CameraConfig } from "../../agent/config/schema.js";
-import type { Emitted, RuleFrame } from "../../agent/core/records.js";
+import type { RuleConfig } from "../../agent/analytics/camera-analytics.js";
+import { emit, type Emitted, type RuleFrame } from "../../agent/core/records.js";
+import { crossings, type CrossingRecord } from "../../agent/records/crossings.js";
 import { Recorder } from "../../agent/events/recorder.js";
 import { EventStore } from "../../agent/events/store.js";
 import { addTally, countReports, counts, CountRule, intervalStart, localMidnight, totalOf, type CountRecord } from "../../agent/records/counts.js";
@@ -41,7 +43,20 @@ describe("interval alignment (pure)", () => {
 });
 
 const cam = (interval = 900) => ({ lines: { door: {} }, zones: { yard: {} }, counts: { interval_seconds: interval } }) as unknown as CameraConfig;
-const frame = (time: number, tracks: RuleFrame["tracks"] = [], crossings: RuleFrame["crossings"] = []): RuleFrame => ({ time, tracks, crossings });
+type Crossing = Omit<CrossingRecord, "id" | "device" | "camera">;
+// The crossings come as the line rule, listed before counts, emitted them for the frame.
+const frame = (time: number, tracks: RuleFrame["tracks"] = [], made: Crossing[] = []): RuleFrame => ({
+  time,
+  tracks,
+  live: [],
+  ended: [],
+  detections: [],
+  usable: true,
+  quality: () => 0,
+  snapshot: () => "",
+  emitted: made.map((c) => emit(crossings, c)),
+});
+const settings = (camera: CameraConfig) => ({ camera }) as unknown as RuleConfig;
 const records = (e: Emitted[]) => e.map((x) => x.record as CountRecord);
 
 describe("the count rule (pure)", () => {
@@ -105,8 +120,8 @@ describe("the count rule (pure)", () => {
     expect(CountRule.forCamera("cam", { lines: {}, zones: {}, counts: { interval_seconds: 900 } } as unknown as CameraConfig)).toBeNull();
     const rule = CountRule.forCamera("cam", cam())!;
     rule.observe(frame(T0 + 1000));
-    expect(rule.reconfigure(cam(), T0 + 2000)).toEqual([]);
-    expect(records(rule.reconfigure(cam(300), T0 + 3000)).map((r) => [r.name, r.complete])).toEqual([
+    expect(rule.reconfigure(settings(cam()), T0 + 2000)).toEqual([]);
+    expect(records(rule.reconfigure(settings(cam(300)), T0 + 3000)).map((r) => [r.name, r.complete])).toEqual([
       ["door", false],
       ["yard", false],
     ]);
