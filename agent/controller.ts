@@ -24,10 +24,7 @@ export { ReloadError, type CameraFigures };
 export interface AgentOptions {
   /** resolve `finished` once every file camera has reached its end */
   exitOnEof?: boolean;
-  /**
-   * live config reload; without it the `reload` command answers not_supported. `requestedBy` names
-   * who asked when it is not the control room (the web console's save), for the log.
-   */
+  /** live config reload (else `reload` answers not_supported); `requestedBy` names a non-control-room caller */
   reload?: (requestedBy?: "web console") => Promise<CommandOutcome>;
   /** opens a detector's sessions (default Detector.open; a test holds it back to watch cameras run meanwhile) */
   openDetector?: typeof Detector.open;
