@@ -12,7 +12,7 @@ import { occupancy, type OccupancyRecord } from "../records/occupancy.js";
 import { recordKinds } from "../records/registry.js";
 import type { Unstamped } from "./recorder.js";
 import type { EvaEvent, EventChange } from "../core/event.js";
-import { SnapshotWriter } from "./snapshot.js";
+import type { SnapshotWriter } from "./snapshot.js";
 import { TrackEvents, type EventOutput, type TrackEventOptions } from "./track-events.js";
 
 /**

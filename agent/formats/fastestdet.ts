@@ -34,7 +34,7 @@ export function decodeFastestdet(
       }
       const obj = output[cell];
       if (!(obj > 0 && bestScore > 0)) continue;
-      const score = Math.pow(obj, 0.6) * Math.pow(bestScore, 0.4);
+      const score = obj ** 0.6 * bestScore ** 0.4;
       if (!(score >= thresholds[best])) continue;
       const cx = ((gx + Math.tanh(output[plane + cell])) / gw) * inputWidth;
       const cy = ((gy + Math.tanh(output[2 * plane + cell])) / gh) * inputHeight;

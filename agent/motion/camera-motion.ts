@@ -44,7 +44,7 @@ export class CameraMotion {
     readonly width: number,
     readonly height: number,
     /** a lost track dies after this long: keep-alive looks come at least twice as often, so a parked car's survives */
-    private trackMaxAgeMs: number,
+    trackMaxAgeMs: number,
   ) {
     this.cfg = cfg;
     this.gate = new MotionGate(keepaliveMs(cfg, trackMaxAgeMs));
@@ -67,7 +67,6 @@ export class CameraMotion {
 
   /** A reload's motion settings or masks; the background is kept unless the grid's meaning changed. */
   reconfigure(cfg: MotionConfig, masks: readonly (readonly [number, number])[][], trackMaxAgeMs: number): void {
-    this.trackMaxAgeMs = trackMaxAgeMs;
     this.gate.setKeepalive(keepaliveMs(cfg, trackMaxAgeMs));
     const same = JSON.stringify(cfg) === JSON.stringify(this.cfg) && JSON.stringify(masks) === JSON.stringify(this.masks);
     if (same) return;

@@ -159,7 +159,7 @@ describe("camera (real ffmpeg)", () => {
   it("a network camera that dies mid-stream goes offline with the cause and keeps being retried", async () => {
     const ts = await personPanTs(20, 10);
     const sockets = new Set<import("node:net").Socket>();
-    const server = http.createServer((req, res) => {
+    const server = http.createServer((_req, res) => {
       res.writeHead(200, { "content-type": "video/mp2t" });
       createReadStream(ts, { highWaterMark: 16 * 1024 }).pipe(res);
     });

@@ -30,7 +30,7 @@ interface Edit {
   prefix?: string;
 }
 
-function configText(clip: string, empty: string, e: Edit = {}): string {
+function configText(clip: string, e: Edit = {}): string {
   const cam = (name: string, source: string, fps: number, minScore: number, extra = "") => `  ${name}:
     source: ${source}
     loop: true
@@ -54,7 +54,7 @@ describe("live config reload of a running agent", () => {
     const empty = await emptyClip(3);
     const dir = mkdtempSync(path.join(tmpdir(), "eva-reload-"));
     const file = path.join(dir, "eva.yaml");
-    writeFileSync(file, configText(clip, empty));
+    writeFileSync(file, configText(clip));
 
     const sub = await MessageCollector.subscribe(broker.url, "eva/dev-r/#");
     let kill: (s: NodeJS.Signals) => void = () => {};
@@ -95,12 +95,12 @@ describe("live config reload of a running agent", () => {
     };
 
     // 1. valid: a threshold of camera a → applied live, nothing restarted
-    let r = await save(configText(clip, empty, { minScoreA: 0.6 }));
+    let r = await save(configText(clip, { minScoreA: 0.6 }));
     expect(r).toMatchObject({ result: "applied", changed: ["cameras.a.detect.min_score"] });
     expect(r.hash).toMatch(/^[0-9a-f]{64}$/);
 
     // 2. invalid: an unknown key under camera b → rejected with its place
-    const typo = configText(clip, empty, { minScoreA: 0.6, extraB: "    fsp: 3\n" });
+    const typo = configText(clip, { minScoreA: 0.6, extraB: "    fsp: 3\n" });
     r = await save(typo);
     expect(r.result).toBe("rejected");
     const typoLine = typo.split("\n").findIndex((l) => l.includes("fsp:")) + 1;
@@ -109,24 +109,24 @@ describe("live config reload of a running agent", () => {
     // 3. invalid: a model file that is not ONNX → rejected at models.coco.path
     const bogus = path.join(dir, "bogus.onnx");
     writeFileSync(bogus, "this is not a model\n");
-    r = await save(configText(clip, empty, { minScoreA: 0.6, model: bogus }));
+    r = await save(configText(clip, { minScoreA: 0.6, model: bogus }));
     expect(r.result).toBe("rejected");
     expect(r.errors![0]).toMatchObject({ path: "models.coco.path", line: 5 });
     expect(r.errors![0]!.message).toContain("not an ONNX model");
 
     // 3b. a model that does not load (no TensorRT here): rejected after the background load failed
-    r = await save(configText(clip, empty, { minScoreA: 0.6, providers: "tensorrt" }));
+    r = await save(configText(clip, { minScoreA: 0.6, providers: "tensorrt" }));
     expect(r.result).toBe("rejected");
     expect(r.errors![0]).toMatchObject({ path: "models.coco.path", line: 5 });
     expect(r.errors![0]!.message).toMatch(/model does not load: .*tensorrt/);
 
     // 4. valid: camera a's fps (restart a only), camera c added, MQTT keepalive (publisher reconnects).
     // `changed` is relative to edit 1: the rejected edits left nothing behind.
-    r = await save(configText(clip, empty, { minScoreA: 0.6, fpsA: 3, cameraC: empty, keepalive: 10 }));
+    r = await save(configText(clip, { minScoreA: 0.6, fpsA: 3, cameraC: empty, keepalive: 10 }));
     expect(r).toMatchObject({ result: "applied", changed: ["cameras.a.fps", "cameras.c", "mqtt.keepalive"] });
 
     // 5. the model swaps in the background (FastestDet), cameras keep their size: no camera restarts
-    r = await save(configText(clip, empty, { minScoreA: 0.6, fpsA: 3, cameraC: empty, keepalive: 10, model: path.join(shared, "models/fastestdet.onnx") }));
+    r = await save(configText(clip, { minScoreA: 0.6, fpsA: 3, cameraC: empty, keepalive: 10, model: path.join(shared, "models/fastestdet.onnx") }));
     expect(r).toMatchObject({ result: "applied", changed: ["models.coco.path"] });
 
     // 6. SIGHUP with the file unchanged: applied, nothing changed; 7. camera c removed
@@ -135,7 +135,7 @@ describe("live config reload of a running agent", () => {
     kill("SIGHUP");
     r = await hup;
     expect(r).toMatchObject({ result: "applied", changed: [] });
-    r = await save(configText(clip, empty, { minScoreA: 0.6, fpsA: 3, keepalive: 10, model: path.join(shared, "models/fastestdet.onnx") }));
+    r = await save(configText(clip, { minScoreA: 0.6, fpsA: 3, keepalive: 10, model: path.join(shared, "models/fastestdet.onnx") }));
     expect(r).toMatchObject({ result: "applied", changed: ["cameras.c"] });
     await new Promise((res) => setTimeout(res, 1500));
 
@@ -183,7 +183,7 @@ describe("live reload of storage and MQTT topics", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "eva-reload-"));
     const file = path.join(dir, "eva.yaml");
     const one = (e: Edit) =>
-      configText(clip, clip, e)
+      configText(clip, e)
         .replace(/ {2}b:[\s\S]*$/, "")
         .replace("dev-r", "dev-s");
     writeFileSync(file, one({}));

@@ -9,7 +9,7 @@ import { parseConfig } from "../../agent/config/load.js";
 import type { EvaEvent } from "../../agent/events/event.js";
 import { moveOutbox, OutboxCursors } from "../../agent/events/outbox-cursors.js";
 import { EventStore, newEventId } from "../../agent/events/store.js";
-import { MqttSink } from "../../agent/publish/sinks/mqtt.js";
+import type { MqttSink } from "../../agent/publish/sinks/mqtt.js";
 import { createSinks } from "../../agent/publish/sinks/registry.js";
 import { SinkOutbox, type Sink } from "../../agent/publish/sinks/sink.js";
 import { verdictOf, WebhookSink } from "../../agent/publish/sinks/webhook.js";
