@@ -140,7 +140,7 @@ describe("node placement from onnxruntime's profile", () => {
       ...profile.sessionOptions(),
     });
     const [input] = session.inputMetadata;
-    const dims = (input as { shape: (number | string)[] }).shape.map((d) => (typeof d === "number" ? d : 1));
+    const dims = (input as unknown as { shape: (number | string)[] }).shape.map((d) => (typeof d === "number" ? d : 1));
     await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", new Float32Array(dims.reduce((a, b) => a * b, 1)), dims) });
     const dir = (profile.sessionOptions().profileFilePrefix as string).replace(/\/run$/, "");
     expect(readdirSync(dir).some((f) => f.endsWith(".json"))).toBe(true);

@@ -11,7 +11,7 @@ import { SignStore } from "../../agent/events/sign-store.js";
 import { EventStore, newEventId, StoreError } from "../../agent/events/store.js";
 import { crossings, type CrossingRecord } from "../../agent/records/crossings.js";
 import { lineCounts, lineTotals } from "../../agent/records/line-totals.js";
-import { occupancy } from "../../agent/records/occupancy.js";
+import { occupancy, type OccupancyRecord } from "../../agent/records/occupancy.js";
 import { recordKinds } from "../../agent/records/registry.js";
 
 let dir: string;
@@ -98,7 +98,7 @@ describe("the recorder: any record kind's rows and outbox entries in one transac
 
   it("occupancy keeps a revision per zone across restarts", () => {
     let s = new EventStore(file);
-    const o = (total: number) => Recorder.stamp({ device: "dev1", camera: "gate", zone: "yard", counts: total ? { person: total } : {}, total, time: 1000 });
+    const o = (total: number) => Recorder.stamp<OccupancyRecord>({ device: "dev1", camera: "gate", zone: "yard", counts: total ? { person: total } : {}, total, time: 1000 });
     new Recorder(s).record(occupancy, o(1));
     new Recorder(s).record(occupancy, o(0));
     s.close();

@@ -6,7 +6,7 @@ import type { StatsPayload } from "../../agent/publish/payload-schemas.js";
 const stats: StatsPayload = {
   time: "2026-11-27T10:00:00.000Z",
   uptime_seconds: 42,
-  cameras: { gate: { state: "online", fps_in: 5, fps_processed: 4.5, fps_skipped: 0.5, inference_ms: { p50: 30, p95: null }, provider: "cpu" } },
+  cameras: { gate: { state: "online", fps_in: 5, fps_processed: 4.5, fps_skipped: 0.5, fps_gated: 0, inference_ms: { p50: 30, p95: null }, provider: "cpu" } },
   outbox: { depth: 7, dropped: 2, compacted: 3 },
   db_bytes: 8192,
   cpu_percent: 55.5,

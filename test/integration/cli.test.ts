@@ -149,6 +149,7 @@ describe("eva CLI", () => {
     const base = Date.parse("2026-11-27T08:00:00Z");
     const pass = (label: string, minutes: number, track: number) => ({
       id: newEventId(base + minutes * 60_000),
+      device: "dev1",
       camera: "dash",
       label,
       score: 0.9,

@@ -1,7 +1,7 @@
 import { appendFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { parseConfig } from "../../agent/config/load.js";
 import { ReloadError } from "../../agent/controller.js";
 import { EventStore } from "../../agent/events/store.js";

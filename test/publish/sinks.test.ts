@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../agent/config/load.js";
-import type { EvaEvent } from "../../agent/events/event.js";
+import type { EvaEvent } from "../../agent/core/event.js";
 import { moveOutbox, OutboxCursors } from "../../agent/events/outbox-cursors.js";
 import { EventStore, newEventId } from "../../agent/events/store.js";
 import type { MqttSink } from "../../agent/publish/sinks/mqtt.js";
