@@ -1,9 +1,7 @@
 import type { CameraConfig } from "../config/schema.js";
 
 /** What a camera keeps from a model's output: the config's own keys, so a camera passes `camera.detect` as is. */
-/** What the decoders and NMS read of a camera's detect settings; class-agnostic NMS is off unless set. */
-export type DetectFilter = Pick<CameraConfig["detect"], "min_score" | "nms_iou" | "labels"> &
-  Partial<Pick<CameraConfig["detect"], "nms_class_agnostic">>;
+export type DetectFilter = Pick<CameraConfig["detect"], "min_score" | "nms_iou" | "labels"> & Partial<Pick<CameraConfig["detect"], "nms_class_agnostic">>;
 
 // The schema's default for min_score, used for labels a min_score map names neither directly nor via 'default'.
 const FALLBACK_MIN_SCORE = 0.5;

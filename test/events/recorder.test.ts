@@ -98,7 +98,8 @@ describe("the recorder: any record kind's rows and outbox entries in one transac
 
   it("occupancy keeps a revision per zone across restarts", () => {
     let s = new EventStore(file);
-    const o = (total: number) => Recorder.stamp<OccupancyRecord>({ device: "dev1", camera: "gate", zone: "yard", counts: total ? { person: total } : {}, total, time: 1000 });
+    const o = (total: number) =>
+      Recorder.stamp<OccupancyRecord>({ device: "dev1", camera: "gate", zone: "yard", counts: total ? { person: total } : {}, total, time: 1000 });
     new Recorder(s).record(occupancy, o(1));
     new Recorder(s).record(occupancy, o(0));
     s.close();
