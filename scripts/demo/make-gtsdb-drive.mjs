@@ -20,56 +20,18 @@ const { values } = parseArgs({
   },
 });
 
-// Frames whose every sign the shipped detector and classifier name right through the agent, one class each
+// Frames whose every sign the shipped detector and classifier name right through the agent, and nothing else
 // (GTSDB's training split: the models saw these photographs while training).
 const SCENES = values.frames?.split(",") ?? ["00193", "00120", "00262", "00194", "00005", "00083", "00256", "00121"];
 
-// GTSRB class ids → the classifier's labels (models/sign-classifier.onnx metadata, same order).
-const LABELS = [
-  "speed limit (20km/h)",
-  "speed limit (30km/h)",
-  "speed limit (50km/h)",
-  "speed limit (60km/h)",
-  "speed limit (70km/h)",
-  "speed limit (80km/h)",
-  "end of speed limit (80km/h)",
-  "speed limit (100km/h)",
-  "speed limit (120km/h)",
-  "no passing",
-  "no passing for vehicles over 3.5 metric tons",
-  "right-of-way at the next intersection",
-  "priority road",
-  "yield",
-  "stop",
-  "no vehicles",
-  "vehicles over 3.5 metric tons prohibited",
-  "no entry",
-  "general caution",
-  "dangerous curve to the left",
-  "dangerous curve to the right",
-  "double curve",
-  "bumpy road",
-  "slippery road",
-  "road narrows on the right",
-  "road work",
-  "traffic signals",
-  "pedestrians",
-  "children crossing",
-  "bicycles crossing",
-  "beware of ice/snow",
-  "wild animals crossing",
-  "end of all speed and passing limits",
-  "turn right ahead",
-  "turn left ahead",
-  "ahead only",
-  "go straight or right",
-  "go straight or left",
-  "keep right",
-  "keep left",
-  "roundabout mandatory",
-  "end of no passing",
-  "end of no passing by vehicles over 3.5 metric tons",
-];
+// GTSRB class ids → labels as the shipped classifier names them (its metadata; the truth file uses them).
+const dist = path.join(repoRoot, "dist/agent/detect/model-file.js");
+if (!existsSync(dist)) {
+  console.error("make-gtsdb-drive: dist/ is not built; run `npm run build` first");
+  process.exit(2);
+}
+const { readModel } = await import(dist);
+const LABELS = JSON.parse((await readModel(path.join(repoRoot, "models/sign-classifier.onnx"))).description.metadata.labels);
 
 const W = 816;
 const H = 480;
@@ -135,7 +97,10 @@ const chains = [];
 const parts = [];
 const plans = SCENES.map((id, i) => {
   const signs = boxes.get(id);
-  if (!signs) throw new Error(`make-gtsdb-drive: frame ${id} is not in ${values.data}/gt.csv`);
+  if (!signs) {
+    console.error(`make-gtsdb-drive: --frames ${id}: no such frame in ${values.data}/gt.csv (frames 00000-00599 with signs)`);
+    process.exit(2);
+  }
   const plan = zoomPlan(signs);
   inputs.push("-i", path.join(values.data, `frames/${id}.jpg`));
   // z(t) = 1 / (1 - (1 - 1/Z)·t/T): the apparent size of something approached at a steady speed.
