@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running eva: ffmpeg if missing, npm packages, then `eva run` on
-# config/traffic-signs.yaml (our own traffic-sign model on the shipped demo drive, scripts/demo/traffic-signs.mp4).
+# config/traffic-signs.yaml (our sign detector and classifier on the shipped demo drive, scripts/demo/gtsdb-drive.mp4).
 # When mosquitto is installed but no broker listens on localhost:1883, one is started for the demo and stopped
 # with it, so events are seen flowing. Ctrl-C stops everything.
 set -euo pipefail

@@ -11,6 +11,11 @@ import { repoRoot, shared } from "../support/paths.js";
 
 // Held-out real dashcam frames (GTSDB 00500-00599, never read by training) as a slideshow, through the agent as
 // a camera would deliver them: detector on the whole frame, then the sign classifier on crops of the 816×480 frame.
+// The model alone finds 0.882 of these signs with the right class at ≤ 0.05 false positives per frame
+// (scripts/evaluate-signs.mjs --frames 500-599 --fp-per-image 0.05, models/README.md); the agent, which must also
+// track and vote, may lose at most 2 points of that at the same false-sighting rate.
+const MODEL_RECALL = 0.882;
+const SLIDES_START = Date.parse("2026-01-01T00:00:00Z");
 const DETECTOR = process.env.EVA_SIGN_MODEL ?? path.join(repoRoot, "models/traffic-signs.onnx");
 const CLASSIFIER = process.env.EVA_SIGN_CLASSIFIER ?? path.join(repoRoot, "models/sign-classifier.onnx");
 const GTSDB = path.join(shared, "data/gtsdb-train");
@@ -46,6 +51,9 @@ describe("eva run on a slideshow of held-out real frames", () => {
       "18",
       "-pix_fmt",
       "yuv420p",
+      // dates the frames (a batch run dates a file from its creation_time): a sighting's slide is its second
+      "-metadata",
+      `creation_time=${new Date(SLIDES_START).toISOString()}`,
       clip,
     ]);
     const file = path.join(dir, "eva.yaml");
@@ -63,9 +71,9 @@ cameras:
     source: ${clip}
     fps: 3
     realtime: false
-    detect: {model: signs, width: 816, height: 480, min_score: 0.3, nms_class_agnostic: true}
-    classify: [{model: sign-classifier}]
-    tracker: {high_score: 0.3, min_hits: 2}
+    detect: {model: signs, width: 816, height: 480, min_score: 0.13, nms_iou: 0.45, nms_class_agnostic: true}
+    classify: [{model: sign-classifier, min_size: 8}]
+    tracker: {high_score: 0.13, min_hits: 2}
     signs: {}
     events: {min_frames: 2, end_after_seconds: 0.3}
 `,
@@ -86,15 +94,23 @@ cameras:
         CLASSIFIER,
       ]).toString(),
     ) as string[];
-    // A sighting is right when a held-out sign of its class lies under its box (IoU ≥ 0.5; in some frame: the
-    // frames' dates are the agent's, so the slide is found by place and class).
-    const right = sightings.filter((s) => truths.some((t) => labels[t.classId] === s.label && boxIou(s.box, t.box) >= 0.5));
-    const found = truths.filter((t) => sightings.some((s) => labels[t.classId] === s.label && boxIou(s.box, t.box) >= 0.5));
-    const report = `${right.length}/${sightings.length} sightings right, ${found.length}/${truths.length} signs found: ${sightings.map((s) => s.label).join(", ")}`;
+    // A sighting is right when a sign of its class on its own slide lies under its box (IoU ≥ 0.5), each sign
+    // claimed once: a second sighting of one sign is a false one, as is a wrong class.
+    const files = [...new Set(truths.map((t) => t.file))].sort();
+    const claimed = new Set<number>();
+    const wrong: string[] = [];
+    for (const s of [...sightings].sort((a, b) => b.score - a.score)) {
+      const slide = files[Math.floor((Date.parse(s.first_seen) - SLIDES_START) / 1000)];
+      const k = truths.findIndex((t, i) => !claimed.has(i) && t.file === slide && labels[t.classId] === s.label && boxIou(s.box, t.box) >= 0.5);
+      if (k >= 0) claimed.add(k);
+      else wrong.push(`${slide} ${s.label} ${s.score}`);
+    }
+    const recall = claimed.size / truths.length;
+    const falsePerFrame = wrong.length / files.length;
+    const report = `right-class recall ${recall.toFixed(3)} (${claimed.size}/${truths.length}; model ${MODEL_RECALL}), ${wrong.length} false sightings on ${files.length} frames (${falsePerFrame.toFixed(3)}/frame): ${wrong.join("; ")}`;
     console.info(`held-out slideshow: ${report}`);
-    expect(sightings.length, report).toBeGreaterThanOrEqual(10);
-    expect(right.length / sightings.length, report).toBeGreaterThanOrEqual(0.7);
-    expect(found.length / truths.length, report).toBeGreaterThanOrEqual(0.3);
+    expect(recall, report).toBeGreaterThanOrEqual(MODEL_RECALL - 0.02);
+    expect(falsePerFrame, report).toBeLessThanOrEqual(0.05);
     // every sighting has a snapshot of its best view
     expect(sightings.every((s) => s.snapshot && existsSync(s.snapshot))).toBe(true);
   });
