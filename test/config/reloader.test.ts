@@ -60,7 +60,8 @@ describe("config reloader (file watch, debounce, rename-saves)", () => {
     await wait(100); // past the check made when the watch starts
     for (const fps of [6, 7, 8, 9]) {
       writeFileSync(file, text(fps));
-      await wait(20);
+      // a turn of the event loop, so the watcher sees each save, but no timer that a loaded machine can stretch past the debounce
+      await new Promise((r) => setImmediate(r));
     }
     await until(() => applied.includes(9));
     expect(applied).toEqual([9]);
