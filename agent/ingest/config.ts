@@ -33,9 +33,11 @@ export const ingestConfigSchema = z.strictObject({
   prefix: z.string().min(1).default("eva"),
   /** lanes are `<client_id>-<n>`: the same id after a restart resumes the same sessions */
   client_id: z.string().min(1).default(`eva-ingest-${hostname()}`),
-  lanes: z.number().int().min(1).max(64).default(8),
+  lanes: z.number().int().min(1).max(64).default(4),
+  /** messages a connection may hold unacknowledged (MQTT 5 Receive Maximum); brokers cap it (mosquitto: max_inflight_messages) */
+  receive_maximum: z.number().int().min(1).max(65_535).default(1000),
   session_expiry_seconds: z.number().int().min(60).default(86_400),
-  batch: z.strictObject({ max_messages: z.number().int().min(1).max(10_000).default(500), linger_ms: z.number().int().min(0).default(20) }).prefault({}),
+  batch: z.strictObject({ max_messages: z.number().int().min(1).max(10_000).default(2000), linger_ms: z.number().int().min(0).default(5) }).prefault({}),
   max_message_bytes: z.number().int().min(1024).default(262_144),
   health: z.strictObject({ port: z.number().int().min(0).max(65535).default(9465), host: z.string().default("127.0.0.1") }).prefault({}),
   log: z.strictObject({ level: z.string().default("info") }).prefault({}),

@@ -22,8 +22,8 @@ describe("ingest config", () => {
     expect(c.mqtt.password).toBe("s3cret");
     expect(c.postgres.url).toBe("postgres://eva:pgpw@db/eva");
     expect(c.group).toBe("g2");
-    expect(c.lanes).toBe(8);
-    expect(c.batch).toEqual({ max_messages: 500, linger_ms: 20 });
+    expect(c.lanes).toBe(4);
+    expect(c.batch).toEqual({ max_messages: 2000, linger_ms: 5 });
   });
 
   it("names the file and key of what is wrong", () => {

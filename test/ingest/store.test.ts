@@ -1,9 +1,9 @@
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RecordError, recordKind, toRow } from "../../agent/ingest/records.js";
+import { RECORD_KINDS, RecordError, recordKind, toRow } from "../../agent/ingest/records.js";
 import { migrate, SCHEMA_VERSION } from "../../agent/ingest/schema.js";
-import { writeBatch } from "../../agent/ingest/writer.js";
+import { batchStatement, writeBatch } from "../../agent/ingest/writer.js";
 import { eva } from "../support/agent.js";
 import { TestPostgres } from "../support/postgres.js";
 
@@ -37,6 +37,7 @@ const ev = (type: string, over: Record<string, unknown> = {}) => ({
 });
 const events = recordKind("events")!;
 const crossings = recordKind("crossings")!;
+const stmt = batchStatement(RECORD_KINDS);
 
 describe("ingest schema and writer (real PostgreSQL)", () => {
   it("five ingests migrating at once apply each migration once, PostGIS included", async () => {
@@ -49,19 +50,23 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
   });
 
   it("a duplicate does nothing, a later revision replaces, an older one does not", async () => {
-    const r1 = await writeBatch(pool, { rows: [toRow(events, "d1", ev("new")), toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
+    const r1 = await writeBatch(pool, stmt, { rows: [toRow(events, "d1", ev("new")), toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
     expect(r1.written.events).toBe(1);
-    const again = await writeBatch(pool, { rows: [toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
+    const again = await writeBatch(pool, stmt, { rows: [toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
     expect(again.written.events ?? 0).toBe(0);
-    await writeBatch(pool, { rows: [toRow(events, "d1", ev("end", { end_time: "2026-12-06T10:00:05.000Z", top_score: 0.9 }))], deadLetters: [], devices: [] });
-    const late = await writeBatch(pool, { rows: [toRow(events, "d1", ev("update", { top_score: 0.8 }))], deadLetters: [], devices: [] });
+    await writeBatch(pool, stmt, {
+      rows: [toRow(events, "d1", ev("end", { end_time: "2026-12-06T10:00:05.000Z", top_score: 0.9 }))],
+      deadLetters: [],
+      devices: [],
+    });
+    const late = await writeBatch(pool, stmt, { rows: [toRow(events, "d1", ev("update", { top_score: 0.8 }))], deadLetters: [], devices: [] });
     expect(late.written.events ?? 0).toBe(0);
     const { rows } = await pool.query("SELECT end_time, top_score, payload FROM events WHERE device = 'd1' AND id = '01EV1'");
     expect(rows).toHaveLength(1);
     expect(rows[0].top_score).toBe(0.9);
     expect(rows[0].payload.end_time).toBe("2026-12-06T10:00:05.000Z");
     // explicit revisions order updates of one stage
-    await writeBatch(pool, {
+    await writeBatch(pool, stmt, {
       rows: [
         toRow(events, "d1", ev("end", { id: "01EV2", revision: 3, top_score: 0.5 })),
         toRow(events, "d1", ev("end", { id: "01EV2", revision: 2, top_score: 0.4 })),
@@ -86,7 +91,7 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
       lon: 13.4,
       extra_field: { a: 1 },
     };
-    const w = await writeBatch(pool, {
+    const w = await writeBatch(pool, stmt, {
       rows: [toRow(crossings, "d2", c), toRow(crossings, "d2", { ...c }), toRow(crossings, "d2", { ...c, id: "01CR" })],
       deadLetters: [],
       devices: [{ device: "d2", status: "online" }],
@@ -101,7 +106,7 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(d.rows[0].status).toBe("online");
     expect(d.rows[0].last_seen).toBeInstanceOf(Date);
     // a will says the device is gone; it is not a sighting
-    await writeBatch(pool, {
+    await writeBatch(pool, stmt, {
       rows: [],
       deadLetters: [],
       devices: [
