@@ -32,7 +32,7 @@ export interface WriteResult {
 }
 
 /**
- * Writes a batch with the statement `batchStatement` made: every table's rows as arrays, so the whole batch is one
+ * Writes a batch with the statement `batchStatement` made: every table's rows as one parameter, so the whole batch is one
  * round trip and one implicit transaction, whatever its size. A duplicate (same device and id) does nothing, a
  * later revision replaces the row; nothing of the batch is visible until it commits.
  */
@@ -41,18 +41,14 @@ export async function writeBatch(pool: Pool, statement: BatchStatement, batch: B
   for (const r of batch.rows) byKind.get(r.kind)?.push(r);
   const values: unknown[] = [];
   for (const kind of statement.kinds) {
-    const rows = newestPerKey(byKind.get(kind)!);
-    const width = Object.keys(kind.columns).length;
-    const cols: unknown[][] = Array.from({ length: width + 4 }, () => new Array<unknown>(rows.length));
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      cols[0]![i] = r.device;
-      cols[1]![i] = r.id;
-      cols[2]![i] = r.revision;
-      for (let j = 0; j < width; j++) cols[j + 3]![i] = r.values[j];
-      cols[width + 3]![i] = r.payload;
+    // The rows as one JSON array of arrays: the payloads, already JSON, go in as they are, without the quoting a
+    // PostgreSQL array literal would need.
+    let json = "";
+    for (const r of newestPerKey(byKind.get(kind)!)) {
+      const head = JSON.stringify([r.device, r.id, r.revision, ...r.values]);
+      json += `${json ? "," : "["}${head.slice(0, -1)},${r.payload}]`;
     }
-    values.push(...cols);
+    values.push(json ? `${json}]` : "[]");
   }
   const dl = batch.deadLetters;
   values.push(
@@ -91,9 +87,11 @@ export function batchStatement(kinds: readonly RecordKind[]): BatchStatement {
   const param = (type: string): string => `$${++n}::${type}[]`;
   const ctes = kinds.map((kind, i) => {
     const names = ["device", "id", "revision", ...Object.keys(kind.columns), "payload"];
-    const types = ["text", "text", "bigint", ...Object.values(kind.columns).map((c) => c.type), "jsonb"];
+    const types = ["text", "text", "bigint", ...Object.values(kind.columns).map((c) => c.type)];
+    const exprs = types.map((t, j) => (t === "text" ? `r->>${j}` : `(r->>${j})::${t}`));
+    exprs.push(`r->${types.length}`);
     const table = quoteIdent(kind.table);
-    const head = `INSERT INTO ${table} (${names.map(quoteIdent).join(", ")}) SELECT * FROM unnest(${types.map(param).join(", ")}) ON CONFLICT (device, id) DO `;
+    const head = `INSERT INTO ${table} (${names.map(quoteIdent).join(", ")}) SELECT ${exprs.join(", ")} FROM jsonb_array_elements($${++n}::jsonb) AS r ON CONFLICT (device, id) DO `;
     const set = names.slice(2).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
     // A later revision wins; at the same revision only a different payload (devices without revisions send
     // several updates at one stage) replaces the row, so an exact redelivery changes nothing.
