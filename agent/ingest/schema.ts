@@ -2,9 +2,11 @@ import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
 import { RECORD_KINDS, type RecordKind } from "./records.js";
 
-// Versioned migrations, applied in order at start inside one transaction each, under an advisory lock so that
-// several ingest processes starting together apply each one exactly once. A migration is never edited once
-// released: a change is a new entry at the end.
+// The record tables follow the registry's declarations (records.ts): at start each is created when missing and
+// given the columns it lacks, never altered otherwise, so a kind or field added to the agent is stored without a
+// migration. Everything else is a versioned migration, applied in order, one transaction each, never edited once
+// released: a change is a new entry at the end. All of it runs under an advisory lock, so several ingest
+// processes starting together do each step once.
 
 /** Any fixed number, the same in every ingest: the lock that serialises migrations. */
 const MIGRATION_LOCK = 0x65766131; // "eva1"
@@ -12,21 +14,7 @@ const MIGRATION_LOCK = 0x65766131; // "eva1"
 interface Migration {
   version: number;
   name: string;
-  /** false: does not apply to this server yet (no PostGIS); left unrecorded so a later start applies it */
-  up: (c: PoolClient, ctx: { postgis: boolean }) => Promise<boolean | void>;
-}
-
-function recordTableSql(k: RecordKind): string {
-  const cols = Object.entries(k.columns).map(([name, c]) => `  ${quoteIdent(name)} ${c.type}`);
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(k.table)} (
-  device text NOT NULL,
-  id text NOT NULL,
-  revision bigint NOT NULL DEFAULT 0,
-${cols.join(",\n")},
-  payload jsonb NOT NULL,
-  received_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (device, id)
-)`;
+  up: (c: PoolClient) => Promise<void>;
 }
 
 export function quoteIdent(name: string): string {
@@ -34,15 +22,35 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
+/** Creates the kind's table when missing, adds the columns it lacks, and its indexes (and a point with PostGIS). */
+async function reconcileTable(c: PoolClient, k: RecordKind, postgis: boolean): Promise<void> {
+  const t = quoteIdent(k.table);
+  await c.query(`CREATE TABLE IF NOT EXISTS ${t} (
+  device text NOT NULL,
+  id text NOT NULL,
+  revision bigint NOT NULL DEFAULT 0,
+  payload jsonb NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (device, id)
+)`);
+  for (const [name, col] of Object.entries(k.columns)) await c.query(`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${quoteIdent(name)} ${col.type}`);
+  await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_received_at`)} ON ${t} (received_at)`);
+  if (k.timeColumn !== "received_at")
+    await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_${k.timeColumn}`)} ON ${t} (${quoteIdent(k.timeColumn)})`);
+  if (postgis) {
+    // A generated column: writers keep inserting lat/lon only, with or without PostGIS.
+    await c.query(
+      `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS geom geometry(Point, 4326) GENERATED ALWAYS AS (CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED`,
+    );
+    await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_geom`)} ON ${t} USING gist (geom)`);
+  }
+}
+
 const MIGRATIONS: Migration[] = [
   {
     version: 1,
-    name: "record tables, devices, dead letters",
+    name: "devices, dead letters",
     up: async (c) => {
-      for (const k of RECORD_KINDS) {
-        await c.query(recordTableSql(k));
-        await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_received_at`)} ON ${quoteIdent(k.table)} (received_at)`);
-      }
       await c.query(`CREATE TABLE IF NOT EXISTS devices (
   device text PRIMARY KEY,
   status text,
@@ -61,21 +69,6 @@ const MIGRATIONS: Migration[] = [
 )`);
     },
   },
-  {
-    version: 2,
-    name: "PostGIS points from lat/lon, where the extension is available",
-    up: async (c, { postgis }) => {
-      if (!postgis) return false;
-      for (const k of RECORD_KINDS) {
-        if (!("lat" in k.columns && "lon" in k.columns)) continue;
-        // A generated column: writers keep inserting lat/lon only, with or without PostGIS.
-        await c.query(
-          `ALTER TABLE ${quoteIdent(k.table)} ADD COLUMN IF NOT EXISTS geom geometry(Point, 4326) GENERATED ALWAYS AS (CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED`,
-        );
-        await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_geom`)} ON ${quoteIdent(k.table)} USING gist (geom)`);
-      }
-    },
-  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -91,16 +84,21 @@ export async function migrate(pool: Pool, log: Logger): Promise<{ applied: numbe
         `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
       const postgis = await ensurePostgis(c, log);
+      await c.query("BEGIN");
+      try {
+        for (const k of RECORD_KINDS) await reconcileTable(c, k, postgis);
+        await c.query("COMMIT");
+      } catch (err) {
+        await c.query("ROLLBACK");
+        throw new Error(`record tables: ${(err as Error).message}`);
+      }
       const done = new Set((await c.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
       const applied: number[] = [];
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await c.query("BEGIN");
         try {
-          if ((await m.up(c, { postgis })) === false) {
-            await c.query("ROLLBACK");
-            continue;
-          }
+          await m.up(c);
           await c.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
           await c.query("COMMIT");
         } catch (err) {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RECORD_KINDS, RecordError, recordKind, toRow } from "../../agent/ingest/records.js";
 import { migrate, SCHEMA_VERSION } from "../../agent/ingest/schema.js";
 import { batchStatement, writeBatch } from "../../agent/ingest/writer.js";
+import { recordKinds } from "../../agent/records/registry.js";
 import { eva } from "../support/agent.js";
 import { TestPostgres } from "../support/postgres.js";
 
@@ -65,11 +66,11 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0].top_score).toBe(0.9);
     expect(rows[0].payload.end_time).toBe("2026-12-06T10:00:05.000Z");
-    // explicit revisions order updates of one stage
+    // the message's revision (as the agent sends it) orders updates of one stage
     await writeBatch(pool, stmt, {
       rows: [
-        toRow(events, "d1", ev("end", { id: "01EV2", revision: 3, top_score: 0.5 })),
-        toRow(events, "d1", ev("end", { id: "01EV2", revision: 2, top_score: 0.4 })),
+        toRow(events, "d1", { ...ev("end", { id: "01EV2", top_score: 0.5 }), revision: 3 }),
+        toRow(events, "d1", { ...ev("end", { id: "01EV2", top_score: 0.4 }), revision: 2 }),
       ],
       deadLetters: [],
       devices: [],
@@ -121,6 +122,46 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     ]);
   });
 
+  it("every record stream of the agent's registry has a table; a count report's later revision replaces its interval's row", async () => {
+    const streams = recordKinds.flatMap((k) => k.channels.filter((c) => !c.retained && !c.address.includes("{")).map((c) => c.address));
+    expect(RECORD_KINDS.map((k) => k.topic)).toEqual(streams);
+    const tables = await pool.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    for (const k of RECORD_KINDS) expect(tables.rows.map((r) => r.table_name)).toContain(k.table);
+    const counts = recordKind("counts")!;
+    const report = (revision: number, n: number) => ({
+      id: `01CR${revision}`,
+      device: "d4",
+      camera: "gate",
+      revision,
+      subject: "line",
+      line: "door",
+      interval: { start: "2026-12-06T10:00:00.000Z", end: "2026-12-06T10:15:00.000Z", seconds: 900 },
+      complete: revision > 1,
+      classes: { person: { in: n, out: 0 } },
+      totals: { in: n, out: 0 },
+      today: { since: "2026-12-06T00:00:00.000Z", classes: { person: { in: n, out: 0 } }, totals: { in: n, out: 0 } },
+      time: "2026-12-06T10:15:01.000Z",
+    });
+    await writeBatch(pool, stmt, { rows: [toRow(counts, "d4", report(1, 2))], deadLetters: [], devices: [] });
+    const w = await writeBatch(pool, stmt, { rows: [toRow(counts, "d4", report(2, 5)), toRow(counts, "d4", report(1, 2))], deadLetters: [], devices: [] });
+    expect(w.written.count_reports).toBe(1);
+    const { rows } = await pool.query("SELECT id, revision, complete, interval_start, interval_seconds, line, totals FROM count_reports WHERE device = 'd4'");
+    expect(rows).toEqual([
+      {
+        id: "gate/line/door/2026-12-06T10:00:00.000Z",
+        revision: "2",
+        complete: true,
+        interval_start: new Date("2026-12-06T10:00:00.000Z"),
+        interval_seconds: "900",
+        line: "door",
+        totals: { in: 5, out: 0 },
+      },
+    ]);
+    const listed = await eva(["fleet", "counts", "--postgres", server.url, "--json"]);
+    expect(JSON.parse(listed.stdout)).toEqual([{ ...report(2, 5), device: "d4" }]);
+    expect(() => toRow(counts, "d4", { ...report(1, 1), subject: "other" })).toThrow(/'interval.start' are the key/);
+  });
+
   it("a payload without its key fields is a RecordError naming the field", () => {
     expect(() => toRow(events, "d1", { type: "new", event: { camera: "x" } })).toThrow(RecordError);
     expect(() => toRow(events, "d1", { type: "new", event: { camera: "x" } })).toThrow(/'id'/);
@@ -159,6 +200,6 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(geo.features[0]!.properties.device).toBe("d2");
     const bad = await eva(["fleet", "nope", "--postgres", server.url]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, devices/);
+    expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, counts, devices/);
   });
 });
