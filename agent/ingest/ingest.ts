@@ -68,8 +68,14 @@ export class Ingest {
     this.pool = new pg.Pool({
       connectionString: cfg.postgres.url,
       max: 4,
+      password: cfg.postgres.password,
       ssl: cfg.postgres.ssl
-        ? { ca: cfg.postgres.ssl.ca ? readFileSync(cfg.postgres.ssl.ca, "utf8") : undefined, rejectUnauthorized: cfg.postgres.ssl.reject_unauthorized }
+        ? {
+            ca: cfg.postgres.ssl.ca ? readFileSync(cfg.postgres.ssl.ca, "utf8") : undefined,
+            cert: cfg.postgres.ssl.cert ? readFileSync(cfg.postgres.ssl.cert, "utf8") : undefined,
+            key: cfg.postgres.ssl.key ? readFileSync(cfg.postgres.ssl.key, "utf8") : undefined,
+            rejectUnauthorized: cfg.postgres.ssl.reject_unauthorized,
+          }
         : undefined,
       connectionTimeoutMillis: 5000,
     });

@@ -22,10 +22,26 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-/** Creates the kind's table when missing, adds the columns it lacks, and its indexes (and a point with PostGIS). */
+/**
+ * Creates the kind's table when missing, adds the columns and indexes it lacks (and a point with PostGIS). What
+ * exists is left alone without a DDL statement, so a role that may only write rows starts on a current schema.
+ */
 async function reconcileTable(c: PoolClient, k: RecordKind, postgis: boolean): Promise<void> {
   const t = quoteIdent(k.table);
-  await c.query(`CREATE TABLE IF NOT EXISTS ${t} (
+  const have = new Set(
+    (
+      await c.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1", [
+        k.table,
+      ])
+    ).rows.map((r) => r.column_name),
+  );
+  const indexes = new Set(
+    (await c.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1", [k.table])).rows.map(
+      (r) => r.indexname,
+    ),
+  );
+  if (!have.size) {
+    await c.query(`CREATE TABLE ${t} (
   device text NOT NULL,
   id text NOT NULL,
   revision bigint NOT NULL DEFAULT 0,
@@ -33,16 +49,20 @@ async function reconcileTable(c: PoolClient, k: RecordKind, postgis: boolean): P
   received_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (device, id)
 )`);
-  for (const [name, col] of Object.entries(k.columns)) await c.query(`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${quoteIdent(name)} ${col.type}`);
-  await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_received_at`)} ON ${t} (received_at)`);
-  if (k.timeColumn !== "received_at")
-    await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_${k.timeColumn}`)} ON ${t} (${quoteIdent(k.timeColumn)})`);
+  }
+  for (const [name, col] of Object.entries(k.columns)) if (!have.has(name)) await c.query(`ALTER TABLE ${t} ADD COLUMN ${quoteIdent(name)} ${col.type}`);
+  const index = async (name: string, sql: string) => {
+    if (!indexes.has(name)) await c.query(`CREATE INDEX ${quoteIdent(name)} ON ${t} ${sql}`);
+  };
+  await index(`${k.table}_received_at`, "(received_at)");
+  if (k.timeColumn !== "received_at") await index(`${k.table}_${k.timeColumn}`, `(${quoteIdent(k.timeColumn)})`);
   if (postgis) {
     // A generated column: writers keep inserting lat/lon only, with or without PostGIS.
-    await c.query(
-      `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS geom geometry(Point, 4326) GENERATED ALWAYS AS (CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED`,
-    );
-    await c.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(`${k.table}_geom`)} ON ${t} USING gist (geom)`);
+    if (!have.has("geom"))
+      await c.query(
+        `ALTER TABLE ${t} ADD COLUMN geom geometry(Point, 4326) GENERATED ALWAYS AS (CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED`,
+      );
+    await index(`${k.table}_geom`, "USING gist (geom)");
   }
 }
 
@@ -69,6 +89,32 @@ const MIGRATIONS: Migration[] = [
 )`);
     },
   },
+  {
+    version: 2,
+    name: "views for Grafana's PostgreSQL data source",
+    // One row per thing a panel counts, with a `time` column for $__timeFilter; config/grafana/eva-fleet.json uses them.
+    up: async (c) => {
+      await c.query(`CREATE OR REPLACE VIEW fleet_devices AS
+  SELECT device, status, status_at, last_seen, version, config_hash, status = 'online' AS online,
+         extract(epoch FROM now() - last_seen) AS seconds_since_seen
+  FROM devices`);
+      await c.query(`CREATE OR REPLACE VIEW fleet_events AS
+  SELECT start_time AS time, end_time, device, camera, label, top_score, extract(epoch FROM end_time - start_time) AS duration_seconds, lat, lon
+  FROM events`);
+      await c.query(`CREATE OR REPLACE VIEW fleet_crossings AS
+  SELECT time, device, camera, line, direction, label, lat, lon FROM crossings`);
+      await c.query(`CREATE OR REPLACE VIEW fleet_alarms AS
+  SELECT time, device, camera, alarm_id, type, state, zone FROM alarms`);
+      await c.query(`CREATE OR REPLACE VIEW fleet_signs AS
+  SELECT first_seen AS time, last_seen, device, camera, label, score, lat, lon FROM signs`);
+      // a report's classes as rows: one per line or zone, interval and class
+      await c.query(`CREATE OR REPLACE VIEW fleet_counts AS
+  SELECT r.interval_start AS time, r.interval_seconds, r.device, r.camera, r.subject, COALESCE(r.line, r.zone) AS name, cls.key AS label,
+         (cls.value->>'in')::bigint AS "in", (cls.value->>'out')::bigint AS "out",
+         (cls.value->>'entries')::bigint AS entries, (cls.value->>'peak')::bigint AS peak, r.complete
+  FROM count_reports r, jsonb_each(r.classes) AS cls`);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -80,9 +126,8 @@ export async function migrate(pool: Pool, log: Logger): Promise<{ applied: numbe
   try {
     await c.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
     try {
-      await c.query(
-        `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-      );
+      if (!(await c.query("SELECT to_regclass('schema_migrations') AS t")).rows[0].t)
+        await c.query("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
       const postgis = await ensurePostgis(c, log);
       await c.query("BEGIN");
       try {

@@ -26,6 +26,23 @@ describe("ingest config", () => {
     expect(c.batch).toEqual({ max_messages: 2000, linger_ms: 5 });
   });
 
+  it("reads the PostgreSQL password from a file; TLS settings in one place only", () => {
+    const pw = file("pgpw", "pg-secret\n");
+    const c = loadIngestConfig(
+      undefined,
+      { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva@db/eva", password_file: pw, ssl: { ca: "/ca.pem" } } },
+      {},
+    );
+    expect(c.postgres.password).toBe("pg-secret");
+    expect(c.postgres.ssl).toEqual({ ca: "/ca.pem", reject_unauthorized: true });
+    expect(() => loadIngestConfig(undefined, { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva:x@db/eva", password_file: pw } }, {})).toThrow(
+      /a password both in the url and in postgres\.password/,
+    );
+    expect(() =>
+      loadIngestConfig(undefined, { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva@db/eva?sslmode=verify-full", ssl: { ca: "/ca.pem" } } }, {}),
+    ).toThrow(/TLS in both the url/);
+  });
+
   it("names the file and key of what is wrong", () => {
     const f = file("b.yaml", `mqtt: { url: "http://x" }\npostgres: { url: "postgres://\${NOPE}@db/x" }\n`);
     expect(() => loadIngestConfig(f, {}, {})).toThrow(`${f}: postgres.url: environment variable NOPE is not set`);

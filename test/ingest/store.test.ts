@@ -157,6 +157,10 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
         totals: { in: 5, out: 0 },
       },
     ]);
+    // Grafana's views: a report's classes as rows
+    const view = await pool.query('SELECT time, device, name, label, "in", "out", entries FROM fleet_counts WHERE device = \'d4\'');
+    expect(view.rows).toEqual([{ time: new Date("2026-12-06T10:00:00.000Z"), device: "d4", name: "door", label: "person", in: "5", out: "0", entries: null }]);
+    for (const v of ["fleet_devices", "fleet_events", "fleet_crossings", "fleet_alarms", "fleet_signs"]) await pool.query(`SELECT * FROM ${v} LIMIT 1`);
     const listed = await eva(["fleet", "counts", "--postgres", server.url, "--json"]);
     expect(JSON.parse(listed.stdout)).toEqual([{ ...report(2, 5), device: "d4" }]);
     expect(() => toRow(counts, "d4", { ...report(1, 1), subject: "other" })).toThrow(/'interval.start' are the key/);
@@ -201,5 +205,36 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     const bad = await eva(["fleet", "nope", "--postgres", server.url]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, counts, devices/);
+  });
+
+  it("a role that may only read and write rows starts on a current schema and stores; it cannot delete or create", async () => {
+    await pool.query("CREATE ROLE eva_writer LOGIN");
+    await pool.query("GRANT USAGE ON SCHEMA public TO eva_writer");
+    await pool.query("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO eva_writer");
+    await pool.query("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO eva_writer");
+    const writer = new pg.Pool({ connectionString: server.url.replace("postgres@", "eva_writer@"), max: 2 });
+    try {
+      expect((await migrate(writer, log)).applied).toEqual([]);
+      const crossing = {
+        id: "01W",
+        line: "door",
+        direction: "in",
+        label: "car",
+        track_id: 1,
+        camera: "gate",
+        time: "2026-12-06T10:00:02.000Z",
+        counts: { in: 1, out: 0 },
+      };
+      const r = await writeBatch(writer, stmt, {
+        rows: [toRow(crossings, "d9", crossing)],
+        deadLetters: [{ topic: "eva/d9/events", reason: "bad_json", bytes: 1, payload: Buffer.from("{") }],
+        devices: [{ device: "d9", status: "online" }],
+      });
+      expect(r.written.crossings).toBe(1);
+      await expect(writer.query("DELETE FROM crossings")).rejects.toThrow(/permission denied/);
+      await expect(writer.query("CREATE TABLE x (a int)")).rejects.toThrow(/permission denied/);
+    } finally {
+      await writer.end();
+    }
   });
 });

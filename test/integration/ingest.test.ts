@@ -274,7 +274,7 @@ describe("eva ingest: three processes in one group, two real agents and 50 simul
       const geo = await db.query("SELECT count(*)::int AS n FROM crossings WHERE geom IS NOT NULL AND device LIKE 'sim-%'");
       expect(geo.rows[0].n).toBe(4 * DEVICES);
       const dl = await db.query("SELECT DISTINCT reason FROM dead_letters ORDER BY 1");
-      expect(dl.rows.map((r) => r.reason)).toEqual(["bad_json", "invalid_record", "oversized"]);
+      expect(dl.rows.map((r) => r.reason)).toEqual(["bad_json", "invalid_record", "oversized", "rejected"]);
 
       const metrics = await (await fetch(`http://127.0.0.1:${group[0]!.healthPort}/metrics`)).text();
       expect(metrics).toMatch(/eva_ingest_rows_written_total\{table="events"\} [1-9]/);
