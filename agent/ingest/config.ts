@@ -116,6 +116,17 @@ export function loadIngestConfig(file: string | undefined, overrides: Record<str
   return cfg;
 }
 
+/**
+ * The URL node-postgres connects with: postgres.password goes into it, as node-postgres lets the URL's (even an
+ * empty one) win over a `password` option.
+ */
+export function postgresConnectionString(cfg: IngestConfig): string {
+  if (cfg.postgres.password === undefined) return cfg.postgres.url;
+  const u = new URL(cfg.postgres.url);
+  u.password = encodeURIComponent(cfg.postgres.password);
+  return u.toString();
+}
+
 function readSecret(where: string, key: string, file: string): string {
   try {
     return readFileSync(file, "utf8").replace(/\r?\n$/, "");

@@ -6,12 +6,11 @@ import { IngestMetrics } from "./metrics.js";
 import { RecordError, RECORD_KINDS, recordKind, toRow } from "./records.js";
 import { migrate } from "./schema.js";
 import { batchStatement, writeBatch, type Batch, type BatchStatement, type DeadLetter, type DeviceUpdate } from "./writer.js";
-import type { IngestConfig } from "./config.js";
+import { postgresConnectionString, type IngestConfig } from "./config.js";
 
 /** One MQTT connection of the ingest; `generation` grows with every connection it makes. */
 interface Lane {
   client: MqttClient;
-  index: number;
   generation: number;
 }
 
@@ -20,7 +19,6 @@ interface Pending {
   /** the connection the message came on: a PUBACK on a later one could name a different message */
   generation: number;
   messageId: number | undefined;
-  receivedAt: number;
   topic: string;
   message: Buffer;
   item: { row: ReturnType<typeof toRow> } | { dead: DeadLetter } | { device: DeviceUpdate };
@@ -48,7 +46,7 @@ export class Ingest {
   readonly metrics = new IngestMetrics();
   private readonly pool: pg.Pool;
   private readonly lanes: Lane[] = [];
-  private statement: BatchStatement;
+  private readonly statement: BatchStatement;
   /** when each device's last_seen was last written by this process */
   private readonly seenWritten = new Map<string, number>();
   private pending: Pending[] = [];
@@ -66,9 +64,8 @@ export class Ingest {
     private readonly log: Logger,
   ) {
     this.pool = new pg.Pool({
-      connectionString: cfg.postgres.url,
+      connectionString: postgresConnectionString(cfg),
       max: 4,
-      password: cfg.postgres.password,
       ssl: cfg.postgres.ssl
         ? {
             ca: cfg.postgres.ssl.ca ? readFileSync(cfg.postgres.ssl.ca, "utf8") : undefined,
@@ -146,7 +143,7 @@ export class Ingest {
       rejectUnauthorized: m.reject_unauthorized,
     };
     const client = connect(m.url, opts);
-    const lane: Lane = { client, index: i, generation: 0 };
+    const lane: Lane = { client, generation: 0 };
     // mqtt.js sends no PUBACK when handleMessage's callback gets an error, and reads the next packet all the same
     // (mqtt 5.16, handlers/publish.js); ack() sends it after the commit.
     client.handleMessage = (packet, callback) => {
@@ -179,7 +176,7 @@ export class Ingest {
   private accept(lane: Lane, topic: string, message: Buffer, messageId: number | undefined): void {
     if (this.stopping) return; // never acknowledged: the broker redelivers it to the session's next connection
     this.metrics.received();
-    this.pending.push({ lane, generation: lane.generation, messageId, receivedAt: Date.now(), topic, message, item: this.classify(topic, message) });
+    this.pending.push({ lane, generation: lane.generation, messageId, topic, message, item: this.classify(topic, message) });
     this.schedule();
   }
 

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadIngestConfig } from "../../agent/ingest/config.js";
+import pg from "pg";
+import { loadIngestConfig, postgresConnectionString } from "../../agent/ingest/config.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "eva-ingest-cfg-"));
 const file = (name: string, text: string): string => {
@@ -34,6 +35,9 @@ describe("ingest config", () => {
       {},
     );
     expect(c.postgres.password).toBe("pg-secret");
+    // node-postgres takes the URL's (empty) password over a password option: it goes into the URL, encoded
+    const odd = loadIngestConfig(undefined, { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva@db:5432/eva", password: "a:b/c@d%" } }, {});
+    expect(new pg.Client({ connectionString: postgresConnectionString(odd) }).password).toBe("a:b/c@d%");
     expect(c.postgres.ssl).toEqual({ ca: "/ca.pem", reject_unauthorized: true });
     expect(() => loadIngestConfig(undefined, { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva:x@db/eva", password_file: pw } }, {})).toThrow(
       /a password both in the url and in postgres\.password/,
