@@ -30,7 +30,7 @@ Usage:
              [--health-port N] [--config FILE]
                                              control room: store every device's records in PostgreSQL
                                              (MQTT 5 shared subscription; docs/fleet.md)
-  eva fleet events|crossings|signs|alarms|devices --postgres URL [--device D] [--since ISO] [--limit N] [--json]
+  eva fleet events|crossings|signs|alarms|counts|devices --postgres URL [--device D] [--since ISO] [--limit N] [--json]
   eva fleet signs --postgres URL --geojson   records the ingest stored, newest first, with their device
 ${recordCommands}  eva --help | --version
 `;

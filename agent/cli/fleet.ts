@@ -16,7 +16,7 @@ export async function fleet(args: string[]): Promise<number> {
     true,
   );
   const [table, ...extra] = positionals;
-  if (!table || extra.length || !(FLEET_TABLES as readonly string[]).includes(table)) throw new UsageError(`eva fleet needs one of ${FLEET_TABLES.join(", ")}`);
+  if (!table || extra.length || !FLEET_TABLES.includes(table)) throw new UsageError(`eva fleet needs one of ${FLEET_TABLES.join(", ")}`);
   const url = values.postgres ?? process.env.EVA_POSTGRES_URL;
   if (!url) throw new UsageError("eva fleet needs --postgres URL (or EVA_POSTGRES_URL)");
   const limit = values.limit === undefined ? 1000 : Number(values.limit);
@@ -25,7 +25,7 @@ export async function fleet(args: string[]): Promise<number> {
   try {
     const rows = await queryFleet(pool, table, { device: values.device, sinceMs: parseSince(values.since), limit });
     if (values.geojson) {
-      if (table === "devices") throw new UsageError("--geojson is for records (signs, events, crossings, alarms), not devices");
+      if (table === "devices") throw new UsageError("--geojson is for records (signs, events, crossings, alarms, counts), not devices");
       process.stdout.write(`${JSON.stringify(toGeoJson(rows), null, 2)}\n`);
       return 0;
     }
@@ -34,11 +34,14 @@ export async function fleet(args: string[]): Promise<number> {
       return 0;
     }
     for (const r of rows) {
-      const when = r.start_time ?? r.time ?? r.last_seen ?? r.status_at ?? "";
+      const interval = r.interval as { start?: string } | undefined;
+      const when = r.start_time ?? interval?.start ?? r.time ?? r.first_seen ?? r.status_at ?? "";
       const what =
         table === "devices"
           ? `${r.status ?? "?"}  ${r.version ?? ""}`
-          : `${r.camera ?? ""}  ${r.label ?? r.type ?? ""}  ${r.line ?? r.state ?? ""} ${r.direction ?? ""}`;
+          : table === "counts"
+            ? `${r.camera ?? ""}  ${r.subject ?? ""} ${r.line ?? r.zone ?? ""}  ${JSON.stringify(r.totals ?? {})}`
+            : `${r.camera ?? ""}  ${r.label ?? r.type ?? ""}  ${r.line ?? r.state ?? ""} ${r.direction ?? ""}`;
       process.stdout.write(`${String(when).padEnd(24)}  ${String(r.device).padEnd(16)} ${what.trim()}  ${r.id ?? ""}\n`);
     }
     if (!rows.length) process.stdout.write(`no ${table}\n`);

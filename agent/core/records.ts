@@ -37,6 +37,29 @@ export interface RecordChannel {
   title: string;
   description: string;
   retained?: boolean;
+  /**
+   * How a control room's `eva ingest` keeps this channel's messages, one table row per record. Without it, a
+   * channel that is not retained and has no parameters is kept with the defaults of FleetSpec; false: not kept.
+   */
+  fleet?: FleetSpec | false;
+}
+
+type Json = Record<string, unknown>;
+
+/** A control room's table for one channel; every field has a default. */
+export interface FleetSpec {
+  /** the table (default: the channel id) */
+  table?: string;
+  /** the record inside the message, and its schema, when the message wraps it (events: `{type, event}`) */
+  record?: { from(message: Json): Json; schema: z.ZodType };
+  /** the row's key among its device's rows (default: the record's `id`); throws when the record has none */
+  key?(record: Json, message: Json): string;
+  /** a later revision replaces the row (default: the message's `revision`, where its schema has one); false: the first copy stays */
+  revision?: ((record: Json, message: Json) => number) | false;
+  /** the record's own time, top-level field or extra column: what the control room orders and filters by (default: `time`, else the first date-time field) */
+  time?: string;
+  /** columns besides those the schema's top-level fields make (nested values, say) */
+  columns?: Record<string, { type: "text" | "bigint" | "double precision" | "timestamptz" | "jsonb" | "boolean"; from(record: Json): unknown }>;
 }
 
 /** One schema step of a kind's own tables. Never edit a released one: add the next. */

@@ -24,7 +24,18 @@ export const ingestConfigSchema = z.strictObject({
   }),
   postgres: z.strictObject({
     url: z.string().regex(/^postgres(ql)?:\/\//, "use postgres://user:password@host:5432/db"),
-    ssl: z.strictObject({ ca: tlsFile, reject_unauthorized: z.boolean().default(true) }).optional(),
+    /** instead of one in the url (e.g. `${EVA_PG_PASSWORD}`) */
+    password: z.string().optional(),
+    /** the password read from a file, so that neither the URL nor the config holds it; trailing newline dropped */
+    password_file: z.string().min(1).optional(),
+    ssl: z
+      .strictObject({
+        ca: tlsFile.describe("PEM file of the CA that signed the server's certificate"),
+        cert: tlsFile.describe("client certificate (PEM), for servers that authenticate by certificate (hostssl ... cert)"),
+        key: tlsFile,
+        reject_unauthorized: z.boolean().default(true),
+      })
+      .optional(),
   }),
   group: z
     .string()
@@ -33,9 +44,11 @@ export const ingestConfigSchema = z.strictObject({
   prefix: z.string().min(1).default("eva"),
   /** lanes are `<client_id>-<n>`: the same id after a restart resumes the same sessions */
   client_id: z.string().min(1).default(`eva-ingest-${hostname()}`),
-  lanes: z.number().int().min(1).max(64).default(8),
+  lanes: z.number().int().min(1).max(64).default(4),
+  /** messages a connection may hold unacknowledged (MQTT 5 Receive Maximum); brokers cap it (mosquitto: max_inflight_messages) */
+  receive_maximum: z.number().int().min(1).max(65_535).default(1000),
   session_expiry_seconds: z.number().int().min(60).default(86_400),
-  batch: z.strictObject({ max_messages: z.number().int().min(1).max(10_000).default(500), linger_ms: z.number().int().min(0).default(20) }).prefault({}),
+  batch: z.strictObject({ max_messages: z.number().int().min(1).max(10_000).default(2000), linger_ms: z.number().int().min(0).default(5) }).prefault({}),
   max_message_bytes: z.number().int().min(1024).default(262_144),
   health: z.strictObject({ port: z.number().int().min(0).max(65535).default(9465), host: z.string().default("127.0.0.1") }).prefault({}),
   log: z.strictObject({ level: z.string().default("info") }).prefault({}),
@@ -89,13 +102,37 @@ export function loadIngestConfig(file: string | undefined, overrides: Record<str
   const cfg = r.data;
   if (cfg.mqtt.password_file) {
     if (cfg.mqtt.password !== undefined) throw new IngestConfigError(`${where}: mqtt: password and password_file are exclusive`);
-    try {
-      cfg.mqtt.password = readFileSync(cfg.mqtt.password_file, "utf8").replace(/\r?\n$/, "");
-    } catch (err) {
-      throw new IngestConfigError(`${where}: mqtt.password_file: ${(err as Error).message}`);
-    }
+    cfg.mqtt.password = readSecret(where, "mqtt.password_file", cfg.mqtt.password_file);
   }
+  // node-postgres lets TLS settings in the URL replace the `ssl` object whole: one place only, or a CA is dropped.
+  if (cfg.postgres.ssl && /[?&](ssl|sslmode|sslrootcert|sslcert|sslkey)=/.test(cfg.postgres.url))
+    throw new IngestConfigError(`${where}: postgres: TLS in both the url (ssl...=) and postgres.ssl; give it in one of them`);
+  if (cfg.postgres.password_file) {
+    if (cfg.postgres.password !== undefined) throw new IngestConfigError(`${where}: postgres: password and password_file are exclusive`);
+    cfg.postgres.password = readSecret(where, "postgres.password_file", cfg.postgres.password_file);
+  }
+  if (cfg.postgres.password !== undefined && /^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(cfg.postgres.url))
+    throw new IngestConfigError(`${where}: postgres: a password both in the url and in postgres.password(_file)`);
   return cfg;
+}
+
+/**
+ * The URL node-postgres connects with: postgres.password goes into it, as node-postgres lets the URL's (even an
+ * empty one) win over a `password` option.
+ */
+export function postgresConnectionString(cfg: IngestConfig): string {
+  if (cfg.postgres.password === undefined) return cfg.postgres.url;
+  const u = new URL(cfg.postgres.url);
+  u.password = encodeURIComponent(cfg.postgres.password);
+  return u.toString();
+}
+
+function readSecret(where: string, key: string, file: string): string {
+  try {
+    return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+  } catch (err) {
+    throw new IngestConfigError(`${where}: ${key}: ${(err as Error).message}`);
+  }
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -9,13 +9,11 @@ export interface FleetFilter {
   limit: number;
 }
 
-/** The column each table is ordered and filtered by. */
-const TIME_COLUMN: Record<string, string> = { events: "start_time", crossings: "time", signs: "last_seen", alarms: "time" };
-
-export const FLEET_TABLES = [...RECORD_KINDS.map((k) => k.table), "devices"] as const;
+/** What `eva fleet` lists: each kept channel by its name (events, crossings, signs, alarms, counts, …) and devices. */
+export const FLEET_TABLES: readonly string[] = [...RECORD_KINDS.map((k) => k.name), "devices"];
 
 /**
- * Stored records, newest first, as the device published them plus `device`: the same objects as the device's own
+ * Stored records, newest first by their own time, as the device published them plus `device`: the same objects as the device's own
  * `eva events --json` / `eva signs --json`. Devices come back as their row.
  */
 export async function queryFleet(pool: Pool, table: string, f: FleetFilter): Promise<Array<Record<string, unknown>>> {
@@ -26,10 +24,10 @@ export async function queryFleet(pool: Pool, table: string, f: FleetFilter): Pro
     );
     return r.rows.map((row) => ({ ...row, status_at: iso(row.status_at), last_seen: iso(row.last_seen) }));
   }
-  const time = TIME_COLUMN[table];
-  if (!time) throw new Error(`unknown fleet table '${table}'`);
-  const t = quoteIdent(table);
-  const c = quoteIdent(time);
+  const kind = RECORD_KINDS.find((k) => k.name === table);
+  if (!kind) throw new Error(`unknown fleet table '${table}'`);
+  const t = quoteIdent(kind.table);
+  const c = quoteIdent(kind.timeColumn);
   const r = await pool.query<{ device: string; payload: Record<string, unknown> }>(
     `SELECT device, payload FROM ${t} WHERE ($1::text IS NULL OR device = $1) AND ($2::timestamptz IS NULL OR ${c} >= $2) ORDER BY ${c} DESC NULLS LAST, device, id LIMIT $3`,
     [f.device ?? null, f.sinceMs === undefined ? null : new Date(f.sinceMs).toISOString(), f.limit],

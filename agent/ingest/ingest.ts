@@ -5,35 +5,52 @@ import type { Logger } from "pino";
 import { IngestMetrics } from "./metrics.js";
 import { RecordError, RECORD_KINDS, recordKind, toRow } from "./records.js";
 import { migrate } from "./schema.js";
-import { writeBatch, type Batch, type DeadLetter, type DeviceUpdate } from "./writer.js";
-import type { IngestConfig } from "./config.js";
+import { batchStatement, writeBatch, type Batch, type BatchStatement, type DeadLetter, type DeviceUpdate } from "./writer.js";
+import { postgresConnectionString, type IngestConfig } from "./config.js";
 
-/** An acknowledgement mqtt.js holds until we call it: 0 sends the PUBACK. */
-type Ack = (error: Error | number, code?: number) => void;
-
-interface Pending {
-  ack: Ack;
-  receivedAt: number;
-  item: { row: ReturnType<typeof toRow> } | { dead: DeadLetter } | { device: DeviceUpdate };
-  device?: string;
+/** One MQTT connection of the ingest; `generation` grows with every connection it makes. */
+interface Lane {
+  client: MqttClient;
+  generation: number;
 }
 
+interface Pending {
+  lane: Lane;
+  /** the connection the message came on: a PUBACK on a later one could name a different message */
+  generation: number;
+  messageId: number | undefined;
+  topic: string;
+  message: Buffer;
+  item: { row: ReturnType<typeof toRow> } | { dead: DeadLetter } | { device: DeviceUpdate };
+}
+
+/** Handed to mqtt.js's handleMessage callback: it moves on to the next packet without sending the PUBACK. */
+const HELD = Object.assign(new Error("held until committed"), { code: "EVA_INGEST_HELD" });
+
 const STATUS_VALUES = new Set(["online", "offline", "stopped"]);
+
+const SEEN_RESOLUTION_MS = 1000;
 
 /**
  * The control room's writer: MQTT 5 shared subscriptions in persistent sessions deliver each device message to
  * one ingest of the group; rows are written to PostgreSQL in batches, and each message is acknowledged only
  * once its batch is committed, so a crash or a database outage leaves the broker holding what is not stored.
  *
- * mqtt.js hands over one QoS 1 message per connection at a time and waits for its acknowledgement, so an ingest
- * opens `lanes` connections (each its own session in the group) and commits what they hold together.
+ * mqtt.js reads a connection's next packet only once the previous message is handled, and sends the PUBACK as
+ * it moves on; its handleMessage hook is told "held" instead, so a connection holds as many messages as the broker
+ * sends before their acknowledgement (mosquitto's max_inflight_messages, the client's receive maximum), and the
+ * PUBACKs go out once their batch has committed. Batches are group commits: while one is being written, the next
+ * gathers.
  */
 export class Ingest {
   readonly metrics = new IngestMetrics();
   private readonly pool: pg.Pool;
-  private readonly lanes: MqttClient[] = [];
+  private readonly lanes: Lane[] = [];
+  private readonly statement: BatchStatement;
+  /** when each device's last_seen was last written by this process */
+  private readonly seenWritten = new Map<string, number>();
   private pending: Pending[] = [];
-  private flushing: Promise<void> | null = null;
+  private flushing: Promise<unknown> | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private backoffMs = 0;
@@ -47,17 +64,23 @@ export class Ingest {
     private readonly log: Logger,
   ) {
     this.pool = new pg.Pool({
-      connectionString: cfg.postgres.url,
+      connectionString: postgresConnectionString(cfg),
       max: 4,
       ssl: cfg.postgres.ssl
-        ? { ca: cfg.postgres.ssl.ca ? readFileSync(cfg.postgres.ssl.ca, "utf8") : undefined, rejectUnauthorized: cfg.postgres.ssl.reject_unauthorized }
+        ? {
+            ca: cfg.postgres.ssl.ca ? readFileSync(cfg.postgres.ssl.ca, "utf8") : undefined,
+            cert: cfg.postgres.ssl.cert ? readFileSync(cfg.postgres.ssl.cert, "utf8") : undefined,
+            key: cfg.postgres.ssl.key ? readFileSync(cfg.postgres.ssl.key, "utf8") : undefined,
+            rejectUnauthorized: cfg.postgres.ssl.reject_unauthorized,
+          }
         : undefined,
       connectionTimeoutMillis: 5000,
     });
     // An idle connection that dies (server restart) is an event here, not a crash; the next query reconnects.
     this.pool.on("error", (err) => this.log.debug({ err: err.message }, "idle PostgreSQL connection lost"));
     this.prefixParts = cfg.prefix.split("/").length;
-    this.metrics.bind(() => ({ pending: this.pending.length, postgresUp: this.postgresUp, connected: this.lanes.filter((l) => l.connected).length }));
+    this.metrics.bind(() => ({ pending: this.pending.length, postgresUp: this.postgresUp, connected: this.connected() }));
+    this.statement = batchStatement(RECORD_KINDS);
   }
 
   /** Topic filters of the shared subscription, one per stored topic. */
@@ -69,15 +92,14 @@ export class Ingest {
   async start(): Promise<void> {
     await this.migrateWithRetry();
     for (let i = 0; i < this.cfg.lanes; i++) this.lanes.push(this.openLane(i));
-    await Promise.all(this.lanes.map((l) => new Promise<void>((resolve) => (l.connected ? resolve() : l.once("connect", () => resolve())))));
+    await Promise.all(this.lanes.map(({ client }) => new Promise<void>((resolve) => (client.connected ? resolve() : client.once("connect", () => resolve())))));
     this.log.info({ group: this.cfg.group, lanes: this.cfg.lanes, filters: this.filters() }, "ingest subscribed");
   }
 
   health(): { healthy: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.postgresUp) reasons.push("PostgreSQL unreachable: messages stay unacknowledged at the broker");
-    const connected = this.lanes.filter((l) => l.connected).length;
-    if (connected === 0) reasons.push("no MQTT connection");
+    if (this.connected() === 0) reasons.push("no MQTT connection");
     return { healthy: reasons.length === 0, reasons };
   }
 
@@ -99,13 +121,17 @@ export class Ingest {
     }
   }
 
-  private openLane(i: number): MqttClient {
+  private connected(): number {
+    return this.lanes.filter((l) => l.client.connected).length;
+  }
+
+  private openLane(i: number): Lane {
     const m = this.cfg.mqtt;
     const opts: IClientOptions = {
       protocolVersion: 5,
       clientId: `${this.cfg.client_id}-${i}`,
       clean: false,
-      properties: { sessionExpiryInterval: this.cfg.session_expiry_seconds },
+      properties: { sessionExpiryInterval: this.cfg.session_expiry_seconds, receiveMaximum: this.cfg.receive_maximum },
       reconnectPeriod: 1000,
       resubscribe: false,
       connectTimeout: 10_000,
@@ -115,9 +141,17 @@ export class Ingest {
       cert: m.cert ? readFileSync(m.cert) : undefined,
       key: m.key ? readFileSync(m.key) : undefined,
       rejectUnauthorized: m.reject_unauthorized,
-      customHandleAcks: (topic, message, _packet, ack) => this.accept(topic, message, ack as Ack),
     };
     const client = connect(m.url, opts);
+    const lane: Lane = { client, generation: 0 };
+    // mqtt.js sends no PUBACK when handleMessage's callback gets an error, and reads the next packet all the same
+    // (mqtt 5.16, handlers/publish.js); ack() sends it after the commit.
+    client.handleMessage = (packet, callback) => {
+      if (packet.cmd === "publish" && packet.qos > 0) {
+        this.accept(lane, packet.topic, packet.payload as Buffer, packet.messageId);
+        callback(HELD);
+      } else callback();
+    };
     client.on("connect", (connack) => {
       this.log.info({ lane: i, session_present: connack.sessionPresent }, "MQTT connected");
       // Subscribe again on every connect, even into a resumed session: mosquitto 2.0 does not restore shared
@@ -131,17 +165,26 @@ export class Ingest {
         else this.log.info({ lane: i }, "MQTT subscribed");
       });
     });
+    // What this connection held unacknowledged the broker sends again on the next one (same session).
+    client.on("close", () => lane.generation++);
     client.on("error", (err) => this.log.warn({ lane: i, err: err.message }, "MQTT error"));
     client.on("offline", () => this.log.debug({ lane: i }, "MQTT offline"));
-    return client;
+    return lane;
   }
 
   /** One message from a lane: parsed now, acknowledged when its batch is committed. */
-  private accept(topic: string, message: Buffer, ack: Ack): void {
+  private accept(lane: Lane, topic: string, message: Buffer, messageId: number | undefined): void {
     if (this.stopping) return; // never acknowledged: the broker redelivers it to the session's next connection
     this.metrics.received();
-    this.pending.push({ ack, receivedAt: Date.now(), item: this.classify(topic, message) });
+    this.pending.push({ lane, generation: lane.generation, messageId, topic, message, item: this.classify(topic, message) });
     this.schedule();
+  }
+
+  /** The PUBACK, on the connection the message came on only; after a reconnect the broker sends it again. */
+  private ack(p: Pending): void {
+    const { client } = p.lane;
+    if (p.messageId === undefined || p.generation !== p.lane.generation || !client.connected) return;
+    (client as unknown as { _sendPacket(packet: object): void })._sendPacket({ cmd: "puback", messageId: p.messageId, reasonCode: 0 });
   }
 
   private classify(topic: string, message: Buffer): Pending["item"] {
@@ -195,13 +238,12 @@ export class Ingest {
   }
 
   /**
-   * Flush when the batch is full, when every connected lane is waiting on its ack (nothing more can arrive), or
-   * after linger_ms.
+   * A group commit: when nothing is being written, the batch goes after linger_ms (at once when full); while one
+   * is being written, the next gathers and goes as soon as it is done.
    */
   private schedule(): void {
     if (this.flushing || this.retryTimer || this.stopping) return;
-    const connected = this.lanes.filter((l) => l.connected).length;
-    if (this.pending.length >= this.cfg.batch.max_messages || this.pending.length >= connected) {
+    if (this.pending.length >= this.cfg.batch.max_messages) {
       this.flush();
       return;
     }
@@ -215,30 +257,63 @@ export class Ingest {
     const taken = this.pending.splice(0, this.cfg.batch.max_messages);
     this.flushing = this.commit(taken).finally(() => {
       this.flushing = null;
-      if (this.pending.length && !this.retryTimer) this.schedule();
+      if (this.pending.length && !this.retryTimer && !this.stopping) this.flush();
     });
   }
 
-  private async commit(taken: Pending[]): Promise<void> {
+  private batchOf(taken: Pending[], now: number): Batch {
     const batch: Batch = { rows: [], deadLetters: [], devices: [] };
+    const seen = new Set<string>();
     for (const p of taken) {
       if ("row" in p.item) {
         batch.rows.push(p.item.row);
-        batch.devices.push({ device: p.item.row.device });
+        seen.add(p.item.row.device);
       } else if ("dead" in p.item) batch.deadLetters.push(p.item.dead);
       else batch.devices.push(p.item.device);
     }
+    // last_seen to the second: rewriting every device's row in every batch would make the ingests of a group
+    // queue on the same row locks.
+    for (const device of seen) {
+      if (now - (this.seenWritten.get(device) ?? 0) < SEEN_RESOLUTION_MS) continue;
+      this.seenWritten.set(device, now);
+      batch.devices.push({ device });
+    }
+    return batch;
+  }
+
+  /** false when PostgreSQL could not be reached: the messages are back in `pending` and a retry is due. */
+  private async commit(taken: Pending[]): Promise<boolean> {
     const t0 = process.hrtime.bigint();
+    const batch = this.batchOf(taken, Date.now());
     try {
-      const { written } = await writeBatch(this.pool, batch);
+      const { written } = await writeBatch(this.pool, this.statement, batch);
       if (!this.postgresUp) this.log.info({ retried_ms: this.backoffMs }, "PostgreSQL back: catching up");
       this.postgresUp = true;
       this.backoffMs = 0;
-      const now = Date.now();
-      this.metrics.committed({ messages: taken.length, written, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rows: batch.rows, now });
-      for (const p of taken) p.ack(0);
+      this.metrics.committed({ messages: taken.length, written, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rows: batch.rows, now: Date.now() });
+      for (const p of taken) this.ack(p);
+      return true;
     } catch (err) {
-      // Nothing is acknowledged: the messages stay with mqtt.js (and the broker) and the same batch is retried.
+      if (!isConnectionError(err) && taken.length > 1) {
+        // The server refused the data (a value out of range, a NUL in a string): write the batch in halves, so
+        // the message that does it ends in dead_letters and the rest are stored.
+        const half = Math.ceil(taken.length / 2);
+        if (!(await this.commit(taken.slice(0, half)))) {
+          this.pending.push(...taken.slice(half));
+          return false;
+        }
+        return this.commit(taken.slice(half));
+      }
+      const p = taken[0]!;
+      if (!isConnectionError(err) && taken.length === 1 && !("dead" in p.item)) {
+        this.log.warn({ topic: p.topic, err: (err as Error).message }, "PostgreSQL rejected a record: kept in dead_letters");
+        this.metrics.deadLetter("rejected");
+        const keep = p.message.length <= this.cfg.max_message_bytes;
+        p.item = { dead: { topic: p.topic, reason: "rejected", bytes: p.message.length, payload: keep ? p.message : p.message.subarray(0, 1024) } };
+        return this.commit(taken);
+      }
+      // Nothing is acknowledged: the messages stay unacknowledged at the broker and the same batch is retried.
+      for (const d of batch.devices) if (!d.status && !d.version && !d.configHash) this.seenWritten.delete(d.device);
       if (this.postgresUp || this.backoffMs === 0)
         this.log.warn({ err: (err as Error).message }, "PostgreSQL write failed: holding acknowledgements, retrying with backoff");
       this.postgresUp = false;
@@ -250,6 +325,7 @@ export class Ingest {
           this.flush();
         }, this.backoffMs);
       }
+      return false;
     }
   }
 
@@ -264,7 +340,7 @@ export class Ingest {
       const taken = this.pending.splice(0);
       await this.commit(taken);
     }
-    await Promise.all(this.lanes.map((l) => l.endAsync(true).catch(() => {})));
+    await Promise.all(this.lanes.map((l) => l.client.endAsync(true).catch(() => {})));
     await this.pool.end().catch(() => {});
   }
 }

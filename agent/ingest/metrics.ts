@@ -43,7 +43,7 @@ export class IngestMetrics {
     this.batchSize = new Histogram({
       name: "eva_ingest_batch_messages",
       help: "Messages per committed batch",
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      buckets: [1, 4, 16, 64, 256, 1024, 4096],
       registers: [r],
     });
     this.commitSeconds = new Histogram({
@@ -58,31 +58,22 @@ export class IngestMetrics {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600],
       registers: [r],
     });
+    const gauges: Array<[name: string, help: string, value: (s: Snapshot) => number]> = [
+      ["eva_ingest_pending_messages", "Messages received and not yet committed", (s) => s.pending],
+      ["eva_ingest_postgres_up", "1 when the last write reached PostgreSQL", (s) => (s.postgresUp ? 1 : 0)],
+      ["eva_ingest_mqtt_connections", "Connected MQTT lanes", (s) => s.connected],
+    ];
     const snap = (): Snapshot => this.snapshot();
-    new Gauge({
-      name: "eva_ingest_pending_messages",
-      help: "Messages received and not yet committed",
-      registers: [r],
-      collect() {
-        this.set(snap().pending);
-      },
-    });
-    new Gauge({
-      name: "eva_ingest_postgres_up",
-      help: "1 when the last write reached PostgreSQL",
-      registers: [r],
-      collect() {
-        this.set(snap().postgresUp ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: "eva_ingest_mqtt_connections",
-      help: "Connected MQTT lanes",
-      registers: [r],
-      collect() {
-        this.set(snap().connected);
-      },
-    });
+    for (const [name, help, value] of gauges) {
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(value(snap()));
+        },
+      });
+    }
   }
 
   bind(snapshot: () => Snapshot): void {

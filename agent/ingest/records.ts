@@ -1,6 +1,11 @@
-// Every record kind the ingest stores, declared once: the MQTT topic suffix it arrives on, its table, how its key
-// and columns come out of the payload. schema.ts builds the tables from these, writer.ts the inserts. Fields a
-// device adds later land in `payload` (jsonb) untouched; only the key fields are required.
+import { z } from "zod";
+import type { FleetSpec, RecordChannel } from "../core/records.js";
+import { recordKinds } from "../records/registry.js";
+
+// The tables the ingest keeps come from the agent's record registry: every channel a kind publishes that is a
+// stream of records (not retained, no topic parameters) or that declares `fleet`. Its topic, key, revision and
+// time come from the declaration; its typed columns from the payload schema's top-level fields. Fields a device
+// adds later land in `payload` (jsonb) untouched; only the key is required.
 
 /** A payload that does not fit its kind; the message goes to dead_letters with this reason. */
 export class RecordError extends Error {
@@ -8,15 +13,17 @@ export class RecordError extends Error {
 }
 
 type Json = Record<string, unknown>;
-type SqlType = "text" | "double precision" | "bigint" | "timestamptz" | "jsonb" | "boolean";
+export type SqlType = "text" | "double precision" | "bigint" | "timestamptz" | "jsonb" | "boolean";
 
 export interface Column {
   type: SqlType;
-  /** the value from the record, null when the field is absent */
+  /** the value from the record, null when the field is absent or not of the column's type */
   from: (r: Json) => unknown;
 }
 
 export interface RecordKind {
+  /** the `eva fleet` subcommand: the channel id */
+  name: string;
   /** topic suffix after `<prefix>/<device>/` */
   topic: string;
   table: string;
@@ -26,22 +33,46 @@ export interface RecordKind {
   id: (r: Json, payload: Json) => string;
   /** a later revision of the same id replaces the row; none: the first copy stays */
   revision?: (r: Json, payload: Json) => number;
-  /** when the record happened, for lag; null when it has no time */
-  time: (r: Json) => string | null;
+  /** the column the control room orders and filters by, and the record's time for lag */
+  timeColumn: string;
   columns: Record<string, Column>;
 }
 
-export function str(r: Json, key: string): string {
-  const v = r[key];
-  if (typeof v === "string" && v.length > 0) return v;
-  if (typeof v === "number" && Number.isFinite(v)) return String(v);
-  throw new RecordError(`'${key}' missing or not a string`);
+/** Columns every record table has, so no payload field may take their names. */
+const RESERVED = new Set(["device", "id", "revision", "payload", "received_at", "lat", "lon", "geom"]);
+
+const FROM: Record<SqlType, (key: string) => (r: Json) => unknown> = {
+  text: (k) => (r) => (typeof r[k] === "string" ? r[k] : typeof r[k] === "number" && Number.isFinite(r[k]) ? String(r[k]) : null),
+  "double precision": (k) => (r) => (typeof r[k] === "number" && Number.isFinite(r[k]) ? r[k] : null),
+  bigint: (k) => (r) => (Number.isSafeInteger(r[k]) ? r[k] : null),
+  timestamptz: (k) => (r) => (typeof r[k] === "string" && !Number.isNaN(Date.parse(r[k])) ? r[k] : null),
+  jsonb: (k) => (r) => (r[k] === undefined ? null : JSON.stringify(r[k])),
+  boolean: (k) => (r) => (typeof r[k] === "boolean" ? r[k] : null),
+};
+
+interface JsonSchema {
+  type?: string | string[];
+  format?: string;
+  anyOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
 }
 
-const optStr = (key: string) => (r: Json) => (typeof r[key] === "string" ? r[key] : typeof r[key] === "number" ? String(r[key]) : null);
-const optNum = (key: string) => (r: Json) => (typeof r[key] === "number" && Number.isFinite(r[key]) ? r[key] : null);
-const optTime = (key: string) => (r: Json) => (typeof r[key] === "string" && !Number.isNaN(Date.parse(r[key])) ? r[key] : null);
-const optJson = (key: string) => (r: Json) => (r[key] === undefined ? null : JSON.stringify(r[key]));
+/** The SQL type of one JSON Schema field: mixed numbers and strings are text, anything else mixed is jsonb. */
+function sqlType(s: JsonSchema): SqlType {
+  const alternatives = (s.anyOf ?? [s]).flatMap((a) => (Array.isArray(a.type) ? a.type.map((type) => ({ ...a, type })) : [a]));
+  const kinds = new Set(alternatives.filter((a) => a.type !== "null").map((a) => (a.type === "string" && a.format === "date-time" ? "date-time" : a.type)));
+  if (kinds.size === 1) {
+    const [only] = kinds;
+    if (only === "date-time") return "timestamptz";
+    if (only === "string") return "text";
+    if (only === "integer") return "bigint";
+    if (only === "number") return "double precision";
+    if (only === "boolean") return "boolean";
+    return "jsonb";
+  }
+  if ([...kinds].every((k) => k === "string" || k === "number" || k === "integer")) return "text";
+  return "jsonb";
+}
 
 /** lat/lon as the record carries them (top level or under `position`/`location`); null when absent. */
 function coord(axis: "lat" | "lon") {
@@ -55,87 +86,53 @@ function coord(axis: "lat" | "lon") {
     return null;
   };
 }
-const position: Record<string, Column> = { lat: { type: "double precision", from: coord("lat") }, lon: { type: "double precision", from: coord("lon") } };
 
-const EVENT_STAGE: Record<string, number> = { new: 0, update: 1, end: 2 };
+function fleetKind(channel: RecordChannel, spec: FleetSpec): RecordKind {
+  const schema = spec.record?.schema ?? channel.schema;
+  const fields = (z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema).properties ?? {};
+  const columns: Record<string, Column> = {};
+  for (const [name, field] of Object.entries(fields)) {
+    if (RESERVED.has(name) || !/^[a-z_][a-z0-9_]*$/.test(name)) continue;
+    const type = sqlType(field);
+    columns[name] = { type, from: FROM[type](name) };
+  }
+  Object.assign(columns, spec.columns ?? {});
+  columns.lat = { type: "double precision", from: coord("lat") };
+  columns.lon = { type: "double precision", from: coord("lon") };
+  const timeColumn =
+    spec.time ?? (columns.time?.type === "timestamptz" ? "time" : Object.entries(columns).find(([, c]) => c.type === "timestamptz")?.[0]) ?? "received_at";
+  const revision =
+    spec.revision === false
+      ? undefined
+      : (spec.revision ??
+        ("revision" in ((z.toJSONSchema(channel.schema, { io: "input", unrepresentable: "any" }) as JsonSchema).properties ?? {})
+          ? (_r: Json, m: Json) => (Number.isSafeInteger(m.revision) ? (m.revision as number) : 0)
+          : undefined));
+  return {
+    name: channel.id,
+    topic: channel.address,
+    table: spec.table ?? channel.id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+    record: spec.record?.from ?? ((m) => m),
+    id:
+      spec.key ??
+      ((r) => {
+        if (typeof r.id === "string" && r.id) return r.id;
+        throw new RecordError("'id' missing or not a string");
+      }),
+    revision,
+    timeColumn,
+    columns,
+  };
+}
 
-export const RECORD_KINDS: readonly RecordKind[] = [
-  {
-    topic: "events",
-    table: "events",
-    record: (p) => {
-      if (!p.event || typeof p.event !== "object") throw new RecordError("'event' missing");
-      if (!(String(p.type) in EVENT_STAGE)) throw new RecordError(`'type' is ${JSON.stringify(p.type)}, not new, update or end`);
-      return p.event as Json;
-    },
-    id: (r) => str(r, "id"),
-    // Devices that send no revision: the lifecycle stage orders them (an end is never replaced by an update).
-    revision: (r, p) => (typeof r.revision === "number" ? r.revision : EVENT_STAGE[String(p.type)]!),
-    time: optTime("start_time"),
-    columns: {
-      camera: { type: "text", from: (r) => str(r, "camera") },
-      label: { type: "text", from: optStr("label") },
-      start_time: { type: "timestamptz", from: optTime("start_time") },
-      end_time: { type: "timestamptz", from: optTime("end_time") },
-      top_score: { type: "double precision", from: optNum("top_score") },
-      box: { type: "jsonb", from: optJson("box") },
-      snapshot: { type: "text", from: optStr("snapshot") },
-      ...position,
-    },
-  },
-  {
-    topic: "crossings",
-    table: "crossings",
-    record: (p) => p,
-    // Devices from before crossings had ids: camera, line, track and time name one crossing just as well.
-    id: (r) => (typeof r.id === "string" && r.id ? r.id : `${str(r, "camera")}/${str(r, "line")}/${str(r, "track_id")}/${str(r, "time")}`),
-    time: optTime("time"),
-    columns: {
-      camera: { type: "text", from: (r) => str(r, "camera") },
-      line: { type: "text", from: (r) => str(r, "line") },
-      direction: { type: "text", from: optStr("direction") },
-      label: { type: "text", from: optStr("label") },
-      track_id: { type: "text", from: optStr("track_id") },
-      time: { type: "timestamptz", from: optTime("time") },
-      ...position,
-    },
-  },
-  {
-    topic: "signs",
-    table: "signs",
-    record: (p) => p,
-    id: (r) => str(r, "id"),
-    time: optTime("last_seen"),
-    columns: {
-      camera: { type: "text", from: (r) => str(r, "camera") },
-      label: { type: "text", from: optStr("label") },
-      score: { type: "double precision", from: optNum("score") },
-      first_seen: { type: "timestamptz", from: optTime("first_seen") },
-      last_seen: { type: "timestamptz", from: optTime("last_seen") },
-      box: { type: "jsonb", from: optJson("box") },
-      snapshot: { type: "text", from: optStr("snapshot") },
-      ...position,
-    },
-  },
-  {
-    topic: "alarms",
-    table: "alarms",
-    record: (p) => p,
-    // One row per state an alarm entered; alarms without an id are named by what raised them and when.
-    id: (r) =>
-      `${typeof r.id === "string" && r.id ? r.id : `${str(r, "type")}/${str(r, "camera")}/${typeof r.zone === "string" ? r.zone : ""}/${str(r, "time")}`}/${str(r, "state")}`,
-    time: optTime("time"),
-    columns: {
-      alarm_id: { type: "text", from: optStr("id") },
-      type: { type: "text", from: (r) => str(r, "type") },
-      state: { type: "text", from: (r) => str(r, "state") },
-      camera: { type: "text", from: optStr("camera") },
-      zone: { type: "text", from: optStr("zone") },
-      time: { type: "timestamptz", from: optTime("time") },
-      ...position,
-    },
-  },
-];
+/** Every channel of the registry the control room keeps, in registry order. */
+export const RECORD_KINDS: readonly RecordKind[] = recordKinds.flatMap((k) =>
+  k.channels.flatMap((c) => {
+    if (c.fleet === false) return [];
+    if (c.fleet === undefined && (c.retained || c.address.includes("{"))) return [];
+    return [fleetKind(c, c.fleet ?? {})];
+  }),
+);
 
 const byTopic = new Map(RECORD_KINDS.map((k) => [k.topic, k]));
 
@@ -158,7 +155,20 @@ export interface Row {
 export function toRow(kind: RecordKind, device: string, payload: unknown): Row {
   if (!payload || typeof payload !== "object" || Array.isArray(payload)) throw new RecordError("payload is not a JSON object");
   const p = payload as Json;
-  const r = kind.record(p);
-  const values = Object.values(kind.columns).map((c) => c.from(r));
-  return { kind, device, id: kind.id(r, p), revision: kind.revision?.(r, p) ?? 0, time: kind.time(r), values, payload: JSON.stringify(r) };
+  try {
+    const r = kind.record(p);
+    const values = Object.values(kind.columns).map((c) => c.from(r));
+    const time = kind.columns[kind.timeColumn]?.from(r);
+    return {
+      kind,
+      device,
+      id: kind.id(r, p),
+      revision: kind.revision?.(r, p) ?? 0,
+      time: typeof time === "string" ? time : null,
+      values,
+      payload: JSON.stringify(r),
+    };
+  } catch (err) {
+    throw err instanceof RecordError ? err : new RecordError((err as Error).message);
+  }
 }

@@ -3,7 +3,7 @@ import type { RuleConfig } from "../analytics/camera-analytics.js";
 import { SignWatch, type SignAlarm } from "../analytics/sign-watch.js";
 import type { ZoneAlarm } from "../analytics/zones.js";
 import type { AnalyticsRule, Emitted, RecordKind, RuleFrame } from "../core/records.js";
-import { cameraName, deviceId, revision, time } from "./schema-parts.js";
+import { cameraName, deviceId, required, revision, time } from "./schema-parts.js";
 
 export const ALARMS_TOPIC = "alarms";
 
@@ -44,6 +44,12 @@ export const alarms: RecordKind<AlarmRecord, RuleConfig> = {
       schema: alarmSchema,
       title: "Alarms",
       description: "loitering, overcrowding, sign_missing and camera_offline alarms as they are raised, acknowledged and cleared.",
+      fleet: {
+        // One row per state an alarm entered; alarms without an id are named by what raised them and when.
+        key: (a) =>
+          `${typeof a.id === "string" && a.id ? a.id : `${required(a, "type")}/${required(a, "camera")}/${typeof a.zone === "string" ? a.zone : ""}/${required(a, "time")}`}/${required(a, "state")}`,
+        columns: { alarm_id: { type: "text", from: (a) => (typeof a.id === "string" ? a.id : null) } },
+      },
     },
   ],
   migrations: [

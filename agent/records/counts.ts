@@ -266,6 +266,9 @@ export function countReports(
   return rows.map((r) => payloadOf(db, r));
 }
 
+const intervalField = (r: Record<string, unknown>, k: "start" | "seconds"): unknown =>
+  r.interval && typeof r.interval === "object" ? ((r.interval as Record<string, unknown>)[k] ?? null) : null;
+
 export const counts: RecordKind<CountRecord, RuleConfig> = {
   name: "counts",
   channels: [
@@ -276,6 +279,22 @@ export const counts: RecordKind<CountRecord, RuleConfig> = {
       schema: countReportSchema,
       title: "Count reports",
       description: "Every line's and zone's count report per interval, QoS 1 from the durable outbox; a report sent again has the same id.",
+      fleet: {
+        table: "count_reports",
+        // One row per line or zone and interval: a later report of the interval (its revision grows) replaces it.
+        key: (r) => {
+          const i = r.interval as { start?: unknown } | undefined;
+          const subject = r.subject === "line" || r.subject === "zone" ? r.subject : null;
+          if (!subject || typeof r[subject] !== "string" || typeof r.camera !== "string" || typeof i?.start !== "string")
+            throw new Error("'camera', 'subject', its line or zone and 'interval.start' are the key");
+          return `${r.camera}/${subject}/${r[subject] as string}/${i.start}`;
+        },
+        time: "interval_start",
+        columns: {
+          interval_start: { type: "timestamptz", from: (r) => intervalField(r, "start") },
+          interval_seconds: { type: "bigint", from: (r) => intervalField(r, "seconds") },
+        },
+      },
     },
     {
       id: "lineCountReport",

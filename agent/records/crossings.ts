@@ -3,7 +3,7 @@ import type { RuleConfig } from "../analytics/camera-analytics.js";
 import { LineCrossings, type LineSpec } from "../analytics/line-crossings.js";
 import { emit, type AnalyticsRule, type Emitted, type RecordEnvelope, type RecordKind, type RuleFrame } from "../core/records.js";
 import { lineCounts, lineTotals, lineTotalsMessage, type LineCounts } from "./line-totals.js";
-import { cameraName, deviceId, recordId, time } from "./schema-parts.js";
+import { cameraName, deviceId, recordId, required, time } from "./schema-parts.js";
 
 export const CROSSINGS_TOPIC = "crossings";
 
@@ -59,6 +59,10 @@ export const crossings: RecordKind<CrossingRecord, RuleConfig> = {
       schema: crossingSchema,
       title: "Line crossings",
       description: "One message per object crossing a configured line.",
+      fleet: {
+        // Devices from before crossings had ids: camera, line, track and time name one crossing just as well.
+        key: (c) => (typeof c.id === "string" && c.id ? c.id : ["camera", "line", "track_id", "time"].map((k) => required(c, k)).join("/")),
+      },
     },
   ],
   migrations: [

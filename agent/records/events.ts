@@ -34,6 +34,8 @@ export const eventMessageSchema = z
 
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
+const EVENT_STAGE: Record<string, number> = { new: 0, update: 1, end: 2 };
+
 /** One change of an event: the record is the event (its id and device), which changes over time. */
 export interface EventRecord {
   id: string;
@@ -73,6 +75,19 @@ export const events: RecordKind<EventRecord> = {
       title: "Event lifecycle",
       description:
         "new / update / end of each event, QoS 1 from the durable outbox: per camera in order; after a reconnect a message may repeat, always with the same event id.",
+      fleet: {
+        record: {
+          from: (m) => {
+            if (!(String(m.type) in EVENT_STAGE)) throw new Error(`'type' is ${JSON.stringify(m.type)}, not new, update or end`);
+            if (!m.event || typeof m.event !== "object") throw new Error("'event' missing");
+            return m.event as Record<string, unknown>;
+          },
+          schema: eventSchema,
+        },
+        // Devices that send no revision: the lifecycle stage orders them (an end is never replaced by an update).
+        revision: (_e, m) => (typeof m.revision === "number" ? m.revision : EVENT_STAGE[String(m.type)]!),
+        time: "start_time",
+      },
     },
   ],
   migrations: [{ version: 1, name: "revision of each event", up: (db) => db.exec("ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 0") }],

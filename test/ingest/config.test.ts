@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadIngestConfig } from "../../agent/ingest/config.js";
+import pg from "pg";
+import { loadIngestConfig, postgresConnectionString } from "../../agent/ingest/config.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "eva-ingest-cfg-"));
 const file = (name: string, text: string): string => {
@@ -22,8 +23,28 @@ describe("ingest config", () => {
     expect(c.mqtt.password).toBe("s3cret");
     expect(c.postgres.url).toBe("postgres://eva:pgpw@db/eva");
     expect(c.group).toBe("g2");
-    expect(c.lanes).toBe(8);
-    expect(c.batch).toEqual({ max_messages: 500, linger_ms: 20 });
+    expect(c.lanes).toBe(4);
+    expect(c.batch).toEqual({ max_messages: 2000, linger_ms: 5 });
+  });
+
+  it("reads the PostgreSQL password from a file; TLS settings in one place only", () => {
+    const pw = file("pgpw", "pg-secret\n");
+    const c = loadIngestConfig(
+      undefined,
+      { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva@db/eva", password_file: pw, ssl: { ca: "/ca.pem" } } },
+      {},
+    );
+    expect(c.postgres.password).toBe("pg-secret");
+    // node-postgres takes the URL's (empty) password over a password option: it goes into the URL, encoded
+    const odd = loadIngestConfig(undefined, { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva@db:5432/eva", password: "a:b/c@d%" } }, {});
+    expect(new pg.Client({ connectionString: postgresConnectionString(odd) }).password).toBe("a:b/c@d%");
+    expect(c.postgres.ssl).toEqual({ ca: "/ca.pem", reject_unauthorized: true });
+    expect(() => loadIngestConfig(undefined, { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva:x@db/eva", password_file: pw } }, {})).toThrow(
+      /a password both in the url and in postgres\.password/,
+    );
+    expect(() =>
+      loadIngestConfig(undefined, { mqtt: { url: "mqtt://b" }, postgres: { url: "postgres://eva@db/eva?sslmode=verify-full", ssl: { ca: "/ca.pem" } } }, {}),
+    ).toThrow(/TLS in both the url/);
   });
 
   it("names the file and key of what is wrong", () => {

@@ -1,9 +1,10 @@
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RecordError, recordKind, toRow } from "../../agent/ingest/records.js";
+import { RECORD_KINDS, RecordError, recordKind, toRow } from "../../agent/ingest/records.js";
 import { migrate, SCHEMA_VERSION } from "../../agent/ingest/schema.js";
-import { writeBatch } from "../../agent/ingest/writer.js";
+import { batchStatement, writeBatch } from "../../agent/ingest/writer.js";
+import { recordKinds } from "../../agent/records/registry.js";
 import { eva } from "../support/agent.js";
 import { TestPostgres } from "../support/postgres.js";
 
@@ -37,6 +38,7 @@ const ev = (type: string, over: Record<string, unknown> = {}) => ({
 });
 const events = recordKind("events")!;
 const crossings = recordKind("crossings")!;
+const stmt = batchStatement(RECORD_KINDS);
 
 describe("ingest schema and writer (real PostgreSQL)", () => {
   it("five ingests migrating at once apply each migration once, PostGIS included", async () => {
@@ -49,22 +51,26 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
   });
 
   it("a duplicate does nothing, a later revision replaces, an older one does not", async () => {
-    const r1 = await writeBatch(pool, { rows: [toRow(events, "d1", ev("new")), toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
+    const r1 = await writeBatch(pool, stmt, { rows: [toRow(events, "d1", ev("new")), toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
     expect(r1.written.events).toBe(1);
-    const again = await writeBatch(pool, { rows: [toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
+    const again = await writeBatch(pool, stmt, { rows: [toRow(events, "d1", ev("new"))], deadLetters: [], devices: [] });
     expect(again.written.events ?? 0).toBe(0);
-    await writeBatch(pool, { rows: [toRow(events, "d1", ev("end", { end_time: "2026-12-06T10:00:05.000Z", top_score: 0.9 }))], deadLetters: [], devices: [] });
-    const late = await writeBatch(pool, { rows: [toRow(events, "d1", ev("update", { top_score: 0.8 }))], deadLetters: [], devices: [] });
+    await writeBatch(pool, stmt, {
+      rows: [toRow(events, "d1", ev("end", { end_time: "2026-12-06T10:00:05.000Z", top_score: 0.9 }))],
+      deadLetters: [],
+      devices: [],
+    });
+    const late = await writeBatch(pool, stmt, { rows: [toRow(events, "d1", ev("update", { top_score: 0.8 }))], deadLetters: [], devices: [] });
     expect(late.written.events ?? 0).toBe(0);
     const { rows } = await pool.query("SELECT end_time, top_score, payload FROM events WHERE device = 'd1' AND id = '01EV1'");
     expect(rows).toHaveLength(1);
     expect(rows[0].top_score).toBe(0.9);
     expect(rows[0].payload.end_time).toBe("2026-12-06T10:00:05.000Z");
-    // explicit revisions order updates of one stage
-    await writeBatch(pool, {
+    // the message's revision (as the agent sends it) orders updates of one stage
+    await writeBatch(pool, stmt, {
       rows: [
-        toRow(events, "d1", ev("end", { id: "01EV2", revision: 3, top_score: 0.5 })),
-        toRow(events, "d1", ev("end", { id: "01EV2", revision: 2, top_score: 0.4 })),
+        toRow(events, "d1", { ...ev("end", { id: "01EV2", top_score: 0.5 }), revision: 3 }),
+        toRow(events, "d1", { ...ev("end", { id: "01EV2", top_score: 0.4 }), revision: 2 }),
       ],
       deadLetters: [],
       devices: [],
@@ -86,7 +92,7 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
       lon: 13.4,
       extra_field: { a: 1 },
     };
-    const w = await writeBatch(pool, {
+    const w = await writeBatch(pool, stmt, {
       rows: [toRow(crossings, "d2", c), toRow(crossings, "d2", { ...c }), toRow(crossings, "d2", { ...c, id: "01CR" })],
       deadLetters: [],
       devices: [{ device: "d2", status: "online" }],
@@ -101,7 +107,7 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(d.rows[0].status).toBe("online");
     expect(d.rows[0].last_seen).toBeInstanceOf(Date);
     // a will says the device is gone; it is not a sighting
-    await writeBatch(pool, {
+    await writeBatch(pool, stmt, {
       rows: [],
       deadLetters: [],
       devices: [
@@ -114,6 +120,50 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
       { device: "d2", status: "offline", last_seen: d.rows[0].last_seen },
       { device: "d3", status: "offline", last_seen: null },
     ]);
+  });
+
+  it("every record stream of the agent's registry has a table; a count report's later revision replaces its interval's row", async () => {
+    const streams = recordKinds.flatMap((k) => k.channels.filter((c) => !c.retained && !c.address.includes("{")).map((c) => c.address));
+    expect(RECORD_KINDS.map((k) => k.topic)).toEqual(streams);
+    const tables = await pool.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+    for (const k of RECORD_KINDS) expect(tables.rows.map((r) => r.table_name)).toContain(k.table);
+    const counts = recordKind("counts")!;
+    const report = (revision: number, n: number) => ({
+      id: `01CR${revision}`,
+      device: "d4",
+      camera: "gate",
+      revision,
+      subject: "line",
+      line: "door",
+      interval: { start: "2026-12-06T10:00:00.000Z", end: "2026-12-06T10:15:00.000Z", seconds: 900 },
+      complete: revision > 1,
+      classes: { person: { in: n, out: 0 } },
+      totals: { in: n, out: 0 },
+      today: { since: "2026-12-06T00:00:00.000Z", classes: { person: { in: n, out: 0 } }, totals: { in: n, out: 0 } },
+      time: "2026-12-06T10:15:01.000Z",
+    });
+    await writeBatch(pool, stmt, { rows: [toRow(counts, "d4", report(1, 2))], deadLetters: [], devices: [] });
+    const w = await writeBatch(pool, stmt, { rows: [toRow(counts, "d4", report(2, 5)), toRow(counts, "d4", report(1, 2))], deadLetters: [], devices: [] });
+    expect(w.written.count_reports).toBe(1);
+    const { rows } = await pool.query("SELECT id, revision, complete, interval_start, interval_seconds, line, totals FROM count_reports WHERE device = 'd4'");
+    expect(rows).toEqual([
+      {
+        id: "gate/line/door/2026-12-06T10:00:00.000Z",
+        revision: "2",
+        complete: true,
+        interval_start: new Date("2026-12-06T10:00:00.000Z"),
+        interval_seconds: "900",
+        line: "door",
+        totals: { in: 5, out: 0 },
+      },
+    ]);
+    // Grafana's views: a report's classes as rows
+    const view = await pool.query('SELECT time, device, name, label, "in", "out", entries FROM fleet_counts WHERE device = \'d4\'');
+    expect(view.rows).toEqual([{ time: new Date("2026-12-06T10:00:00.000Z"), device: "d4", name: "door", label: "person", in: "5", out: "0", entries: null }]);
+    for (const v of ["fleet_devices", "fleet_events", "fleet_crossings", "fleet_alarms", "fleet_signs"]) await pool.query(`SELECT * FROM ${v} LIMIT 1`);
+    const listed = await eva(["fleet", "counts", "--postgres", server.url, "--json"]);
+    expect(JSON.parse(listed.stdout)).toEqual([{ ...report(2, 5), device: "d4" }]);
+    expect(() => toRow(counts, "d4", { ...report(1, 1), subject: "other" })).toThrow(/'interval.start' are the key/);
   });
 
   it("a payload without its key fields is a RecordError naming the field", () => {
@@ -154,6 +204,37 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(geo.features[0]!.properties.device).toBe("d2");
     const bad = await eva(["fleet", "nope", "--postgres", server.url]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, devices/);
+    expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, counts, devices/);
+  });
+
+  it("a role that may only read and write rows starts on a current schema and stores; it cannot delete or create", async () => {
+    await pool.query("CREATE ROLE eva_writer LOGIN");
+    await pool.query("GRANT USAGE ON SCHEMA public TO eva_writer");
+    await pool.query("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO eva_writer");
+    await pool.query("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO eva_writer");
+    const writer = new pg.Pool({ connectionString: server.url.replace("postgres@", "eva_writer@"), max: 2 });
+    try {
+      expect((await migrate(writer, log)).applied).toEqual([]);
+      const crossing = {
+        id: "01W",
+        line: "door",
+        direction: "in",
+        label: "car",
+        track_id: 1,
+        camera: "gate",
+        time: "2026-12-06T10:00:02.000Z",
+        counts: { in: 1, out: 0 },
+      };
+      const r = await writeBatch(writer, stmt, {
+        rows: [toRow(crossings, "d9", crossing)],
+        deadLetters: [{ topic: "eva/d9/events", reason: "bad_json", bytes: 1, payload: Buffer.from("{") }],
+        devices: [{ device: "d9", status: "online" }],
+      });
+      expect(r.written.crossings).toBe(1);
+      await expect(writer.query("DELETE FROM crossings")).rejects.toThrow(/permission denied/);
+      await expect(writer.query("CREATE TABLE x (a int)")).rejects.toThrow(/permission denied/);
+    } finally {
+      await writer.end();
+    }
   });
 });

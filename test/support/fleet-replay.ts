@@ -111,13 +111,21 @@ export class FleetReplay {
     return { messages, expected };
   }
 
-  /** A malformed, an oversized-looking and a foreign message from the first device. */
+  /** A malformed, an oversized, a foreign and a refused message from the first device. */
   async garbage(bigBytes: number): Promise<number> {
     const { device, client } = this.clients[0]!;
     await client.publishAsync(`${this.prefix}/${device}/events`, "{not json", { qos: 1 });
     await client.publishAsync(`${this.prefix}/${device}/signs`, JSON.stringify({ camera: "road", pad: "x".repeat(bigBytes) }), { qos: 1 });
     await client.publishAsync(`${this.prefix}/${device}/crossings`, JSON.stringify({ hello: "world" }), { qos: 1 });
-    return 3;
+    // valid JSON that PostgreSQL refuses: jsonb has no NUL character
+    await client.publishAsync(
+      `${this.prefix}/${device}/alarms`,
+      JSON.stringify({ id: "nul", type: "loitering", state: "raised", camera: "a\u0000b", time: "2026-12-06T10:00:00Z" }),
+      {
+        qos: 1,
+      },
+    );
+    return 4;
   }
 
   async close(): Promise<void> {
