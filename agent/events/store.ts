@@ -248,6 +248,20 @@ export class EventStore {
     }
   }
 
+  /** The stored event `id`, or null. */
+  eventById(id: string): EvaEvent | null {
+    try {
+      const r = this.db
+        .prepare(
+          "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, clip, clip_duration_s, clip_bytes FROM events WHERE id = ?",
+        )
+        .get(id) as EventRow | undefined;
+      return r ? rowToEvent(r) : null;
+    } catch (err) {
+      throw toStoreError("eventById", this.file, err);
+    }
+  }
+
   /** Up to `limit` outbox rows with seq > afterSeq, in seq order. */
   peekOutbox(afterSeq: number, limit: number): OutboxRow[] {
     try {
