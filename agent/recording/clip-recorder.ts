@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import { Backoff } from "../camera/backoff.js";
@@ -219,9 +219,24 @@ export class ClipRecorder {
       this.o.log.warn({ camera: this.o.camera, event: p.ev.id }, "no recording for this event's clip");
       return true;
     }
+    // A segment ffmpeg listed but could not finish (disk full) is not there, or empty: the clip does without it.
+    const sizes = await Promise.all(
+      plan.segments.map((s) =>
+        stat(s.file).then(
+          (st) => st.size,
+          () => 0,
+        ),
+      ),
+    );
+    const segments = plan.segments.filter((_, i) => sizes[i]! > 0);
+    if (!segments.length) {
+      this.o.log.warn({ camera: this.o.camera, event: p.ev.id }, "no recording for this event's clip");
+      return true;
+    }
+    const missingMs = plan.segments.reduce((t, s, i) => t + (sizes[i] ? 0 : s.endMs - s.startMs), 0);
     const out = path.join(this.clipsDir, `${p.ev.id}.mp4`);
     try {
-      const r = await cutClip({ segments: plan.segments.map((s) => s.file), durationSeconds: plan.durationSeconds, out });
+      const r = await cutClip({ segments: segments.map((s) => s.file), durationSeconds: plan.durationSeconds - missingMs / 1000, out });
       this.o.onClip(p.ev, { path: out, duration_seconds: Math.round(r.durationSeconds * 1000) / 1000, bytes: r.bytes });
       if (p.failures) this.o.log.info({ camera: this.o.camera, event: p.ev.id, failures: p.failures }, "held event clip written");
       return true;
