@@ -113,7 +113,9 @@ describe("event clips", () => {
         await page.goto(`${base}/console/`);
         const video = page.locator(`tr[data-id="${ev.id}"] video`);
         await video.waitFor({ timeout: 30_000 });
-        const played = await video.evaluate(async (v: HTMLVideoElement) => {
+        // the page's video element (the tests' types have no DOM)
+        type Video = { muted: boolean; play(): Promise<void>; currentTime: number; videoWidth: number; error: { message: string } | null };
+        const played = await video.evaluate(async (v: Video) => {
           v.muted = true;
           await v.play();
           await new Promise((r) => setTimeout(r, 1500));
