@@ -1,5 +1,7 @@
 import ffmpeg from "fluent-ffmpeg";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -281,5 +283,208 @@ export function fileCreationTime(file: string, timeoutMs = 10_000): Promise<numb
       // 1970 is what a muxer writes for "unknown"
       resolve(Number.isFinite(ms) && ms > 0 ? ms : null);
     });
+  });
+}
+
+// --- Recording: the camera's stream copied into a ring of short segments, and event clips cut from them.
+
+/** ffmpeg needs no more of the agent's environment than where programs are (no MQTT password, no tokens). */
+const FFMPEG_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" };
+
+export interface RecordingOptions extends Pick<FrameSourceOptions, "source" | "loop" | "realtime" | "rtspTransport" | "timeoutSeconds"> {
+  /** folder of the segments; each start writes names of its own */
+  dir: string;
+  /** prefix of this start's segment files */
+  prefix: string;
+  /** target segment length; a segment ends at the first key frame after it */
+  segmentSeconds: number;
+}
+
+/** One finished segment as the segment muxer lists it: times are the stream's, in seconds. */
+export interface SegmentEntry {
+  file: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * Recording's input: the camera source with its demuxer and protocol options, no decoder options (the stream is
+ * copied, never decoded).
+ */
+function recordingInput(o: RecordingOptions): FrameSourceOptions {
+  return { ...o, fps: 1, width: 2, height: 2, threads: 1, skipFrame: "none", decodeArgs: [] };
+}
+
+/**
+ * Output options of the recorder: the first video stream copied (no re-encode: a fraction of a percent of a
+ * core) into MPEG-TS segments, which can be cut at any segment boundary and survive a kill mid-write. Each
+ * finished segment is listed on stdout as `file,start,end` (CSV), so the agent learns of it the moment it closes.
+ * Audio is left out: the clip is for a browser and camera audio (G.711) does not go into MP4.
+ */
+export function recordingOutputOptions(o: RecordingOptions): string[] {
+  return [
+    "-map",
+    "0:v:0",
+    "-c",
+    "copy",
+    "-an",
+    "-sn",
+    "-dn",
+    "-f",
+    "segment",
+    "-segment_time",
+    String(o.segmentSeconds),
+    "-segment_format",
+    "mpegts",
+    "-segment_list",
+    "pipe:1",
+    "-segment_list_type",
+    "csv",
+    path.join(o.dir, `${o.prefix}-%06d.ts`),
+  ];
+}
+
+export interface SegmentRecorderProcess {
+  /** the ffmpeg's pid, for its CPU figures */
+  pid: number | undefined;
+  kill(): void;
+  /** asks ffmpeg to finish (the open segment is closed and listed), killing it after `graceMs`; resolves at its exit */
+  finish(graceMs: number): Promise<void>;
+}
+
+export interface SegmentRecorderEvents {
+  onSegment(s: SegmentEntry): void;
+  onStderr(line: string): void;
+  /** called once; error null when ffmpeg ended cleanly (end of a file) */
+  onExit(error: Error | null): void;
+}
+
+/** Starts ffmpeg copying `source` into segments under `dir`. */
+export function startSegmentRecorder(o: RecordingOptions, events: SegmentRecorderEvents): SegmentRecorderProcess {
+  const full = recordingInput(o);
+  const hidden = privateInput(full);
+  const input = hidden ? [...hidden.options, "-i", hidden.file] : [...inputOptions(full), "-i", o.source];
+  const args = ["-loglevel", "error", "-nostats", ...input, ...recordingOutputOptions(o)];
+  const child = spawn("ffmpeg", args, { stdio: ["ignore", "pipe", "pipe"], env: FFMPEG_ENV });
+  let exited = false;
+  const finish = (err: Error | null) => {
+    if (exited) return;
+    exited = true;
+    hidden?.remove();
+    events.onExit(err);
+  };
+  lines(child.stdout, (line) => {
+    const [file, start, end] = line.split(",");
+    const s = Number(start);
+    const e = Number(end);
+    if (file && Number.isFinite(s) && Number.isFinite(e)) events.onSegment({ file: path.join(o.dir, path.basename(file)), start: s, end: e });
+  });
+  lines(child.stderr, events.onStderr);
+  const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  child.on("error", (err) => finish(err));
+  child.on("close", (code, signal) => finish(code === 0 ? null : new Error(signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`)));
+  return {
+    pid: child.pid,
+    kill: () => {
+      if (!exited) child.kill("SIGKILL");
+    },
+    async finish(graceMs) {
+      if (exited || child.exitCode !== null) return;
+      // SIGINT: ffmpeg writes out the segment it has open and lists it, as at the end of a file.
+      child.kill("SIGINT");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function lines(stream: Readable, each: (line: string) => void): void {
+  let rest = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop() ?? "";
+    for (const p of parts) if (p.trim()) each(p.trim());
+  });
+  stream.on("error", () => {});
+}
+
+export interface ClipCut {
+  /** segment files in order, all in one folder; the clip starts at the first one's start (a key frame) */
+  segments: readonly string[];
+  /** where the clip ends, from the first segment's start */
+  durationSeconds: number;
+  out: string;
+}
+
+/**
+ * Arguments that cut a clip from segments: the concat demuxer joins them (a list file beside them, names
+ * relative), `-t` ends it (packets past it are dropped: the end needs no key frame), and the MP4 has its index
+ * first (`+faststart`) so a browser plays it while it loads.
+ */
+export function clipArgs(list: string, c: Pick<ClipCut, "durationSeconds">, out: string): string[] {
+  return [
+    "-hide_banner",
+    "-nostdin",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "concat",
+    "-i",
+    list,
+    "-t",
+    c.durationSeconds.toFixed(3),
+    "-map",
+    "0:v:0",
+    "-c",
+    "copy",
+    "-movflags",
+    "+faststart",
+    "-f",
+    "mp4",
+    out,
+  ];
+}
+
+/** Cuts one clip into `c.out` (written beside it first, then renamed); resolves to its duration in seconds. */
+export async function cutClip(c: ClipCut): Promise<{ durationSeconds: number; bytes: number }> {
+  const dir = path.dirname(c.segments[0]!);
+  const list = path.join(dir, `${path.basename(c.out)}.ffconcat`);
+  const tmp = `${c.out}.part`;
+  try {
+    await writeFile(list, `ffconcat version 1.0\n${c.segments.map((s) => `file '${path.basename(s)}'`).join("\n")}\n`);
+    await runFfmpeg("ffmpeg", clipArgs(list, c, tmp));
+    const durationSeconds = await mediaDuration(tmp);
+    await rename(tmp, c.out);
+    return { durationSeconds, bytes: (await stat(c.out)).size };
+  } finally {
+    await rm(list, { force: true });
+    await rm(tmp, { force: true });
+  }
+}
+
+/** A media file's duration in seconds, as ffprobe reads its container. */
+export async function mediaDuration(file: string): Promise<number> {
+  const out = await runFfmpeg("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", file]);
+  const d = Number(out.trim());
+  if (!Number.isFinite(d)) throw new Error(`ffprobe gave no duration for ${file}`);
+  return d;
+}
+
+/** Runs ffmpeg or ffprobe to its end; resolves to stdout, rejects with the last stderr lines. */
+function runFfmpeg(program: "ffmpeg" | "ffprobe", args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], env: FFMPEG_ENV });
+    let out = "";
+    const err: string[] = [];
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    lines(child.stderr, (l) => {
+      err.push(l);
+      if (err.length > 10) err.shift();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${program} failed (code ${code}): ${summarizeStderr(err) || "no message"}`))));
   });
 }

@@ -227,7 +227,7 @@ function resolvePaths(cfg: Config, dir: string): Config {
   const abs = (p: unknown) => (typeof p !== "string" ? p : path.isAbsolute(p) ? p : path.resolve(dir, p)) as string;
   const obj = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
   const storage = obj(cfg.storage);
-  if (storage) for (const k of ["db", "snapshots"]) if (storage[k] !== undefined) storage[k] = abs(storage[k]);
+  if (storage) for (const k of ["db", "snapshots", "clips"]) if (storage[k] !== undefined) storage[k] = abs(storage[k]);
   for (const m of Object.values(obj(cfg.models) ?? {})) {
     const model = obj(m);
     if (!model) continue;

@@ -4,6 +4,7 @@ import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
+import { cameraRecordKeys } from "./record-schema.js";
 import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 import { tilesSchema } from "./tiles-schema.js";
 import { sinksSchema } from "./sinks-schema.js";
@@ -122,6 +123,8 @@ export const storageSchema = reloads(
   z.strictObject({
     db: reloads("database_move", z.string().default("var/eva.db").describe("SQLite file (relative paths are relative to the config file)")),
     snapshots: z.string().default("var/snapshots").describe("folder for event JPEG snapshots"),
+    // The cameras' recorders write there: they start again in the new folder.
+    clips: reloads("database_move", z.string().default("var/clips").describe("folder for event clips (MP4) and the recording cameras' segment ring buffers")),
     retention: retentionSchema.optional().describe("deleting old events with their snapshots (oldest first); keep everything when absent"),
   }),
 );
@@ -215,6 +218,8 @@ export const cameraSchema = reloads(
     events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
     ...cameraAnalyticsKeys,
     ...cameraClassifyKeys,
+    // The recorder is a second ffmpeg beside the camera's: it starts again with new settings.
+    record: reloads("camera_restart", cameraRecordKeys.record),
   }),
 );
 export type CameraConfig = z.infer<typeof cameraSchema>;

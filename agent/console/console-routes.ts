@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { chmod, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
@@ -20,7 +20,7 @@ import type { ControlledAgent } from "../publish/control-room.js";
 import { ConsoleAccess, TOKEN_ENV } from "./access.js";
 import { LiveFrames, type GrabFrame } from "./live-frames.js";
 import { editShapes, type ShapeEdits } from "./shape-edit.js";
-import { resolveSnapshot, snapshotUrl } from "./snapshot-files.js";
+import { clipUrl, resolveClip, resolveSnapshot, snapshotUrl } from "./snapshot-files.js";
 
 /** A zone's occupancy as the analytics last published it. */
 export interface ZoneOccupancy {
@@ -126,7 +126,8 @@ export class ConsoleRoutes {
       return false; // not a path the console knows; the health server answers 404
     }
     const p = url.pathname;
-    if (!(p === "/" || p === "/console" || p.startsWith("/console/") || p.startsWith("/api/") || p.startsWith("/snapshots/"))) return false;
+    if (!(p === "/" || p === "/console" || p.startsWith("/console/") || p.startsWith("/api/") || p.startsWith("/snapshots/") || p.startsWith("/clips/")))
+      return false;
     const decision = this.access.check(req, url);
     if (!decision.ok) {
       send(res, { status: decision.status, type: "text/plain; charset=utf-8", body: `${decision.message}\n` });
@@ -135,6 +136,13 @@ export class ConsoleRoutes {
     if (decision.setCookie && (p === "/console/" || p === "/console")) {
       // The token leaves the address bar (and the browser history) once the cookie holds it.
       send(res, { status: 302, type: "text/plain", body: "", headers: { location: "/console/", "set-cookie": decision.setCookie } });
+      return true;
+    }
+    if (p.startsWith("/clips/") && (req.method === "GET" || req.method === "HEAD")) {
+      void this.clip(req, res, p.slice("/clips/".length)).catch((err: Error) => {
+        this.log.warn({ url: p, err: err.message }, "clip request failed");
+        res.destroy();
+      });
       return true;
     }
     const stream = /^\/api\/cameras\/([^/]+)\/stream\.mjpeg$/.exec(p);
@@ -316,15 +324,19 @@ export class ConsoleRoutes {
     const query = recentQuery(q);
     if ("error" in query) return json(400, query);
     if (p === "/api/crossings") return json(200, { records: store.inTransaction("recentCrossings", (db) => crossings.list!(db, query)) });
-    const root = this.source.running().config.storage.snapshots;
-    const rows: Array<{ snapshot: string | null }> =
+    const { snapshots: root, clips } = this.source.running().config.storage;
+    const rows: Array<{ snapshot: string | null; clip?: { path: string } | null }> =
       p === "/api/events"
         ? recentEvents(store, query)
         : store.inTransaction("recentSightings", (db) => sightings.list!(db, query) as Array<{ snapshot: string | null }>);
     // A record is stored as its event happens; its JPEG lands a moment later (or was pruned since): a URL is
     // given only for a file on disk, so a page never asks for a picture that is not there yet.
     const records = await Promise.all(
-      rows.map(async (r) => ({ ...r, snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null })),
+      rows.map(async (r) => ({
+        ...r,
+        snapshot_url: r.snapshot && (await isFile(r.snapshot)) ? snapshotUrl(root, r.snapshot) : null,
+        ...(r.clip !== undefined ? { clip_url: r.clip && (await isFile(r.clip.path)) ? clipUrl(clips, r.clip.path) : null } : {}),
+      })),
     );
     return json(200, { records });
   }
@@ -350,6 +362,37 @@ export class ConsoleRoutes {
     const found = await resolveSnapshot(this.source.running().config.storage.snapshots, rest);
     if ("status" in found) return { status: found.status, type: "text/plain", body: `${found.message}\n` };
     return { status: 200, type: "image/jpeg", body: await readFile(found.file), headers: { "cache-control": "private, max-age=3600" } };
+  }
+
+  /**
+   * An event's MP4, streamed from the file, with byte ranges: a browser's video element asks for ranges to start
+   * playing and to seek.
+   */
+  private async clip(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+    const found = await resolveClip(this.source.running().config.storage.clips, rest);
+    if ("status" in found) return send(res, { status: found.status, type: "text/plain", body: `${found.message}\n` });
+    const size = found.bytes;
+    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? "");
+    let start = 0;
+    let end = size - 1;
+    if (range && (range[1] || range[2])) {
+      start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
+      end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+      if (start > end || start >= size)
+        return send(res, { status: 416, type: "text/plain", body: "range not satisfiable\n", headers: { "content-range": `bytes */${size}` } });
+    }
+    const partial = range !== null && (range[1] !== "" || range[2] !== "");
+    res.writeHead(partial ? 206 : 200, {
+      "content-type": "video/mp4",
+      "content-length": String(end - start + 1),
+      "accept-ranges": "bytes",
+      "cache-control": "private, max-age=3600",
+      ...(partial ? { "content-range": `bytes ${start}-${end}/${size}` } : {}),
+    });
+    if (req.method === "HEAD" || size === 0) return void res.end();
+    createReadStream(found.file, { start, end })
+      .on("error", () => res.destroy())
+      .pipe(res);
   }
 
   /**

@@ -26,6 +26,16 @@ export interface EvaEvent {
   entered_zones?: string[];
   /** the object has not moved for the camera's events.stationary_seconds */
   stationary?: boolean;
+  /** the event's video (record.enabled): null until its MP4 is on disk, absent when the camera does not record */
+  clip?: EventClip | null;
+}
+
+/** An event's clip: an MP4 from `record.pre_seconds` before its start to `record.post_seconds` after its end. */
+export interface EventClip {
+  /** the MP4's path on the device */
+  path: string;
+  duration_seconds: number;
+  bytes: number;
 }
 
 /** The fields the tracking and analytics stages add to an event (stored together as JSON). */

@@ -188,6 +188,10 @@ export class EventMaintainer {
       if (change === "new") {
         event.snapshot = this.snapshots.pathFor(event);
         this.rules.setSnapshot(event.id, event.snapshot);
+      } else if (event.snapshot && this.snapshots.lost(event.id)) {
+        // Its JPEG could not be written and was given up: the record says it has none.
+        event.snapshot = null;
+        this.rules.setSnapshot(event.id, null);
       }
       this.sink.recordEvent(change, event);
       this.writeSnapshot(change, event);

@@ -41,7 +41,7 @@ export function recentEvents(store: EventStore, q: RecentQuery): EvaEvent[] {
   const rows = all<EventRow>(
     store,
     "recentEvents",
-    `SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track FROM events
+    `SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, clip, clip_duration_s, clip_bytes FROM events
      WHERE ${FILTER} AND start_ms >= @since AND start_ms < @until ORDER BY start_ms DESC, id DESC LIMIT @limit`,
     q,
   );

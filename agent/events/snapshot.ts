@@ -1,4 +1,4 @@
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import type { Frame } from "../camera/frame.js";
@@ -19,19 +19,65 @@ interface Held {
   /** captured since the last JPEG was written */
   dirty: boolean;
   writing: Promise<void>;
+  /** the last write failed (disk full): the frame is kept and written again */
+  failed: { ev: EvaEvent; at: number } | null;
+  /** a JPEG of this record is on disk */
+  onDisk: boolean;
+  /** the record has ended: forget the frame once it is written or given up */
+  released: boolean;
+}
+
+/** Frames whose JPEG could not be written are kept up to this many bytes (a minute of a busy site at 640×360). */
+const MAX_HELD_BYTES = 64 * 1024 * 1024;
+/** The probe a held JPEG waits on: about the size of one. */
+const PROBE_BYTES = 64 * 1024;
+
+async function canWrite(dir: string): Promise<boolean> {
+  const probe = path.join(dir, `.space-probe-${process.pid}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, Buffer.alloc(PROBE_BYTES));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rm(probe, { force: true }).catch(() => {});
+  }
 }
 
 /**
  * Keeps a copy of each open event's best frame and writes it as a JPEG with the box drawn. Pixel buffers
- * are recycled between events, so a copy is made only when an event's best detection improves.
+ * are recycled between events, so a copy is made only when an event's best detection improves. A JPEG that
+ * cannot be written (disk full) keeps its frame and is written again every few seconds, up to MAX_HELD_BYTES;
+ * one given up (over the bound, or at stop) with no JPEG on disk is reported to `onLost`, so its record can say
+ * it has none.
  */
 export class SnapshotWriter {
   private readonly held = new Map<string, Held>();
   private readonly spare: Uint8Array[] = [];
   private readonly pending = new Set<Promise<void>>();
   private readonly scenes = new Map<string, SnapshotScene>();
+  /** records whose snapshot was given up without a JPEG on disk */
+  private readonly lostIds = new Set<string>();
+  private retrying: Promise<void> | null = null;
 
-  constructor(private dir: string) {}
+  constructor(
+    private dir: string,
+    /** a record's promised snapshot will never be written: its record must no longer name the file */
+    private readonly onLost: (id: string) => void = () => {},
+  ) {}
+
+  /** The snapshot of this record was given up: no JPEG is on disk for it. */
+  lost(id: string): boolean {
+    return this.lostIds.has(id);
+  }
+
+  /** JPEGs waiting to be written again */
+  get heldCount(): number {
+    let n = 0;
+    for (const h of this.held.values()) if (h.failed) n++;
+    return n;
+  }
 
   /** New events' JPEGs go to `dir` (a reload's storage.snapshots); those already named keep their place. */
   moveTo(dir: string): void {
@@ -51,7 +97,16 @@ export class SnapshotWriter {
     let h = this.held.get(eventId);
     if (!h || h.pixels.length !== frame.data.length) {
       const pixels = this.takeBuffer(frame.data.length);
-      h = { pixels, width: frame.width, height: frame.height, dirty: false, writing: h?.writing ?? Promise.resolve() };
+      h = {
+        pixels,
+        width: frame.width,
+        height: frame.height,
+        dirty: false,
+        writing: h?.writing ?? Promise.resolve(),
+        failed: h?.failed ?? null,
+        onDisk: h?.onDisk ?? false,
+        released: false,
+      };
       this.held.set(eventId, h);
     }
     h.pixels.set(frame.data);
@@ -72,22 +127,87 @@ export class SnapshotWriter {
     const jpeg = sharp(h.pixels, { raw: { width: h.width, height: h.height, channels: 3 } })
       .composite([{ input: Buffer.from(boxOverlay(ev, h.width, h.height, this.scenes.get(ev.camera))), left: 0, top: 0 }])
       .jpeg({ quality: 85 });
+    const tmp = `${file}.tmp`;
     h.writing = h.writing
       .catch(() => {})
       .then(async () => {
         await mkdir(path.dirname(file), { recursive: true });
-        const tmp = `${file}.tmp`;
         await jpeg.toFile(tmp);
         await rename(tmp, file); // readers never see a half-written JPEG
-      });
+      })
+      .then(
+        () => {
+          h.failed = null;
+          h.onDisk = true;
+          this.lostIds.delete(ev.id);
+        },
+        async (err: unknown) => {
+          // Kept for the next try; the half-written file goes (it would hold what space is left).
+          h.failed = { ev: { ...ev }, at: Date.now() };
+          h.dirty = true;
+          await rm(tmp, { force: true }).catch(() => {});
+          this.bound();
+          throw err;
+        },
+      );
     const done = h.writing;
     this.pending.add(done);
     try {
       await done;
     } finally {
       this.pending.delete(done);
+      if (h.released && !h.failed) this.forget(ev.id, h);
     }
     return file;
+  }
+
+  /**
+   * Writes again the JPEGs that failed (disk full), once a small probe file can be written to the folder (so a
+   * still-full disk costs no JPEG encoding); resolves to how many are still held.
+   */
+  async retryHeld(): Promise<number> {
+    if (!this.retrying && this.heldCount) {
+      this.retrying = (async () => {
+        if (!(await canWrite(this.dir))) return;
+        const due = [...this.held.values()].filter((h) => h.failed);
+        await Promise.allSettled(due.map((h) => this.write(h.failed!.ev)));
+      })().finally(() => {
+        this.retrying = null;
+      });
+    }
+    await this.retrying;
+    return this.heldCount;
+  }
+
+  /** Gives up every JPEG still waiting (the agent stops): their records are told they have none. */
+  giveUpHeld(): void {
+    for (const [id, h] of [...this.held]) if (h.failed) this.giveUp(id, h);
+  }
+
+  /** Over the bound, the oldest held JPEGs go first. */
+  private bound(): void {
+    const failed = [...this.held].filter(([, h]) => h.failed).sort((a, b) => a[1].failed!.at - b[1].failed!.at);
+    let bytes = failed.reduce((t, [, h]) => t + h.pixels.length, 0);
+    for (const [id, h] of failed) {
+      if (bytes <= MAX_HELD_BYTES) break;
+      bytes -= h.pixels.length;
+      this.giveUp(id, h);
+    }
+  }
+
+  private giveUp(id: string, h: Held): void {
+    this.held.delete(id);
+    if (h.onDisk) return;
+    this.lostIds.add(id);
+    // Only the records still being written need asking; a few thousand ids are far more than that.
+    if (this.lostIds.size > 10_000) this.lostIds.delete(this.lostIds.values().next().value!);
+    this.onLost(id);
+  }
+
+  private forget(id: string, h: Held): void {
+    if (this.held.get(id) !== h) return;
+    this.held.delete(id);
+    if (this.spare.length < 4) this.spare.push(h.pixels);
   }
 
   /** Resolves when every JPEG started so far is on disk (or failed). */
@@ -95,13 +215,13 @@ export class SnapshotWriter {
     await Promise.allSettled([...this.pending]);
   }
 
-  /** Forgets an ended event's frame (after its last write). */
+  /** Forgets an ended event's frame after its last write; one still to be written again stays until it is. */
   async release(eventId: string): Promise<void> {
     const h = this.held.get(eventId);
     if (!h) return;
-    this.held.delete(eventId);
+    h.released = true;
     await h.writing.catch(() => {});
-    if (this.spare.length < 4) this.spare.push(h.pixels);
+    if (!h.failed) this.forget(eventId, h);
   }
 
   static async remove(file: string): Promise<void> {

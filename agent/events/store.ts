@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { EvaEvent, EventChange } from "../core/event.js";
-import { events } from "../records/events.js";
+import { clipOf, events } from "../records/events.js";
 import { recordKinds } from "../records/registry.js";
 import { migrate, migrateKinds, migrations, missingKindMigrations } from "./migrations.js";
 
@@ -63,6 +63,9 @@ export interface EventRow {
   box: string;
   snapshot: string | null;
   track: string | null;
+  clip: string | null;
+  clip_duration_s: number | null;
+  clip_bytes: number | null;
 }
 
 function reasonOf(sqliteCode: string | undefined): StoreFailure {
@@ -98,6 +101,7 @@ export function rowToEvent(r: EventRow): EvaEvent {
     box: JSON.parse(r.box) as EvaEvent["box"],
     snapshot: r.snapshot,
     ...(r.track ? (JSON.parse(r.track) as Partial<EvaEvent>) : {}),
+    ...(r.clip !== null ? { clip: clipOf(r) } : {}),
   };
 }
 
@@ -229,7 +233,7 @@ export class EventStore {
     }
     params.limit = q.limit ?? -1; // SQLite: a negative LIMIT means none
     const sql =
-      "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track FROM events" +
+      "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, clip, clip_duration_s, clip_bytes FROM events" +
       (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
       " ORDER BY start_ms, id LIMIT @limit";
     try {
@@ -241,6 +245,20 @@ export class EventStore {
       return (stmt.all(params) as EventRow[]).map(rowToEvent);
     } catch (err) {
       throw toStoreError("queryEvents", this.file, err);
+    }
+  }
+
+  /** The stored event `id`, or null. */
+  eventById(id: string): EvaEvent | null {
+    try {
+      const r = this.db
+        .prepare(
+          "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, clip, clip_duration_s, clip_bytes FROM events WHERE id = ?",
+        )
+        .get(id) as EventRow | undefined;
+      return r ? rowToEvent(r) : null;
+    } catch (err) {
+      throw toStoreError("eventById", this.file, err);
     }
   }
 
@@ -304,7 +322,7 @@ export class EventStore {
       return this.db.transaction(() => {
         const open = this.db
           .prepare(
-            "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, updated_ms FROM events WHERE end_ms IS NULL ORDER BY start_ms, id",
+            "SELECT id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, track, clip, clip_duration_s, clip_bytes, updated_ms FROM events WHERE end_ms IS NULL ORDER BY start_ms, id",
           )
           .all() as Array<EventRow & { updated_ms: number }>;
         return open.map((r) => {

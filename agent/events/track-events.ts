@@ -95,7 +95,7 @@ export class TrackEvents {
   }
 
   /** Sets the snapshot path on an open event, so later changes carry it. */
-  setSnapshot(eventId: string, snapshot: string): void {
+  setSnapshot(eventId: string, snapshot: string | null): void {
     for (const te of this.byTrack.values()) if (te.open?.id === eventId) te.open.snapshot = snapshot;
   }
 

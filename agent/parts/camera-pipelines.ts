@@ -11,6 +11,7 @@ import { EventMaintainer, type EventSink, type MaintainerOptions } from "../even
 import { newEventId } from "../core/ulid.js";
 import type { AgentMetrics, MetricsSnapshot } from "../health/metrics.js";
 import { CameraPipeline, type CameraFigures } from "../pipeline/camera-pipeline.js";
+import { ClipRecorder } from "../recording/clip-recorder.js";
 import type { ControlledAgent } from "../publish/control-room.js";
 import type { DetectorPool } from "./detector-pool.js";
 import { unchanged, type Part, type PreparedChange } from "./part.js";
@@ -42,6 +43,8 @@ export interface CameraPipelinesDeps {
  */
 export class CameraPipelines implements Part {
   private readonly pipelines = new Map<string, CameraPipeline>();
+  /** the event clips of the cameras that record */
+  private readonly recorders = new Map<string, ClipRecorder>();
   private finish!: () => void;
   /** resolves when every file camera has ended (with exitOnEof) */
   readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
@@ -246,6 +249,9 @@ export class CameraPipelines implements Part {
   async stop(): Promise<void> {
     await Promise.all(this.all().map((p) => p.camera.stop()));
     for (const p of this.all()) await p.drain();
+    // After the drain: the events it ended have their clips cut from what was recorded.
+    await Promise.all([...this.recorders.values()].map((r) => r.stop()));
+    this.recorders.clear();
     this.deps.notify();
   }
 
@@ -255,6 +261,13 @@ export class CameraPipelines implements Part {
     this.pipelines.delete(name);
     await p.camera.stop();
     await p.drain();
+    await this.recorders.get(name)?.stop();
+    this.recorders.delete(name);
+  }
+
+  /** A recording camera's clips; null when it does not record. */
+  recorder(camera: string): ClipRecorder | null {
+    return this.recorders.get(camera) ?? null;
   }
 
   private build(cfg: Config, name: string, cam: CameraConfig, info: ModelInfo | null): CameraPipeline | null {
@@ -267,10 +280,35 @@ export class CameraPipelines implements Part {
     const { width, height } = detectSize(cam, info);
     const opts = maintainerOptions(cfg, name, cam, width, height);
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
-    const events = new EventMaintainer(opts, persistence.snapshots, sink, notify, log);
+    const recorder = cam.record.enabled ? this.startRecorder(cfg, name, cam) : null;
+    const events = new EventMaintainer(opts, persistence.snapshots, recorder ? recordingSink(sink, recorder) : sink, notify, log);
     this.declareLineMetrics(name, cam);
     const source = cameraOptions(cam, width, height, scaledFor(info, width, height), this.deps.exitOnEof === true);
     return new CameraPipeline({ name, cfg: cam, source, detectors, classifiers, events, onStatus, log, metrics: this.deps.metrics });
+  }
+
+  /** The camera's recorder, started: its clips are announced as updates of their ended events. */
+  private startRecorder(cfg: Config, name: string, cam: CameraConfig): ClipRecorder {
+    const { sink, notify, log } = this.deps;
+    const recorder = new ClipRecorder({
+      camera: name,
+      // The main stream, not the detector's substream: the clip is what an operator looks at.
+      source: cam.source,
+      loop: cam.loop,
+      realtime: cam.realtime,
+      rtspTransport: cam.rtsp_transport,
+      timeoutSeconds: cam.stall_seconds,
+      record: cam.record,
+      dir: cfg.storage.clips,
+      onClip: (ev, clip) => {
+        sink.recordEvent("update", { ...ev, clip });
+        notify();
+      },
+      log,
+    });
+    this.recorders.set(name, recorder);
+    void recorder.start().catch((err: Error) => log.error({ camera: name, err: err.message }, "recording could not start"));
+    return recorder;
   }
 
   /** The lines' /metrics series from zero, at start and after an edit (the events stage publishes their totals). */
@@ -287,6 +325,21 @@ export class CameraPipelines implements Part {
     const files = this.all().filter((p) => sourceKind(p.cfg.source) === "file");
     if (files.length && files.every((p) => p.camera.current.state === "ended")) this.finish();
   }
+}
+
+/**
+ * A recording camera's events carry `clip: null` until their clip is written, and each change reaches the
+ * recorder after it is stored: an open event keeps its pre-roll, an ended one has its clip cut.
+ */
+function recordingSink(sink: EventSink, recorder: ClipRecorder): EventSink {
+  return {
+    ...sink,
+    recordEvent: (change, ev) => {
+      const e = ev.clip === undefined ? { ...ev, clip: null } : ev;
+      sink.recordEvent(change, e);
+      recorder.observe(change, e);
+    },
+  };
 }
 
 /** What a running camera's frames would change with this model: its detect size, ffmpeg's scaled picture, or nothing. */

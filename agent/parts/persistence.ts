@@ -12,6 +12,7 @@ import { HeldWrites } from "../events/held-writes.js";
 import { Recorder, type Unstamped } from "../events/recorder.js";
 import { moveOutbox as moveOutboxRows } from "../events/outbox-cursors.js";
 import { EventStore, type EventQuery, type EventStoreOptions } from "../events/store.js";
+import { rowToSighting, sightings } from "../records/sightings.js";
 import type { RecordEnvelope, RecordKind, RecordMessage } from "../core/records.js";
 import { ReloadError, unchanged, type PreparedChange } from "./part.js";
 
@@ -44,10 +45,11 @@ export class Persistence {
   /** Opens the database (throws StoreError when it cannot) and starts retention. */
   start(cfg: Config): void {
     this.use(new EventStore(cfg.storage.db, this.storeOptions));
-    // Held writes are tried again every second: space returns when retention or the outbox frees pages.
-    this.flushTimer = setInterval(() => this.held.held && this.held.flush(), 1000);
+    // Held writes are tried again every second: space returns when retention or the outbox frees pages. Held
+    // JPEGs go first, so a record held with them goes in after its picture is on disk.
+    this.flushTimer = setInterval(() => void this.writer.retryHeld().finally(() => this.held.held && this.held.flush()), 1000);
     this.flushTimer.unref();
-    this.writer = new SnapshotWriter(cfg.storage.snapshots);
+    this.writer = this.snapshotWriter(cfg.storage.snapshots);
     this.startRetention(cfg);
   }
 
@@ -62,7 +64,33 @@ export class Persistence {
 
   // Every write goes through the held-writes queue: on a full disk it is kept in memory, in order, not lost.
   recordEvent(change: EventChange, ev: EvaEvent): void {
-    this.held.run("recordEvent", (e) => this.db.recordEvent(change, e), ev);
+    this.held.run("recordEvent", (e) => this.db.recordEvent(change, this.honest(e)), ev);
+  }
+
+  /** A record as it may be stored when it is written (a held write goes in later): no snapshot given up. */
+  private honest<T extends { id: string; snapshot?: string | null }>(r: T): T {
+    return r.snapshot && this.writer.lost(r.id) ? { ...r, snapshot: null } : r;
+  }
+
+  private snapshotWriter(dir: string): SnapshotWriter {
+    return new SnapshotWriter(dir, (id) => {
+      this.log.error({ record: id }, "snapshot could not be written and was given up: its record says it has none");
+      // In order behind any held write of the record, and against what is stored by then.
+      this.held.run("snapshotLost", (i) => this.forgetSnapshot(i), id);
+    });
+  }
+
+  /** The stored event or sign sighting `id` names a snapshot that will never be written: it is recorded without. */
+  private forgetSnapshot(id: string): void {
+    const ev = this.db.eventById(id);
+    if (ev) {
+      if (ev.snapshot) this.db.recordEvent("update", { ...ev, snapshot: null });
+      return;
+    }
+    const row = this.db.inTransaction("sightingById", (db) => db.prepare("SELECT * FROM sign_sightings WHERE id = ?").get(id)) as
+      | Parameters<typeof rowToSighting>[0]
+      | undefined;
+    if (row?.snapshot) this.recorder.record(sightings, { ...rowToSighting(row), snapshot: null });
   }
 
   /**
@@ -70,7 +98,10 @@ export class Persistence {
    * writes are held (it is stored, and published, once they go in, with the id it has now).
    */
   record<T extends RecordEnvelope>(kind: RecordKind<T, never>, record: Unstamped<T>): RecordMessage[] | null {
-    return this.held.run(`record ${kind.name}`, (r) => this.recorder.record(kind, r), Recorder.stamp<T>(record)) ?? null;
+    return (
+      this.held.run(`record ${kind.name}`, (r) => this.recorder.record(kind, this.honest(r as T & { snapshot?: string | null })), Recorder.stamp<T>(record)) ??
+      null
+    );
   }
 
   enqueue(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): void {
@@ -80,10 +111,12 @@ export class Persistence {
   /** Why persistence makes the agent unhealthy: writes held because the database cannot take them. */
   healthReasons(): string[] {
     const h = this.held;
-    if (!h.held && !h.dropped) return [];
+    const jpegs = this.writer?.heldCount ?? 0;
+    const out = jpegs ? [`${jpegs} snapshots could not be written (disk full?); held in memory and tried again`] : [];
+    if (!h.held && !h.dropped) return out;
     const now = h.held ? `${h.held} writes held in memory (${h.lastError})` : "";
     const lost = h.dropped ? `${h.dropped} dropped over the bound of ${h.max}` : "";
-    return [`database ${this.db.file} cannot be written: ${[now, lost].filter(Boolean).join("; ")}`];
+    return [`database ${this.db.file} cannot be written: ${[now, lost].filter(Boolean).join("; ")}`, ...out];
   }
 
   queryEvents(q: EventQuery): EvaEvent[] {
@@ -99,7 +132,9 @@ export class Persistence {
     // The same file under another name (a symlink, a relative path) is no move: a second handle on it would
     // re-enqueue the outbox into itself for ever.
     if (!plan.storage || sameFile(cfg.storage.db, this.db.file)) {
-      if (!plan.storageLive) return unchanged;
+      // Clips' retain_days are the cameras' keys, applied by the same retention.
+      const clipAges = plan.changed.some((k) => /^cameras\.[^.]+(\.record(\.retain_days)?)?$/.test(k));
+      if (!plan.storageLive && !clipAges) return unchanged;
       return {
         abort: async () => {},
         commit: async () => {
@@ -132,7 +167,7 @@ export class Persistence {
         }
         this.db.close();
         this.use(store);
-        this.writer = new SnapshotWriter(cfg.storage.snapshots);
+        this.writer = this.snapshotWriter(cfg.storage.snapshots);
         this.startRetention(cfg);
       },
     };
@@ -140,6 +175,9 @@ export class Persistence {
 
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
+    // A last try for held JPEGs; those that still fail are given up, and their records say so.
+    await this.writer?.retryHeld();
+    this.writer?.giveUpHeld();
     this.held.flush();
     if (this.held.held) this.log.error({ lost: this.held.held }, "stopping with writes the database could not take; they are lost");
     await this.writer?.idle();
@@ -164,12 +202,18 @@ export class Persistence {
     this.retention?.stop();
     this.retention = null;
     const keep = cfg.storage.retention;
-    if (!keep || (keep.days === undefined && keep.max_mb === undefined)) return;
+    const clipMaxAgeMs = Object.fromEntries(
+      // A config without cameras (a tool's, a test's) keeps its clips.
+      Object.entries(cfg.cameras ?? {}).flatMap(([name, cam]) => (cam.record?.retain_days !== undefined ? [[name, cam.record.retain_days * 86_400_000]] : [])),
+    );
+    if (keep?.days === undefined && keep?.max_mb === undefined && !Object.keys(clipMaxAgeMs).length) return;
     this.retention = new Retention(
       this.db,
       {
-        ...(keep.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
-        ...(keep.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
+        ...(keep?.days !== undefined ? { maxAgeMs: keep.days * 86_400_000 } : {}),
+        ...(keep?.max_mb !== undefined ? { maxBytes: keep.max_mb * 1_048_576 } : {}),
+        clipsDir: cfg.storage.clips,
+        clipMaxAgeMs,
       },
       this.log,
     );

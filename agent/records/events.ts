@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TRACK_FIELDS, type EvaEvent, type EventChange } from "../core/event.js";
+import { TRACK_FIELDS, type EvaEvent, type EventChange, type EventClip } from "../core/event.js";
 import type { RecordKind } from "../core/records.js";
 import { cameraName, revision, time } from "./schema-parts.js";
 
@@ -21,6 +21,17 @@ export const eventSchema = z.looseObject({
   current_zones: z.array(z.string()).optional(),
   entered_zones: z.array(z.string()).optional(),
   stationary: z.boolean().optional(),
+  clip: z
+    .strictObject({
+      path: z.string().describe("the MP4's path on the device; served at /clips/<camera>/<file> on the HTTP port"),
+      duration_seconds: z.number().min(0),
+      bytes: z.number().int().min(0),
+    })
+    .nullable()
+    .optional()
+    .describe(
+      "the event's video (record.enabled): null until the MP4 is on disk; once it is, the ended event is sent again as an update with a higher revision. Absent when the camera does not record",
+    ),
 });
 
 export const eventMessageSchema = z
@@ -51,6 +62,18 @@ export interface EventRecord {
 function trackJson(ev: EvaEvent): string | null {
   const fields = Object.fromEntries(TRACK_FIELDS.filter((k) => ev[k] !== undefined).map((k) => [k, ev[k]]));
   return Object.keys(fields).length ? JSON.stringify(fields) : null;
+}
+
+/** The clip columns of an events row. */
+export interface ClipColumns {
+  clip: string | null;
+  clip_duration_s: number | null;
+  clip_bytes: number | null;
+}
+
+/** An events row's clip, null when it has none. */
+export function clipOf(r: ClipColumns): EventClip | null {
+  return r.clip === null ? null : { path: r.clip, duration_seconds: r.clip_duration_s ?? 0, bytes: r.clip_bytes ?? 0 };
 }
 
 function parseTime(field: string, iso: string): number {
@@ -90,19 +113,31 @@ export const events: RecordKind<EventRecord> = {
       },
     },
   ],
-  migrations: [{ version: 1, name: "revision of each event", up: (db) => db.exec("ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 0") }],
+  migrations: [
+    { version: 1, name: "revision of each event", up: (db) => db.exec("ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 0") },
+    {
+      version: 2,
+      name: "event clips",
+      up: (db) =>
+        db.exec(
+          "ALTER TABLE events ADD COLUMN clip TEXT; ALTER TABLE events ADD COLUMN clip_duration_s REAL; ALTER TABLE events ADD COLUMN clip_bytes INTEGER",
+        ),
+    },
+  ],
   write(db, r) {
     const ev = r.event;
-    const { revision } = db
+    const row = db
       .prepare(`
-        INSERT INTO events (id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, updated_ms, track, revision)
-        VALUES (@id, @device, @camera, @label, @start_ms, @end_ms, @top_score, @box, @snapshot, @updated_ms, @track, 1)
+        INSERT INTO events (id, device, camera, label, start_ms, end_ms, top_score, box, snapshot, updated_ms, track, revision, clip, clip_duration_s, clip_bytes)
+        VALUES (@id, @device, @camera, @label, @start_ms, @end_ms, @top_score, @box, @snapshot, @updated_ms, @track, 1, @clip, @clip_duration_s, @clip_bytes)
         ON CONFLICT (id) DO UPDATE SET
           device = excluded.device, camera = excluded.camera, label = excluded.label,
           start_ms = excluded.start_ms, end_ms = excluded.end_ms, top_score = excluded.top_score,
           box = excluded.box, snapshot = excluded.snapshot, updated_ms = excluded.updated_ms, track = excluded.track,
-          revision = revision + 1
-        RETURNING revision`)
+          revision = revision + 1,
+          clip = COALESCE(excluded.clip, clip), clip_duration_s = COALESCE(excluded.clip_duration_s, clip_duration_s),
+          clip_bytes = COALESCE(excluded.clip_bytes, clip_bytes)
+        RETURNING revision, clip, clip_duration_s, clip_bytes`)
       .get({
         id: ev.id,
         device: ev.device,
@@ -115,8 +150,13 @@ export const events: RecordKind<EventRecord> = {
         snapshot: ev.snapshot,
         updated_ms: Date.now(),
         track: trackJson(ev),
-      }) as { revision: number };
-    return [{ topic: EVENTS_TOPIC, payload: { type: r.change, event: ev, revision, ...(r.reason ? { reason: r.reason } : {}) }, retain: false }];
+        clip: ev.clip?.path ?? null,
+        clip_duration_s: ev.clip?.duration_seconds ?? null,
+        clip_bytes: ev.clip?.bytes ?? null,
+      }) as { revision: number } & ClipColumns;
+    // A clip once written stays with the event: a later change that does not carry it still announces it.
+    const event = ev.clip === undefined && row.clip === null ? ev : { ...ev, clip: clipOf(row) };
+    return [{ topic: EVENTS_TOPIC, payload: { type: r.change, event, revision: row.revision, ...(r.reason ? { reason: r.reason } : {}) }, retain: false }];
   },
   counter: {
     name: "eva_events_total",

@@ -68,21 +68,21 @@ describe("a full disk holds events, it does not drop them", () => {
   });
 
   it("past the bound the oldest held writes go first, counted, and /healthz says so", async () => {
-    const p = persistence(50);
+    const p = persistence(40);
     try {
       for (let i = 0; i < 800; i++) p.recordEvent("new", ev(i));
-      expect(p.held.held).toBe(50);
+      expect(p.held.held).toBe(40);
       expect(p.held.dropped).toBeGreaterThan(0);
       expect(p.healthReasons().join(" ")).toMatch(/dropped over the bound/);
       for (const row of p.store.peekOutbox(0, 10_000)) p.store.deleteOutbox(row.seq);
       await waitFor(() => p.held.held === 0, 10_000);
-      // the newest 50 made it
+      // the newest 40 made it
       expect(
         p
           .queryEvents({})
           .map((e) => e.id)
-          .slice(-50),
-      ).toEqual([...Array(50).keys()].map((i) => ev(750 + i).id));
+          .slice(-40),
+      ).toEqual([...Array(40).keys()].map((i) => ev(760 + i).id));
     } finally {
       await p.stop();
     }

@@ -184,7 +184,7 @@ describe("migrations", () => {
     const db = new Database(file);
     migrate(db);
     db.close();
-    expect(() => new EventStore(file, { readonly: true })).toThrow(/lacks the record tables of events:1, crossings:1/);
+    expect(() => new EventStore(file, { readonly: true })).toThrow(/lacks the record tables of events:1, events:2, crossings:1/);
   });
 });
 

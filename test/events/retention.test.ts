@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -88,6 +88,64 @@ describe("Retention of the record kinds' history", () => {
       expect(countReports(db, {}).map((c) => (c.interval as { start: string }).start)).toEqual([new Date(now - DAY).toISOString()]);
       expect(lineCounts(db, "c", "door")).toEqual({ in: 2, out: 0 });
     });
+    store.close();
+  });
+});
+
+describe("Retention of event clips", () => {
+  const now = Date.parse("2026-11-27T12:00:00Z");
+  const file = (name: string, bytes: number) => {
+    const f = path.join(dir, name);
+    mkdirSync(path.dirname(f), { recursive: true });
+    writeFileSync(f, Buffer.alloc(bytes));
+    return f;
+  };
+  const ev = (id: string, camera: string, ageDays: number, clipBytes: number) => ({
+    id,
+    device: "d",
+    camera,
+    label: "person",
+    start_time: new Date(now - ageDays * DAY).toISOString(),
+    end_time: new Date(now - ageDays * DAY + 1000).toISOString(),
+    top_score: 0.9,
+    box: [0, 0, 1, 1] as [number, number, number, number],
+    snapshot: file(`${id}.jpg`, 1000),
+    clip: { path: file(`clips/${camera}/${id}.mp4`, clipBytes), duration_seconds: 12, bytes: clipBytes },
+  });
+
+  it("deletes a camera's clips older than its retain_days and keeps their events", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "eva-retention-"));
+    const store = new EventStore(path.join(dir, "eva.db"));
+    for (const e of [ev("old", "gate", 10, 5000), ev("new", "gate", 1, 5000), ev("other", "yard", 10, 5000)]) store.recordEvent("update", e);
+    const policy = { clipsDir: path.join(dir, "clips"), clipMaxAgeMs: { gate: 7 * DAY } };
+    expect(await new Retention(store, policy, pino({ level: "silent" })).run(now)).toBe(0);
+    const byId = new Map(store.queryEvents().map((e) => [e.id, e]));
+    expect([...byId.keys()].sort()).toEqual(["new", "old", "other"]);
+    expect(byId.get("old")!.clip).toBeUndefined();
+    expect(existsSync(path.join(dir, "clips/gate/old.mp4"))).toBe(false);
+    expect(existsSync(path.join(dir, "old.jpg"))).toBe(true);
+    expect(byId.get("new")!.clip).toMatchObject({ path: path.join(dir, "clips/gate/new.mp4"), bytes: 5000 });
+    expect(existsSync(path.join(dir, "clips/yard/other.mp4"))).toBe(true);
+    store.close();
+  });
+
+  it("counts clips and the recording segments towards max_mb, deleting the oldest events with their clips", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "eva-retention-"));
+    const store = new EventStore(path.join(dir, "eva.db"));
+    for (const [id, age] of [
+      ["a", 3],
+      ["b", 2],
+      ["c", 1],
+    ] as const)
+      store.recordEvent("update", ev(id, "gate", age, 300_000));
+    // 3 × (300 kB clip + 1 kB snapshot) = 903 kB fit 1 MB alone; 300 kB of segments make the oldest go.
+    file("clips/gate/segments/x-000001.ts", 300_000);
+    const policy = { maxBytes: 1_000_000, clipsDir: path.join(dir, "clips") };
+    expect(await new Retention(store, policy, pino({ level: "silent" })).run(now)).toBe(1);
+    expect(store.queryEvents().map((e) => e.id)).toEqual(["b", "c"]);
+    expect(existsSync(path.join(dir, "clips/gate/a.mp4"))).toBe(false);
+    expect(existsSync(path.join(dir, "a.jpg"))).toBe(false);
+    expect(existsSync(path.join(dir, "clips/gate/b.mp4"))).toBe(true);
     store.close();
   });
 });

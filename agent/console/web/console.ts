@@ -196,7 +196,7 @@ async function pollFrame(): Promise<void> {
 // --- records
 
 const COLUMNS: Record<Kind, string[]> = {
-  events: ["snapshot", "start", "end", "camera", "label", "score", "zones"],
+  events: ["snapshot", "clip", "start", "end", "camera", "label", "score", "zones"],
   crossings: ["time", "camera", "line", "direction", "label", "track"],
   signs: ["snapshot", "first seen", "last seen", "camera", "label", "score"],
   counts: ["interval", "camera", "line / zone", "per class", "total", "today"],
@@ -222,6 +222,12 @@ function snapshotCell(url: string | null): HTMLElement {
   return el("td", {}, el("a", { href: url, target: "_blank", rel: "noopener" }, img));
 }
 
+/** The event's clip, played in the list; "–" while it is being cut or when the camera does not record. */
+function clipCell(url: string | null | undefined): HTMLElement {
+  if (!url) return el("td", {}, "–");
+  return el("td", {}, el("video", { src: url, controls: "", preload: "metadata", muted: "", playsinline: "", class: "clip" }));
+}
+
 function recordRow(k: Kind, r: Record<string, unknown>): HTMLElement {
   const td = (v: unknown) => el("td", {}, v === null || v === undefined ? "–" : String(v));
   const score = (v: unknown) => td(typeof v === "number" ? `${Math.round(v * 100)}%` : v);
@@ -230,6 +236,7 @@ function recordRow(k: Kind, r: Record<string, unknown>): HTMLElement {
       "tr",
       { "data-id": String(r.id) },
       snapshotCell(r.snapshot_url as string | null),
+      clipCell(r.clip_url as string | null | undefined),
       td(localTime(r.start_time as string)),
       td(r.end_time ? localTime(r.end_time as string) : "open"),
       td(r.camera),
@@ -284,6 +291,8 @@ function recordsUrl(): string {
 
 async function pollRecords(): Promise<void> {
   const k = kind;
+  // A clip someone is watching is not pulled from under them: the list refreshes once it stops.
+  if ([...document.querySelectorAll<HTMLVideoElement>("#records video")].some((v) => !v.paused && !v.ended)) return;
   try {
     const { records } = await getJson<{ records: Array<Record<string, unknown>> }>(recordsUrl());
     if (k !== kind) return;
