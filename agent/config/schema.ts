@@ -4,6 +4,7 @@ import { decodeSchema, motionSchema } from "./motion-schema.js";
 import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
+import { cameraGeoKeys } from "./geo-schema.js";
 import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 import { tilesSchema } from "./tiles-schema.js";
 import { sinksSchema } from "./sinks-schema.js";
@@ -215,6 +216,10 @@ export const cameraSchema = reloads(
     events: cameraEventsSchema.default(() => cameraEventsSchema.parse({})),
     ...cameraAnalyticsKeys,
     ...cameraClassifyKeys,
+    // A new position source replaces the camera's: it restarts with it.
+    location: reloads("camera_restart", cameraGeoKeys.location),
+    gps: reloads("camera_restart", cameraGeoKeys.gps),
+    field_of_view_degrees: cameraGeoKeys.field_of_view_degrees,
   }),
 );
 export type CameraConfig = z.infer<typeof cameraSchema>;
@@ -304,6 +309,9 @@ export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | nu
           out.push({ path: ["cameras", cam, "classify", i, "model"], message: `unknown model '${m}'; defined: ${models.join(", ") || "none"}` });
         }
       });
+    }
+    if (obj(c)?.location !== undefined && obj(c)?.gps !== undefined) {
+      out.push({ path: ["cameras", cam, "gps"], message: "a camera has either a fixed location or gps, not both" });
     }
     const zones = Object.keys(obj(obj(c)?.zones) ?? {});
     const watch = obj(obj(c)?.signs)?.watch;
