@@ -25,7 +25,8 @@ export interface SightingPlace {
   sign_lon: number | null;
 }
 
-export type SightingRecord = SignSighting & SightingPlace & { device: string };
+/** The place is absent on records written before sightings had one (the store reads them as unlocated). */
+export type SightingRecord = SignSighting & Partial<SightingPlace> & { device: string };
 
 const unlocated: SightingPlace = { lat: null, lon: null, heading: null, speed: null, fix: "none", sign_lat: null, sign_lon: null };
 

@@ -189,7 +189,7 @@ export class SignAssetRule implements AnalyticsRule<RuleConfig> {
     for (const e of frame.emitted) {
       if (e.kind !== SIGHTINGS) continue;
       const s = e.record as SightingRecord;
-      if (s.sign_lat === null || s.sign_lon === null || s.heading === null) continue;
+      if (s.sign_lat == null || s.sign_lon == null || s.heading == null) continue;
       placed.push({
         id: s.id,
         label: s.label,
