@@ -76,6 +76,8 @@ export interface CameraShapeNames {
   zones: readonly string[];
   /** labels the camera detects, when its config names them */
   labels?: readonly string[];
+  /** the camera's sign sightings have a place (signs with a location or gps): they feed the sign inventory */
+  placesSigns?: boolean;
 }
 
 export interface RecordKind<T extends RecordEnvelope = RecordEnvelope, C = never> {

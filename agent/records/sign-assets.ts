@@ -8,6 +8,17 @@ import { sightings, type SightingRecord } from "./sightings.js";
 import { cameraName, deviceId, time } from "./schema-parts.js";
 
 export const SIGN_ASSETS_TOPIC = "sign_assets";
+/** retained: how many signs the inventory holds, and how many are missing or changed */
+export const SIGN_INVENTORY_TOPIC = "sign_assets/summary";
+
+export const signInventorySchema = z
+  .looseObject({
+    assets: z.number().int().min(0),
+    missing: z.number().int().min(0).describe("assets in state missing"),
+    changed: z.number().int().min(0).describe("assets where another class has been seen since"),
+    time: time.describe("the change that made these figures"),
+  })
+  .describe("the sign inventory's figures, retained");
 
 export type SignAssetRecord = SignAsset & { device: string };
 
@@ -97,6 +108,15 @@ export const signAssets: RecordKind<SignAssetRecord, RuleConfig> = {
       title: "Sign inventory",
       description: "A sign of the inventory whenever a pass changes it: seen again, missed, missing or changed.",
     },
+    {
+      id: "signInventory",
+      address: SIGN_INVENTORY_TOPIC,
+      schemaName: "SignInventory",
+      schema: signInventorySchema,
+      title: "Sign inventory figures",
+      description: "How many signs the inventory holds and how many are missing or changed, after every change.",
+      retained: true,
+    },
   ],
   migrations: [
     {
@@ -154,8 +174,33 @@ export const signAssets: RecordKind<SignAssetRecord, RuleConfig> = {
       state: a.state,
       changed_to: a.changed_to,
     });
-    return [{ topic: SIGN_ASSETS_TOPIC, payload: a, retain: false }];
+    const figures = db
+      .prepare(
+        "SELECT COUNT(*) AS assets, COALESCE(SUM(state = 'missing'), 0) AS missing, COALESCE(SUM(changed_to IS NOT NULL), 0) AS changed FROM sign_assets",
+      )
+      .get() as { assets: number; missing: number; changed: number };
+    return [
+      { topic: SIGN_ASSETS_TOPIC, payload: a, retain: false },
+      { topic: SIGN_INVENTORY_TOPIC, payload: { ...figures, time: a.last_seen }, retain: true },
+    ];
   },
+  discovery: (_camera, shapes, topic) =>
+    shapes.placesSigns
+      ? (["missing", "changed", "assets"] as const).map(
+          (f) =>
+            [
+              "sensor",
+              `sign_inventory_${f}`,
+              {
+                name: f === "assets" ? "Signs in the inventory" : `Signs ${f}`,
+                state_topic: topic(SIGN_INVENTORY_TOPIC),
+                value_template: `{{ value_json.${f} }}`,
+                state_class: "measurement",
+                icon: f === "assets" ? "mdi:sign-direction" : "mdi:sign-direction-remove",
+              },
+            ] as const,
+        )
+      : [],
   list: (db, q) =>
     (
       db

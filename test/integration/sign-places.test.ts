@@ -129,6 +129,9 @@ describe("signs on the map", { timeout: 240_000 }, () => {
     const assetMessages = msgs.filter((m) => m.topic === "eva/dev-map/sign_assets").map((m) => signAssetSchema.safeParse(JSON.parse(m.payload)));
     expect(assetMessages.length).toBeGreaterThan(0);
     expect(assetMessages.filter((p) => !p.success)).toEqual([]);
+    // the inventory's retained figures (Home Assistant's sensors read them)
+    const summary = msgs.filter((m) => m.topic === "eva/dev-map/sign_assets/summary").map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+    expect(summary.at(-1)).toMatchObject({ assets: 2, missing: 1, changed: 0 });
     const after = JSON.parse((await eva(["signs", "--db", db, "--assets", "--json"])).stdout) as SignAssetRecord[];
     expect(after.find((a) => a.id === first.id)).toMatchObject({ state: "missing", passes_missed: 1, missed_in_a_row: 1 });
   });
