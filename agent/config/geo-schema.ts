@@ -31,7 +31,9 @@ export const gpsSchema = z
         ),
     }),
   ])
-  .describe("a moving camera's position: live from gpsd ({gpsd: host:port}) or a recorded drive's track ({track: FILE})");
+  .describe(
+    "a moving camera's position: live from gpsd ({gpsd: host:port, max_age_seconds: 3}) or a recorded drive's GPX or NMEA track ({track: FILE, offset_seconds: N}); see docs/sign-inventory.md",
+  );
 
 export const cameraGeoKeys = {
   location: locationSchema.optional(),
