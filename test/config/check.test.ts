@@ -39,7 +39,7 @@ describe("checks beyond the schema (check-config and every reload)", () => {
       {
         file: path.join(dir, "eva.yaml"),
         line: 8,
-        col: 17,
+        col: 18,
         path: "cameras.front.gps.track",
         message: `${bad}:3: a trkpt without a readable <time> cannot be matched to frames`,
       },
