@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import pino from "pino";
+import { parseConfig } from "../../agent/config/load.js";
+import { FixedLocation } from "../../agent/geo/fixed-location.js";
 import { GpsdSource } from "../../agent/geo/gpsd.js";
+import { positionSourceFor } from "../../agent/geo/position-sources.js";
+import { TrackFile } from "../../agent/geo/track-file.js";
 import { Gpsfake, northboundNmea } from "../support/gpsd.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "eva-gpsd-"));
@@ -75,5 +80,37 @@ describe("gpsd source", () => {
     expect(gps.fixAt({ time: 2000, seq: 0 })!.fix).toBe("dgps");
     expect(gps.fixAt({ time: 500, seq: 0 })).toBeNull();
     expect(gps.fixAt({ time: 8000, seq: 0 })).toBeNull();
+  });
+
+  it("a camera's config names its source: gpsd's host and port (2947 by default), a track file, or a fixed place", () => {
+    const cfg = parseConfig(
+      `
+device: {id: van}
+models: {m: {path: m.onnx}}
+cameras:
+  a: {source: rtsp://c/1, detect: {model: m}, gps: {gpsd: "[::1]:2950"}}
+  b: {source: rtsp://c/2, detect: {model: m}, gps: {gpsd: gps.local}}
+  c: {source: drive.mp4, detect: {model: m}, gps: {track: drive.gpx}}
+  d: {source: rtsp://c/3, detect: {model: m}, location: {lat: 1, lon: 2, heading: 3}}
+  e: {source: rtsp://c/4, detect: {model: m}}
+`,
+      "/cfg/eva.yaml",
+      {},
+    );
+    const log = pino({ level: "silent" });
+    const of = (cam: string) => positionSourceFor(cam, cfg.cameras[cam]!, log);
+    expect(of("a")?.describe).toBe("gpsd ::1:2950");
+    expect(of("b")?.describe).toBe("gpsd gps.local:2947");
+    expect(of("c")).toBeInstanceOf(TrackFile);
+    expect(of("c")?.describe).toBe("track file /cfg/drive.gpx");
+    expect(of("d")).toBeInstanceOf(FixedLocation);
+    expect(of("e")).toBeNull();
+    expect(() =>
+      parseConfig(
+        `models: {m: {path: m.onnx}}\ncameras:\n  a: {source: x.mp4, detect: {model: m}, gps: {track: t.gpx}, location: {lat: 1, lon: 2, heading: 3}}\n`,
+        "/cfg/eva.yaml",
+        {},
+      ),
+    ).toThrow(/either a fixed location or gps/);
   });
 });
