@@ -1,5 +1,14 @@
-import type { SignAsset } from "../analytics/sign-assets.js";
 import { osmSignTags } from "./osm-sign-tags.js";
+
+/** An inventory asset as the exports take it (agent/analytics/sign-assets.ts has the whole record). */
+interface SignAsset {
+  id: string;
+  label: string;
+  lat: number;
+  lon: number;
+  heading: number;
+  last_seen: string;
+}
 
 /** A sighting as the exports take it (agent/records/sightings.ts's record). */
 interface PlacedRow {
@@ -37,10 +46,12 @@ export function sightingsGeoJson<T extends PlacedRow>(rows: readonly T[]): Featu
 }
 
 /** The inventory's assets at their mean places, with their OSM traffic_sign tag where the class has one. */
-export function assetsGeoJson(assets: readonly SignAsset[]): FeatureCollection {
+export function assetsGeoJson<T extends SignAsset>(assets: readonly T[]): FeatureCollection {
   return {
     type: "FeatureCollection",
-    features: assets.map((a) => point(a.id, a.lat, a.lon, { ...a, traffic_sign: osmSignTags(a.label, a.heading)?.traffic_sign ?? null })),
+    features: assets.map((a) =>
+      point(a.id, a.lat, a.lon, { ...(a as Record<string, unknown>), traffic_sign: osmSignTags(a.label, a.heading)?.traffic_sign ?? null }),
+    ),
   };
 }
 
