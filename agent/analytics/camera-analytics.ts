@@ -5,6 +5,8 @@ import { StationaryClassifier } from "../track/stationary.js";
 import { Tracker, type Track } from "../track/tracker.js";
 import { bottomCentre, pointInPolygon, toPixels, type Point, type Polygon } from "../core/geometry.js";
 import type { LineSpec } from "./line-crossings.js";
+import type { SignOptics } from "../geo/sign-position.js";
+import type { AssetSettings, SignAssetBook } from "./sign-assets.js";
 import type { ExpectedSign } from "./sign-watch.js";
 import { inZone, type ZoneSpec } from "./zones.js";
 
@@ -16,8 +18,11 @@ export interface CameraAnalyticsOptions {
   masks: readonly Polygon[];
   zones: readonly ZoneSpec[];
   lines: readonly LineSpec[];
-  /** traffic signs: which labels are signs (all when absent) and which must keep being seen */
-  signs?: { labels?: readonly string[]; watch: readonly ExpectedSign[] };
+  /**
+   * traffic signs: which labels are signs (all when absent), which must keep being seen, how a box places a
+   * sign, and the inventory located sightings merge into (a camera with a position source)
+   */
+  signs?: { labels?: readonly string[]; watch: readonly ExpectedSign[]; optics: SignOptics; assets: AssetSettings & { book?: SignAssetBook } };
   /** for sighting ids */
   camera: string;
   newId: (timeMs: number) => string;
@@ -155,6 +160,12 @@ export function analyticsOptions(camera: string, cam: CameraConfig, width: numbe
               polygon: px(cam.zones[w.zone]!.points),
               missingAfterMs: w.missing_after_seconds * 1000,
             })),
+            optics: { frameWidth: width, fieldOfViewDeg: cam.field_of_view_degrees, signSizeM: cam.signs.size_m },
+            assets: {
+              radiusM: cam.signs.assets.radius_m,
+              headingToleranceDeg: cam.signs.assets.heading_tolerance_degrees,
+              missingAfterPasses: cam.signs.assets.missing_after_passes,
+            },
           },
         }
       : {}),

@@ -4,6 +4,7 @@ import { parseLabelsFile, parseNamesDict } from "../detect/model-info.js";
 import { readOnnxModel } from "../detect/onnx-model-proto.js";
 import { parsedCameraShapes, shapesOutsideFrame } from "../config/analytics-schema.js";
 import { regularFileProblem } from "../config/files.js";
+import { readTrackFile } from "../geo/track-file.js";
 import { locate, parseConfigLayers, type ConfigProblem, type LoadedConfig } from "../config/load.js";
 
 // What the schema cannot know: files the config points at, geometry against the frame size and labels against
@@ -84,6 +85,21 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
     const why = await regularFileProblem(webhookCa, "TLS file");
     if (why) add(["sinks", "webhook", "tls", "ca"], why);
   }
+
+  // A track file that cannot be read leaves the camera's sightings unlocated: say so before the agent runs.
+  await Promise.all(
+    Object.entries(obj(root.cameras) ?? {}).map(async ([name, c]) => {
+      const track = obj(obj(c)?.gps)?.track;
+      if (typeof track !== "string") return;
+      const why = await regularFileProblem(track, "track file");
+      if (why) return add(["cameras", name, "gps", "track"], why);
+      try {
+        await readTrackFile(track);
+      } catch (err) {
+        add(["cameras", name, "gps", "track"], (err as Error).message);
+      }
+    }),
+  );
 
   for (const [name, c] of Object.entries(obj(root.cameras) ?? {})) {
     const cam = obj(c);

@@ -14,7 +14,7 @@ Usage:
   eva run --config FILE [--exit-on-eof]      run until SIGINT/SIGTERM (or until every file camera ends)
   eva check-config FILE                      validate a config; prints file:line:col path: message per problem
   eva events --db FILE [--camera C] [--label L] [--since ISO] [--limit N] [--json]
-  eva signs --db FILE [--camera C] [--since ISO] [--inventory] [--json]
+  eva signs --db FILE [--camera C] [--since ISO] [--inventory | --assets] [--json | --geojson | --osm]
                                              traffic-sign sightings (one per sign per pass) or a camera's inventory
   eva bench --config FILE [--camera NAME] [--seconds N] [--rounds R] [--baseline] [--json]
                                              CPU ms per analysed frame by stage (ffmpeg, main, detector)

@@ -58,6 +58,20 @@ export const signsSchema = z.strictObject({
     )
     .default([])
     .describe("signs a fixed camera must keep seeing"),
+  size_m: z
+    .number()
+    .min(0.2)
+    .max(3)
+    .default(0.75)
+    .describe("a sign's face height, for its distance from the box height (German signs: 0.6, 0.75 or 0.9 m; 0.75 on most roads)"),
+  assets: z
+    .strictObject({
+      radius_m: z.number().min(1).max(200).default(20).describe("sightings of one class this close (and facing the same way) are one sign"),
+      heading_tolerance_degrees: z.number().min(1).max(180).default(45).describe("headings within this of each other pass a sign the same way"),
+      missing_after_passes: z.number().int().min(1).default(2).describe("passes in a row through a sign's place without seeing it → sign_missing"),
+    })
+    .default(() => ({ radius_m: 20, heading_tolerance_degrees: 45, missing_after_passes: 2 }))
+    .describe("located sightings (a camera with location or gps) merged into a sign inventory across passes"),
 });
 
 export const countsSchema = z.strictObject({

@@ -244,6 +244,8 @@ function resolvePaths(cfg: Config, dir: string): Config {
     const cam = obj(c);
     // A source with a scheme (rtsp://, http://) or a device stays as written; a relative file path is the config's.
     if (cam && typeof cam.source === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(cam.source) && !cam.source.startsWith("/")) cam.source = abs(cam.source);
+    const gps = obj(cam?.gps);
+    if (gps?.track !== undefined) gps.track = abs(gps.track);
   }
   return cfg;
 }

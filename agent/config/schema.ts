@@ -5,6 +5,7 @@ import { brokerUrlProblem } from "./broker-url.js";
 import { cameraAnalyticsKeys, retentionSchema } from "./analytics-schema.js";
 import { cameraClassifyKeys } from "./classify-schema.js";
 import { cameraRecordKeys } from "./record-schema.js";
+import { cameraGeoKeys } from "./geo-schema.js";
 import { cudaSchema, hwaccelSchema, tensorrtSchema } from "./gpu-schema.js";
 import { tilesSchema } from "./tiles-schema.js";
 import { sinksSchema } from "./sinks-schema.js";
@@ -220,6 +221,10 @@ export const cameraSchema = reloads(
     ...cameraClassifyKeys,
     // The recorder is a second ffmpeg beside the camera's: it starts again with new settings.
     record: reloads("camera_restart", cameraRecordKeys.record),
+    // A new position source replaces the camera's: it restarts with it.
+    location: reloads("camera_restart", cameraGeoKeys.location),
+    gps: reloads("camera_restart", cameraGeoKeys.gps),
+    field_of_view_degrees: cameraGeoKeys.field_of_view_degrees,
   }),
 );
 export type CameraConfig = z.infer<typeof cameraSchema>;
@@ -309,6 +314,9 @@ export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | nu
           out.push({ path: ["cameras", cam, "classify", i, "model"], message: `unknown model '${m}'; defined: ${models.join(", ") || "none"}` });
         }
       });
+    }
+    if (obj(c)?.location !== undefined && obj(c)?.gps !== undefined) {
+      out.push({ path: ["cameras", cam, "gps"], message: "a camera has either a fixed location or gps, not both" });
     }
     const zones = Object.keys(obj(obj(c)?.zones) ?? {});
     const watch = obj(obj(c)?.signs)?.watch;

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { z } from "zod";
 import type { Detection } from "./detection.js";
+import type { Fix } from "./fix.js";
 import type { EvaEvent } from "./event.js";
 import type { Box } from "./geometry.js";
 import type { Track } from "./track.js";
@@ -98,6 +99,8 @@ export interface CameraShapeNames {
   zones: readonly string[];
   /** labels the camera detects, when its config names them */
   labels?: readonly string[];
+  /** the camera's sign sightings have a place (signs with a location or gps): they feed the sign inventory */
+  placesSigns?: boolean;
 }
 
 export interface RecordKind<T extends RecordEnvelope = RecordEnvelope, C = never> {
@@ -165,6 +168,8 @@ export interface RuleFrame {
   detections: readonly Detection[];
   /** the picture is neither dark nor frozen */
   usable: boolean;
+  /** where the camera was (its location, or GPS interpolated to the frame's time); null without a fix */
+  fix: Fix | null;
   /** how good a view of the object in this box is (larger and sharper is better) */
   quality(box: Box): number;
   /** keeps this frame as a record's best view; returns the file its JPEG will be written to */

@@ -6,6 +6,7 @@ import type { Frame } from "../camera/frame.js";
 import type { CameraConfig } from "../config/schema.js";
 import type { Box } from "../core/geometry.js";
 import type { Detection } from "../core/detection.js";
+import type { Fix } from "../core/fix.js";
 import type { AnalyticsRule, Emitted, RecordEnvelope, RecordKind, RuleFrame } from "../core/records.js";
 import { alarms, type RuleAlarm } from "../records/alarms.js";
 import { occupancy, type OccupancyRecord } from "../records/occupancy.js";
@@ -78,9 +79,10 @@ export class EventMaintainer {
 
   /**
    * Processes one frame's detections. Synchronous, so the frame may be released right after it returns.
-   * Returns how many live tracks are not stationary (motion gating analyses every frame while any is).
+   * `fix` is where the camera was (null without a position). Returns how many live tracks are not stationary
+   * (motion gating analyses every frame while any is).
    */
-  observe(frame: Frame, detections: readonly Detection[]): number {
+  observe(frame: Frame, detections: readonly Detection[], fix: Fix | null = null): number {
     this.lastFrameTime = frame.time;
     const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
     const a = this.analytics.observe(frame.time, detections);
@@ -99,6 +101,7 @@ export class EventMaintainer {
       ended: a.ended,
       detections: a.detections,
       usable: !dark && !frozen,
+      fix,
       quality: (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b)),
       snapshot: (r) => {
         this.snapshots.capture(r.id, frame);
@@ -163,7 +166,7 @@ export class EventMaintainer {
   }
 
   private emptyFrame(time: number): Omit<RuleFrame, "emitted"> {
-    return { time, tracks: [], live: [], ended: [], detections: [], usable: false, quality: area, snapshot: (r) => this.snapshots.pathFor(r) };
+    return { time, tracks: [], live: [], ended: [], detections: [], usable: false, fix: null, quality: area, snapshot: (r) => this.snapshots.pathFor(r) };
   }
 
   /**

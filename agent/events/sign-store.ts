@@ -1,4 +1,5 @@
 import { rowToSighting, sightings, type SightingRecord } from "../records/sightings.js";
+import { loadSignAssets, type SignAssetRecord } from "../records/sign-assets.js";
 import { Recorder } from "./recorder.js";
 import type { EventStore } from "./store.js";
 
@@ -28,6 +29,11 @@ export class SignStore {
           .all({ camera: q.camera ?? null, since: q.sinceMs ?? 0, limit: q.limit ?? 1000 }) as Parameters<typeof rowToSighting>[0][]
       ).map(rowToSighting),
     );
+  }
+
+  /** The sign inventory's assets (located sightings merged across passes), oldest first. */
+  assets(): SignAssetRecord[] {
+    return this.store.inTransaction("signAssets", (db) => loadSignAssets(db));
   }
 
   /** A camera's sign inventory, by class. */

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { analyticsOptions } from "../analytics/camera-analytics.js";
+import type { SignAssetBook } from "../analytics/sign-assets.js";
 import type { CameraOptions, CameraStatus } from "../camera/camera.js";
 import { sourceKind } from "../camera/ffmpeg.js";
 import type { ReloadPlan } from "../config/diff.js";
@@ -7,6 +8,7 @@ import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
 import type { ClassifierSource } from "../classify/classify-stage.js";
 import { scaledSize, type ModelInfo } from "../detect/detector.js";
+import { positionSourceFor } from "../geo/position-sources.js";
 import { EventMaintainer, type EventSink, type MaintainerOptions } from "../events/maintainer.js";
 import { newEventId } from "../core/ulid.js";
 import type { AgentMetrics, MetricsSnapshot } from "../health/metrics.js";
@@ -132,7 +134,7 @@ export class CameraPipelines implements Part {
           const p = this.pipelines.get(name);
           if (!p || restart.has(name)) continue;
           const cam = cfg.cameras[name]!;
-          const opts = maintainerOptions(cfg, name, cam, p.width, p.height);
+          const opts = maintainerOptions(cfg, name, cam, p.width, p.height, this.deps.persistence.signAssets);
           snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
           p.reconfigure(cam, opts);
           this.declareLineMetrics(name, cam);
@@ -248,7 +250,10 @@ export class CameraPipelines implements Part {
   /** Stops every camera, then ends their open events; the uplink is woken to send those ends while the rest stops. */
   async stop(): Promise<void> {
     await Promise.all(this.all().map((p) => p.camera.stop()));
-    for (const p of this.all()) await p.drain();
+    for (const p of this.all()) {
+      await p.drain();
+      p.close();
+    }
     // After the drain: the events it ended have their clips cut from what was recorded.
     await Promise.all([...this.recorders.values()].map((r) => r.stop()));
     this.recorders.clear();
@@ -261,6 +266,7 @@ export class CameraPipelines implements Part {
     this.pipelines.delete(name);
     await p.camera.stop();
     await p.drain();
+    p.close();
     await this.recorders.get(name)?.stop();
     this.recorders.delete(name);
   }
@@ -278,13 +284,14 @@ export class CameraPipelines implements Part {
       return null;
     }
     const { width, height } = detectSize(cam, info);
-    const opts = maintainerOptions(cfg, name, cam, width, height);
+    const opts = maintainerOptions(cfg, name, cam, width, height, persistence.signAssets);
     persistence.snapshots.setScene(name, { zones: opts.analytics.zones, lines: opts.analytics.lines });
     const recorder = cam.record.enabled ? this.startRecorder(cfg, name, cam) : null;
     const events = new EventMaintainer(opts, persistence.snapshots, recorder ? recordingSink(sink, recorder) : sink, notify, log);
     this.declareLineMetrics(name, cam);
     const source = cameraOptions(cam, width, height, scaledFor(info, width, height), this.deps.exitOnEof === true);
-    return new CameraPipeline({ name, cfg: cam, source, detectors, classifiers, events, onStatus, log, metrics: this.deps.metrics });
+    const position = positionSourceFor(name, cam, log);
+    return new CameraPipeline({ name, cfg: cam, source, detectors, classifiers, events, position, onStatus, log, metrics: this.deps.metrics });
   }
 
   /** The camera's recorder, started: its clips are announced as updates of their ended events. */
@@ -397,7 +404,10 @@ function detectSize(cam: CameraConfig, info: ModelInfo): { width: number; height
 }
 
 /** What a camera's events stage is built from: event rules and analytics (at the camera's detect size). */
-function maintainerOptions(cfg: Config, name: string, cam: CameraConfig, width: number, height: number): MaintainerOptions {
+function maintainerOptions(cfg: Config, name: string, cam: CameraConfig, width: number, height: number, assets: SignAssetBook): MaintainerOptions {
+  const analytics = analyticsOptions(name, cam, width, height, newEventId);
+  // located sightings go into the device's sign inventory
+  if (analytics.signs) analytics.signs.assets.book = assets;
   return {
     events: {
       device: cfg.device.id,
@@ -408,7 +418,7 @@ function maintainerOptions(cfg: Config, name: string, cam: CameraConfig, width: 
       stationary: cam.events.stationary,
       newId: newEventId,
     },
-    analytics: analyticsOptions(name, cam, width, height, newEventId),
+    analytics,
     camera: cam,
   };
 }

@@ -14,6 +14,8 @@ import { moveOutbox as moveOutboxRows } from "../events/outbox-cursors.js";
 import { EventStore, type EventQuery, type EventStoreOptions } from "../events/store.js";
 import { rowToSighting, sightings } from "../records/sightings.js";
 import type { RecordEnvelope, RecordKind, RecordMessage } from "../core/records.js";
+import { SignAssetBook } from "../analytics/sign-assets.js";
+import { loadSignAssets } from "../records/sign-assets.js";
 import { ReloadError, unchanged, type PreparedChange } from "./part.js";
 
 /** About a minute of a busy site's events, crossings and occupancy; a few MB of memory at most. */
@@ -32,6 +34,7 @@ export class Persistence {
   /** writes the database could not take (disk full), waiting in order */
   readonly held: HeldWrites;
   private flushTimer: NodeJS.Timeout | null = null;
+  private assetBook: SignAssetBook | null = null;
 
   constructor(
     private readonly log: Logger,
@@ -60,6 +63,12 @@ export class Persistence {
 
   get snapshots(): SnapshotWriter {
     return this.writer;
+  }
+
+  /** The open store's sign inventory, read once: the cameras' rules change it, and the store keeps each change. */
+  get signAssets(): SignAssetBook {
+    this.assetBook ??= new SignAssetBook(this.db.inTransaction("loadSignAssets", (db) => loadSignAssets(db)));
+    return this.assetBook;
   }
 
   // Every write goes through the held-writes queue: on a full disk it is kept in memory, in order, not lost.
@@ -187,6 +196,7 @@ export class Persistence {
 
   private use(store: EventStore): void {
     this.db = store;
+    this.assetBook = null;
     this.recorder = new Recorder(store);
     // Before any camera writes: events left open by an unclean stop end now, on MQTT too. A database that cannot
     // take it (full) still runs: the events stay open and are ended at the next start.

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { AssetAlarm } from "../analytics/sign-assets.js";
 import type { SignAlarm } from "../analytics/sign-watch.js";
 import type { ZoneAlarm } from "../analytics/zones.js";
 import type { CameraStatus } from "../camera/camera.js";
@@ -91,8 +92,14 @@ export class Uplink {
     this.link?.api.onEvent(change, ev, written);
   }
 
-  /** An analytics alarm (loitering, overcrowding, sign_missing) raised or cleared on a camera. */
-  alarm(camera: string, a: ZoneAlarm | SignAlarm): void {
+  /** An analytics alarm (loitering, overcrowding, sign_missing, sign_changed) raised or cleared on a camera. */
+  alarm(camera: string, a: ZoneAlarm | SignAlarm | AssetAlarm): void {
+    if ("asset" in a) {
+      // an inventory sign's alarm is the sign's, whichever camera passes it: one per asset
+      const { type, state, time: _time, ...extra } = a;
+      this.link?.api.setAlarmCondition({ type, camera, asset: a.asset }, state === "raised", a.time, assetAlarmReason(a), extra);
+      return;
+    }
     const { type, state, zone, time: _time, ...extra } = a;
     this.link?.api.setAlarmCondition({ type, camera, zone }, state === "raised", a.time, alarmReason(a), extra);
   }
@@ -234,6 +241,12 @@ export async function brokerProblems(next: LoadedConfig): Promise<ConfigProblem[
 
 function sinkFigures(sinks: readonly Sink[]): Record<string, SinkFigures> {
   return Object.fromEntries(sinks.map((s) => [s.name, s.figures()]));
+}
+
+function assetAlarmReason(a: AssetAlarm): string {
+  const where = `at ${a.lat.toFixed(6)}, ${a.lon.toFixed(6)}`;
+  if (a.type === "sign_changed") return a.state === "raised" ? `'${a.new_label}' seen where '${a.label}' stood (${where})` : `'${a.label}' seen again ${where}`;
+  return a.state === "raised" ? `'${a.label}' not seen on ${a.missed_passes} passes in a row (${where})` : `'${a.label}' seen again ${where}`;
 }
 
 function alarmReason(a: ZoneAlarm | SignAlarm): string {

@@ -8,6 +8,7 @@ import type { DetectFilter, DetectInput, DetectResult } from "../detect/detector
 import { TiledDetection } from "../detect/tiled-detection.js";
 import { frameJpeg, frameJpegBytes } from "../events/frame-jpeg.js";
 import type { EventMaintainer, MaintainerOptions } from "../events/maintainer.js";
+import type { PositionSource } from "../geo/position.js";
 import { LatencyWindow } from "../health/latency-window.js";
 import type { AgentMetrics } from "../health/metrics.js";
 import { CameraMotion } from "../motion/camera-motion.js";
@@ -44,6 +45,8 @@ export interface CameraPipelineOptions {
   detectors: DetectorSource;
   classifiers: ClassifierSource;
   events: EventMaintainer;
+  /** where the camera is at each frame (location or gps); started with the pipeline, stopped by close() */
+  position?: PositionSource | null;
   onStatus: (s: CameraStatus) => void;
   log: Logger;
   metrics?: AgentMetrics | null;
@@ -83,12 +86,15 @@ export class CameraPipeline {
   private readonly detectors: DetectorSource;
   private readonly classifiers: ClassifierSource;
   private readonly events: EventMaintainer;
+  readonly position: PositionSource | null;
   private readonly log: Logger;
   private readonly metrics: AgentMetrics | null;
 
   constructor(o: CameraPipelineOptions) {
     ({ name: this.name, cfg: this.cfg, detectors: this.detectors, classifiers: this.classifiers, events: this.events, log: this.log } = o);
     this.metrics = o.metrics ?? null;
+    this.position = o.position ?? null;
+    this.position?.start();
     this.width = o.source.width;
     this.height = o.source.height;
     this.scaled = o.source.scaled;
@@ -170,7 +176,7 @@ export class CameraPipeline {
         this.figures.inferMsTotal += inferMs;
         this.inferMs.add(inferMs);
         this.metrics?.observeInference(this.name, inferMs);
-        this.motion.tracks(this.events.observe(frame, detections));
+        this.motion.tracks(this.events.observe(frame, detections, this.position?.fixAt(frame) ?? null));
         this.live.serve(frame, detections);
         this.lastError = "";
       })
@@ -245,6 +251,11 @@ export class CameraPipeline {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
     this.events.endAll();
+  }
+
+  /** The camera is gone (stopped for good or replaced): its position source stops. */
+  close(): void {
+    this.position?.stop();
   }
 
   snapshotFigures(): CameraFigures {

@@ -6,6 +6,8 @@ export interface AlarmKey {
   type: AlarmType;
   camera: string;
   zone?: string;
+  /** a sign inventory asset: its alarms are the sign's, whichever camera passes it */
+  asset?: string;
 }
 
 export type AlarmActionError = { code: "unknown_alarm"; message: string };
@@ -15,7 +17,7 @@ interface Active {
   key: string;
 }
 
-const keyOf = (k: AlarmKey): string => `${k.type}\u0000${k.camera}\u0000${k.zone ?? ""}`;
+const keyOf = (k: AlarmKey): string => (k.asset !== undefined ? `${k.type}\u0000asset\u0000${k.asset}` : `${k.type}\u0000${k.camera}\u0000${k.zone ?? ""}`);
 
 /**
  * The alarms that are raised now and what happens to them: one alarm per (type, camera, zone) while its
@@ -39,6 +41,7 @@ export class AlarmBook {
       state: "raised",
       camera: key.camera,
       ...(key.zone !== undefined ? { zone: key.zone } : {}),
+      ...(key.asset !== undefined ? { asset: key.asset } : {}),
       time: new Date(now).toISOString(),
       reason,
       by: "agent",

@@ -58,6 +58,8 @@ export function discoveryMessages(cfg: Config, o: DiscoveryOptions): DiscoveryMe
   const out: DiscoveryMessage[] = [];
   const add = (component: HaComponent, key: string, payload: Record<string, unknown>) => {
     const objectId = haId(key);
+    // a device-wide entity a kind offers for each of its cameras (the sign inventory) is announced once
+    if (out.some((m) => m.component === component && m.objectId === objectId)) return;
     out.push({ component, objectId, payload: { ...payload, unique_id: `eva_${device}_${objectId}`, ...common } });
   };
   // Stats arrive every interval and expire from a queue after two; three missed intervals mean unknown.
@@ -147,7 +149,12 @@ export function discoveryMessages(cfg: Config, o: DiscoveryOptions): DiscoveryMe
     }
 
     // The record kinds' own entities (line totals, count reports, …), on their retained topics.
-    const shapes = { lines: Object.keys(cam.lines), zones: Object.keys(cam.zones), ...(cam.detect.labels ? { labels: cam.detect.labels } : {}) };
+    const shapes = {
+      lines: Object.keys(cam.lines),
+      zones: Object.keys(cam.zones),
+      ...(cam.detect.labels ? { labels: cam.detect.labels } : {}),
+      ...(cam.signs && (cam.location || cam.gps) ? { placesSigns: true } : {}),
+    };
     for (const kind of recordKinds) for (const [component, key, payload] of kind.discovery?.(camera, shapes, t) ?? []) add(component, key, payload);
   }
   return out;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { RuleConfig } from "../analytics/camera-analytics.js";
 import { SignWatch, type SignAlarm } from "../analytics/sign-watch.js";
+import type { AssetAlarm } from "../analytics/sign-assets.js";
 import type { ZoneAlarm } from "../analytics/zones.js";
 import type { AnalyticsRule, Emitted, RecordKind, RuleFrame } from "../core/records.js";
 import { cameraName, deviceId, required, revision, time } from "./schema-parts.js";
@@ -10,7 +11,7 @@ export const ALARMS_TOPIC = "alarms";
 export const alarmSchema = z
   .looseObject({
     id: z.string().optional().describe("alarm id, for ack_alarm and clear_alarm"),
-    type: z.enum(["loitering", "overcrowding", "sign_missing", "camera_offline"]),
+    type: z.enum(["loitering", "overcrowding", "sign_missing", "sign_changed", "camera_offline"]),
     state: z.enum(["raised", "acknowledged", "cleared"]),
     camera: cameraName,
     zone: z.string().optional(),
@@ -21,7 +22,12 @@ export const alarmSchema = z
     track_id: z.number().optional().describe("loitering: the track that stays"),
     count: z.number().int().optional().describe("overcrowding: objects in the zone"),
     max_objects: z.number().int().optional().describe("overcrowding: the zone's limit"),
-    missing_after_seconds: z.number().optional().describe("sign_missing: the configured grace"),
+    missing_after_seconds: z.number().optional().describe("sign_missing (sign watch): the configured grace"),
+    asset: z.string().optional().describe("sign_missing, sign_changed: the sign inventory's asset"),
+    new_label: z.string().optional().describe("sign_changed: the class now seen at the sign's place"),
+    lat: z.number().optional().describe("sign_missing, sign_changed: the sign's place"),
+    lon: z.number().optional(),
+    missed_passes: z.number().int().optional().describe("sign_missing: passes in a row without the sign"),
     device: deviceId.optional(),
     revision: revision.optional().describe("grows with every state of this alarm (raised, acknowledged, cleared)"),
   })
@@ -43,7 +49,7 @@ export const alarms: RecordKind<AlarmRecord, RuleConfig> = {
       schemaName: "Alarm",
       schema: alarmSchema,
       title: "Alarms",
-      description: "loitering, overcrowding, sign_missing and camera_offline alarms as they are raised, acknowledged and cleared.",
+      description: "loitering, overcrowding, sign_missing, sign_changed and camera_offline alarms as they are raised, acknowledged and cleared.",
       fleet: {
         // One row per state an alarm entered; alarms without an id are named by what raised them and when.
         key: (a) =>
@@ -115,7 +121,7 @@ export const alarms: RecordKind<AlarmRecord, RuleConfig> = {
 };
 
 /** An analytics alarm a rule raises or clears; the events stage hands it to the alarm book, which gives it its id. */
-export type RuleAlarm = ZoneAlarm | SignAlarm;
+export type RuleAlarm = ZoneAlarm | SignAlarm | AssetAlarm;
 
 export const emitAlarm = (a: RuleAlarm): Emitted => ({ kind: alarms as unknown as Emitted["kind"], record: a });
 

@@ -7,6 +7,7 @@ import { events } from "./events.js";
 import { lineTotals } from "./line-totals.js";
 import { occupancy } from "./occupancy.js";
 import { sightings } from "./sightings.js";
+import { signAssets } from "./sign-assets.js";
 
 /**
  * Every record kind the agent stores and publishes, one line each: the recorder's migrations, the AsyncAPI
@@ -14,4 +15,4 @@ import { sightings } from "./sightings.js";
  * The rules run in this order, each seeing what those above it emitted for the frame (counts read crossings).
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own record type
-export const recordKinds: ReadonlyArray<RecordKind<any, RuleConfig>> = [events, crossings, lineTotals, sightings, occupancy, alarms, counts];
+export const recordKinds: ReadonlyArray<RecordKind<any, RuleConfig>> = [events, crossings, lineTotals, sightings, signAssets, occupancy, alarms, counts];

@@ -53,6 +53,7 @@ describe("camera analytics", () => {
         ended: step.ended,
         detections: step.detections,
         usable: true,
+        fix: null,
         quality: () => 1,
         snapshot: () => "",
         emitted: [],

@@ -30,6 +30,24 @@ describe("checks beyond the schema (check-config and every reload)", () => {
     ]);
   });
 
+  it("a track file that is missing or holds no fix is placed at cameras.<name>.gps.track, with the track's own line", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eva-check-"));
+    const bad = path.join(dir, "drive.gpx");
+    writeFileSync(bad, '<gpx>\n<trk><trkseg>\n<trkpt lat="48" lon="11"></trkpt>\n</trkseg></trk></gpx>\n');
+    const cfg = (track: string) => `${text(model)}    gps: {track: ${track}}\n`;
+    expect((await checkConfigText(cfg(bad), path.join(dir, "eva.yaml"), {})).problems).toEqual([
+      {
+        file: path.join(dir, "eva.yaml"),
+        line: 8,
+        col: 18,
+        path: "cameras.front.gps.track",
+        message: `${bad}:3: a trkpt without a readable <time> cannot be matched to frames`,
+      },
+    ]);
+    const [missing] = (await checkConfigText(cfg("gone.gpx"), path.join(dir, "eva.yaml"), {})).problems;
+    expect(missing).toMatchObject({ path: "cameras.front.gps.track", message: `track file not found: ${path.join(dir, "gone.gpx")}` });
+  });
+
   it("a file that is not ONNX is named as such, quickly (header parse, no session)", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "eva-check-"));
     const bad = path.join(dir, "bad.onnx");

@@ -225,6 +225,7 @@ describe("events and sightings through the store", () => {
       box: [1, 2, 3, 4] as [number, number, number, number],
       track_id: 1,
       snapshot: null,
+      ...{ lat: null, lon: null, heading: null, speed: null, fix: "none" as const, sign_lat: null, sign_lon: null },
     });
     signs.record(sighting("a", "stop", "2026-11-27T10:00:01.000Z"));
     signs.record(sighting("b", "stop", "2026-11-27T10:05:00.000Z"));

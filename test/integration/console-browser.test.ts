@@ -142,6 +142,15 @@ describe("web console", () => {
       // the crossings tab lists it
       await page.click('.tabs button[data-kind="crossings"]');
       await expect.poll(() => page.locator("#records tbody tr td").nth(2).textContent(), { timeout: 10_000 }).toBe("gate");
+      // the sign inventory and alarm tabs list through the record kinds' route: empty here, no error row
+      for (const [tab, first] of [
+        ["sign_assets", "label"],
+        ["alarms", "time"],
+      ] as const) {
+        await page.click(`.tabs button[data-kind="${tab}"]`);
+        await expect.poll(() => page.locator("#records thead th").first().textContent(), { timeout: 10_000 }).toBe(first);
+        await expect.poll(() => page.locator("#records tbody td").first().textContent(), { timeout: 10_000 }).toBe("nothing yet");
+      }
       // the events tab shows snapshots, served from the snapshot folder
       await page.click('.tabs button[data-kind="events"]');
       await expect

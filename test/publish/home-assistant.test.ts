@@ -102,6 +102,31 @@ describe("Home Assistant discovery configs", () => {
     expect(byId("front_fps").payload.expire_after).toBe(30);
   });
 
+  it("cameras that place signs share the sign inventory's sensors, announced once, reading its retained figures", () => {
+    const signCams = parseConfig(
+      `
+device: {id: van-3}
+models: {signs: {path: m.onnx}}
+homeassistant: {enabled: true}
+cameras:
+  front: {source: rtsp://cam/1, detect: {model: signs}, signs: {}, gps: {gpsd: localhost:2947}}
+  rear: {source: rtsp://cam/2, detect: {model: signs}, signs: {}, gps: {gpsd: localhost:2947}}
+  gate: {source: rtsp://cam/3, detect: {model: signs}, signs: {}}
+`,
+      "eva.yaml",
+      {},
+    );
+    const msgs = discoveryMessages(signCams, { version: "1.2.3" });
+    const retained = new Map(msgs.map((m) => [discoveryTopic("homeassistant", "van-3", m), JSON.stringify(m.payload)]));
+    const { entities, problems } = checkDiscovery("homeassistant", retained);
+    expect(problems).toEqual([]);
+    const inventory = entities.filter((e) => e.objectId.startsWith("sign_inventory_"));
+    expect(inventory.map((e) => e.objectId).sort()).toEqual(["sign_inventory_assets", "sign_inventory_changed", "sign_inventory_missing"]);
+    const missing = msgs.find((m) => m.objectId === "sign_inventory_missing")!.payload;
+    expect(missing.state_topic).toBe("eva/van-3/sign_assets/summary");
+    expect(renderTemplate(missing.value_template as string, JSON.stringify({ assets: 12, missing: 2, changed: 1, time: "2026-12-01T00:00:00Z" }))).toBe("2");
+  });
+
   it("off by default, and a disabled camera announces nothing", () => {
     expect(parseConfig(yaml.replace("homeassistant: {enabled: true}\n", ""), "eva.yaml", {}).homeassistant).toEqual({
       enabled: false,

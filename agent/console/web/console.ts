@@ -29,7 +29,7 @@ interface State {
   occupancy: Array<{ camera: string; zone: string; counts: Record<string, number>; total: number }>;
 }
 
-type Kind = "events" | "crossings" | "signs" | "counts";
+type Kind = "events" | "crossings" | "signs" | "sign_assets" | "alarms" | "counts";
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
 const view = new LiveView($<HTMLCanvasElement>("#view"));
@@ -198,7 +198,9 @@ async function pollFrame(): Promise<void> {
 const COLUMNS: Record<Kind, string[]> = {
   events: ["snapshot", "clip", "start", "end", "camera", "label", "score", "zones"],
   crossings: ["time", "camera", "line", "direction", "label", "track"],
-  signs: ["snapshot", "first seen", "last seen", "camera", "label", "score"],
+  signs: ["snapshot", "first seen", "last seen", "camera", "label", "score", "sign at"],
+  sign_assets: ["label", "at", "state", "passes seen", "missed", "first seen", "last seen"],
+  alarms: ["time", "camera", "type", "state", "subject", "reason"],
   counts: ["interval", "camera", "line / zone", "per class", "total", "today"],
 };
 
@@ -213,6 +215,17 @@ function tally(t: Record<string, Record<string, number>>): string {
             .join(" ")}`,
       )
       .join(", ") || "–"
+  );
+}
+
+/** A place as degrees, linking to it on OpenStreetMap (a browser that is offline still shows the figures). */
+function place(lat: unknown, lon: unknown): HTMLElement {
+  if (typeof lat !== "number" || typeof lon !== "number") return el("td", { class: "muted" }, "unlocated");
+  const text = `${lat.toFixed(6)}, ${lon.toFixed(6)}`;
+  return el(
+    "td",
+    {},
+    el("a", { href: `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=18/${lat}/${lon}`, target: "_blank", rel: "noopener" }, text),
   );
 }
 
@@ -255,7 +268,25 @@ function recordRow(k: Kind, r: Record<string, unknown>): HTMLElement {
       td(r.camera),
       td(r.label),
       score(r.score),
+      place(r.sign_lat, r.sign_lon),
     );
+  }
+  if (k === "sign_assets") {
+    const state = r.changed_to ? `${String(r.state)}, now '${String(r.changed_to)}'?` : r.state;
+    return el(
+      "tr",
+      { "data-id": String(r.id) },
+      td(r.label),
+      place(r.lat, r.lon),
+      td(state),
+      td(r.passes_seen),
+      td(r.passes_missed),
+      td(localTime(r.first_seen as string)),
+      td(localTime(r.last_seen as string)),
+    );
+  }
+  if (k === "alarms") {
+    return el("tr", { "data-id": String(r.id) }, td(localTime(r.time as string)), td(r.camera), td(r.type), td(r.state), td(r.label ?? r.zone), td(r.reason));
   }
   if (k === "counts") {
     const i = r.interval as { start: string; seconds: number };
@@ -285,8 +316,8 @@ function recordsUrl(): string {
     const v = String(form.get(key) ?? "");
     if (v) q.set(key, new Date(v).toISOString()); // datetime-local is the browser's local time
   }
-  // Count reports are listed through the generic record route; the others keep their own.
-  return kind === "counts" ? `/api/records/counts?${q}` : `/api/${kind}?${q}`;
+  // Count reports, sign assets and alarms are listed through the generic record route; the others keep their own.
+  return kind === "counts" || kind === "sign_assets" || kind === "alarms" ? `/api/records/${kind}?${q}` : `/api/${kind}?${q}`;
 }
 
 async function pollRecords(): Promise<void> {
