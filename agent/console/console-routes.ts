@@ -68,6 +68,16 @@ interface Reply {
 }
 
 const MAX_BODY = 256 * 1024;
+/** the camera card's rates are over this long */
+const FPS_WINDOW_MS = 5000;
+
+interface FrameSample {
+  at: number;
+  framesIn: number;
+  analysed: number;
+  skipped: number;
+  gated: number;
+}
 const STREAM_INTERVAL_MS = 1000;
 /** boxes sent with a live frame (a header: kept well under Node's 16 KB header limit) */
 const MAX_BOXES = 64;
@@ -100,10 +110,7 @@ export class ConsoleRoutes {
   private readonly access: ConsoleAccess;
   private readonly frames: LiveFrames;
   private readonly web = webFolders();
-  private rates = new Map<
-    string,
-    { at: number; framesIn: number; processed: number; framesSkipped: number; fps: { in: number; processed: number; skipped: number } }
-  >();
+  private readonly rates = new Map<string, FrameSample[]>();
   private saving: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -240,15 +247,24 @@ export class ConsoleRoutes {
     };
   }
 
-  /** Frames per second since this camera's previous figures, over at least a second (many pages may poll). */
-  private fps(camera: string, f: { framesIn: number; processed: number; framesSkipped: number }) {
+  /**
+   * Frames per second over the last few seconds, from counters sampled together: every frame in is analysed,
+   * skipped (the detector was busy) or gated (no motion), counted as it arrives, so in ≥ processed + skipped
+   * + gated in every window. A one-second window made the detector's one-frame lag read as processed > in.
+   */
+  private fps(camera: string, f: { framesIn: number; analysed: number; framesSkipped: number; gated: number }) {
     const now = Date.now();
-    const prev = this.rates.get(camera);
-    if (prev && now - prev.at < 1000) return prev.fps;
-    const rate = (a: number, b: number | undefined) => (prev && b !== undefined ? Math.round((Math.max(0, a - b) / ((now - prev.at) / 1000)) * 10) / 10 : 0);
-    const fps = { in: rate(f.framesIn, prev?.framesIn), processed: rate(f.processed, prev?.processed), skipped: rate(f.framesSkipped, prev?.framesSkipped) };
-    this.rates.set(camera, { at: now, framesIn: f.framesIn, processed: f.processed, framesSkipped: f.framesSkipped, fps });
-    return fps;
+    const samples = this.rates.get(camera) ?? [];
+    const last = samples.at(-1);
+    if (!last || now - last.at >= 1000) samples.push({ at: now, framesIn: f.framesIn, analysed: f.analysed, skipped: f.framesSkipped, gated: f.gated });
+    while (samples.length > 2 && now - samples[1]!.at >= FPS_WINDOW_MS) samples.shift();
+    this.rates.set(camera, samples);
+    const from = samples[0]!;
+    const to = samples.at(-1)!;
+    const seconds = (to.at - from.at) / 1000;
+    // counters start again when a reload replaces the camera: no rate across that
+    const rate = (k: keyof Omit<FrameSample, "at">) => (seconds > 0 && to[k] >= from[k] ? Math.round(((to[k] - from[k]) / seconds) * 10) / 10 : 0);
+    return { in: rate("framesIn"), processed: rate("analysed"), skipped: rate("skipped"), gated: rate("gated"), seconds: Math.round(seconds) };
   }
 
   private async fileHash(file: string): Promise<string | null> {

@@ -50,7 +50,9 @@ async function start(host: string, env: NodeJS.ProcessEnv = {}): Promise<string>
   const source: ConsoleSource = {
     running: () => loadConfigFile(file),
     cameraStatuses: () => [{ camera: "cam", state: "online", reason: null, since: Date.now(), restarts: 0 }],
-    cameraFigures: () => ({ cam: { framesIn: 10, framesSkipped: 0, processed: 10, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true } }),
+    cameraFigures: () => ({
+      cam: { framesIn: 10, framesSkipped: 0, processed: 10, analysed: 10, gated: 0, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true },
+    }),
     frameSize: () => ({ width: 640, height: 360 }),
     grabFrame: (camera) =>
       camera === "cam"

@@ -96,6 +96,16 @@ describe("web console", () => {
       // the walker's box comes with the very frame it was found in
       await expect.poll(() => page.locator("#view").getAttribute("data-seen"), { timeout: 30_000 }).toContain("person");
       await expect.poll(() => page.locator('[data-line="cam/gate"] [data-dir="in"]').textContent(), { timeout: 10_000 }).toBe("0");
+      // the card's rates add up: every frame in is processed, skipped or gated, and gated is shown
+      const fps = async () =>
+        JSON.parse((await page.locator('[data-camera="cam"] [data-fig="fps"]').getAttribute("data-fps")) ?? "null") as Record<string, number> | null;
+      await expect.poll(async () => (await fps())?.in ?? 0, { timeout: 30_000 }).toBeGreaterThan(0);
+      for (let i = 0; i < 3; i++) {
+        const f = (await fps())!;
+        expect(f.in + 0.2, JSON.stringify(f)).toBeGreaterThanOrEqual(f.processed + f.skipped + f.gated);
+        await page.waitForTimeout(1100);
+      }
+      expect(await page.locator('[data-camera="cam"] dt').first().textContent()).toBe("fps in / processed / skipped / gated");
 
       // A zone dragged into a bow tie: the save is refused with check-config's line:col path: message, the file stays.
       await page.click("#edit");

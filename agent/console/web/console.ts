@@ -10,7 +10,7 @@ interface CameraState {
   state: string;
   reason: string | null;
   restarts: number;
-  fps: { in: number; processed: number; skipped: number } | null;
+  fps: { in: number; processed: number; skipped: number; gated: number; seconds: number } | null;
   inference_ms: { p50: number | null; p95: number | null } | null;
   provider: string | null;
   width: number | null;
@@ -70,8 +70,16 @@ function renderCameras(s: State): void {
         el(
           "dl",
           {},
-          el("dt", {}, "fps in / processed / skipped"),
-          el("dd", { "data-fig": "fps" }, c.fps ? `${num(c.fps.in)} / ${num(c.fps.processed)} / ${num(c.fps.skipped)}` : "–"),
+          el(
+            "dt",
+            { title: "frames per second over the last few seconds: each frame in is processed, skipped (the detector was busy) or gated (no motion)" },
+            "fps in / processed / skipped / gated",
+          ),
+          el(
+            "dd",
+            { "data-fig": "fps", ...(c.fps ? { "data-fps": JSON.stringify(c.fps) } : {}) },
+            c.fps ? `${num(c.fps.in)} / ${num(c.fps.processed)} / ${num(c.fps.skipped)} / ${num(c.fps.gated)}` : "–",
+          ),
           el("dt", {}, "inference p50 / p95"),
           el("dd", { "data-fig": "inference" }, c.inference_ms ? `${num(c.inference_ms.p50)} / ${num(c.inference_ms.p95)} ms` : "–"),
           el("dt", {}, "provider"),
