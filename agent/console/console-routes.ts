@@ -19,6 +19,7 @@ import type { CommandOutcome } from "../publish/commands.js";
 import type { ControlledAgent } from "../publish/control-room.js";
 import { ConsoleAccess, TOKEN_ENV } from "./access.js";
 import { LiveFrames, type GrabFrame } from "./live-frames.js";
+import { loginPage } from "./login-page.js";
 import { editShapes, type ShapeEdits } from "./shape-edit.js";
 import { resolveSnapshot, snapshotUrl } from "./snapshot-files.js";
 
@@ -121,7 +122,8 @@ export class ConsoleRoutes {
     const env = o.env ?? process.env;
     this.access = new ConsoleAccess({ host: o.host, token: env[TOKEN_ENV] });
     this.frames = new LiveFrames(source.grabFrame);
-    if (!this.access.enabled) log.warn({ host: o.host }, `web console off: the health server listens beyond loopback and ${TOKEN_ENV} is not set`);
+    if (!this.access.remote)
+      log.warn({ host: o.host }, `web console on loopback clients only: the health server listens beyond loopback and ${TOKEN_ENV} is not set`);
   }
 
   /** The route hook for the health server: true when the request was the console's. */
@@ -134,9 +136,20 @@ export class ConsoleRoutes {
     }
     const p = url.pathname;
     if (!(p === "/" || p === "/console" || p.startsWith("/console/") || p.startsWith("/api/") || p.startsWith("/snapshots/"))) return false;
+    if ((p === "/console/login" || p === "/console/logout") && this.access.needsToken && this.access.hasToken) {
+      this.signIn(req, p).then(
+        (reply) => send(res, reply),
+        (err: Error) => send(res, { status: 400, type: "text/plain; charset=utf-8", body: `${err.message}\n` }),
+      );
+      return true;
+    }
     const decision = this.access.check(req, url);
     if (!decision.ok) {
-      send(res, { status: decision.status, type: "text/plain; charset=utf-8", body: `${decision.message}\n` });
+      // A browser opening the console is sent to the login page; tools get the reason as text.
+      const page = p === "/" || p === "/console" || p === "/console/";
+      if (decision.login && page && (req.method === "GET" || req.method === "HEAD"))
+        send(res, { status: 302, type: "text/plain", body: "", headers: { location: "/console/login" } });
+      else send(res, { status: decision.status, type: "text/plain; charset=utf-8", body: `${decision.message}\n` });
       return true;
     }
     if (decision.setCookie && (p === "/console/" || p === "/console")) {
@@ -168,6 +181,31 @@ export class ConsoleRoutes {
     );
     return true;
   };
+
+  /** GET /console/login: the form; POST: the token in, a session cookie out; POST /console/logout ends it. */
+  private async signIn(req: IncomingMessage, p: string): Promise<Reply> {
+    const device = this.source.running().config.device.id;
+    const page = (status: number, failure: string | null): Reply => ({
+      status,
+      type: "text/html; charset=utf-8",
+      body: loginPage(device, failure),
+      headers: PAGE_HEADERS,
+    });
+    if (req.method === "GET" || req.method === "HEAD") return p === "/console/login" ? page(200, null) : { status: 405, type: "text/plain", body: "POST\n" };
+    if (req.method !== "POST") return { status: 405, type: "text/plain", body: "GET or POST\n" };
+    const origin = req.headers.origin;
+    if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`)
+      return page(403, `cross-origin sign-in refused (${origin})`);
+    if (p === "/console/logout")
+      return { status: 303, type: "text/plain", body: "", headers: { location: "/console/login", "set-cookie": this.access.logout(req) } };
+    const token = new URLSearchParams((await readBody(req)).toString("utf8")).get("token") ?? "";
+    const cookie = this.access.login(token);
+    if (!cookie) {
+      this.log.warn({ from: req.socket.remoteAddress }, "web console sign-in refused: wrong token");
+      return page(401, "That is not the token.");
+    }
+    return { status: 303, type: "text/plain", body: "", headers: { location: "/console/", "set-cookie": cookie } };
+  }
 
   private async route(req: IncomingMessage, url: URL): Promise<Reply> {
     const p = url.pathname;
