@@ -48,6 +48,21 @@ function pixels(page: Page, rgb: [number, number, number], region?: [number, num
   );
 }
 
+/** A walker pacing x 120 ↔ 520 at y 300, at 10 fps. */
+const paceClip = () =>
+  spriteClip(
+    "pace-v1",
+    6,
+    [
+      [
+        [0, 120, 300],
+        [3, 520, 300],
+        [6, 120, 300],
+      ],
+    ],
+    10,
+  );
+
 async function drag(page: Page, from: [number, number], to: [number, number]): Promise<void> {
   const a = await onCanvas(page, from);
   const b = await onCanvas(page, to);
@@ -60,18 +75,7 @@ async function drag(page: Page, from: [number, number], to: [number, number]): P
 describe("web console", () => {
   it("shows the camera live, refuses a broken zone with the CLI's message, counts on a dragged line end point, deletes a zone", async () => {
     // A walker paces x 120 ↔ 520 at y 300; the line at x 600 is never crossed until it is moved.
-    const clip = await spriteClip(
-      "pace-v1",
-      6,
-      [
-        [
-          [0, 120, 300],
-          [3, 520, 300],
-          [6, 120, 300],
-        ],
-      ],
-      10,
-    );
+    const clip = await paceClip();
     const { file, dir } = writeTestConfig({
       brokerUrl: broker.url,
       deviceId: "dev-console",
@@ -283,18 +287,7 @@ describe("web console", () => {
 
 describe("web console beyond loopback", () => {
   it("with a token: the browser is sent to a login page, a wrong token is refused there, the right one signs in with a session cookie; without a token loopback still works", async () => {
-    const clip = await spriteClip(
-      "pace-v1",
-      6,
-      [
-        [
-          [0, 120, 300],
-          [3, 520, 300],
-          [6, 120, 300],
-        ],
-      ],
-      10,
-    );
+    const clip = await paceClip();
     const { file } = writeTestConfig({ brokerUrl: broker.url, deviceId: "dev-login", cameras: { cam: { source: clip, fps: 5, extra: "    loop: true\n" } } });
     const port = await freePort();
     appendFileSync(file, `health: {port: ${port}, host: 0.0.0.0}\n`);
