@@ -51,9 +51,16 @@ interface Stay {
 }
 
 /**
+ * How long a track the detector stopped seeing still counts in a zone's occupancy: long enough that a missed
+ * frame or two does not make the count flicker, short enough that someone who walked out is not counted on.
+ */
+export const OCCUPANCY_HOLD_MS = 1000;
+
+/**
  * Zone membership, occupancy, loitering and overcrowding for one camera. A track is in a zone when its
- * bottom-centre (where it stands) is inside the polygon or on its edge; a lost track stays where it was last
- * seen until the tracker gives it up, so occupancy does not flicker when the detector misses a frame.
+ * bottom-centre (where it stands) is inside the polygon or on its edge. Occupancy and overcrowding count what
+ * was seen in this frame or within OCCUPANCY_HOLD_MS; a lost track keeps its stay (loitering) until the
+ * tracker gives it up, so a person hidden for a moment does not start a new stay.
  */
 export class ZoneAnalytics {
   private readonly stays = new Map<string, Map<number, Stay>>();
@@ -79,15 +86,16 @@ export class ZoneAnalytics {
       const stays = this.stays.get(zone.name)!;
       const inside = tracks.filter((t) => this.counts(zone, t));
       const here = new Set(inside.map((t) => t.id));
+      const seen = inside.filter((t) => time - t.lastSeen <= OCCUPANCY_HOLD_MS);
       for (const [id, stay] of stays) {
         if (here.has(id)) continue;
         stays.delete(id);
         if (stay.loitering) step.alarms.push({ type: "loitering", state: "cleared", zone: zone.name, time, track_id: id, label: stay.label });
       }
       const counts: Record<string, number> = {};
+      for (const t of seen) counts[t.label] = (counts[t.label] ?? 0) + 1;
       for (const t of inside) {
         step.zonesOf.get(t.id)!.push(zone.name);
-        counts[t.label] = (counts[t.label] ?? 0) + 1;
         let stay = stays.get(t.id);
         if (!stay) stays.set(t.id, (stay = { since: time, loitering: false, label: t.label }));
         stay.label = t.label;
@@ -99,10 +107,10 @@ export class ZoneAnalytics {
       const key = JSON.stringify(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
       if (key !== (this.lastCounts.get(zone.name) ?? "[]")) {
         this.lastCounts.set(zone.name, key);
-        step.occupancy.push({ zone: zone.name, counts, total: inside.length });
+        step.occupancy.push({ zone: zone.name, counts, total: seen.length });
       }
       if (zone.maxObjects !== undefined) {
-        const over = inside.length > zone.maxObjects;
+        const over = seen.length > zone.maxObjects;
         if (over !== this.crowded.has(zone.name)) {
           if (over) this.crowded.add(zone.name);
           else this.crowded.delete(zone.name);
@@ -111,7 +119,7 @@ export class ZoneAnalytics {
             state: over ? "raised" : "cleared",
             zone: zone.name,
             time,
-            count: inside.length,
+            count: seen.length,
             max_objects: zone.maxObjects,
           });
         }

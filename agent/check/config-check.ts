@@ -18,18 +18,27 @@ export interface CheckResult {
   problems: ConfigProblem[];
 }
 
-/** Loads, validates and checks a config file; every problem comes back as a value, nothing throws for the config. */
-export async function checkConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult> {
-  const why = await regularFileProblem(file, "config file");
-  if (why) return { problems: [{ file, line: 1, col: 1, path: "", message: why.includes("not found") ? "file not found" : why }] };
-  return checkConfigText(await readFile(file, "utf8"), file, env);
+export interface CheckOptions {
+  /**
+   * Also check that camera sources on this machine (files, /dev/video devices) exist. `eva check-config` does;
+   * a live reload does not, so an unplugged camera or an unmounted drive never blocks an unrelated edit (the
+   * camera itself reports the missing source as it runs).
+   */
+  sources?: boolean;
 }
 
-export async function checkConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult> {
+/** Loads, validates and checks a config file; every problem comes back as a value, nothing throws for the config. */
+export async function checkConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, o: CheckOptions = { sources: true }): Promise<CheckResult> {
+  const why = await regularFileProblem(file, "config file");
+  if (why) return { problems: [{ file, line: 1, col: 1, path: "", message: why.includes("not found") ? "file not found" : why }] };
+  return checkConfigText(await readFile(file, "utf8"), file, env, o);
+}
+
+export async function checkConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, o: CheckOptions = {}): Promise<CheckResult> {
   const layers = parseConfigLayers(text, file, env);
   const problems = [...layers.problems];
   if (layers.raw !== undefined) {
-    for (const p of await semanticProblemsOf(layers.raw, text, file)) {
+    for (const p of await semanticProblemsOf(layers.raw, text, file, o)) {
       if (!problems.some((q) => q.path === p.path && q.message === p.message)) problems.push(p);
     }
   }
@@ -53,7 +62,7 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | null => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : null);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : []);
 
-async function semanticProblemsOf(config: unknown, text: string, file: string): Promise<ConfigProblem[]> {
+async function semanticProblemsOf(config: unknown, text: string, file: string, o: CheckOptions = {}): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
   const add = (keys: (string | number)[], message: string) => problems.push({ file, ...locate(text, keys), path: keys.join("."), message });
   const root = obj(config) ?? {};
@@ -67,7 +76,7 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
       if (typeof facts === "string") return add(["models", name, "path"], facts);
       if (typeof model.labels === "string") {
         const why = await regularFileProblem(model.labels, "labels file");
-        if (why) return add(["models", name, "labels"], `labels ${why}`);
+        if (why) return add(["models", name, "labels"], why);
         facts.labels = parseLabelsFile(await readFile(model.labels, "utf8"));
       }
       models.set(name, facts);
@@ -100,6 +109,16 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
       }
     }),
   );
+  if (o.sources) {
+    for (const [name, c] of Object.entries(obj(root.cameras) ?? {})) {
+      const cam = obj(c);
+      if (!cam || cam.enabled === false) continue;
+      for (const key of ["source", "detect_source"]) {
+        const why = typeof cam[key] === "string" ? await sourceProblem(cam[key] as string) : null;
+        if (why) add(["cameras", name, key], why);
+      }
+    }
+  }
 
   for (const [name, c] of Object.entries(obj(root.cameras) ?? {})) {
     const cam = obj(c);
@@ -115,6 +134,21 @@ async function semanticProblemsOf(config: unknown, text: string, file: string): 
     for (const p of cameraGeometryProblems(cam, width, height)) add(["cameras", name, ...p.keys], p.message);
   }
   return problems;
+}
+
+/** Why a camera source on this machine cannot be read: a file that is not there, a /dev/video that is not a device. */
+async function sourceProblem(source: string): Promise<string | null> {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source)) return null; // a URL: reached over the network at run time
+  if (source.startsWith("/dev/")) {
+    try {
+      if (!(await stat(source)).isCharacterDevice()) return `${source} is not a video device`;
+      return null;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      return e.code === "ENOENT" ? `video device not found: ${source} (is the camera plugged in? ls /dev/video*)` : `${source}: ${e.message}`;
+    }
+  }
+  return regularFileProblem(source, "camera file");
 }
 
 /**

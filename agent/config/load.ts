@@ -110,6 +110,8 @@ export function parseConfigLayers(text: string, file: string, env: NodeJS.Proces
       continue;
     }
     if (issue.code === "invalid_type" && message.includes("received undefined")) message = "required key is missing";
+    else if (message.startsWith("Invalid input")) message = expectedMessage(issue, valueAt(raw, issue.path));
+    else if (issue.code === "invalid_union") message = `${message}, got ${shown(valueAt(raw, issue.path))}`;
     problems.push({ file, ...at(offsetOf(doc, keyPath, false)), path: keyPath.join("."), message });
   }
   // The schema's cross-key checks run only on a valid config; run them on the raw data too.
@@ -125,6 +127,50 @@ export function parseConfigLayers(text: string, file: string, env: NodeJS.Proces
     // a shape too broken to resolve paths in: the file checks skip what they cannot read
   }
   return { raw: resolved, problems };
+}
+
+type Issue = { code: string; message: string; expected?: string; values?: unknown[]; errors?: Issue[][]; minimum?: unknown; maximum?: unknown };
+
+const NOUNS: Record<string, string> = {
+  number: "a number",
+  int: "a whole number",
+  string: "text",
+  boolean: "true or false",
+  array: "a list",
+  object: "a mapping",
+  record: "a mapping",
+  tuple: "a list",
+};
+
+/** What a value should have been, in an installer's words: "expected a number or 'auto', got 'one'". */
+function expectedMessage(issue: Issue, value: unknown): string {
+  const got = `, got ${shown(value)}`;
+  if (issue.code === "invalid_type" && issue.expected) return `expected ${NOUNS[issue.expected] ?? issue.expected}${got}`;
+  if (issue.code === "invalid_value" && issue.values) return `expected ${issue.values.map(shown).join(" or ")}${got}`;
+  if (issue.code === "invalid_union" && issue.errors?.length) {
+    const alternatives = issue.errors.map((alt) => {
+      const first = alt[0];
+      if (first?.code === "invalid_type" && first.expected) return NOUNS[first.expected] ?? first.expected;
+      if (first?.code === "invalid_value" && first.values) return first.values.map(shown).join(" or ");
+      return null;
+    });
+    if (alternatives.every((a) => a !== null)) return `expected ${[...new Set(alternatives)].join(" or ")}${got}`;
+  }
+  return `${issue.message}${got}`;
+}
+
+function shown(v: unknown): string {
+  if (typeof v === "string") return `'${v}'`;
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return String(v);
+}
+
+function valueAt(raw: unknown, keys: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const k of keys) v = v && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 /** Line and column of a key path in config text (of its nearest existing ancestor when it is not written). */
@@ -243,7 +289,10 @@ function resolvePaths(cfg: Config, dir: string): Config {
   for (const c of Object.values(obj(cfg.cameras) ?? {})) {
     const cam = obj(c);
     // A source with a scheme (rtsp://, http://) or a device stays as written; a relative file path is the config's.
-    if (cam && typeof cam.source === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(cam.source) && !cam.source.startsWith("/")) cam.source = abs(cam.source);
+    for (const key of ["source", "detect_source"]) {
+      const s = cam?.[key];
+      if (typeof s === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(s) && !s.startsWith("/")) cam![key] = abs(s);
+    }
     const gps = obj(cam?.gps);
     if (gps?.track !== undefined) gps.track = abs(gps.track);
   }

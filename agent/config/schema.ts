@@ -58,7 +58,9 @@ export const modelFormatSchema = z.enum(formatNames);
 export type ModelFormat = z.infer<typeof modelFormatSchema>;
 
 const minScore = z
-  .union([z.number().min(0).max(1), z.record(z.string(), z.number().min(0).max(1))])
+  .union([z.number().min(0).max(1), z.record(z.string(), z.number().min(0).max(1))], {
+    error: "expected a number from 0 to 1, or a map of label: number from 0 to 1 ('default' for the rest)",
+  })
   .describe("minimum detection score: one number for every label, or a map label → score ('default' for the rest)");
 
 export const deviceSchema = reloads(
@@ -146,11 +148,11 @@ export const detectorSchema = reloads(
   z.strictObject({
     providers: z.array(providerSchema).min(1).default(["tensorrt", "cuda", "cpu"]).describe("execution providers tried in order"),
     threads: z
-      .union([z.number().int().min(1).max(64), z.literal("auto")])
+      .union([z.number().int().min(1).max(64), z.literal("auto")], { error: "expected a number or 'auto' (a whole number of threads from 1 to 64)" })
       .default("auto")
       .describe("intra-op threads per model session; auto: 1 (more sessions use the cores better than more threads in one)"),
     workers: z
-      .union([z.number().int().min(1).max(16), z.literal("auto")])
+      .union([z.number().int().min(1).max(16), z.literal("auto")], { error: "expected a number or 'auto' (a whole number of workers from 1 to 16)" })
       .default("auto")
       .describe(
         "sessions (worker threads) per model on the CPU provider; auto: the cores shared between the models in use, at most 4; GPU providers always use one",

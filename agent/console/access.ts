@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
 // Who may use the console. On the loopback address only someone on the device (or at the end of an ssh
@@ -24,7 +24,9 @@ export function tokensMatch(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-export type AccessDecision = { ok: true; setCookie?: string } | { ok: false; status: 401 | 403; message: string };
+export type AccessDecision =
+  | { ok: true; setCookie?: string }
+  | { ok: false; status: 401 | 403; message: string /** a page navigation that should go to the login page */; login?: boolean };
 
 export interface ConsoleAccessOptions {
   /** the address the HTTP server listens on */
@@ -33,35 +35,53 @@ export interface ConsoleAccessOptions {
   token: string | undefined;
 }
 
+/** A signed-in browser stays signed in this long after its last request. */
+const SESSION_IDLE_MS = 12 * 3600_000;
+/** at most this many browsers signed in at once; the longest idle goes first */
+const MAX_SESSIONS = 64;
+
 /**
  * Decides each request. Loopback binding: open, but the Host header must name a loopback address too, so a web
  * page elsewhere cannot reach the console through DNS rebinding (with a token set, a proxy's Host passes with
- * the token). Other bindings: the token, as `Authorization: Bearer …`, as a Basic password, the `eva_console`
- * cookie, or `?token=` (the page answers it with the cookie, so images and the page's own requests carry it). Without a token in the environment the console stays off there.
+ * the token). Other bindings: the token, as `Authorization: Bearer …`, as a Basic password, or signed in
+ * through the login page (or `?token=` once), after which the `eva_console` cookie holds a random session id,
+ * never the token. Without a token in the environment such a binding still serves the console to loopback
+ * clients (on the device, or through an ssh tunnel) and refuses everyone else.
  */
 export class ConsoleAccess {
   readonly needsToken: boolean;
   private readonly token: string;
+  /** session id → when it lapses (ms since epoch) */
+  private readonly sessions = new Map<string, number>();
 
   constructor(o: ConsoleAccessOptions) {
     this.needsToken = !isLoopbackHost(o.host);
     this.token = o.token ?? "";
   }
 
-  /** Whether the console is usable at all (a non-loopback binding without a token is not). */
-  get enabled(): boolean {
+  /** Whether the console answers beyond loopback clients (a non-loopback binding without a token does not). */
+  get remote(): boolean {
     return !this.needsToken || this.token.length > 0;
   }
 
+  /** Whether a login page makes sense: a token exists to sign in with. */
+  get hasToken(): boolean {
+    return this.token.length > 0;
+  }
+
   check(req: IncomingMessage, url: URL): AccessDecision {
-    if (!this.needsToken) {
-      const host = (req.headers.host ?? "").replace(/:\d+$/, "");
+    const host = (req.headers.host ?? "").replace(/:\d+$/, "");
+    if (!this.needsToken || (!this.token && isLoopbackHost(req.socket.remoteAddress ?? ""))) {
       if (isLoopbackHost(host)) return { ok: true };
       // another name for this address: a reverse proxy on the device, or a page elsewhere rebinding DNS
       if (!this.token)
         return { ok: false, status: 403, message: `the console answers loopback names only (Host: ${host || "none"}); behind a proxy, set ${TOKEN_ENV}` };
     } else if (!this.token) {
-      return { ok: false, status: 403, message: `the console is off: the server listens beyond loopback and ${TOKEN_ENV} is not set` };
+      return {
+        ok: false,
+        status: 403,
+        message: `the console answers only on the device (loopback): the server listens beyond loopback and ${TOKEN_ENV} is not set`,
+      };
     }
     const auth = req.headers.authorization ?? "";
     const bearer = /^Bearer\s+(.+)$/i.exec(auth)?.[1];
@@ -73,20 +93,48 @@ export class ConsoleAccess {
       return tokensMatch(decoded.slice(decoded.indexOf(":") + 1), this.token) ? { ok: true } : deny();
     }
     const query = url.searchParams.get("token");
-    if (query !== null) {
-      if (!tokensMatch(query, this.token)) return deny();
-      return { ok: true, setCookie: `${TOKEN_COOKIE}=${encodeURIComponent(query)}; HttpOnly; SameSite=Strict; Path=/` };
-    }
-    const cookie = cookieValue(req.headers.cookie, TOKEN_COOKIE);
-    if (cookie !== undefined && tokensMatch(cookie, this.token)) return { ok: true };
-    return deny();
+    if (query !== null) return tokensMatch(query, this.token) ? { ok: true, setCookie: this.signIn() } : deny();
+    const session = cookieValue(req.headers.cookie, TOKEN_COOKIE);
+    if (session !== undefined && this.touch(session)) return { ok: true };
+    return { ...deny(), login: true };
+  }
+
+  /** The login form's token: a session cookie for it, or null when it is wrong. */
+  login(token: string): string | null {
+    return this.token && tokensMatch(token, this.token) ? this.signIn() : null;
+  }
+
+  /** Ends the session the request carries (sign out). */
+  logout(req: IncomingMessage): string {
+    const session = cookieValue(req.headers.cookie, TOKEN_COOKIE);
+    if (session !== undefined) this.sessions.delete(session);
+    return `${TOKEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
+  }
+
+  private signIn(): string {
+    const now = Date.now();
+    for (const [id, until] of this.sessions) if (until <= now) this.sessions.delete(id);
+    // Map order is insertion order and touch() re-inserts: the first entry is the longest idle.
+    while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    const id = randomBytes(32).toString("base64url");
+    this.sessions.set(id, now + SESSION_IDLE_MS);
+    return `${TOKEN_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_IDLE_MS / 1000}`;
+  }
+
+  private touch(id: string): boolean {
+    const until = this.sessions.get(id);
+    if (until === undefined) return false;
+    this.sessions.delete(id);
+    if (until <= Date.now()) return false;
+    this.sessions.set(id, Date.now() + SESSION_IDLE_MS);
+    return true;
   }
 }
 
-const deny = (): AccessDecision => ({
+const deny = (): { ok: false; status: 401; message: string } => ({
   ok: false,
   status: 401,
-  message: `token required: open /console/?token=…, or send Authorization: Bearer … or Basic with the token as password (${TOKEN_ENV} on the device)`,
+  message: `token required: sign in at /console/login, or send Authorization: Bearer … or Basic with the token as password (${TOKEN_ENV} on the device)`,
 });
 
 function cookieValue(header: string | undefined, name: string): string | undefined {

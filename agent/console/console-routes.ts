@@ -19,6 +19,7 @@ import type { CommandOutcome } from "../publish/commands.js";
 import type { ControlledAgent } from "../publish/control-room.js";
 import { ConsoleAccess, TOKEN_ENV } from "./access.js";
 import { LiveFrames, type GrabFrame } from "./live-frames.js";
+import { loginPage } from "./login-page.js";
 import { editShapes, type ShapeEdits } from "./shape-edit.js";
 import { clipUrl, resolveClip, resolveSnapshot, snapshotUrl } from "./snapshot-files.js";
 
@@ -58,6 +59,7 @@ interface SaveBody {
   masks?: unknown;
   added?: unknown;
   removed?: unknown;
+  mask_list?: unknown;
 }
 
 interface Reply {
@@ -68,6 +70,16 @@ interface Reply {
 }
 
 const MAX_BODY = 256 * 1024;
+/** the camera card's rates are over this long */
+const FPS_WINDOW_MS = 5000;
+
+interface FrameSample {
+  at: number;
+  framesIn: number;
+  analysed: number;
+  skipped: number;
+  gated: number;
+}
 const STREAM_INTERVAL_MS = 1000;
 /** boxes sent with a live frame (a header: kept well under Node's 16 KB header limit) */
 const MAX_BOXES = 64;
@@ -100,10 +112,7 @@ export class ConsoleRoutes {
   private readonly access: ConsoleAccess;
   private readonly frames: LiveFrames;
   private readonly web = webFolders();
-  private rates = new Map<
-    string,
-    { at: number; framesIn: number; processed: number; framesSkipped: number; fps: { in: number; processed: number; skipped: number } }
-  >();
+  private readonly rates = new Map<string, FrameSample[]>();
   private saving: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -114,7 +123,8 @@ export class ConsoleRoutes {
     const env = o.env ?? process.env;
     this.access = new ConsoleAccess({ host: o.host, token: env[TOKEN_ENV] });
     this.frames = new LiveFrames(source.grabFrame);
-    if (!this.access.enabled) log.warn({ host: o.host }, `web console off: the health server listens beyond loopback and ${TOKEN_ENV} is not set`);
+    if (!this.access.remote)
+      log.warn({ host: o.host }, `web console on loopback clients only: the health server listens beyond loopback and ${TOKEN_ENV} is not set`);
   }
 
   /** The route hook for the health server: true when the request was the console's. */
@@ -128,9 +138,20 @@ export class ConsoleRoutes {
     const p = url.pathname;
     if (!(p === "/" || p === "/console" || p.startsWith("/console/") || p.startsWith("/api/") || p.startsWith("/snapshots/") || p.startsWith("/clips/")))
       return false;
+    if ((p === "/console/login" || p === "/console/logout") && this.access.needsToken && this.access.hasToken) {
+      this.signIn(req, p).then(
+        (reply) => send(res, reply),
+        (err: Error) => send(res, { status: 400, type: "text/plain; charset=utf-8", body: `${err.message}\n` }),
+      );
+      return true;
+    }
     const decision = this.access.check(req, url);
     if (!decision.ok) {
-      send(res, { status: decision.status, type: "text/plain; charset=utf-8", body: `${decision.message}\n` });
+      // A browser opening the console is sent to the login page; tools get the reason as text.
+      const page = p === "/" || p === "/console" || p === "/console/";
+      if (decision.login && page && (req.method === "GET" || req.method === "HEAD"))
+        send(res, { status: 302, type: "text/plain", body: "", headers: { location: "/console/login" } });
+      else send(res, { status: decision.status, type: "text/plain; charset=utf-8", body: `${decision.message}\n` });
       return true;
     }
     if (decision.setCookie && (p === "/console/" || p === "/console")) {
@@ -169,6 +190,30 @@ export class ConsoleRoutes {
     );
     return true;
   };
+
+  /** GET /console/login: the form; POST: the token in, a session cookie out; POST /console/logout ends it. */
+  private async signIn(req: IncomingMessage, p: string): Promise<Reply> {
+    const device = this.source.running().config.device.id;
+    const page = (status: number, failure: string | null): Reply => ({
+      status,
+      type: "text/html; charset=utf-8",
+      body: loginPage(device, failure),
+      headers: PAGE_HEADERS,
+    });
+    if (req.method === "GET" || req.method === "HEAD") return p === "/console/login" ? page(200, null) : { status: 405, type: "text/plain", body: "POST\n" };
+    if (req.method !== "POST") return { status: 405, type: "text/plain", body: "GET or POST\n" };
+    // No origin check: the page's no-referrer policy makes its own form post say `Origin: null`, and a forged
+    // sign-in gains nothing without the token.
+    if (p === "/console/logout")
+      return { status: 303, type: "text/plain", body: "", headers: { location: "/console/login", "set-cookie": this.access.logout(req) } };
+    const token = new URLSearchParams((await readBody(req)).toString("utf8")).get("token") ?? "";
+    const cookie = this.access.login(token);
+    if (!cookie) {
+      this.log.warn({ from: req.socket.remoteAddress }, "web console sign-in refused: wrong token");
+      return page(401, "That is not the token.");
+    }
+    return { status: 303, type: "text/plain", body: "", headers: { location: "/console/", "set-cookie": cookie } };
+  }
 
   private async route(req: IncomingMessage, url: URL): Promise<Reply> {
     const p = url.pathname;
@@ -248,15 +293,24 @@ export class ConsoleRoutes {
     };
   }
 
-  /** Frames per second since this camera's previous figures, over at least a second (many pages may poll). */
-  private fps(camera: string, f: { framesIn: number; processed: number; framesSkipped: number }) {
+  /**
+   * Frames per second over the last few seconds, from counters sampled together: every frame in is analysed,
+   * skipped (the detector was busy) or gated (no motion), counted as it arrives, so in ≥ processed + skipped
+   * + gated in every window. A one-second window made the detector's one-frame lag read as processed > in.
+   */
+  private fps(camera: string, f: { framesIn: number; analysed: number; framesSkipped: number; gated: number }) {
     const now = Date.now();
-    const prev = this.rates.get(camera);
-    if (prev && now - prev.at < 1000) return prev.fps;
-    const rate = (a: number, b: number | undefined) => (prev && b !== undefined ? Math.round((Math.max(0, a - b) / ((now - prev.at) / 1000)) * 10) / 10 : 0);
-    const fps = { in: rate(f.framesIn, prev?.framesIn), processed: rate(f.processed, prev?.processed), skipped: rate(f.framesSkipped, prev?.framesSkipped) };
-    this.rates.set(camera, { at: now, framesIn: f.framesIn, processed: f.processed, framesSkipped: f.framesSkipped, fps });
-    return fps;
+    const samples = this.rates.get(camera) ?? [];
+    const last = samples.at(-1);
+    if (!last || now - last.at >= 1000) samples.push({ at: now, framesIn: f.framesIn, analysed: f.analysed, skipped: f.framesSkipped, gated: f.gated });
+    while (samples.length > 2 && now - samples[1]!.at >= FPS_WINDOW_MS) samples.shift();
+    this.rates.set(camera, samples);
+    const from = samples[0]!;
+    const to = samples.at(-1)!;
+    const seconds = (to.at - from.at) / 1000;
+    // counters start again when a reload replaces the camera: no rate across that
+    const rate = (k: keyof Omit<FrameSample, "at">) => (seconds > 0 && to[k] >= from[k] ? Math.round(((to[k] - from[k]) / seconds) * 10) / 10 : 0);
+    return { in: rate("framesIn"), processed: rate("analysed"), skipped: rate("skipped"), gated: rate("gated"), seconds: Math.round(seconds) };
   }
 
   private async fileHash(file: string): Promise<string | null> {
@@ -429,7 +483,7 @@ export class ConsoleRoutes {
     if (body.hash !== hashText(before)) {
       return json(409, { result: "rejected", errors: [`${loaded.file} changed since the page loaded it; reload the page to edit the current file`] });
     }
-    const edits = { zones: body.zones, lines: body.lines, masks: body.masks, added: body.added, removed: body.removed } as ShapeEdits;
+    const edits = { zones: body.zones, lines: body.lines, masks: body.masks, added: body.added, removed: body.removed, maskList: body.mask_list } as ShapeEdits;
     const edited = editShapes(before, camera, edits, size);
     if ("error" in edited) return json(400, { result: "rejected", errors: [edited.error] });
     if (edited.text === before) return json(200, { result: "applied", changed: [], hash: hashText(before) });

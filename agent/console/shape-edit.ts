@@ -17,6 +17,8 @@ export interface ShapeEdits {
   added?: { zones?: Record<string, XY[]>; lines?: Record<string, XY[]> };
   /** zones and lines deleted in the console */
   removed?: { zones?: string[]; lines?: string[] };
+  /** the camera's whole new list of masks, when masks were added or deleted (they have no names to key by) */
+  maskList?: XY[][];
 }
 
 const NAME = /^[A-Za-z0-9_-]+$/;
@@ -68,10 +70,50 @@ export function editShapes(text: string, camera: string, edits: ShapeEdits, fram
       splices.push(added);
     }
   }
+  if (edits.maskList !== undefined) {
+    if (edits.masks && Object.keys(edits.masks).length) return { error: "masks are both edited one by one and replaced" };
+    if (!Array.isArray(edits.maskList) || !edits.maskList.every((m) => Array.isArray(m) && m.every(isXY)))
+      return { error: "masks: a list of [x, y] point lists" };
+    const replaced = masksSplice(doc, text, camera, edits.maskList, frame);
+    if ("error" in replaced) return { error: `masks: ${replaced.error}` };
+    splices.push(replaced);
+  }
   splices.sort((a, b) => b.start - a.start);
   let out = text;
   for (const s of splices) out = out.slice(0, s.start) + s.text + out.slice(s.end);
   return edits.removed ? removeShapes(out, camera, edits) : { text: out };
+}
+
+/**
+ * The camera's masks written anew, one `- [[x, y], ...]` line each at the list's place (`masks: []` when none
+ * is left). Masks added or deleted have no names to splice by, so the list is rewritten; comments inside it go,
+ * everything around it stays. Pixels or fractions as the masks were written.
+ */
+function masksSplice(doc: Document, text: string, camera: string, masks: XY[][], frame: { width: number; height: number }): Splice | { error: string } {
+  const cam = doc.getIn(["cameras", camera], true) as Node | undefined;
+  if (!cam || !isMap(cam) || cam.flow || !cam.range) return { error: `camera '${camera}' is not written as a block mapping; edit it by hand` };
+  const firstKey = cam.items[0]?.key as Node | undefined;
+  if (!firstKey?.range) return { error: `camera '${camera}' has no keys` };
+  const indent = column(text, firstKey.range[0]);
+  const node = doc.getIn(["cameras", camera, "masks"], true) as Node | undefined;
+  const written = node && isSeq(node) ? JSON.stringify(node.toJSON()) : "[]";
+  const numbers = (JSON.parse(written) as unknown[]).flatMap((m) => {
+    const pts = Array.isArray(m) ? m : ((m as { points?: unknown[] })?.points ?? []);
+    return (pts as unknown[]).flat().filter((v): v is number => typeof v === "number");
+  });
+  const fractions = numbers.length > 0 && areFractions(numbers);
+  const fmt = (v: number, size: number) => (fractions ? String(Math.round((v / size) * 10_000) / 10_000) : String(Math.round(v)));
+  const lines = masks.map((m) => `${" ".repeat(indent + 2)}- [${m.map(([x, y]) => `[${fmt(x, frame.width)}, ${fmt(y, frame.height)}]`).join(", ")}]`);
+  const value = lines.length ? `\n${lines.join("\n")}` : " []";
+  const pair = cam.items.find((p) => isScalar(p.key) && p.key.value === "masks");
+  if (pair) {
+    const key = pair.key as Node;
+    const start = text.indexOf(":", key.range![1]) + 1;
+    const end = node?.range ? endOfContent(text, node.range[1]) : start;
+    return { start, end, text: value };
+  }
+  const at = endOfContent(text, cam.range[1]);
+  return { start: at, end: at, text: `\n${" ".repeat(indent)}masks:${value}` };
 }
 
 /** Deletions run on the text with the other edits already in (a new entry may follow a deleted one). */

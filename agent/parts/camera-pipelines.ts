@@ -183,6 +183,7 @@ export class CameraPipelines implements Part {
             framesIn: f.framesIn,
             framesSkipped: f.framesSkipped,
             processed: f.processed,
+            analysed: f.analysed,
             gated: f.gated,
             inference,
             provider: providers[p.cfg.detect.model] ?? null,

@@ -19,6 +19,8 @@ export interface CameraFigures {
   framesIn: number;
   framesSkipped: number;
   processed: number;
+  /** frames handed to the detector, counted as they go (processed lags it by the frame in the detector) */
+  analysed: number;
   /** frames motion gating kept from the detector */
   gated: number;
   /** live frames shown but not analysed while the camera's model was still loading at start */
@@ -63,7 +65,7 @@ export class CameraPipeline {
   readonly height: number;
   /** the detector's picture ffmpeg scales beside each frame */
   readonly scaled: { width: number; height: number } | undefined;
-  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, gated: 0, waiting: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
+  readonly figures: CameraFigures = { framesIn: 0, framesSkipped: 0, processed: 0, analysed: 0, gated: 0, waiting: 0, inferMsTotal: 0, modelRuns: 0, crops: 0 };
   readonly motion: CameraMotion;
   readonly camera: Camera;
   private inflight: Promise<void> = Promise.resolve();
@@ -145,6 +147,7 @@ export class CameraPipeline {
       frame.release();
       return;
     }
+    this.figures.analysed++;
     this.held = frame;
     this.heldSince = Date.now();
     // The pool hands the same Frame objects out again: a late answer must not release a newer frame.

@@ -19,7 +19,10 @@ import { alarms as alarmRecords } from "../records/alarms.js";
 export interface ControlledAgent {
   cameraStatuses(): CameraStatus[];
   /** per running camera: counters, recent inference times, provider, whether detection is on */
-  cameraFigures(): Record<string, CameraCounts & { inference: { p50: number | null; p95: number | null }; provider: string | null; detection: boolean }>;
+  cameraFigures(): Record<
+    string,
+    CameraCounts & { analysed: number; inference: { p50: number | null; p95: number | null }; provider: string | null; detection: boolean }
+  >;
   /** false when the camera is not running */
   setDetection(camera: string, enabled: boolean): boolean;
   /** JPEG of the camera's next frame, written on the device; null when the camera is not running */

@@ -35,6 +35,11 @@ export function matchByIou(tracks: readonly Box[], detections: readonly Box[], m
     }
   }
   candidates.sort((a, b) => b[0] - a[0] || a[1] - b[1] || a[2] - b[2]);
+  return pairGreedily(candidates, tracks.length, detections.length);
+}
+
+/** Pairs from [score, track, detection] candidates in the order given, each side used once. */
+export function pairGreedily(candidates: ReadonlyArray<readonly [number, number, number]>, tracks: number, detections: number): Matching {
   const usedT = new Set<number>();
   const usedD = new Set<number>();
   const pairs: Array<[number, number]> = [];
@@ -46,7 +51,7 @@ export function matchByIou(tracks: readonly Box[], detections: readonly Box[], m
   }
   return {
     pairs,
-    unmatchedTracks: tracks.map((_, i) => i).filter((i) => !usedT.has(i)),
-    unmatchedDetections: detections.map((_, i) => i).filter((i) => !usedD.has(i)),
+    unmatchedTracks: Array.from({ length: tracks }, (_, i) => i).filter((i) => !usedT.has(i)),
+    unmatchedDetections: Array.from({ length: detections }, (_, i) => i).filter((i) => !usedD.has(i)),
   };
 }

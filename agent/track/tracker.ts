@@ -1,7 +1,7 @@
 import type { Box } from "../core/geometry.js";
 import type { Detection } from "../core/detection.js";
 import type { Track } from "../core/track.js";
-import { expand, matchByIou } from "./association.js";
+import { expand, matchByIou, pairGreedily, type Matching } from "./association.js";
 import { BoxKalman } from "./kalman.js";
 import { median } from "./median.js";
 
@@ -93,6 +93,32 @@ class LiveTrack {
   }
 }
 
+/** How far an object may walk while unseen, in its own heights per second (a brisk walk is about one)... */
+const REACH_HEIGHTS_PER_S = 2;
+/** ...up to this far: one lost for long may be anywhere, and a detection there is as likely someone else. */
+const MAX_REACH_HEIGHTS = 2;
+
+/**
+ * Unmatched tracks to unmatched detections by the distance from the track's last detected box, nearest (in the
+ * track's heights) first: within half its height plus how far it can have gone since, and of about its size
+ * (a near and a far person differ in height).
+ */
+function matchNearLastSeen(tracks: readonly LiveTrack[], detections: readonly Detection[], time: number): Matching {
+  const candidates: Array<[number, number, number]> = [];
+  tracks.forEach((t, ti) => {
+    const h = t.box[3] - t.box[1];
+    const reach = h * Math.min(MAX_REACH_HEIGHTS, 0.5 + (REACH_HEIGHTS_PER_S * Math.max(0, time - t.lastSeen)) / 1000);
+    detections.forEach((d, di) => {
+      const dh = d.box[3] - d.box[1];
+      if (dh < h * 0.7 || dh > h / 0.7) return;
+      const dist = Math.hypot((d.box[0] + d.box[2] - t.box[0] - t.box[2]) / 2, (d.box[1] + d.box[3] - t.box[1] - t.box[3]) / 2);
+      if (dist <= reach) candidates.push([dist / h, ti, di]);
+    });
+  });
+  candidates.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  return pairGreedily(candidates, tracks.length, detections.length);
+}
+
 /**
  * ByteTrack-style multi-object tracker for one camera: Kalman-predicted boxes matched by (buffered) IoU to high-score
  * detections first, then to the low-score ones (a person half-hidden behind a post scores low but is still the
@@ -121,11 +147,20 @@ export class Tracker {
     const established = this.live.filter((t) => t.confirmed);
     const first = matchByIou(grown(established.map((t) => t.predicted)), grown(high.map((d) => d.box)), this.opts.iou);
     for (const [ti, di] of first.pairs) established[ti]!.observe(high[di]!, time);
-    const leftHigh = first.unmatchedDetections.map((i) => high[i]!);
+    let leftHigh = first.unmatchedDetections.map((i) => high[i]!);
     // Second pass: tracks still unmatched may take a low-score detection.
     const leftTracks = first.unmatchedTracks.map((i) => established[i]!);
     const second = matchByIou(grown(leftTracks.map((t) => t.predicted)), grown(low.map((d) => d.box)), this.opts.iou);
     for (const [ti, di] of second.pairs) leftTracks[ti]!.observe(low[di]!, time);
+    // Last chance for an established track: a confident detection near where it was last seen. The prediction
+    // carries the old velocity, so someone who turned, stopped or set off (more so across skipped frames) is far
+    // from it; they would otherwise start a second track, a second event, while the first lingered for maxAgeMs.
+    const unmatched = second.unmatchedTracks.map((i) => leftTracks[i]!);
+    if (unmatched.length && leftHigh.length) {
+      const byLastBox = matchNearLastSeen(unmatched, leftHigh, time);
+      for (const [ti, di] of byLastBox.pairs) unmatched[ti]!.observe(leftHigh[di]!, time);
+      leftHigh = byLastBox.unmatchedDetections.map((i) => leftHigh[i]!);
+    }
     // Tentative tracks only grow on confident detections; the rest start new tracks.
     const tentative = this.live.filter((t) => !t.confirmed);
     const third = matchByIou(grown(tentative.map((t) => t.predicted)), grown(leftHigh.map((d) => d.box)), this.opts.iou);

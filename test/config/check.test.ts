@@ -92,6 +92,68 @@ describe("checks beyond the schema (check-config and every reload)", () => {
     ]);
   });
 
+  it("check-config sees camera files and video devices that are not there, at their keys; URLs and a disabled camera are not looked at", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eva-check-"));
+    const file = path.join(dir, "eva.yaml");
+    writeFileSync(path.join(dir, "here.mp4"), "");
+    writeFileSync(
+      file,
+      `device: {id: box1}
+models:
+  m: {path: ${model}, labels: ${path.join(dir, "coco.names")}}
+cameras:
+  a: {source: here.mp4, detect: {model: m, width: 640, height: 360}}
+  b:
+    source: gone.mp4
+    detect: {model: m, width: 640, height: 360}
+  c: {source: /dev/video77, detect_source: rtsp://cam/sub, detect: {model: m, width: 640, height: 360}}
+  d: {source: /dev/shm, detect: {model: m, width: 640, height: 360}}
+  e: {source: gone.mp4, enabled: false, detect: {model: m, width: 640, height: 360}}
+  f: {source: "rtsp://u:p@cam/1", detect_source: /nonexistent/sub.mp4, detect: {model: m, width: 640, height: 360}}
+`,
+    );
+    expect((await checkConfigFile(file, {})).problems.map((p) => `${p.line}:${p.col} ${p.path}: ${p.message}`)).toEqual([
+      `3:${`  m: {path: ${model}, labels: `.length + 1} models.m.labels: labels file not found: ${path.join(dir, "coco.names")}`,
+      `7:13 cameras.b.source: camera file not found: ${path.join(dir, "gone.mp4")}`,
+      "9:15 cameras.c.source: video device not found: /dev/video77 (is the camera plugged in? ls /dev/video*)",
+      "10:15 cameras.d.source: /dev/shm is not a video device",
+      "12:50 cameras.f.detect_source: camera file not found: /nonexistent/sub.mp4",
+    ]);
+    // a live reload checks the same text without the sources: an unplugged camera never blocks another edit
+    const { readFileSync } = await import("node:fs");
+    expect((await checkConfigText(readFileSync(file, "utf8"), file, {})).problems.map((p) => p.path)).toEqual(["models.m.labels"]);
+    // the CLI: exit 1, one file:line:col line per problem
+    const cli = await eva(["check-config", file]);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout + cli.stderr).toContain(`${file}:7:13 cameras.b.source: camera file not found: ${path.join(dir, "gone.mp4")}`);
+  });
+
+  it("a value of the wrong kind says what is expected and what it got, never a bare 'Invalid input'", async () => {
+    const t = `device: {id: box1}
+models:
+  m: {path: ${model}}
+detector: {threads: one, workers: 2.5}
+cameras:
+  front:
+    source: rtsp://cam/1
+    enabled: maybe
+    detect: {model: m, width: 640, height: 360, min_score: high}
+    zones:
+      z: {points: 5, min_score: [1]}
+`;
+    const problems = (await checkConfigText(t, "/tmp/eva.yaml", {})).problems;
+    const at = (p: string) => problems.find((x) => x.path === p)?.message;
+    expect(at("detector.threads")).toBe("expected a number or 'auto' (a whole number of threads from 1 to 64), got 'one'");
+    expect(at("detector.workers")).toBe("expected a number or 'auto' (a whole number of workers from 1 to 16), got 2.5");
+    expect(at("cameras.front.detect.min_score")).toBe(
+      "expected a number from 0 to 1, or a map of label: number from 0 to 1 ('default' for the rest), got 'high'",
+    );
+    expect(at("cameras.front.enabled")).toBe("expected true or false, got 'maybe'");
+    expect(at("cameras.front.zones.z.points")).toBe("expected a list, got 5");
+    expect(at("cameras.front.zones.z.min_score")).toBe("expected a number, got a list");
+    expect(problems.filter((p) => p.message.includes("Invalid input"))).toEqual([]);
+  });
+
   it("a missing config file is a problem value, not a throw", async () => {
     expect((await checkConfigFile("/nonexistent/eva.yaml")).problems).toEqual([
       { file: "/nonexistent/eva.yaml", line: 1, col: 1, path: "", message: "file not found" },

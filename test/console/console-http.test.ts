@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import sharp from "sharp";
@@ -51,7 +51,7 @@ async function start(host: string, env: NodeJS.ProcessEnv = {}): Promise<string>
     running: () => loadConfigFile(file),
     cameraStatuses: () => [{ camera: "cam", state: "online", reason: null, since: Date.now(), restarts: 0 }],
     cameraFigures: () => ({
-      cam: { framesIn: 10, framesSkipped: 0, processed: 10, gated: 0, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true },
+      cam: { framesIn: 10, framesSkipped: 0, processed: 10, analysed: 10, gated: 0, inference: { p50: 12, p95: 20 }, provider: "cpu", detection: true },
     }),
     frameSize: () => ({ width: 640, height: 360 }),
     grabFrame: (camera) =>
@@ -104,6 +104,8 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), "eva-console-"));
   file = path.join(dir, "eva.yaml");
   writeFileSync(file, config(600));
+  // the cameras' files exist (check-config looks), the cameras themselves are plain data here
+  for (const clip of ["clip.mp4", "other.mp4"]) writeFileSync(path.join(dir, clip), "");
   store = new EventStore(path.join(dir, "eva.db"));
   reloads = [];
   reloadCalls = 0;
@@ -148,22 +150,71 @@ describe("console access", () => {
     expect((await fetch(`${base}/api/cameras/cam/frame.jpg`, { headers: basic("s3cret", "wrong") })).status).toBe(401);
     expect((await fetch(`${base}/console/?token=nope`)).status).toBe(401);
     expect((await fetch(`${base}/api/state?token=s3cret`)).status).toBe(200);
-    const login = await fetch(`${base}/console/?token=s3cret`, { redirect: "manual" });
-    // the cookie is set and the token leaves the address bar
-    expect(login.status).toBe(302);
-    expect(login.headers.get("location")).toBe("/console/");
-    const cookie = login.headers.get("set-cookie")!;
-    expect(cookie).toMatch(/^eva_console=s3cret; HttpOnly; SameSite=Strict/);
+    const viaQuery = await fetch(`${base}/console/?token=s3cret`, { redirect: "manual" });
+    // the token leaves the address bar; the cookie holds a session id, not the token
+    expect(viaQuery.status).toBe(302);
+    expect(viaQuery.headers.get("location")).toBe("/console/");
+    const cookie = viaQuery.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^eva_console=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    expect(cookie).not.toContain("s3cret");
     expect((await fetch(`${base}/api/state`, { headers: { cookie: cookie.split(";")[0]! } })).status).toBe(200);
     expect((await fetch(`${base}/api/state`, { headers: { cookie: "eva_console=guess" } })).status).toBe(401);
+    expect((await fetch(`${base}/api/state`, { headers: { cookie: "eva_console=s3cret" } })).status).toBe(401);
   });
 
-  it("beyond loopback without a token the console is off and says why", async () => {
+  it("beyond loopback, a browser without a session gets the login page; the right token signs it in, a wrong one says so; sign out ends it", async () => {
+    const base = await start("0.0.0.0", { EVA_CONSOLE_TOKEN: "s3cret" });
+    const page = await fetch(`${base}/console/`, { redirect: "manual" });
+    expect(page.status).toBe(302);
+    expect(page.headers.get("location")).toBe("/console/login");
+    // tools still get the reason as text, not a redirect
+    const api = await fetch(`${base}/api/state`, { redirect: "manual" });
+    expect(api.status).toBe(401);
+    expect(await api.text()).toContain("/console/login");
+    const form = await fetch(`${base}/console/login`);
+    expect(form.status).toBe(200);
+    expect(form.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await form.text()).toContain('<form id="login" method="post" action="/console/login">');
+    const post = (token: string, headers: Record<string, string> = {}) =>
+      fetch(`${base}/console/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+        body: new URLSearchParams({ token }).toString(),
+      });
+    const wrong = await post("nope");
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain("That is not the token.");
+    expect(wrong.headers.get("set-cookie")).toBeNull();
+    const right = await post("s3cret");
+    expect(right.status).toBe(303);
+    expect(right.headers.get("location")).toBe("/console/");
+    const session = right.headers.get("set-cookie")!.split(";")[0]!;
+    expect(session).not.toContain("s3cret");
+    expect((await fetch(`${base}/console/`, { headers: { cookie: session } })).status).toBe(200);
+    // two sign-ins are two sessions
+    expect((await post("s3cret")).headers.get("set-cookie")!.split(";")[0]).not.toBe(session);
+    const out = await fetch(`${base}/console/logout`, { method: "POST", redirect: "manual", headers: { cookie: session } });
+    expect(out.status).toBe(303);
+    expect((await fetch(`${base}/api/state`, { headers: { cookie: session } })).status).toBe(401);
+  });
+
+  it("beyond loopback without a token, loopback clients still get the console and everyone else is told why", async () => {
     const base = await start("0.0.0.0", {});
-    const res = await fetch(`${base}/console/`);
-    expect(res.status).toBe(403);
-    expect(await res.text()).toContain("EVA_CONSOLE_TOKEN is not set");
+    expect((await fetch(`${base}/console/`)).status).toBe(200);
+    expect((await fetch(`${base}/api/state`)).status).toBe(200);
+    // a loopback client naming another host (DNS rebinding) is still refused
+    expect((await rawGet(base, "/api/state", { host: "attacker.example" })).status).toBe(403);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    // from another address of this machine (what a LAN client is to the server)
+    const lan = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    if (lan) {
+      const res = await rawGet(`http://${lan}:${new URL(base).port}`, "/console/");
+      expect(res.status).toBe(403);
+      expect(res.body.toString()).toContain("EVA_CONSOLE_TOKEN is not set");
+    }
   });
 });
 

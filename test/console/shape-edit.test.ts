@@ -121,6 +121,42 @@ describe("editShapes", () => {
     expect(out.text).toContain("- [[590, 0], [640, 0], [640, 40]]");
   });
 
+  it("masks added and deleted: the camera's list is written anew, in place, the rest of the file as it was", () => {
+    const square: Array<[number, number]> = [
+      [0, 300],
+      [100, 300],
+      [100, 360],
+      [0, 360],
+    ];
+    const added = editShapes(
+      text,
+      "entrance",
+      {
+        maskList: [
+          [
+            [600, 0],
+            [640, 0],
+            [640, 40],
+          ],
+          square,
+        ],
+      },
+      frame,
+    ) as { text: string };
+    expect(added.text).toBe(
+      text.replace(
+        "      - [[600, 0], [640, 0], [640, 40]]\n",
+        "      - [[600, 0], [640, 0], [640, 40]]\n      - [[0, 300], [100, 300], [100, 360], [0, 360]]\n",
+      ),
+    );
+    const none = editShapes(added.text, "entrance", { maskList: [] }, frame) as { text: string };
+    expect(none.text).toBe(text.replace("    masks:\n      - [[600, 0], [640, 0], [640, 40]]\n", "    masks: []\n"));
+    // a camera without masks gets the key
+    const first = editShapes(none.text.replace("    masks: []\n", ""), "entrance", { maskList: [square] }, frame) as { text: string };
+    expect(first.text).toBe(text.replace("      - [[600, 0], [640, 0], [640, 40]]\n", "      - [[0, 300], [100, 300], [100, 360], [0, 360]]\n"));
+    expect(editShapes(text, "entrance", { maskList: [[[1, 2, 3]]] as never }, frame)).toEqual({ error: "masks: a list of [x, y] point lists" });
+  });
+
   it("adds a new zone or line at the end of the camera's list, or as a new key, in the list's own style", () => {
     const added = editShapes(
       text,

@@ -88,6 +88,28 @@ describe("tracker", () => {
     expect(last).toEqual([1, 2]);
   });
 
+  it("a walker who turns back, or sets off from standing, between two analysed frames keeps its track; someone far off does not take it", () => {
+    const t = new Tracker({ ...opts, maxAgeMs: 5000 });
+    // 150 px/s to the right at 5 fps, then back the other way: the prediction overshoots the turn
+    let time = 0;
+    for (let x = 0; x <= 300; x += 30, time += 200) t.update(time, [det(at(x))]);
+    for (let x = 270; x >= 150; x -= 30, time += 200) {
+      const { tracks } = t.update(time, [det(at(x))]);
+      expect(tracks.map((k) => k.id)).toEqual([1]);
+      expect(tracks[0]!.detected).toBe(true);
+    }
+    // standing still for a while, then 60 px (1.5 widths) a frame: no overlap with the last box or its prediction
+    for (let i = 0; i < 10; i++, time += 200) t.update(time, [det(at(150))]);
+    for (let x = 210; x <= 330; x += 60, time += 200) expect(t.update(time, [det(at(x))]).tracks.map((k) => [k.id, k.detected])).toEqual([[1, true]]);
+    // lost for 3 s, someone appears four heights away: a new track, the old one stays lost
+    time += 3000;
+    const far = t.update(time, [det(at(330 + 480))]);
+    expect(far.tracks.map((k) => [k.id, k.detected])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+  });
+
   it("the label is the score-weighted vote over the track", () => {
     const t = new Tracker({ ...opts, minHits: 1 });
     t.update(0, [det(at(0), 0.6, "car")]);

@@ -10,7 +10,7 @@ interface CameraState {
   state: string;
   reason: string | null;
   restarts: number;
-  fps: { in: number; processed: number; skipped: number } | null;
+  fps: { in: number; processed: number; skipped: number; gated: number; seconds: number } | null;
   inference_ms: { p50: number | null; p95: number | null } | null;
   provider: string | null;
   width: number | null;
@@ -70,8 +70,16 @@ function renderCameras(s: State): void {
         el(
           "dl",
           {},
-          el("dt", {}, "fps in / processed / skipped"),
-          el("dd", { "data-fig": "fps" }, c.fps ? `${num(c.fps.in)} / ${num(c.fps.processed)} / ${num(c.fps.skipped)}` : "–"),
+          el(
+            "dt",
+            { title: "frames per second over the last few seconds: each frame in is processed, skipped (the detector was busy) or gated (no motion)" },
+            "fps in / processed / skipped / gated",
+          ),
+          el(
+            "dd",
+            { "data-fig": "fps", ...(c.fps ? { "data-fps": JSON.stringify(c.fps) } : {}) },
+            c.fps ? `${num(c.fps.in)} / ${num(c.fps.processed)} / ${num(c.fps.skipped)} / ${num(c.fps.gated)}` : "–",
+          ),
           el("dt", {}, "inference p50 / p95"),
           el("dd", { "data-fig": "inference" }, c.inference_ms ? `${num(c.inference_ms.p50)} / ${num(c.inference_ms.p95)} ms` : "–"),
           el("dt", {}, "provider"),
@@ -349,14 +357,27 @@ function updateButtons(): void {
   $<HTMLButtonElement>("#save").hidden = !view.editing;
   $<HTMLButtonElement>("#save").disabled = Object.keys(view.edits()).length === 0;
   $<HTMLButtonElement>("#discard").hidden = !view.editing;
-  $<HTMLButtonElement>("#add-zone").hidden = !view.editing;
-  $<HTMLButtonElement>("#add-line").hidden = !view.editing;
+  const drawing = view.drawingNow;
+  for (const id of ["#add-zone", "#add-line", "#add-mask"]) {
+    $<HTMLButtonElement>(id).hidden = !view.editing;
+    $<HTMLButtonElement>(id).disabled = !!drawing || !$("#new-shape").hidden;
+  }
+  $("#drawing").hidden = !drawing;
+  if (drawing) {
+    const what = drawing.kind === "masks" ? "the mask" : `${drawing.kind === "zones" ? "zone" : "line"} ${drawing.name}`;
+    $("#drawing-hint").textContent =
+      drawing.kind === "lines"
+        ? `Click the two end points of ${what} (${drawing.points} of 2).`
+        : `Click the corners of ${what} (${drawing.points} so far); click the first corner again or Finish to close.`;
+    $<HTMLButtonElement>("#drawing-finish").hidden = drawing.kind === "lines";
+    $<HTMLButtonElement>("#drawing-finish").disabled = drawing.points < 3;
+  }
   const del = $<HTMLButtonElement>("#delete");
   del.hidden = !view.editing;
   del.disabled = !view.selection;
   del.textContent = view.selection ? `Delete ${view.selection}` : "Delete";
   $("#hint").textContent = view.editing
-    ? "Drag the round handles. Double-click a zone or mask edge to add a corner, a corner to remove it. Click a zone or line to select it for Delete. The arrow points to the in side."
+    ? "Drag the round handles. Double-click a zone or mask edge to add a corner, a corner to remove it. Click a zone, line or mask to select it for Delete. The arrow points to the in side."
     : "Zones green, lines yellow (the arrow points to the in side), masks red, detections blue.";
 }
 
@@ -405,25 +426,59 @@ $("#edit").addEventListener("click", () => {
 });
 $("#discard").addEventListener("click", () => {
   view.stopEditing();
+  $("#new-shape").hidden = true;
   $("#save-result").hidden = true;
   updateButtons();
 });
 $("#save").addEventListener("click", () => void save());
 $("#delete").addEventListener("click", () => view.deleteSelected());
-for (const kindOfShape of ["zones", "lines"] as const) {
-  $(kindOfShape === "zones" ? "#add-zone" : "#add-line").addEventListener("click", () => {
+// A new zone or line is named in the page first (the name becomes part of MQTT topics), then drawn by clicks.
+let naming: "zones" | "lines" | null = null;
+for (const [button, kindOfShape] of [
+  ["#add-zone", "zones"],
+  ["#add-line", "lines"],
+  ["#add-mask", "masks"],
+] as const) {
+  $(button).addEventListener("click", () => {
+    if (kindOfShape === "masks") {
+      view.startDrawing("masks", "");
+      return;
+    }
     const singular = kindOfShape === "zones" ? "zone" : "line";
     let n = 1;
     while (view.has(kindOfShape, `${singular}_${n}`)) n++;
-    const name = prompt(`Name of the new ${singular} (letters, digits, '_' or '-'; it becomes part of MQTT topics)`, `${singular}_${n}`)?.trim();
-    if (!name) return;
-    if (!/^[A-Za-z0-9_-]+$/.test(name) || view.has(kindOfShape, name)) {
-      showResult("rejected", `'${name}' cannot be used: ${view.has(kindOfShape, name) ? "that name is taken" : "use letters, digits, '_' or '-'"}`);
-      return;
-    }
-    view.addShape(kindOfShape, name);
+    naming = kindOfShape;
+    $("#new-shape-kind").textContent = `name of the new ${singular}`;
+    $<HTMLInputElement>("#new-shape-name").value = `${singular}_${n}`;
+    $("#new-shape-error").textContent = "";
+    $("#new-shape").hidden = false;
+    $<HTMLInputElement>("#new-shape-name").select();
+    updateButtons();
   });
 }
+$("#new-shape").addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (!naming) return;
+  const name = $<HTMLInputElement>("#new-shape-name").value.trim();
+  const why = !/^[A-Za-z0-9_-]+$/.test(name) ? "use letters, digits, '_' or '-'" : view.has(naming, name) ? "that name is taken" : "";
+  if (why) {
+    $("#new-shape-error").textContent = `'${name}' cannot be used: ${why}`;
+    return;
+  }
+  $("#new-shape").hidden = true;
+  view.startDrawing(naming, name);
+  naming = null;
+});
+$("#new-shape-cancel").addEventListener("click", () => {
+  naming = null;
+  $("#new-shape").hidden = true;
+  updateButtons();
+});
+$("#drawing-finish").addEventListener("click", () => view.finishDrawing());
+$("#drawing-cancel").addEventListener("click", () => view.cancelDrawing());
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && view.drawingNow) view.cancelDrawing();
+});
 view.onDraftChange = updateButtons;
 
 for (const tab of document.querySelectorAll<HTMLButtonElement>(".tabs button")) {

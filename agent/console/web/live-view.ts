@@ -19,16 +19,26 @@ export interface Scene {
 
 type Kind = "zones" | "lines" | "masks";
 const KINDS: Kind[] = ["masks", "zones", "lines"];
+const SINGULAR: Record<Kind, string> = { zones: "zone", lines: "line", masks: "mask" };
 // The preview picture's colours (agent/preview/overlay.ts), so the PNG and the page look alike.
 const COLOR: Record<Kind, string> = { zones: "#00ff00", lines: "#ffd000", masks: "#ff0000" };
 /** handle radius in CSS pixels, whatever the frame's size */
 const HANDLE_PX = 7;
 
-/** Changed and new shapes, as the save route takes them. */
-export type SceneEdits = Partial<Record<Kind, Record<string, XY[]>>> & {
+/** Changed and new shapes, as the save route takes them; masks, which have no names, go as the whole new list. */
+export type SceneEdits = Partial<Record<"zones" | "lines", Record<string, XY[]>>> & {
+  masks?: Record<string, XY[]>;
   added?: { zones?: Record<string, XY[]>; lines?: Record<string, XY[]> };
   removed?: { zones?: string[]; lines?: string[] };
+  mask_list?: XY[][];
 };
+
+/** A shape being drawn by clicks: its kind, its name (masks have none) and the corners placed so far. */
+interface Drawing {
+  kind: Kind;
+  name: string;
+  points: XY[];
+}
 
 const copy = (s: Scene): Scene => ({ ...s, zones: s.zones.map(cloneShape), lines: s.lines.map(cloneShape), masks: s.masks.map(cloneShape) });
 const cloneShape = (s: Shape): Shape => ({ name: s.name, points: s.points.map((p) => [p[0], p[1]] as XY) });
@@ -46,8 +56,18 @@ export class LiveView {
   /** zones and lines drawn in this edit, and those deleted, as "kind/name" */
   private readonly added = new Set<string>();
   private readonly removed = new Set<string>();
-  /** the zone or line last touched, for Delete */
-  private selected: { kind: "zones" | "lines"; name: string } | null = null;
+  /** the zone, line or mask last touched, for Delete */
+  private selected: { kind: Kind; name: string } | null = null;
+  /** masks were added or deleted in this edit: the save sends the whole list */
+  private masksChanged = false;
+  private drawing: Drawing | null = null;
+  /** where the pointer is, for the rubber band of a shape being drawn */
+  private pointer: XY | null = null;
+  /**
+   * Room around the frame, in frame pixels, so a handle on the frame's edge is drawn whole and can be grabbed
+   * from outside the picture.
+   */
+  private margin = 0;
   onDraftChange: () => void = () => {};
 
   constructor(private readonly canvas: HTMLCanvasElement) {
@@ -65,11 +85,25 @@ export class LiveView {
   /** The running config's shapes; ignored for drawing while a draft is being edited. */
   setScene(scene: Scene): void {
     this.scene = scene;
-    if (this.canvas.width !== scene.width || this.canvas.height !== scene.height) {
-      this.canvas.width = scene.width;
-      this.canvas.height = scene.height;
+    const margin = Math.round(Math.max(scene.width, scene.height) * 0.025);
+    if (this.margin !== margin || this.canvas.width !== scene.width + 2 * margin || this.canvas.height !== scene.height + 2 * margin) {
+      this.margin = margin;
+      this.canvas.width = scene.width + 2 * margin;
+      this.canvas.height = scene.height + 2 * margin;
+      // for tests and tools: where the frame sits in the canvas
+      this.canvas.dataset.margin = String(margin);
+      this.canvas.dataset.frameWidth = String(scene.width);
+      this.canvas.dataset.frameHeight = String(scene.height);
     }
     this.draw();
+  }
+
+  private get frameWidth(): number {
+    return this.canvas.width - 2 * this.margin;
+  }
+
+  private get frameHeight(): number {
+    return this.canvas.height - 2 * this.margin;
   }
 
   setFrame(frame: ImageBitmap, time: string, seen: SeenBoxes | null): void {
@@ -102,6 +136,9 @@ export class LiveView {
     this.removed.clear();
     this.selected = null;
     this.drag = null;
+    this.drawing = null;
+    this.masksChanged = false;
+    delete this.canvas.dataset.drawing;
     this.canvas.classList.remove("editing");
     this.draw();
   }
@@ -110,7 +147,9 @@ export class LiveView {
   edits(): SceneEdits {
     const out: SceneEdits = {};
     if (!this.draft || !this.scene) return out;
+    if (this.masksChanged) out.mask_list = this.draft.masks.map((m) => m.points);
     for (const kind of KINDS) {
+      if (kind === "masks" && this.masksChanged) continue;
       for (const s of this.draft[kind]) {
         if (kind !== "masks" && this.added.has(`${kind}/${s.name}`)) {
           ((out.added ??= {})[kind] ??= {})[s.name] = s.points;
@@ -127,32 +166,50 @@ export class LiveView {
     return out;
   }
 
-  /** The selected zone or line, if any ("zone door", "line gate"). */
+  /** The selected zone, line or mask, if any ("zone door", "line gate", "mask 1"). */
   get selection(): string | null {
-    return this.selected ? `${this.selected.kind === "zones" ? "zone" : "line"} ${this.selected.name}` : null;
+    return this.selected ? `${SINGULAR[this.selected.kind]} ${this.selected.name}` : null;
   }
 
-  /** Deletes the selected zone or line from the draft. */
+  /** What is being drawn ("line exit"), while it is. */
+  get drawingNow(): { kind: Kind; name: string; points: number } | null {
+    return this.drawing ? { kind: this.drawing.kind, name: this.drawing.name, points: this.drawing.points.length } : null;
+  }
+
+  /** Deletes the selected zone, line or mask from the draft. */
   deleteSelected(): void {
     const sel = this.selected;
     if (!this.draft || !sel) return;
-    this.draft[sel.kind] = this.draft[sel.kind].filter((s) => s.name !== sel.name);
-    const id = `${sel.kind}/${sel.name}`;
-    if (!this.added.delete(id)) this.removed.add(id);
+    if (sel.kind === "masks") {
+      this.draft.masks = this.draft.masks.filter((s) => s.name !== sel.name);
+      this.renumberMasks();
+    } else {
+      this.draft[sel.kind] = this.draft[sel.kind].filter((s) => s.name !== sel.name);
+      const id = `${sel.kind}/${sel.name}`;
+      if (!this.added.delete(id)) this.removed.add(id);
+    }
     this.selected = null;
     this.draw();
     this.onDraftChange();
   }
 
-  /** The zone or line under p: a handle, a line's stroke, or a zone's inside. */
-  private shapeAt(p: XY): { kind: "zones" | "lines"; name: string } | null {
+  /** Masks are named by their place in the list, as the config keys them. */
+  private renumberMasks(): void {
+    this.draft!.masks.forEach((m, i) => (m.name = String(i)));
+    this.masksChanged = true;
+  }
+
+  /** The shape under p: a handle, a line's stroke, or a zone's or mask's inside (zones drawn above masks). */
+  private shapeAt(p: XY): { kind: Kind; name: string } | null {
     if (!this.draft) return null;
     const hit = this.hit(p);
-    if (hit && hit.kind !== "masks") return { kind: hit.kind, name: this.draft[hit.kind][hit.shape]!.name };
+    if (hit) return { kind: hit.kind, name: this.draft[hit.kind][hit.shape]!.name };
     const line = this.draft.lines.find((l) => nearestEdge(l.points, p, HANDLE_PX * this.scale()) >= 0);
     if (line) return { kind: "lines", name: line.name };
     const zone = [...this.draft.zones].reverse().find((z) => insidePolygon(z.points, p));
-    return zone ? { kind: "zones", name: zone.name } : null;
+    if (zone) return { kind: "zones", name: zone.name };
+    const mask = [...this.draft.masks].reverse().find((z) => insidePolygon(z.points, p));
+    return mask ? { kind: "masks", name: mask.name } : null;
   }
 
   /** Names already used by a zone or line of this camera (running or drawn). */
@@ -160,25 +217,59 @@ export class LiveView {
     return !!(this.draft ?? this.scene)?.[kind].some((s) => s.name === name);
   }
 
-  /** A new zone (a square in the middle) or line (across the middle), to drag into place. */
-  addShape(kind: "zones" | "lines", name: string): void {
+  /**
+   * Starts drawing a new shape by clicks on the picture: a line takes two, a zone or mask three or more corners,
+   * closed by clicking its first corner again or by finishDrawing().
+   */
+  startDrawing(kind: Kind, name: string): void {
     if (!this.draft) return;
-    const { width: w, height: h } = this.draft;
-    const points: XY[] =
-      kind === "zones"
-        ? [
-            [w * 0.4, h * 0.35],
-            [w * 0.6, h * 0.35],
-            [w * 0.6, h * 0.65],
-            [w * 0.4, h * 0.65],
-          ]
-        : [
-            [w * 0.25, h * 0.5],
-            [w * 0.75, h * 0.5],
-          ];
-    this.draft[kind].push({ name, points: points.map(([x, y]) => [Math.round(x), Math.round(y)] as XY) });
-    this.added.add(`${kind}/${name}`);
-    this.selected = { kind, name };
+    this.drawing = { kind, name: kind === "masks" ? String(this.draft.masks.length) : name, points: [] };
+    this.selected = null;
+    this.canvas.dataset.drawing = kind;
+    this.draw();
+    this.onDraftChange();
+  }
+
+  /** Closes the zone or mask being drawn; false when it has fewer than three corners. */
+  finishDrawing(): boolean {
+    const d = this.drawing;
+    if (!this.draft || !d || d.kind === "lines" || d.points.length < 3) return false;
+    this.place(d);
+    return true;
+  }
+
+  cancelDrawing(): void {
+    this.drawing = null;
+    delete this.canvas.dataset.drawing;
+    this.draw();
+    this.onDraftChange();
+  }
+
+  private place(d: Drawing): void {
+    const points = d.points.map(([x, y]) => [Math.round(x), Math.round(y)] as XY);
+    this.draft![d.kind].push({ name: d.name, points });
+    if (d.kind === "masks") this.renumberMasks();
+    else this.added.add(`${d.kind}/${d.name}`);
+    this.selected = { kind: d.kind, name: d.name };
+    this.drawing = null;
+    delete this.canvas.dataset.drawing;
+    this.draw();
+    this.onDraftChange();
+  }
+
+  private drawClick(p: XY): void {
+    const d = this.drawing!;
+    const at = clampToFrame(p, this.frameWidth, this.frameHeight);
+    // clicking the first corner again closes a zone or mask
+    if (d.kind !== "lines" && d.points.length >= 3 && nearestPoint([d.points[0]!], at, HANDLE_PX * 1.6 * this.scale()) === 0) {
+      this.place(d);
+      return;
+    }
+    d.points.push(at);
+    if (d.kind === "lines" && d.points.length === 2) {
+      this.place(d);
+      return;
+    }
     this.draw();
     this.onDraftChange();
   }
@@ -186,12 +277,12 @@ export class LiveView {
   /** Where a frame point is on the page, for tests and tooltips. */
   pagePoint(p: XY): XY {
     const r = this.canvas.getBoundingClientRect();
-    return [r.left + (p[0] * r.width) / this.canvas.width, r.top + (p[1] * r.height) / this.canvas.height];
+    return [r.left + ((p[0] + this.margin) * r.width) / this.canvas.width, r.top + ((p[1] + this.margin) * r.height) / this.canvas.height];
   }
 
   private toFrame(e: MouseEvent): XY {
     const r = this.canvas.getBoundingClientRect();
-    return [((e.clientX - r.left) * this.canvas.width) / r.width, ((e.clientY - r.top) * this.canvas.height) / r.height];
+    return [((e.clientX - r.left) * this.canvas.width) / r.width - this.margin, ((e.clientY - r.top) * this.canvas.height) / r.height - this.margin];
   }
 
   /** frame pixels per CSS pixel */
@@ -216,6 +307,11 @@ export class LiveView {
   private pointerDown(e: PointerEvent): void {
     if (!this.draft || e.button !== 0) return;
     const p = this.toFrame(e);
+    if (this.drawing) {
+      this.drawClick(p);
+      e.preventDefault();
+      return;
+    }
     this.selected = this.shapeAt(p);
     this.draw();
     this.onDraftChange();
@@ -229,12 +325,18 @@ export class LiveView {
   private pointerMove(e: PointerEvent): void {
     if (!this.draft) return;
     const p = this.toFrame(e);
+    if (this.drawing) {
+      this.pointer = clampToFrame(p, this.frameWidth, this.frameHeight);
+      this.canvas.style.cursor = "crosshair";
+      this.draw();
+      return;
+    }
     if (!this.drag) {
       this.canvas.style.cursor = this.hit(p) ? "grab" : "";
       return;
     }
     const { kind, shape, point } = this.drag;
-    this.draft[kind][shape]!.points[point] = clampToFrame(p, this.canvas.width, this.canvas.height);
+    this.draft[kind][shape]!.points[point] = clampToFrame(p, this.frameWidth, this.frameHeight);
     this.draw();
     this.onDraftChange();
   }
@@ -246,7 +348,7 @@ export class LiveView {
   }
 
   private doubleClick(e: MouseEvent): void {
-    if (!this.draft) return;
+    if (!this.draft || this.drawing) return;
     const p = this.toFrame(e);
     const hit = this.hit(p);
     if (hit && hit.kind !== "lines") {
@@ -257,7 +359,7 @@ export class LiveView {
       for (const kind of ["zones", "masks"] as Kind[]) {
         const s = this.draft[kind].find((shape) => nearestEdge(shape.points, p, radius) >= 0);
         if (!s) continue;
-        s.points.splice(nearestEdge(s.points, p, radius) + 1, 0, clampToFrame(p, this.canvas.width, this.canvas.height));
+        s.points.splice(nearestEdge(s.points, p, radius) + 1, 0, clampToFrame(p, this.frameWidth, this.frameHeight));
         break;
       }
     }
@@ -268,7 +370,13 @@ export class LiveView {
   draw(): void {
     const ctx = this.canvas.getContext("2d");
     if (!ctx) return;
-    const { width, height } = this.canvas;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#1b1f26";
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    // frame coordinates from here on; the margin around it is where edge handles overhang
+    ctx.translate(this.margin, this.margin);
+    const width = this.frameWidth;
+    const height = this.frameHeight;
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, width, height);
     if (this.frame) ctx.drawImage(this.frame, 0, 0, width, height);
@@ -280,7 +388,8 @@ export class LiveView {
     const scene = this.draft ?? this.scene;
     if (!scene) return;
     const k = this.scale();
-    if (!this.draft) this.drawDetections(ctx, k);
+    // the boxes stay while editing: they show where feet actually pass
+    this.drawDetections(ctx, k);
     ctx.lineJoin = "round";
     ctx.lineWidth = 2.5 * k;
     ctx.font = `${Math.round(13 * k)}px "DejaVu Sans Mono", monospace`;
@@ -302,7 +411,7 @@ export class LiveView {
         ctx.stroke();
         if (kind === "lines" && s.points.length === 2) this.drawInArrow(ctx, s.points[0]!, s.points[1]!, k);
         const [lx, ly] = s.points[0]!;
-        label(ctx, kind === "masks" ? `mask ${s.name}` : s.name, lx + 6 * k, ly - 6 * k, c, k);
+        label(ctx, kind === "masks" ? `mask ${s.name}` : s.name, lx + 6 * k, Math.max(ly - 6 * k, 14 * k), c, k);
         if (this.draft) {
           for (const [x, y] of s.points) {
             ctx.beginPath();
@@ -313,6 +422,27 @@ export class LiveView {
           }
         }
       }
+    }
+    this.drawDrawing(ctx, k);
+  }
+
+  /** The shape being drawn: its corners so far and a rubber band to the pointer. */
+  private drawDrawing(ctx: CanvasRenderingContext2D, k: number): void {
+    const d = this.drawing;
+    if (!d) return;
+    const pts = this.pointer ? [...d.points, this.pointer] : d.points;
+    ctx.strokeStyle = COLOR[d.kind];
+    ctx.setLineDash([8 * k, 6 * k]);
+    ctx.lineWidth = 2.5 * k;
+    ctx.beginPath();
+    pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    for (const [x, y] of d.points) {
+      ctx.beginPath();
+      ctx.arc(x, y, HANDLE_PX * k, 0, Math.PI * 2);
+      ctx.fillStyle = COLOR[d.kind];
+      ctx.fill();
     }
   }
 
