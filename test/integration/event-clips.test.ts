@@ -115,7 +115,8 @@ describe("event clips", () => {
         await video.waitFor({ timeout: 30_000 });
         // the page's video element (the tests' types have no DOM)
         type Video = { muted: boolean; play(): Promise<void>; currentTime: number; videoWidth: number; error: { message: string } | null };
-        const played = await video.evaluate(async (v: Video) => {
+        const played = await video.evaluate(async (el) => {
+          const v = el as unknown as Video;
           v.muted = true;
           await v.play();
           await new Promise((r) => setTimeout(r, 1500));

@@ -109,6 +109,7 @@ function replay(frames: Detection[][], zone: ZoneSpec, keep: (i: number) => bool
       quality: () => 1,
       snapshot: () => "",
       emitted: [],
+      fix: null,
     };
     collect(time, zones.observe(frame));
   });

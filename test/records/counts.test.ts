@@ -55,6 +55,7 @@ const frame = (time: number, tracks: RuleFrame["tracks"] = [], made: Crossing[] 
   quality: () => 0,
   snapshot: () => "",
   emitted: made.map((c) => emit(crossings, c)),
+  fix: null,
 });
 const settings = (camera: CameraConfig) => ({ camera }) as unknown as RuleConfig;
 const records = (e: Emitted[]) => e.map((x) => x.record as CountRecord);
