@@ -3,6 +3,7 @@ import { Backoff } from "./backoff.js";
 import {
   fileCreationTime,
   redactCredentials,
+  refusedCredentials,
   sourceKind,
   startFrameSource,
   summarizeStderr,
@@ -196,7 +197,12 @@ export class Camera {
       },
       onExit: (err) => this.exited(proc, err),
     });
-    proc.stdout.on("data", (chunk: Buffer) => this.pool.write(chunk));
+    // Bytes a live source's ffmpeg left in the pipe after its exit was seen are stale: they must not complete a
+    // frame (and report the camera online) while the source is down. A file's remainder still counts.
+    const live = sourceKind(this.opts.source) !== "file";
+    proc.stdout.on("data", (chunk: Buffer) => {
+      if (this.proc === proc || !live) this.pool.write(chunk);
+    });
     this.proc = proc;
     this.output = proc.stdout;
   }
@@ -220,10 +226,12 @@ export class Camera {
     }
     // Any frame this run means the source came back: the backoff starts over (a one-frame run counts too).
     const healthyMs = this.firstFrameAt ? Math.max(1, this.pool.lastCompleteAt - this.firstFrameAt) : 0;
-    const delay = this.backoff.next(healthyMs);
+    const refused = !this.firstFrameAt && refusedCredentials(this.stderr);
+    const delay = this.backoff.next(healthyMs, refused);
     this.setState("offline", reason);
     this.status.restarts++;
     this.log.debug({ camera: this.name, delayMs: delay }, "camera restart scheduled");
+    if (refused) this.log.warn({ camera: this.name, delayMs: delay }, `camera refused its credentials; next try in ${Math.round(delay / 1000)} s`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (!this.stopping) this.spawn();
