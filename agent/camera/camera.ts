@@ -87,6 +87,7 @@ export class Camera {
       pause: () => this.output?.pause(),
       resume: () => this.output?.resume(),
     };
+    const live = sourceKind(opts.source) !== "file";
     const clock =
       sourceKind(opts.source) === "file" ? (seq: number) => (this.fileStart ?? (batch ? this.startedAt : Number.NaN)) + (seq * 1000) / opts.fps : null;
     this.pool = new FramePool(
@@ -96,9 +97,12 @@ export class Camera {
       (frame) => {
         // A live-speed file without a date of its own is dated by the wall clock, as a camera would be.
         if (Number.isNaN(frame.time)) frame.time = this.pool.lastCompleteAt;
-        if (!this.firstFrameAt) this.firstFrameAt = Date.now();
+        // A live frame completed before this run (held back while the detector was busy) says nothing about the
+        // source now: only a frame of the running ffmpeg brings the camera online.
+        const current = !live || (this.proc !== null && frame.time >= this.startedAt);
+        if (current && !this.firstFrameAt) this.firstFrameAt = Date.now();
         // The last frames of a file can be handed on after ffmpeg's exit was seen: the camera stays ended.
-        if (this.status.state === "offline") this.setState("online", null);
+        if (current && this.status.state === "offline") this.setState("online", null);
         consume(frame);
       },
       flow,
@@ -216,7 +220,9 @@ export class Camera {
       void this.whenConsumed(proc).then(() => this.setState("ended", "end of file"));
       return;
     }
-    const reason = this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
+    // A live source's ffmpeg that ends without an error saw the stream end: the camera closed it (its last lines are statistics).
+    const ended = !err && !isFile ? "the camera ended the stream" : null;
+    const reason = this.stallReason ?? ended ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
     // A hardware decoder that exists but cannot take this stream (a profile NVDEC lacks, a GPU that is gone) must
     // not keep the camera down: source opened, no frame, so the next start decodes in software. An unreachable
     // camera never opens, and keeps its hardware decode.

@@ -9,6 +9,7 @@ import { Camera, type CameraStatus } from "../../agent/camera/camera.js";
 import { clearPrivateFiles, privateFolder } from "../../agent/camera/ffmpeg.js";
 import { personPanTs } from "../support/clips.js";
 import { freePort } from "../support/ports.js";
+import { RtspServer } from "../support/rtsp-server.js";
 
 const log = pino({ level: "silent" });
 const cameras: Camera[] = [];
@@ -78,11 +79,12 @@ class LiveTs {
   }
 }
 
-function liveCamera(source: string) {
+/** `holdMs`: how long the consumer keeps each frame, as a detector busy on a loaded box */
+function liveCamera(source: string, holdMs = 0) {
   const statuses: CameraStatus[] = [];
   const cam = new Camera(
     { name: "live", source, fps: 5, width: 64, height: 36, loop: false, realtime: true, rtspTransport: "tcp", timeoutSeconds: 3, stallSeconds: 3, threads: 1 },
-    (f) => f.release(),
+    (f) => (holdMs ? setTimeout(() => f.release(), holdMs) : f.release()),
     (s) => statuses.push(s),
     log,
   );
@@ -135,5 +137,21 @@ describe("live sources (real ffmpeg)", () => {
     clearPrivateFiles();
     expect(existsSync(path.join(root, String(deadPid)))).toBe(false);
     expect(cam.current.state).toBe("online");
+  });
+
+  it("a frame a busy detector held back does not report a camera online after its source went away", { timeout: 60_000 }, async () => {
+    const server = await RtspServer.create();
+    const { cam, statuses } = liveCamera(server.url(), 3000);
+    cam.start();
+    await waitFor(() => cam.current.state === "online", 30_000, "online");
+    // one frame is held, a newer one waits in the pool when the camera dies
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.stop();
+    await waitFor(() => cam.current.state === "offline", 30_000, "offline");
+    const offlineAt = cam.current.since;
+    // the held frame is released and the waiting one handed on meanwhile
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(statuses.filter((s) => s.since > offlineAt).map((s) => s.state)).not.toContain("online");
+    expect(cam.current.state).toBe("offline");
   });
 });
