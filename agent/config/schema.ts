@@ -83,46 +83,37 @@ export const outboxBoundSchema = z.strictObject({
 
 export const mqttSchema = reloads(
   "uplink_restart",
-  z
-    .strictObject({
-      url: z
-        .string()
-        .superRefine((url, ctx) => {
-          const why = brokerUrlProblem(url);
-          if (why) ctx.addIssue({ code: "custom", message: why });
-        })
-        .default("mqtt://localhost:1883")
-        .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
-      topic_prefix: z
-        .string()
-        .regex(/^[^#+]+$/, "no MQTT wildcards")
-        .default("eva")
-        .describe("first topic level"),
-      username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
-      password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
-      client_id: z.string().optional().describe("MQTT client id; default eva-<device.id>, stable so the broker keeps the session"),
-      keepalive: z.number().int().min(5).max(3600).default(30).describe("seconds between MQTT pings"),
-      reconnect_seconds: z.number().min(0.1).max(300).default(2).describe("delay between reconnect attempts"),
-      session_expiry_seconds: z
-        .number()
-        .int()
-        .min(0)
-        .default(86_400)
-        .describe("how long the broker keeps the agent's session (command subscription, queued commands) while it is away"),
-      tls: mqttTlsSchema.optional().describe("TLS settings for mqtts:// and wss:// brokers"),
-      stats_interval_seconds: z.number().min(1).max(3600).default(60).describe("how often health figures go to <prefix>/<device>/stats"),
-      snapshots: z.boolean().default(false).describe("publish each event's JPEG, retained, on <prefix>/<device>/snapshots/<camera>"),
-      payload_format: z.enum(["eva", "deepstream"]).default("eva").describe("events as eva's JSON or as NVIDIA DeepStream nvmsgconv's full schema"),
-      outbox: outboxBoundSchema.default(() => outboxBoundSchema.parse({})).describe("bound on the queue kept while the broker is unreachable"),
-    })
-    // Two sets of credentials: mqtt.js would silently use the URL's; the installer must say which one is meant.
-    .superRefine((m, ctx) => {
-      if (!/^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(m.url)) return;
-      for (const key of ["username", "password"] as const) {
-        if (m[key] === undefined) continue;
-        ctx.addIssue({ code: "custom", path: [key], message: `credentials are given twice: mqtt.url has user:password@ and mqtt.${key} is set; keep one` });
-      }
-    }),
+  z.strictObject({
+    url: z
+      .string()
+      .superRefine((url, ctx) => {
+        const why = brokerUrlProblem(url);
+        if (why) ctx.addIssue({ code: "custom", message: why });
+      })
+      .default("mqtt://localhost:1883")
+      .describe("broker URL: mqtt://, mqtts://, ws:// or wss://"),
+    topic_prefix: z
+      .string()
+      .regex(/^[^#+]+$/, "no MQTT wildcards")
+      .default("eva")
+      .describe("first topic level"),
+    username: z.string().optional().describe("broker user; use ${ENV_VAR} to keep it out of the file"),
+    password: z.string().optional().describe("broker password; use ${ENV_VAR}"),
+    client_id: z.string().optional().describe("MQTT client id; default eva-<device.id>, stable so the broker keeps the session"),
+    keepalive: z.number().int().min(5).max(3600).default(30).describe("seconds between MQTT pings"),
+    reconnect_seconds: z.number().min(0.1).max(300).default(2).describe("delay between reconnect attempts"),
+    session_expiry_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(86_400)
+      .describe("how long the broker keeps the agent's session (command subscription, queued commands) while it is away"),
+    tls: mqttTlsSchema.optional().describe("TLS settings for mqtts:// and wss:// brokers"),
+    stats_interval_seconds: z.number().min(1).max(3600).default(60).describe("how often health figures go to <prefix>/<device>/stats"),
+    snapshots: z.boolean().default(false).describe("publish each event's JPEG, retained, on <prefix>/<device>/snapshots/<camera>"),
+    payload_format: z.enum(["eva", "deepstream"]).default("eva").describe("events as eva's JSON or as NVIDIA DeepStream nvmsgconv's full schema"),
+    outbox: outboxBoundSchema.default(() => outboxBoundSchema.parse({})).describe("bound on the queue kept while the broker is unreachable"),
+  }),
 );
 export type MqttConfig = z.infer<typeof mqttSchema>;
 
@@ -292,7 +283,8 @@ export const configSchema = z
   });
 
 /**
- * Keys that must name another key: a camera's model and classify models, a sign watch's zone. Read defensively, so the same check
+ * Keys that must name another key (a camera's model and classify models, a sign watch's zone), and keys that must
+ * not both be set (broker credentials in mqtt.url and beside it). Read defensively, so the same check
  * runs on data the schema rejected for another reason (check-config reports both in one run).
  */
 export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | number)[]; message: string }> {
@@ -325,7 +317,16 @@ export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | nu
       });
     }
   }
+  out.push(...twiceGivenCredentials(obj(root?.mqtt)));
   return out;
+}
+
+/** Broker credentials in mqtt.url and in mqtt.username/password: mqtt.js would silently use the URL's. */
+function twiceGivenCredentials(mqtt: Record<string, unknown> | null): Array<{ path: (string | number)[]; message: string }> {
+  if (typeof mqtt?.url !== "string" || !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(mqtt.url)) return [];
+  return (["username", "password"] as const)
+    .filter((key) => mqtt[key] !== undefined)
+    .map((key) => ({ path: ["mqtt", key], message: `credentials are given twice: mqtt.url has user:password@ and mqtt.${key} is set; keep one` }));
 }
 
 export type Config = z.infer<typeof configSchema>;
