@@ -13,6 +13,7 @@ import {
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
 import { resolveDecode } from "./hwaccel.js";
+import { portOpens, sourceEndpoint } from "./reachability.js";
 import type { HwaccelChoice } from "../config/gpu-schema.js";
 
 export type CameraState = "offline" | "online" | "ended" | "stopped";
@@ -242,6 +243,32 @@ export class Camera {
       this.restartTimer = null;
       if (!this.stopping) this.spawn();
     }, delay);
+    if (!refused) void this.watchForReturn(delay);
+  }
+
+  /**
+   * While a network camera waits for its next try, its port is knocked on every 0.5 s (a TCP connect, no
+   * ffmpeg): once a port that refused opens again, ffmpeg starts at once instead of at the end of the backoff.
+   * A port that never refused (the camera is up, its stream is not) waits out the backoff: no hot loop.
+   */
+  private async watchForReturn(delay: number): Promise<void> {
+    const at = sourceEndpoint(this.opts.source);
+    if (!at) return;
+    const timer = this.restartTimer;
+    const end = Date.now() + delay;
+    let refused = false;
+    while (this.restartTimer === timer && !this.stopping && Date.now() < end - 250) {
+      const open = await portOpens(at.host, at.port, 400);
+      if (this.restartTimer !== timer || this.stopping) return;
+      if (!open) refused = true;
+      else if (refused) {
+        clearTimeout(timer!);
+        this.restartTimer = null;
+        this.spawn();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   /** ffmpeg can exit before its last frames were read and handed on: the file has ended once they were. */

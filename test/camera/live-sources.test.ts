@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Camera, type CameraStatus } from "../../agent/camera/camera.js";
 import { clearPrivateFiles, privateFolder } from "../../agent/camera/ffmpeg.js";
+import { sourceEndpoint } from "../../agent/camera/reachability.js";
 import { personPanTs } from "../support/clips.js";
 import { freePort } from "../support/ports.js";
 import { RtspServer } from "../support/rtsp-server.js";
@@ -153,5 +154,29 @@ describe("live sources (real ffmpeg)", () => {
     await new Promise((r) => setTimeout(r, 4000));
     expect(statuses.filter((s) => s.since > offlineAt).map((s) => s.state)).not.toContain("online");
     expect(cam.current.state).toBe("offline");
+  });
+
+  it("a camera whose port is open but whose stream fails waits out its backoff: no hot loop from the port knocks", { timeout: 60_000 }, async () => {
+    const server = await RtspServer.create();
+    const { cam } = liveCamera(server.url("/nope"));
+    const startedAt = Date.now();
+    cam.start();
+    await waitFor(() => cam.current.restarts >= 2, 30_000, "two restarts");
+    await new Promise((r) => setTimeout(r, 3000));
+    // tries 0.5 s, 1 s, 2 s, then 3 s apart, as without the knocks: a handful in the window, never dozens
+    const window = Date.now() - startedAt;
+    expect(cam.current.restarts).toBeLessThanOrEqual(2 + Math.ceil(window / 3000));
+    expect(cam.current.state).toBe("offline");
+  });
+});
+
+describe("source endpoints (the port knocked on while a camera is away)", () => {
+  it("reads host and port, with each scheme's default port; none for files and devices", () => {
+    expect(sourceEndpoint("rtsp://viewer:pw@192.0.2.10/Streaming/101")).toEqual({ host: "192.0.2.10", port: 554 });
+    expect(sourceEndpoint("rtsp://cam.local:8554/main")).toEqual({ host: "cam.local", port: 8554 });
+    expect(sourceEndpoint("http://[::1]:8080/live.ts")).toEqual({ host: "::1", port: 8080 });
+    expect(sourceEndpoint("https://cam/live.ts")).toEqual({ host: "cam", port: 443 });
+    expect(sourceEndpoint("/data/clip.mp4")).toBeNull();
+    expect(sourceEndpoint("/dev/video0")).toBeNull();
   });
 });
