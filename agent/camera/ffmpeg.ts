@@ -79,7 +79,10 @@ export function inputOptions(o: FrameSourceOptions): string[] {
       opts.push("-rtsp_transport", o.rtspTransport, "-timeout", timeoutUs, ...LIVE_PROBE);
       break;
     case "http":
-      opts.push("-rw_timeout", timeoutUs, "-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "5", ...LIVE_PROBE);
+      // One immediate reconnect bridges a dropped connection to a camera still there; a longer inner retry loop
+      // (delays 1, 2, 4 s) kept a gone camera "online" for 4–7 s, and when it reached a restarted camera, whose
+      // timestamps start over, the fps filter dropped its frames for seconds. eva's own restart does better.
+      opts.push("-rw_timeout", timeoutUs, "-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "0", ...LIVE_PROBE);
       break;
     case "v4l2":
       opts.push("-f", "v4l2");
