@@ -3,6 +3,7 @@ import { Backoff } from "./backoff.js";
 import {
   fileCreationTime,
   redactCredentials,
+  refusedCredentials,
   sourceKind,
   startFrameSource,
   summarizeStderr,
@@ -12,6 +13,7 @@ import {
 import type { Frame } from "./frame.js";
 import { FramePool } from "./frame-pool.js";
 import { resolveDecode } from "./hwaccel.js";
+import { portOpens, sourceEndpoint } from "./reachability.js";
 import type { HwaccelChoice } from "../config/gpu-schema.js";
 
 export type CameraState = "offline" | "online" | "ended" | "stopped";
@@ -86,6 +88,7 @@ export class Camera {
       pause: () => this.output?.pause(),
       resume: () => this.output?.resume(),
     };
+    const live = sourceKind(opts.source) !== "file";
     const clock =
       sourceKind(opts.source) === "file" ? (seq: number) => (this.fileStart ?? (batch ? this.startedAt : Number.NaN)) + (seq * 1000) / opts.fps : null;
     this.pool = new FramePool(
@@ -95,9 +98,12 @@ export class Camera {
       (frame) => {
         // A live-speed file without a date of its own is dated by the wall clock, as a camera would be.
         if (Number.isNaN(frame.time)) frame.time = this.pool.lastCompleteAt;
-        if (!this.firstFrameAt) this.firstFrameAt = Date.now();
+        // A live frame completed before this run (held back while the detector was busy) says nothing about the
+        // source now: only a frame of the running ffmpeg brings the camera online.
+        const current = !live || (this.proc !== null && frame.time >= this.startedAt);
+        if (current && !this.firstFrameAt) this.firstFrameAt = Date.now();
         // The last frames of a file can be handed on after ffmpeg's exit was seen: the camera stays ended.
-        if (this.status.state === "offline") this.setState("online", null);
+        if (current && this.status.state === "offline") this.setState("online", null);
         consume(frame);
       },
       flow,
@@ -196,7 +202,12 @@ export class Camera {
       },
       onExit: (err) => this.exited(proc, err),
     });
-    proc.stdout.on("data", (chunk: Buffer) => this.pool.write(chunk));
+    // Bytes a live source's ffmpeg left in the pipe after its exit was seen are stale: they must not complete a
+    // frame (and report the camera online) while the source is down. A file's remainder still counts.
+    const live = sourceKind(this.opts.source) !== "file";
+    proc.stdout.on("data", (chunk: Buffer) => {
+      if (this.proc === proc || !live) this.pool.write(chunk);
+    });
     this.proc = proc;
     this.output = proc.stdout;
   }
@@ -210,7 +221,9 @@ export class Camera {
       void this.whenConsumed(proc).then(() => this.setState("ended", "end of file"));
       return;
     }
-    const reason = this.stallReason ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
+    // A live source's ffmpeg that ends without an error saw the stream end: the camera closed it (its last lines are statistics).
+    const ended = !err && !isFile ? "the camera ended the stream" : null;
+    const reason = this.stallReason ?? ended ?? (summarizeStderr(this.stderr) || (err ? redactCredentials(err.message) : "ffmpeg ended without a frame"));
     // A hardware decoder that exists but cannot take this stream (a profile NVDEC lacks, a GPU that is gone) must
     // not keep the camera down: source opened, no frame, so the next start decodes in software. An unreachable
     // camera never opens, and keeps its hardware decode.
@@ -220,14 +233,42 @@ export class Camera {
     }
     // Any frame this run means the source came back: the backoff starts over (a one-frame run counts too).
     const healthyMs = this.firstFrameAt ? Math.max(1, this.pool.lastCompleteAt - this.firstFrameAt) : 0;
-    const delay = this.backoff.next(healthyMs);
+    const refused = !this.firstFrameAt && refusedCredentials(this.stderr);
+    const delay = this.backoff.next(healthyMs, refused);
     this.setState("offline", reason);
     this.status.restarts++;
     this.log.debug({ camera: this.name, delayMs: delay }, "camera restart scheduled");
+    if (refused) this.log.warn({ camera: this.name, delayMs: delay }, `camera refused its credentials; next try in ${Math.round(delay / 1000)} s`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (!this.stopping) this.spawn();
     }, delay);
+    if (!refused) void this.watchForReturn(delay);
+  }
+
+  /**
+   * While a network camera waits for its next try, its port is knocked on every 0.5 s (a TCP connect, no
+   * ffmpeg): once a port that refused opens again, ffmpeg starts at once instead of at the end of the backoff.
+   * A port that never refused (the camera is up, its stream is not) waits out the backoff: no hot loop.
+   */
+  private async watchForReturn(delay: number): Promise<void> {
+    const at = sourceEndpoint(this.opts.source);
+    if (!at) return;
+    const timer = this.restartTimer;
+    const end = Date.now() + delay;
+    let refused = false;
+    while (this.restartTimer === timer && !this.stopping && Date.now() < end - 250) {
+      const open = await portOpens(at.host, at.port, 400);
+      if (this.restartTimer !== timer || this.stopping) return;
+      if (!open) refused = true;
+      else if (refused) {
+        clearTimeout(timer!);
+        this.restartTimer = null;
+        this.spawn();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   /** ffmpeg can exit before its last frames were read and handed on: the file has ended once they were. */

@@ -1,6 +1,6 @@
 import ffmpeg from "fluent-ffmpeg";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -60,6 +60,14 @@ export interface FrameSourceEvents {
   onExit(error: Error | null): void;
 }
 
+/**
+ * How long ffmpeg studies a live stream before the first frame. Its defaults (5 s of MPEG-TS, 20 frames for the
+ * frame rate) are wall-clock seconds on a live source, spent again at every reconnect: half a second finds a
+ * camera's H.264/H.265 stream (RTSP carries its parameters in the SDP, MPEG-TS repeats them), the frame rate
+ * is not needed (the fps filter works from timestamps), and a parameter found late is taken from the stream.
+ */
+const LIVE_PROBE = ["-analyzeduration", "500000", "-fpsprobesize", "0"];
+
 export function inputOptions(o: FrameSourceOptions): string[] {
   const timeoutUs = String(Math.round(o.timeoutSeconds * 1e6));
   // -threads applies to the decoder only when it comes before -i.
@@ -69,10 +77,13 @@ export function inputOptions(o: FrameSourceOptions): string[] {
   switch (sourceKind(o.source)) {
     case "rtsp":
       // ffmpeg ≥ 5 spells the RTSP socket timeout -timeout (µs); -stimeout is gone.
-      opts.push("-rtsp_transport", o.rtspTransport, "-timeout", timeoutUs);
+      opts.push("-rtsp_transport", o.rtspTransport, "-timeout", timeoutUs, ...LIVE_PROBE);
       break;
     case "http":
-      opts.push("-rw_timeout", timeoutUs, "-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "5");
+      // One immediate reconnect bridges a dropped connection to a camera still there; a longer inner retry loop
+      // (delays 1, 2, 4 s) kept a gone camera "online" for 4–7 s, and when it reached a restarted camera, whose
+      // timestamps start over, the fps filter dropped its frames for seconds. eva's own restart does better.
+      opts.push("-rw_timeout", timeoutUs, "-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "0", ...LIVE_PROBE);
       break;
     case "v4l2":
       opts.push("-f", "v4l2");
@@ -117,10 +128,14 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
     events.onExit(err);
   };
   const input = privateInput(o);
-  const cmd = ffmpeg(input?.file ?? o.source, { stdoutLines: 0 })
+  const cmd = command(input?.file ?? o.source)
     .inputOptions(input?.options ?? inputOptions(o))
     .outputOptions(outputOptions(o))
-    .on("stderr", (line: string) => events.onStderr(line))
+    .on("stderr", (line: string) => {
+      // ffmpeg has read the list file once it names its input: the credentials leave the disk that early.
+      if (line.startsWith("Input #0")) input?.remove();
+      events.onStderr(line);
+    })
     .on("error", (err: Error) => (input?.remove(), finish(err)))
     .on("end", () => (input?.remove(), finish(null)));
   const kill = killOnceStarted(cmd);
@@ -139,10 +154,12 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
  * A source URL with credentials (rtsp://user:password@cam/…, http://…) as ffmpeg's argument is readable by
  * every local user in `ps` and /proc. ffmpeg 4–6 reads no URL from a file or the environment, but its concat
  * demuxer reads one from a list file, with the source's own demuxer/protocol options (`option` lines): that
- * file is written 0600 in a private 0700 folder and removed when ffmpeg ends. Only `-threads` (a decoder
+ * file is written 0600 in the private runtime folder and removed when ffmpeg ends. Only `-threads` (a decoder
  * option) stays in argv. Null for a source without credentials: it keeps the plain `-i URL`.
  */
 const SOURCE_OPTIONS = new Set(["rtsp_transport", "timeout", "rw_timeout", "reconnect", "reconnect_streamed", "reconnect_delay_max"]);
+/** probe limits apply twice: to the camera's stream inside the list, and to the concat input that reads it */
+const PROBE_OPTIONS = new Set(["analyzeduration", "fpsprobesize"]);
 
 export function privateInput(o: FrameSourceOptions): { file: string; options: string[]; remove(): void } | null {
   const kind = sourceKind(o.source);
@@ -154,16 +171,26 @@ export function privateInput(o: FrameSourceOptions): { file: string; options: st
   for (let i = 0; i < all.length; i++) {
     const name = all[i]!.replace(/^-/, "");
     if (SOURCE_OPTIONS.has(name) && i + 1 < all.length) lines.push(`option ${name} ${all[++i]}`);
-    else argv.push(all[i]!);
+    else if (PROBE_OPTIONS.has(name) && i + 1 < all.length) {
+      lines.push(`option ${name} ${all[i + 1]}`);
+      argv.push(all[i]!, all[++i]!);
+    } else argv.push(all[i]!);
   }
-  const dir = mkdtempSync(path.join(tmpdir(), "eva-src-"));
+  const dir = mkdtempSync(path.join(privateFolder(), "src-"));
   const file = path.join(dir, "source.ffconcat");
   writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  openInputs++;
+  let removed = false;
   return {
     file,
     // -safe 0: the listed "file" is a URL; the whitelist is the protocols a camera URL may need.
     options: [...argv, "-f", "concat", "-safe", "0", "-protocol_whitelist", "file,rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy,crypto"],
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      if (removed) return;
+      removed = true;
+      openInputs--;
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -176,6 +203,95 @@ export function probeInput(source: string, rtspTransport: "tcp" | "udp", timeout
   if (!hidden) return { args: [source], remove: () => {} };
   // Only the demuxer and protocol options: ffprobe takes no -threads, -nostdin or -hide_banner before its input.
   return { args: [...hidden.options.slice(hidden.options.indexOf("-f")), hidden.file], remove: hidden.remove };
+}
+
+/**
+ * The folder for the list files that hold camera credentials: one 0700 folder per agent process under a private
+ * root, $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, a tmpfs) or <tmp>/eva-<uid>. A process killed with -9
+ * leaves its folder: clearPrivateFiles() removes those of processes that are gone.
+ */
+export function privateFolder(): string {
+  const dir = path.join(privateRoot(), String(process.pid));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+function privateRoot(): string {
+  const root = process.env.RUNTIME_DIRECTORY?.split(":")[0] || path.join(tmpdir(), `eva-${process.getuid?.() ?? "user"}`);
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  // /tmp is shared: a root another user made (or a link planted there) must not receive camera passwords.
+  const st = lstatSync(root);
+  if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) {
+    throw Object.assign(new Error(`${root} is not a folder of this user: camera credentials are not written there`), { code: "EVA_RUNTIME_DIR" });
+  }
+  if ((st.mode & 0o777) !== 0o700) chmodSync(root, 0o700);
+  return root;
+}
+
+/**
+ * Empties the private runtime folder: this process's own (when no ffmpeg of it is running any more) and those of
+ * agent processes that are gone (kill -9, a power cut on a disk-backed /tmp). The agent calls it at start and stop.
+ */
+export function clearPrivateFiles(): void {
+  const root = privateRoot();
+  for (const name of readdirSync(root)) {
+    const pid = Number(name);
+    const mine = pid === process.pid;
+    if (!Number.isInteger(pid) || (mine ? openInputs > 0 : processAlive(pid))) continue;
+    rmSync(path.join(root, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** list files written and not yet removed, in this process */
+let openInputs = 0;
+
+/**
+ * What ffmpeg and ffprobe inherit: the variables they and their hardware decoders read, not the agent's
+ * environment, which holds the MQTT password and whatever else the config's `${VAR}` references name.
+ */
+const FFMPEG_ENV = [
+  "PATH",
+  "LD_LIBRARY_PATH",
+  "TMPDIR",
+  "TZ",
+  "LANG",
+  "LC_ALL",
+  "CUDA_VISIBLE_DEVICES",
+  "NVIDIA_VISIBLE_DEVICES",
+  "NVIDIA_DRIVER_CAPABILITIES",
+  "LIBVA_DRIVER_NAME",
+  "LIBVA_DRIVERS_PATH",
+  // ffmpeg's HTTP protocol reads these two
+  "http_proxy",
+  "no_proxy",
+];
+
+export function ffmpegEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of FFMPEG_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}
+
+/** A fluent-ffmpeg command whose ffmpeg gets ffmpegEnvironment(): fluent-ffmpeg hands spawn no env of its own. */
+function command(input: string): ffmpeg.FfmpegCommand {
+  const cmd = ffmpeg(input, { stdoutLines: 0 });
+  const spawner = cmd as unknown as { _spawnFfmpeg: (args: string[], options: object, ...rest: unknown[]) => void };
+  const spawnFfmpeg = spawner._spawnFfmpeg;
+  spawner._spawnFfmpeg = function (this: unknown, args, options, ...rest) {
+    // options is a callback when fluent-ffmpeg leaves it out (ffprobe, capability queries): passed on unchanged
+    const withEnv = typeof options === "function" ? options : { ...options, env: ffmpegEnvironment() };
+    spawnFfmpeg.call(this, args, withEnv, ...rest);
+  };
+  return cmd;
 }
 
 /**
@@ -203,7 +319,20 @@ function killOnceStarted(cmd: ffmpeg.FfmpegCommand): () => void {
  */
 export function summarizeStderr(lines: readonly string[]): string {
   const meaningful = lines.filter((l) => l.trim() && !/^\s*(frame=|size=|Stream mapping|Press \[q\])/.test(l));
+  const refusal = lines.findLast((l) => REFUSED.test(l));
+  if (refusal) {
+    const status = refusal.match(REFUSED)![0];
+    return `authentication failed: the camera refused the user name and password of its URL (${status})`;
+  }
   return redactCredentials(meaningful.slice(-3).join(" | ")).slice(0, 500);
+}
+
+/** RTSP's and HTTP's answers to wrong credentials, as ffmpeg prints them ("method DESCRIBE failed: 401 Unauthorized") */
+const REFUSED = /\b(401 Unauthorized|403 Forbidden)\b/;
+
+/** The camera turned the credentials down: retrying soon cannot help, and many cameras lock an account after a few. */
+export function refusedCredentials(lines: readonly string[]): boolean {
+  return lines.some((l) => REFUSED.test(l));
 }
 
 /** `scheme://user:password@host` → `scheme://[redacted]@host`, anywhere in a text. */
@@ -240,7 +369,7 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
       if (got >= size) resolve(Buffer.concat(chunks).subarray(0, size));
       else reject(err ?? new Error(summarizeStderr(stderr) || "ffmpeg gave no frame"));
     };
-    const cmd = ffmpeg(hidden ? hidden.file : o.source, { stdoutLines: 0 })
+    const cmd = command(hidden ? hidden.file : o.source)
       .inputOptions(input)
       .outputOptions(["-an", "-sn", "-dn", "-frames:v", "1", "-vf", `scale=${o.width}:${o.height}:flags=bilinear`, "-pix_fmt", "rgb24", "-f", "rawvideo"])
       .on("stderr", (line: string) => {
@@ -273,11 +402,17 @@ export function grabFrame(o: GrabOptions): Promise<Buffer> {
  * it; ffmpeg writes none unless asked). null when absent, unreadable, or the probe takes over timeoutMs.
  */
 export function fileCreationTime(file: string, timeoutMs = 10_000): Promise<number | null> {
+  const ffprobe = process.env.FFPROBE_PATH ?? "ffprobe";
+  const args = ["-v", "error", "-print_format", "json", "-show_entries", "format_tags=creation_time:stream_tags=creation_time:stream=codec_type", file];
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), timeoutMs);
-    ffmpeg.ffprobe(file, (err, data) => {
-      clearTimeout(timer);
-      if (err || !data) return resolve(null);
+    execFile(ffprobe, args, { timeout: timeoutMs, env: ffmpegEnvironment() }, (err, stdout) => {
+      let data: ProbedTags | null = null;
+      try {
+        data = err ? null : (JSON.parse(String(stdout)) as ProbedTags);
+      } catch {
+        data = null;
+      }
+      if (!data) return resolve(null);
       const tag = data.format?.tags?.creation_time ?? data.streams?.find((s) => s.codec_type === "video")?.tags?.creation_time;
       const ms = typeof tag === "string" ? Date.parse(tag) : Number.NaN;
       // 1970 is what a muxer writes for "unknown"
@@ -286,10 +421,12 @@ export function fileCreationTime(file: string, timeoutMs = 10_000): Promise<numb
   });
 }
 
-// --- Recording: the camera's stream copied into a ring of short segments, and event clips cut from them.
+interface ProbedTags {
+  format?: { tags?: { creation_time?: string } };
+  streams?: Array<{ codec_type?: string; tags?: { creation_time?: string } }>;
+}
 
-/** ffmpeg needs no more of the agent's environment than where programs are (no MQTT password, no tokens). */
-const FFMPEG_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" };
+// --- Recording: the camera's stream copied into a ring of short segments, and event clips cut from them.
 
 export interface RecordingOptions extends Pick<FrameSourceOptions, "source" | "loop" | "realtime" | "rtspTransport" | "timeoutSeconds"> {
   /** folder of the segments; each start writes names of its own */
@@ -365,7 +502,7 @@ export function startSegmentRecorder(o: RecordingOptions, events: SegmentRecorde
   const hidden = privateInput(full);
   const input = hidden ? [...hidden.options, "-i", hidden.file] : [...inputOptions(full), "-i", o.source];
   const args = ["-loglevel", "error", "-nostats", ...input, ...recordingOutputOptions(o)];
-  const child = spawn("ffmpeg", args, { stdio: ["ignore", "pipe", "pipe"], env: FFMPEG_ENV });
+  const child = spawn("ffmpeg", args, { stdio: ["ignore", "pipe", "pipe"], env: ffmpegEnvironment() });
   let exited = false;
   const finish = (err: Error | null) => {
     if (exited) return;
@@ -476,7 +613,7 @@ export async function mediaDuration(file: string): Promise<number> {
 /** Runs ffmpeg or ffprobe to its end; resolves to stdout, rejects with the last stderr lines. */
 function runFfmpeg(program: "ffmpeg" | "ffprobe", args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], env: FFMPEG_ENV });
+    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], env: ffmpegEnvironment() });
     let out = "";
     const err: string[] = [];
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));

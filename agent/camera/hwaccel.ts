@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { HwaccelChoice } from "../config/gpu-schema.js";
-import { probeInput } from "./ffmpeg.js";
+import { ffmpegEnvironment, probeInput } from "./ffmpeg.js";
 
 export type HwaccelUsed = "jetson" | "nvdec" | "vaapi" | "none";
 
@@ -98,7 +98,7 @@ const ffmpegPath = () => process.env.FFMPEG_PATH ?? "ffmpeg";
 
 function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (err, stdout) => resolve(err ? "" : String(stdout)));
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, env: ffmpegEnvironment() }, (err, stdout) => resolve(err ? "" : String(stdout)));
   });
 }
 
@@ -126,7 +126,7 @@ function firstRenderNode(): string | null {
 function deviceOpens(spec: string): Promise<boolean> {
   return new Promise((resolve) => {
     const args = ["-hide_banner", "-loglevel", "error", "-init_hw_device", spec, "-f", "lavfi", "-i", "nullsrc=s=64x64", "-frames:v", "1", "-f", "null", "-"];
-    execFile(ffmpegPath(), args, { timeout: 10_000 }, (err) => resolve(!err));
+    execFile(ffmpegPath(), args, { timeout: 10_000, env: ffmpegEnvironment() }, (err) => resolve(!err));
   });
 }
 

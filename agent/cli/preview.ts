@@ -1,5 +1,5 @@
 import { writeFileSync } from "node:fs";
-import { grabFrame } from "../camera/ffmpeg.js";
+import { grabFrame, redactCredentials } from "../camera/ffmpeg.js";
 import { cameraShapes } from "../config/analytics-schema.js";
 import { checkModelFile } from "../check/config-check.js";
 import { loadConfigFile } from "../config/load.js";
@@ -30,7 +30,9 @@ export async function preview(args: string[]): Promise<number> {
   try {
     rgb = await grabFrame({ source: cam.source, width, height, rtspTransport: cam.rtsp_transport, timeoutSeconds: cam.stall_seconds });
   } catch (err) {
-    throw Object.assign(new Error(`camera '${values.camera}': no frame from ${cam.source}: ${(err as Error).message}`), { code: "EVA_PREVIEW" });
+    throw Object.assign(new Error(`camera '${values.camera}': no frame from ${redactCredentials(cam.source)}: ${(err as Error).message}`), {
+      code: "EVA_PREVIEW",
+    });
   }
   const shapes = cameraShapes(cam);
   writeFileSync(values.out, await drawOverlay(rgb, width, height, shapes));

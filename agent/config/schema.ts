@@ -295,7 +295,8 @@ export const configSchema = z
   });
 
 /**
- * Keys that must name another key: a camera's model and classify models, a sign watch's zone. Read defensively, so the same check
+ * Keys that must name another key (a camera's model and classify models, a sign watch's zone), and keys that must
+ * not both be set (broker credentials in mqtt.url and beside it). Read defensively, so the same check
  * runs on data the schema rejected for another reason (check-config reports both in one run).
  */
 export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | number)[]; message: string }> {
@@ -331,7 +332,16 @@ export function crossReferenceProblems(cfg: unknown): Array<{ path: (string | nu
       });
     }
   }
+  out.push(...twiceGivenCredentials(obj(root?.mqtt)));
   return out;
+}
+
+/** Broker credentials in mqtt.url and in mqtt.username/password: mqtt.js would silently use the URL's. */
+function twiceGivenCredentials(mqtt: Record<string, unknown> | null): Array<{ path: (string | number)[]; message: string }> {
+  if (typeof mqtt?.url !== "string" || !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(mqtt.url)) return [];
+  return (["username", "password"] as const)
+    .filter((key) => mqtt[key] !== undefined)
+    .map((key) => ({ path: ["mqtt", key], message: `credentials are given twice: mqtt.url has user:password@ and mqtt.${key} is set; keep one` }));
 }
 
 export type Config = z.infer<typeof configSchema>;

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { analyticsOptions } from "../analytics/camera-analytics.js";
 import type { SignAssetBook } from "../analytics/sign-assets.js";
 import type { CameraOptions, CameraStatus } from "../camera/camera.js";
-import { sourceKind } from "../camera/ffmpeg.js";
+import { clearPrivateFiles, sourceKind } from "../camera/ffmpeg.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
@@ -55,6 +55,8 @@ export class CameraPipelines implements Part {
 
   /** Builds and starts the enabled cameras; throws when none can run. */
   start(cfg: Config): void {
+    // camera credentials an agent killed with -9 left in its runtime folder
+    clearPrivateFiles();
     for (const [name, cam] of Object.entries(cfg.cameras)) {
       if (!cam.enabled) continue;
       const p = this.build(cfg, name, cam, this.deps.detectors.info(cam.detect.model));
@@ -251,6 +253,7 @@ export class CameraPipelines implements Part {
   /** Stops every camera, then ends their open events; the uplink is woken to send those ends while the rest stops. */
   async stop(): Promise<void> {
     await Promise.all(this.all().map((p) => p.camera.stop()));
+    clearPrivateFiles();
     for (const p of this.all()) {
       await p.drain();
       p.close();

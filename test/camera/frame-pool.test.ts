@@ -52,12 +52,19 @@ describe("frame pool", () => {
 });
 
 describe("backoff", () => {
-  it("doubles from 0.5 s to a 4 s cap, and starts over as soon as a run delivered frames (a flapping source too)", () => {
+  it("doubles from 0.5 s to a 3 s cap, and starts over as soon as a run delivered frames (a flapping source too)", () => {
     const b = new Backoff();
-    expect([0, 0, 0, 0, 0, 0].map(() => b.next(0))).toEqual([500, 1000, 2000, 4000, 4000, 4000]);
+    expect([0, 0, 0, 0, 0, 0].map(() => b.next(0))).toEqual([500, 1000, 2000, 3000, 3000, 3000]);
     // drops a few seconds apart, each after frames flowed: never stuck at the cap
     for (let i = 0; i < 5; i++) expect(b.next(3000)).toBe(500);
     expect(b.next(0)).toBe(1000);
+  });
+
+  it("refused credentials wait 15 s, doubling to 5 min, apart from the link's pace; frames start both over", () => {
+    const b = new Backoff();
+    expect([0, 0, 0, 0, 0, 0, 0, 0].map(() => b.next(0, true))).toEqual([15_000, 30_000, 60_000, 120_000, 240_000, 300_000, 300_000, 300_000]);
+    expect(b.next(0)).toBe(500);
+    expect(b.next(2000, true)).toBe(15_000);
   });
 });
 

@@ -297,6 +297,21 @@ describe("check-config: the broker URL", () => {
     for (const good of ["mqtt://localhost:1883", "mqtts://user:pw@broker.example:8883", "ws://10.0.0.1/mqtt", "mqtt://[::1]:1883"])
       expect(await why(good), good).toEqual([]);
   });
+
+  it("credentials both in mqtt.url and in mqtt.username/password are an error at the key, with the line", async () => {
+    const yaml = 'device: {id: d}\nmqtt:\n  url: "mqtt://eva:pw1@broker:1883"\n  username: eva\n  password: "${PW}"\nmodels: {}\ncameras: {}\n';
+    const { problems } = await checkConfigText(yaml, "/tmp/eva.yaml", { PW: "pw2" });
+    const twice = problems.filter((p) => /given twice/.test(p.message));
+    expect(twice.map((p) => [p.path, p.line])).toEqual([
+      ["mqtt.username", 4],
+      ["mqtt.password", 5],
+    ]);
+    expect(twice[0]!.message).not.toContain("pw1");
+    // one set, either way, is fine
+    const one = async (y: string) => (await checkConfigText(y, "/tmp/eva.yaml", {})).problems.filter((p) => p.path.startsWith("mqtt"));
+    expect(await one('device: {id: d}\nmqtt: {url: "mqtt://eva:pw1@broker:1883"}\nmodels: {}\ncameras: {}\n')).toEqual([]);
+    expect(await one('device: {id: d}\nmqtt: {url: "mqtt://broker:1883", username: eva, password: pw}\nmodels: {}\ncameras: {}\n')).toEqual([]);
+  });
 });
 
 describe("check-config: every problem in one run, files looked at without blocking", () => {
