@@ -40,7 +40,7 @@ const TICK = 100; // Linux clock ticks per second in /proc/<pid>/stat
 const freePort = () =>
   new Promise((resolve) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (s.address());
       s.close(() => resolve(port));
     });
   });
