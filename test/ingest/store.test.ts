@@ -204,7 +204,7 @@ describe("ingest schema and writer (real PostgreSQL)", () => {
     expect(geo.features[0]!.properties.device).toBe("d2");
     const bad = await eva(["fleet", "nope", "--postgres", server.url]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, alarms, counts, devices/);
+    expect(bad.stderr).toMatch(/eva fleet needs one of events, crossings, signs, sign_assets, alarms, counts, devices/);
   });
 
   it("a role that may only read and write rows starts on a current schema and stores; it cannot delete or create", async () => {
