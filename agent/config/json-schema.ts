@@ -67,6 +67,7 @@ const ON_EDIT: Record<ReloadEffect, string> = {
   storage_live: "live",
   health_restart: "re-listens",
   log_live: "live",
+  console_live: "live",
 };
 
 /** One row per key of the config, depth first, in the schema's order. */

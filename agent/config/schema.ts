@@ -39,7 +39,9 @@ export type ReloadEffect =
   /** the health server listens again */
   | "health_restart"
   /** the log level, at once */
-  | "log_live";
+  | "log_live"
+  /** the web console reads it with each request: the next page load shows it */
+  | "console_live";
 
 export const reloadEffects = z.registry<{ reload: ReloadEffect }>();
 
@@ -242,6 +244,19 @@ export const healthSchema = reloads(
   }),
 );
 
+// The console's map (agent/console/web/sign-map.ts) loads tiles in the installer's browser, never on the device.
+export const consoleSchema = reloads(
+  "console_live",
+  z.strictObject({
+    map_tiles: z
+      .string()
+      .regex(/^(https?:\/\/[^/\s]+\/\S*\{z\}\S*|)$/, "an http(s) tile URL with {z}, {x} and {y} (and {s} for subdomains), or empty for the plain grid")
+      .default("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+      .describe("map tiles for the console's sign map, loaded by the browser when it is online; empty: a plain grid"),
+    map_attribution: z.string().default("© OpenStreetMap contributors").describe("the tiles' attribution, shown on the map (OpenStreetMap's tiles require it)"),
+  }),
+);
+
 export const logSchema = reloads(
   "log_live",
   z.strictObject({
@@ -285,6 +300,7 @@ export const configSchema = z
     cameras: reloads("camera_live", z.record(name, cameraSchema)),
     log: logSchema.default(() => logSchema.parse({})),
     health: healthSchema.default(() => healthSchema.parse({ port: 0 })),
+    console: consoleSchema.default(() => consoleSchema.parse({})),
     homeassistant: homeAssistantSchema.default(() => homeAssistantSchema.parse({})),
     sinks: reloads("sinks_restart", sinksSchema)
       .default(() => sinksSchema.parse({}))

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { chmod, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
@@ -13,7 +14,8 @@ import { recordKinds } from "../records/registry.js";
 import { formatProblem, type LoadedConfig } from "../config/load.js";
 import { lineTotals, recentEvents, type RecentQuery } from "../events/recent-records.js";
 import { crossings } from "../records/crossings.js";
-import { sightings } from "../records/sightings.js";
+import { sightings, type SightingRecord } from "../records/sightings.js";
+import { loadSignAssets } from "../records/sign-assets.js";
 import type { EventStore } from "../events/store.js";
 import type { CommandOutcome } from "../publish/commands.js";
 import type { ControlledAgent } from "../publish/control-room.js";
@@ -88,13 +90,32 @@ const STATIC_TYPES: Record<string, string> = {
   ".css": "text/css; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".svg": "image/svg+xml",
+  ".png": "image/png",
 };
-// Everything the page loads is its own: it works offline, and nothing injected can load or send elsewhere.
-const PAGE_HEADERS = {
-  "content-security-policy": "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-};
+/** the most located sightings of today the map shows */
+const MAP_SIGHTINGS = 500;
+// Everything the page loads is its own (it works offline, and nothing injected can load or send elsewhere),
+// except the map's tile images from the configured tile server.
+const PAGE_HEADERS = pageHeaders("");
+
+function pageHeaders(tiles: string): Record<string, string> {
+  const tileHost = tileOrigin(tiles);
+  return {
+    // data: is Leaflet's blank image, set on a tile it stops loading
+    "content-security-policy": `default-src 'self'; img-src 'self' blob: data:${tileHost ? ` ${tileHost}` : ""}; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'`,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  };
+}
+
+/** The tile URL's origin for the page's CSP, `{s}` (a subdomain) as a wildcard; null for the grid. */
+export function tileOrigin(tiles: string): string | null {
+  const m = /^(https?):\/\/([^/]+)\//.exec(tiles);
+  return m ? `${m[1]}://${m[2]!.replace("{s}", "*")}` : null;
+}
+
+/** Leaflet's dist folder (npm `leaflet`, a dependency): the map's script, style and control images. */
+const leafletDist = (): string => path.dirname(createRequire(import.meta.url).resolve("leaflet/dist/leaflet.js"));
 
 /** The page's files: HTML and CSS from the source folder, the compiled script from dist/ (see web/tsconfig.json). */
 function webFolders(): { source: string; compiled: string } {
@@ -112,6 +133,7 @@ export class ConsoleRoutes {
   private readonly access: ConsoleAccess;
   private readonly frames: LiveFrames;
   private readonly web = webFolders();
+  private readonly leaflet = leafletDist();
   private readonly rates = new Map<string, FrameSample[]>();
   private saving: Promise<unknown> = Promise.resolve();
 
@@ -228,11 +250,14 @@ export class ConsoleRoutes {
     if (method !== "GET" && method !== "HEAD") return { status: 405, type: "text/plain", body: "GET, or POST to /api/cameras/<camera>/shapes\n" };
 
     if (p === "/" || p === "/console") return { status: 302, type: "text/plain", body: "", headers: { location: "/console/" } };
-    if (p === "/console/") return this.staticFile(path.join(this.web.source, "index.html"));
+    if (p === "/console/") return this.staticFile(path.join(this.web.source, "index.html"), pageHeaders(this.source.running().config.console.map_tiles));
     if (p === "/console/console.css") return this.staticFile(path.join(this.web.source, "console.css"));
     if (p === "/console/favicon.svg") return this.staticFile(path.join(this.web.source, "favicon.svg"));
     const script = /^\/console\/([a-z-]+\.js)$/.exec(p);
     if (script) return this.staticFile(path.join(this.web.compiled, script[1]!));
+    const leaflet = /^\/console\/leaflet\/(leaflet\.(?:js|css)|images\/[a-z0-9-]+\.png)$/.exec(p);
+    if (leaflet) return this.staticFile(path.join(this.leaflet, leaflet[1]!));
+    if (p === "/api/map") return this.map();
     if (p === "/api/state") return json(200, await this.state());
     const frame = /^\/api\/cameras\/([^/]+)\/frame\.jpg$/.exec(p);
     if (frame) return this.frame(decodeURIComponent(frame[1]!));
@@ -243,9 +268,9 @@ export class ConsoleRoutes {
     return { status: 404, type: "text/plain", body: "not found\n" };
   }
 
-  private async staticFile(file: string): Promise<Reply> {
+  private async staticFile(file: string, headers = PAGE_HEADERS): Promise<Reply> {
     try {
-      return { status: 200, type: STATIC_TYPES[path.extname(file)] ?? "application/octet-stream", body: await readFile(file), headers: PAGE_HEADERS };
+      return { status: 200, type: STATIC_TYPES[path.extname(file)] ?? "application/octet-stream", body: await readFile(file), headers };
     } catch {
       const hint = file.endsWith(".js") ? " (build the page: npm run build)" : "";
       return { status: 404, type: "text/plain", body: `not found: ${path.basename(file)}${hint}\n` };
@@ -393,6 +418,55 @@ export class ConsoleRoutes {
       })),
     );
     return json(200, { records });
+  }
+
+  /**
+   * The sign map: the tile source, every asset of the inventory and today's located sightings (since the
+   * device's midnight), each with its snapshot's URL when the file is there.
+   */
+  private async map(): Promise<Reply> {
+    const cfg = this.source.running().config;
+    const store = this.source.store();
+    if (!store) return json(503, { error: "the event store is not open" });
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    const { assets, seen } = store.inTransaction("map", (db) => ({
+      assets: loadSignAssets(db),
+      seen: (sightings.list!(db, { sinceMs: midnight.getTime(), limit: MAP_SIGHTINGS }) as SightingRecord[]).filter(
+        (s) => typeof s.sign_lat === "number" && typeof s.sign_lon === "number",
+      ),
+    }));
+    const root = cfg.storage.snapshots;
+    const url = async (file: string | null) => (file && (await isFile(file)) ? snapshotUrl(root, file) : null);
+    return json(200, {
+      tiles: cfg.console.map_tiles ? { url: cfg.console.map_tiles, attribution: cfg.console.map_attribution } : null,
+      assets: await Promise.all(
+        assets.map(async (a) => ({
+          id: a.id,
+          label: a.label,
+          lat: a.lat,
+          lon: a.lon,
+          state: a.state,
+          changed_to: a.changed_to,
+          passes_seen: a.passes_seen,
+          passes_missed: a.passes_missed,
+          last_seen: a.last_seen,
+          snapshot_url: await url(a.snapshot),
+        })),
+      ),
+      sightings: await Promise.all(
+        seen.map(async (s) => ({
+          id: s.id,
+          camera: s.camera,
+          label: s.label,
+          lat: s.sign_lat,
+          lon: s.sign_lon,
+          score: s.score,
+          first_seen: s.first_seen,
+          snapshot_url: await url(s.snapshot),
+        })),
+      ),
+    });
   }
 
   /** Any record kind's listing (agent/records), newest first: /api/records/<kind>, e.g. /api/records/counts. */

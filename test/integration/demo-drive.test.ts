@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import type { SignSighting } from "../../agent/analytics/sign-sightings.js";
+import { distanceM } from "../../agent/geo/geodesy.js";
+import type { SightingRecord } from "../../agent/records/sightings.js";
+import type { SignAssetRecord } from "../../agent/records/sign-assets.js";
 import { eva } from "../support/agent.js";
 import { fileBroker } from "../support/broker.js";
 import { MessageCollector } from "../support/mqtt.js";
@@ -33,6 +35,7 @@ describe("the demo drive through the demo config", () => {
     const demo = parse(readFileSync(CONFIG, "utf8"));
     expect(demo.cameras.dashcam.source).toBe("../scripts/demo/gtsdb-drive.mp4");
     expect(demo.cameras.dashcam.loop).toBe(true);
+    expect(demo.cameras.dashcam.gps).toEqual({ track: "../scripts/demo/gtsdb-drive.gpx" });
     const fromConfig = (p: string) => path.resolve(path.dirname(CONFIG), p);
     const config = {
       ...demo,
@@ -42,7 +45,7 @@ describe("the demo drive through the demo config", () => {
       models: Object.fromEntries(Object.entries(demo.models as Record<string, { path: string }>).map(([k, m]) => [k, { ...m, path: fromConfig(m.path) }])),
       detector: { ...demo.detector, providers: ["cpu"] },
       health: undefined,
-      cameras: { dashcam: { ...demo.cameras.dashcam, source: CLIP, realtime: false } },
+      cameras: { dashcam: { ...demo.cameras.dashcam, source: CLIP, gps: { track: fromConfig(demo.cameras.dashcam.gps.track) }, realtime: false } },
     };
     const file = path.join(dir, "eva.yaml");
     writeFileSync(file, stringify(config));
@@ -60,7 +63,7 @@ describe("the demo drive through the demo config", () => {
 
     const listed = await eva(["signs", "--db", path.join(dir, "eva.db"), "--json"]);
     expect(listed.code, listed.stderr).toBe(0);
-    const sightings = (JSON.parse(listed.stdout) as SignSighting[]).sort((a, b) => Date.parse(a.first_seen) - Date.parse(b.first_seen));
+    const sightings = (JSON.parse(listed.stdout) as SightingRecord[]).sort((a, b) => Date.parse(a.first_seen) - Date.parse(b.first_seen));
     const labels = sightings.map((s) => s.label);
     const n = truth.length;
     const report = `truth: ${truth.map((t) => t.label).join(", ")}\nsightings: ${labels.join(", ")}`;
@@ -68,6 +71,24 @@ describe("the demo drive through the demo config", () => {
     expect(tally(labels.slice(n, 2 * n)), report).toEqual(tally(truth.map((t) => t.label)));
     // the third pass begins with the drive's first sign: nothing else came between
     expect(labels[2 * n], report).toBe(truth[0]!.label);
+
+    // Each sighting of both passes placed where the truth says its sign stands (labels are unique in the drive).
+    const off = sightings.slice(0, 2 * n).map((s) => {
+      const t = truth.find((x) => x.label === s.label)!;
+      expect(s.fix, `${s.label}: located`).not.toBe("none");
+      return { label: s.label, m: Math.round(distanceM(t, { lat: s.sign_lat!, lon: s.sign_lon! }) * 10) / 10 };
+    });
+    const errors = off.map((o) => `${o.label} ${o.m} m`).join(", ");
+    console.log(`demo drive: sign position error ${errors}`);
+    expect(Math.max(...off.map((o) => o.m)), errors).toBeLessThanOrEqual(30);
+
+    // The second pass joined the first pass's assets: one asset per sign, each seen on both passes.
+    const inventory = await eva(["signs", "--db", path.join(dir, "eva.db"), "--assets", "--json"]);
+    expect(inventory.code, inventory.stderr).toBe(0);
+    const assets = JSON.parse(inventory.stdout) as SignAssetRecord[];
+    const seen = assets.map((a) => `${a.label} ×${a.passes_seen}`).join(", ");
+    expect(tally(assets.map((a) => a.label)), seen).toEqual(tally(truth.map((t) => t.label)));
+    expect(Math.min(...assets.map((a) => a.passes_seen)), seen).toBeGreaterThanOrEqual(2);
   }, 300_000);
 
   it("has a truth entry per sign and a GPS track that covers the clip", () => {
