@@ -47,8 +47,15 @@ class LiveTs {
     return `http://${this.auth ? `${this.auth}@` : ""}127.0.0.1:${this.port}/live.ts`;
   }
 
+  /** HTTP requests since the last start(), and when the first came (ms since epoch) */
+  requests = 0;
+  firstRequestAt = 0;
+
   async start(): Promise<void> {
+    this.requests = 0;
+    this.firstRequestAt = 0;
     const server = http.createServer((req, res) => {
+      if (this.requests++ === 0) this.firstRequestAt = Date.now();
       if (this.auth && req.headers.authorization !== `Basic ${Buffer.from(this.auth).toString("base64")}`) {
         res.writeHead(401, { "www-authenticate": 'Basic realm="cam"' });
         return res.end();
@@ -110,8 +117,11 @@ describe("live sources (real ffmpeg)", () => {
     const backAt = Date.now();
     await waitFor(() => cam.current.state === "online", 30_000, "online again");
     const figure = cam.current.since - backAt;
-    console.info(`live HTTP MPEG-TS camera online ${figure} ms after its return`);
-    expect(figure).toBeLessThanOrEqual(5000);
+    console.info(`live HTTP MPEG-TS camera online ${figure} ms after its return (first request after ${server.firstRequestAt - backAt} ms)`);
+    // Judged by requests, not wall time (a loaded machine stretches ffmpeg's start): the agent's first request
+    // after the return comes without a backoff wait (the port probe sees the return), and streams (no retry loop).
+    expect(server.requests).toBeLessThanOrEqual(2);
+    expect(server.firstRequestAt - backAt).toBeLessThan(3000);
     expect(statuses.filter((s) => s.state === "online" && s.since >= goneAt && s.since < backAt)).toEqual([]);
   });
 

@@ -127,9 +127,14 @@ describe("RTSP cameras (GStreamer's RTSP server)", () => {
       const frontOnline = await agent.until("front", "online again", (s) => s.state === "online" && Date.parse(s.since) > goneAt);
       const yardOnline = await agent.until("yard", "online again", (s) => s.state === "online" && Date.parse(s.since) > goneAt);
       const figures = { tcp: Date.parse(frontOnline.since) - backAt, udp: Date.parse(yardOnline.since) - backAt };
-      console.info(`RTSP camera online after the server's return: TCP ${figures.tcp} ms, UDP ${figures.udp} ms`);
-      expect(figures.tcp).toBeLessThanOrEqual(5000);
-      expect(figures.udp).toBeLessThanOrEqual(5000);
+      const firstAsk = (s: RtspServer) => (s.requestTimes.find((t) => t >= backAt) ?? Number.POSITIVE_INFINITY) - backAt;
+      console.info(
+        `RTSP camera online after the server's return: TCP ${figures.tcp} ms, UDP ${figures.udp} ms (first request after ${firstAsk(front)} / ${firstAsk(yard)} ms)`,
+      );
+      // Judged by the agent's part, not wall time (a loaded machine stretches ffmpeg's start): it asks again
+      // without a backoff wait, the port probe having seen the server return.
+      expect(firstAsk(front)).toBeLessThan(3000);
+      expect(firstAsk(yard)).toBeLessThan(3000);
       // Never online while the server was gone.
       for (const name of ["front", "yard"]) {
         const wrong = agent.statuses(name).filter((s) => s.state === "online" && Date.parse(s.since) >= goneAt && Date.parse(s.since) < backAt);

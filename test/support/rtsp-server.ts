@@ -30,6 +30,8 @@ export interface RtspServerOptions {
 export class RtspServer {
   /** "CONNECT" (a client connection, before any authentication), "DESCRIBE /main", "PLAY /sub", … in order */
   readonly requests: string[] = [];
+  /** when each of `requests` came (ms since epoch) */
+  readonly requestTimes: number[] = [];
   private proc: ChildProcess | null = null;
   private paused = false;
 
@@ -71,7 +73,10 @@ export class RtspServer {
       const lines = createInterface({ input: proc.stdout! });
       lines.on("line", (line) => {
         if (line.startsWith("ready ")) resolve();
-        else if (/^(CONNECT|DESCRIBE|PLAY)/.test(line)) this.requests.push(line);
+        else if (/^(CONNECT|DESCRIBE|PLAY)/.test(line)) {
+          this.requests.push(line);
+          this.requestTimes.push(Date.now());
+        }
       });
       proc.once("exit", (code) => reject(new Error(`rtsp-server.py exited (${code}) before listening: ${stderr.slice(-2000)}`)));
     });
