@@ -167,6 +167,8 @@ export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvent
     stdout,
     kill() {
       if (!exited) child.kill("SIGKILL");
+      // A stopped or stalled run's unread bytes are wanted by no one; a paused read end would otherwise stay open.
+      stdout.destroy();
     },
   };
 }
