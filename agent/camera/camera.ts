@@ -194,19 +194,20 @@ export class Camera {
     this.firstFrameAt = 0;
     this.pool.resetPartial();
     this.pool.lastCompleteAt = 0;
-    const proc = startFrameSource(this.opts, {
+    // Bytes a live source's ffmpeg left in the pipe after its exit was seen are stale: they must not complete a
+    // frame (and report the camera online) while the source is down. A file's remainder still counts.
+    const live = sourceKind(this.opts.source) !== "file";
+    const proc: FrameSourceProcess = startFrameSource(this.opts, {
+      into: () => this.pool.into(),
+      onBytes: (n) => {
+        if (this.proc === proc || !live) this.pool.filled(n);
+      },
       onStderr: (line) => {
         if (line.startsWith("Input #0")) this.sawInput = true;
         this.stderr.push(line);
         if (this.stderr.length > 20) this.stderr.shift();
       },
       onExit: (err) => this.exited(proc, err),
-    });
-    // Bytes a live source's ffmpeg left in the pipe after its exit was seen are stale: they must not complete a
-    // frame (and report the camera online) while the source is down. A file's remainder still counts.
-    const live = sourceKind(this.opts.source) !== "file";
-    proc.stdout.on("data", (chunk: Buffer) => {
-      if (this.proc === proc || !live) this.pool.write(chunk);
     });
     this.proc = proc;
     this.output = proc.stdout;

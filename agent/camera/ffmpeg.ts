@@ -1,9 +1,10 @@
 import ffmpeg from "fluent-ffmpeg";
-import { execFile, spawn } from "node:child_process";
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Socket, type SocketConstructorOpts } from "node:net";
 import type { Readable } from "node:stream";
 
 // Every detail of how eva drives ffmpeg lives in this file: fluent-ffmpeg was archived upstream in May 2025,
@@ -49,12 +50,16 @@ export interface FrameSourceOptions {
 }
 
 export interface FrameSourceProcess {
-  /** raw RGB24 frames, width × height × 3 bytes each, back to back */
+  /** the frames' stream: its bytes go to FrameSourceEvents.into(); pause() and resume() hold and restart reading */
   stdout: Readable;
   kill(): void;
 }
 
 export interface FrameSourceEvents {
+  /** where ffmpeg's next bytes are read to: the rest of the frame being filled (never empty) */
+  into(): Uint8Array;
+  /** n bytes were read into what into() last gave */
+  onBytes(n: number): void;
   onStderr(line: string): void;
   /** called once: error is null when ffmpeg ended cleanly (end of a file) */
   onExit(error: Error | null): void;
@@ -119,35 +124,84 @@ export function videoFilter(o: Pick<FrameSourceOptions, "fps" | "width" | "heigh
   return `fps=${o.fps},${frame},split[f][m];[m]scale=${width}:${height}:flags=bilinear,pad=${o.width}:${height}:0:0[m1];[f][m1]vstack`;
 }
 
-/** Starts ffmpeg decoding `source` into raw RGB24 frames on stdout. */
+/**
+ * Starts ffmpeg decoding `source` into raw RGB24 frames. Its stdout is a FIFO whose read end is a socket with a
+ * user buffer: each read lands straight in the frame slot `events.into()` names (no chunk Buffers to allocate,
+ * copy and collect), which at ~1 MB a frame is most of what the main thread spent on a frame.
+ */
 export function startFrameSource(o: FrameSourceOptions, events: FrameSourceEvents): FrameSourceProcess {
   let exited = false;
   const finish = (err: Error | null) => {
     if (exited) return;
     exited = true;
+    input?.remove();
     events.onExit(err);
   };
   const input = privateInput(o);
-  const cmd = command(input?.file ?? o.source)
-    .inputOptions(input?.options ?? inputOptions(o))
-    .outputOptions(outputOptions(o))
-    .on("stderr", (line: string) => {
-      // ffmpeg has read the list file once it names its input: the credentials leave the disk that early.
-      if (line.startsWith("Input #0")) input?.remove();
-      events.onStderr(line);
-    })
-    .on("error", (err: Error) => (input?.remove(), finish(err)))
-    .on("end", () => (input?.remove(), finish(null)));
-  const kill = killOnceStarted(cmd);
-  const stdout = cmd.pipe() as Readable;
-  // When ffmpeg dies, fluent-ffmpeg ends the pipe; an error on it is reported through 'error' above.
-  stdout.on("error", () => {});
+  const args = [...(input?.options ?? inputOptions(o)), "-nostats", "-i", input?.file ?? o.source, ...outputOptions(o), "pipe:1"];
+  const fifo = openFifo();
+  const child = spawn(process.env.FFMPEG_PATH ?? "ffmpeg", args, { stdio: ["ignore", fifo?.write ?? "pipe", "pipe"], env: ffmpegEnvironment() });
+  if (fifo) closeSync(fifo.write);
+  // onread (Node ≥ 12) is missing from @types/node's SocketConstructorOpts
+  const socketOptions = { fd: fifo?.read, readable: true, writable: false, onread: { buffer: events.into, callback: events.onBytes } };
+  const stdout = fifo ? new Socket(socketOptions as SocketConstructorOpts) : child.stdout!;
+  if (!fifo) stdout.on("data", (chunk: Buffer) => copyInto(chunk, events));
+  stdout.on("error", () => {}); // a dying ffmpeg ends the pipe; its exit reports the cause
+  const stderr: string[] = [];
+  lines(child.stderr!, (line) => {
+    // ffmpeg has read the list file once it names its input: the credentials leave the disk that early.
+    if (line.startsWith("Input #0")) input?.remove();
+    stderr.push(line);
+    if (stderr.length > 5) stderr.shift();
+    events.onStderr(line);
+  });
+  child.on("error", (err) => finish(err));
+  child.on("close", (code, signal) =>
+    finish(
+      code === 0
+        ? null
+        : new Error(`ffmpeg ${signal ? `was killed with signal ${signal}` : `exited with code ${code}`}: ${redactCredentials(stderr.join(" | "))}`),
+    ),
+  );
   return {
     stdout,
     kill() {
-      if (!exited) kill();
+      if (!exited) child.kill("SIGKILL");
+      // A stopped or stalled run's unread bytes are wanted by no one; a paused read end would otherwise stay open.
+      stdout.destroy();
     },
   };
+}
+
+/**
+ * A FIFO's two ends, its name already gone: ffmpeg gets the write end as stdout, the agent reads the other. The
+ * agent opens both, so the read end sees end-of-file only once ffmpeg, the last writer, has gone. Null where no
+ * FIFO can be made (no mkfifo): ffmpeg's stdout is then an ordinary pipe, read in chunks.
+ */
+function openFifo(): { read: number; write: number } | null {
+  const file = path.join(privateFolder(), `frames-${++fifos}.fifo`);
+  try {
+    execFileSync("mkfifo", ["-m", "600", file], { stdio: "ignore" });
+    const read = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const write = openSync(file, constants.O_WRONLY);
+    return { read, write };
+  } catch {
+    return null;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+let fifos = 0;
+
+/** The plain-pipe way: a chunk copied into the frame slots, a piece at a time. */
+function copyInto(chunk: Buffer, events: Pick<FrameSourceEvents, "into" | "onBytes">): void {
+  for (let pos = 0; pos < chunk.length; ) {
+    const target = events.into();
+    const n = Math.min(target.length, chunk.length - pos);
+    target.set(chunk.subarray(pos, pos + n));
+    pos += n;
+    events.onBytes(n);
+  }
 }
 
 /**

@@ -29,8 +29,8 @@ export class FramePool {
   delivered = 0;
   /** when ffmpeg last completed a frame (taken or not), ms since epoch; a busy consumer is not a stalled camera */
   lastCompleteAt = 0;
-  /** the rest of a chunk held back while a ready frame waits (backpressure only) */
-  private stash: Buffer | null = null;
+  /** reading is paused by filled() until the waiting frame is taken (backpressure only) */
+  private paused = false;
 
   constructor(
     readonly camera: string,
@@ -62,22 +62,22 @@ export class FramePool {
     return this.slots[0]!.length;
   }
 
-  /** Copies a chunk of ffmpeg's output into the slot being filled; completes frames as they fill. */
-  write(chunk: Buffer): void {
-    let pos = 0;
-    const size = this.frameBytes;
-    while (pos < chunk.length) {
-      if (this.flow.backpressure && this.ready >= 0) {
-        // Keep a reference to the rest (no copy) and stop reading until the waiting frame is taken.
-        this.stash = chunk.subarray(pos);
-        this.flow.pause();
-        return;
-      }
-      const n = Math.min(size - this.offset, chunk.length - pos);
-      this.slots[this.writing]!.set(chunk.subarray(pos, pos + n), this.offset);
-      this.offset += n;
-      pos += n;
-      if (this.offset === size) this.complete();
+  /** The rest of the slot being filled: where the next bytes of ffmpeg's output are read to, without a copy. */
+  into(): Uint8Array {
+    return this.slots[this.writing]!.subarray(this.offset);
+  }
+
+  /**
+   * n bytes were read into what into() gave; completes the frame once its slot is full. Under backpressure,
+   * reading stops while a completed frame waits for the consumer (ffmpeg blocks on the pipe and idles).
+   */
+  filled(n: number): void {
+    this.offset += n;
+    if (this.offset < this.frameBytes) return;
+    this.complete();
+    if (this.flow.backpressure && this.ready >= 0 && !this.paused) {
+      this.paused = true;
+      this.flow.pause();
     }
   }
 
@@ -85,17 +85,20 @@ export class FramePool {
   resetPartial(): void {
     this.offset = 0;
     this.seq = 0;
-    this.stash = null;
+    if (this.paused) {
+      this.paused = false;
+      this.flow.resume();
+    }
   }
 
   /** no frame waits in the pool: everything ffmpeg wrote has been handed on */
   get drained(): boolean {
-    return this.stash === null && this.ready < 0;
+    return !this.paused && this.ready < 0;
   }
 
   /** true while reading is paused because a frame waits for the consumer: not a stalled camera */
   get waiting(): boolean {
-    return this.stash !== null;
+    return this.paused;
   }
 
   private complete(): void {
@@ -128,14 +131,10 @@ export class FramePool {
     if (this.held !== i) return;
     this.held = -1;
     this.handOff();
-    if (this.stash && this.ready < 0) {
-      const rest = this.stash;
-      this.stash = null;
-      this.write(rest);
-      if (!this.stash) {
-        this.lastCompleteAt = Date.now(); // the wait was the consumer's, not the camera's
-        this.flow.resume();
-      }
+    if (this.paused && this.ready < 0) {
+      this.paused = false;
+      this.lastCompleteAt = Date.now(); // the wait was the consumer's, not the camera's
+      this.flow.resume();
     }
   }
 }
