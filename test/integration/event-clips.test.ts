@@ -36,7 +36,9 @@ const POST = 1;
 type EventMessage = { type: string; event: EvaEvent; revision: number };
 
 describe("event clips", () => {
-  it("an ended event's clip covers pre-roll + event + post-roll, is announced on MQTT, listed, served with ranges and plays in the console", async () => {
+  it("an ended event's clip covers pre-roll + event + post-roll, is announced on MQTT, listed, served with ranges and plays in the console", {
+    timeout: 150_000,
+  }, async () => {
     const clip = await personPanClip(5, 3);
     const port = await freePort();
     const text = agentConfigText({

@@ -41,7 +41,8 @@ async function runGated(device: string, clip: string, motion: string) {
 }
 
 describe("motion gating on a real clip", () => {
-  it("holds back the still frames and keeps every event and crossing an ungated run finds", async () => {
+  // two whole runs of the agent, each allowed 90 s on a loaded machine
+  it("holds back the still frames and keeps every event and crossing an ungated run finds", { timeout: 200_000 }, async () => {
     // Empty for 4 s, a person walks across the line (4–10 s), then stands still until the end (20 s).
     const clip = await spriteClip(
       "gating-v3",
