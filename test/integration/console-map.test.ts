@@ -9,7 +9,7 @@ import { launchChromium } from "../support/browser.js";
 import { fileBroker } from "../support/broker.js";
 import { freePort } from "../support/ports.js";
 import { emptyClip } from "../support/clips.js";
-import { HIDDEN, spriteClip, stopSign } from "../support/sprite-clips.js";
+import { northGpx, stopSignDrive } from "../support/sign-drive.js";
 
 // The console's sign map in a real browser, offline as the test machine is: a real run of the agent drives a
 // stop sign past the camera twice along a GPX track (two assets, two sightings with snapshots); the agent then
@@ -18,8 +18,6 @@ import { HIDDEN, spriteClip, stopSign } from "../support/sprite-clips.js";
 
 const FPS = 10;
 const broker = await fileBroker();
-const START = { lat: 48.137, lon: 11.575 };
-const T0 = Date.parse("2026-12-01T09:00:00Z");
 let browser: Browser;
 beforeAll(async () => {
   browser = await launchChromium();
@@ -28,35 +26,9 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** 12 s north at 10 m/s, a fix a second. */
-function northGpx(): string {
-  const pts = Array.from({ length: 13 }, (_, i) => {
-    const lat = START.lat + (i * 10) / 111_195;
-    return `<trkpt lat="${lat.toFixed(8)}" lon="${START.lon}"><time>${new Date(T0 + i * 1000).toISOString()}</time></trkpt>`;
-  });
-  return `<?xml version="1.0"?><gpx version="1.1"><trk><trkseg>${pts.join("")}</trkseg></trk></gpx>`;
-}
-
 describe("the console's sign map", { timeout: 180_000 }, () => {
   it("shows the inventory's assets and today's sightings on a grid when the tiles cannot load, and a sighting's snapshot on click", async () => {
-    const clip = await spriteClip(
-      "stop-sign-v1",
-      8.5,
-      [
-        [
-          [0, 340, 180],
-          [1.99, 340, 180],
-          [2, HIDDEN, 0],
-          [4.99, HIDDEN, 0],
-          [5, 490, 180],
-          [6, 340, 180],
-          [7, 340, 180],
-          [7.01, HIDDEN, 0],
-        ],
-      ],
-      FPS,
-      await stopSign(80),
-    );
+    const clip = await stopSignDrive(FPS);
     const { file, dir } = writeTestConfig({
       brokerUrl: broker.url,
       deviceId: "dev-signmap",

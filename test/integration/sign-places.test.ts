@@ -9,7 +9,7 @@ import { checkPublished } from "../support/api-schemas.js";
 import { fileBroker } from "../support/broker.js";
 import { emptyClip } from "../support/clips.js";
 import { MessageCollector } from "../support/mqtt.js";
-import { HIDDEN, spriteClip, stopSign } from "../support/sprite-clips.js";
+import { DRIVE_START as START, northGpx, stopSignDrive } from "../support/sign-drive.js";
 
 // The real agent on a real clip with a GPX track: a stop sign passes the camera twice (shown 2 s, hidden 3 s,
 // shown 2 s) while the track drives north at 10 m/s. Every frame is analysed (realtime: false) and placed by
@@ -17,38 +17,10 @@ import { HIDDEN, spriteClip, stopSign } from "../support/sprite-clips.js";
 
 const FPS = 10;
 const broker = await fileBroker();
-const START = { lat: 48.137, lon: 11.575 };
-const T0 = Date.parse("2026-12-01T09:00:00Z");
-
-/** 12 s north at 10 m/s, a fix a second, no course or speed (heading and speed come from the neighbours). */
-function northGpx(): string {
-  const pts = Array.from({ length: 13 }, (_, i) => {
-    const lat = START.lat + (i * 10) / 111_195;
-    return `<trkpt lat="${lat.toFixed(8)}" lon="${START.lon}"><time>${new Date(T0 + i * 1000).toISOString()}</time></trkpt>`;
-  });
-  return `<?xml version="1.0"?><gpx version="1.1"><trk><trkseg>${pts.join("")}</trkseg></trk></gpx>`;
-}
 
 describe("signs on the map", { timeout: 240_000 }, () => {
   it("places each sighting by the track, merges them into assets across runs, and exports GeoJSON and OSM tags", async () => {
-    const clip = await spriteClip(
-      "stop-sign-v1",
-      8.5,
-      [
-        [
-          [0, 340, 180],
-          [1.99, 340, 180],
-          [2, HIDDEN, 0],
-          [4.99, HIDDEN, 0],
-          [5, 490, 180],
-          [6, 340, 180],
-          [7, 340, 180],
-          [7.01, HIDDEN, 0],
-        ],
-      ],
-      FPS,
-      await stopSign(80),
-    );
+    const clip = await stopSignDrive(FPS);
     const { file, dir } = writeTestConfig({
       brokerUrl: broker.url,
       deviceId: "dev-map",
