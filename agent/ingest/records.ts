@@ -108,12 +108,12 @@ function fleetKind(channel: RecordChannel, spec: FleetSpec): RecordKind {
         ("revision" in ((z.toJSONSchema(channel.schema, { io: "input", unrepresentable: "any" }) as JsonSchema).properties ?? {})
           ? (_r: Json, m: Json) => (Number.isSafeInteger(m.revision) ? (m.revision as number) : 0)
           : undefined));
-  // The table's name is also what `eva fleet` and the metrics call the stream (sign_assets, not signAssets).
-  const table = spec.table ?? channel.id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  // What `eva fleet` and the metrics call the stream: the channel id in snake case (sign_assets, not signAssets).
+  const name = channel.id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
   return {
-    name: table,
+    name,
     topic: channel.address,
-    table,
+    table: spec.table ?? name,
     record: spec.record?.from ?? ((m) => m),
     id:
       spec.key ??
