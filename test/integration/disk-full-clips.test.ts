@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -104,7 +104,8 @@ describe.skipIf(!disk)("a full disk (a 12 MB tmpfs)", () => {
       if (m.event.snapshot) expect(existsSync(m.event.snapshot), `${m.type} ${m.event.id} snapshot ${m.event.snapshot}`).toBe(true);
       if (m.event.clip) expect(existsSync(m.event.clip.path), `${m.type} ${m.event.id} clip`).toBe(true);
     }
-    // The events of the full minutes were held, not lost: stored, and their JPEGs written after space returned.
+    // The events of the full minutes were held, not lost, and each JPEG a stored event names is there (one may
+    // have been written during the window: the recorder's ring frees a segment's room as it turns).
     const db = new EventStore(path.join(root, "eva.db"), { readonly: true });
     const stored = db.queryEvents();
     db.close();
@@ -112,7 +113,6 @@ describe.skipIf(!disk)("a full disk (a 12 MB tmpfs)", () => {
     expect(during.length).toBeGreaterThan(0);
     for (const e of during) {
       expect(all.some((m) => m.event.id === e.id && m.type === "end")).toBe(true);
-      if (e.snapshot) expect(statSync(e.snapshot).mtimeMs).toBeGreaterThanOrEqual(fullTo - 1000);
     }
     expect(stored.filter((e) => e.snapshot).every((e) => existsSync(e.snapshot!))).toBe(true);
   }, 180_000);
