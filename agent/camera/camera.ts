@@ -109,6 +109,7 @@ export class Camera {
       flow,
       clock,
       opts.scaled,
+      opts.pixelFormat,
     );
     this.status = { camera: opts.name, state: "offline", reason: "starting", since: Date.now(), restarts: 0 };
   }

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Socket, type SocketConstructorOpts } from "node:net";
 import type { Readable } from "node:stream";
+import type { PixelFormat } from "./frame.js";
+import { slotBytes } from "./frame-pool.js";
 
 // Every detail of how eva drives ffmpeg lives in this file: fluent-ffmpeg was archived upstream in May 2025,
 // so replacing it with a bare spawn must stay a one-file change.
@@ -39,6 +41,12 @@ export interface FrameSourceOptions {
    * the frame's; its rows are padded to the frame's width.
    */
   scaled?: { width: number; height: number } | undefined;
+  /**
+   * how each frame is written: packed RGB24 (default), or planar YUV 4:2:0 — half the bytes and no colour
+   * conversion in ffmpeg; the decoder's own format, from which motion and brightness read the Y plane directly
+   * (even sizes only)
+   */
+  pixelFormat?: PixelFormat | undefined;
   /**
    * frames the decoder may skip before decoding them: "noref" drops frames no other frame refers to (free
    * at low fps on streams with B-frames; most IP cameras send none), "nokey" decodes key frames only (about
@@ -104,12 +112,12 @@ export function inputOptions(o: FrameSourceOptions): string[] {
 export function outputOptions(o: FrameSourceOptions): string[] {
   // -filter_threads: swscale and the graph would start a thread per core for every camera; one keeps eight
   // cameras from running ~100 threads on a 2-core box (scaling 720p to a few hundred pixels is cheap).
-  return ["-an", "-sn", "-dn", "-filter_threads", "1", "-vf", videoFilter(o), "-pix_fmt", "rgb24", "-f", "rawvideo"];
+  return ["-an", "-sn", "-dn", "-filter_threads", "1", "-vf", videoFilter(o), "-pix_fmt", o.pixelFormat ?? "rgb24", "-f", "rawvideo"];
 }
 
 /** Output bytes per frame: the frame, plus the detector's picture under it (rows at the frame's width). */
-export function outputFrameBytes(o: Pick<FrameSourceOptions, "width" | "height" | "scaled">): number {
-  return o.width * (o.height + (o.scaled?.height ?? 0)) * 3;
+export function outputFrameBytes(o: Pick<FrameSourceOptions, "width" | "height" | "scaled" | "pixelFormat">): number {
+  return slotBytes(o.width, o.height, o.scaled, o.pixelFormat ?? "rgb24");
 }
 
 export function videoFilter(o: Pick<FrameSourceOptions, "fps" | "width" | "height" | "scaled">): string {

@@ -1,4 +1,5 @@
-import type { Frame } from "./frame.js";
+import { yuv420ToRgb, type Yuv420 } from "../core/pixels.js";
+import type { Frame, Luma, PixelFormat, ScaledFrame } from "./frame.js";
 
 /** How a pool behaves when frames arrive faster than the consumer takes them. */
 export interface FlowControl {
@@ -19,7 +20,7 @@ export interface FlowControl {
  */
 export class FramePool {
   private readonly slots: Uint8Array[];
-  private readonly frames: Frame[];
+  private readonly frames: PooledFrame[];
   private writing = 0;
   private ready = -1;
   private held = -1;
@@ -42,20 +43,16 @@ export class FramePool {
     private readonly clock: ((seq: number) => number) | null = null,
     /** the detector's picture that ffmpeg stacks under each frame (rows at the frame's width) */
     scaled?: { width: number; height: number },
+    format: PixelFormat = "rgb24",
   ) {
-    const frameSize = width * height * 3;
-    const size = frameSize + (scaled ? width * scaled.height * 3 : 0);
-    const sab = new SharedArrayBuffer(size * 3);
+    const sab = new SharedArrayBuffer(slotBytes(width, height, scaled, format) * 3);
+    const size = sab.byteLength / 3;
     this.slots = [0, 1, 2].map((i) => new Uint8Array(sab, i * size, size));
-    this.frames = this.slots.map((slot, i) => {
-      const frame: Frame = { camera, seq: 0, time: 0, width, height, data: slot.subarray(0, frameSize), release: () => this.release(i) };
-      if (scaled) {
-        const stride = width * 3;
-        const bytes = (scaled.height - 1) * stride + scaled.width * 3;
-        frame.scaled = { data: slot.subarray(frameSize, frameSize + bytes), width: scaled.width, height: scaled.height, stride };
-      }
-      return frame;
-    });
+    this.frames = this.slots.map((slot, i) =>
+      format === "yuv420p"
+        ? yuvFrame(camera, width, height, slot, scaled, () => this.release(i))
+        : rgbFrame(camera, width, height, slot, scaled, () => this.release(i)),
+    );
   }
 
   get frameBytes(): number {
@@ -105,6 +102,7 @@ export class FramePool {
     const done = this.writing;
     const frame = this.frames[done]!;
     frame.seq = this.seq++;
+    frame.fresh();
     this.lastCompleteAt = Date.now();
     frame.time = this.clock ? this.clock(frame.seq) : this.lastCompleteAt;
     if (this.ready >= 0) this.skipped++;
@@ -137,4 +135,110 @@ export class FramePool {
       this.flow.resume();
     }
   }
+}
+
+/** A pool's frame: `fresh()` marks its pixels new (a YUV frame's RGB is converted again when next read). */
+interface PooledFrame extends Frame {
+  fresh(): void;
+}
+
+/** Bytes of one slot: the frame and, stacked under it at the frame's width, the scaled picture. */
+export function slotBytes(width: number, height: number, scaled: { height: number } | undefined, format: PixelFormat): number {
+  const rows = height + (scaled?.height ?? 0);
+  return format === "yuv420p" ? width * rows + 2 * (width / 2) * (rows / 2) : width * rows * 3;
+}
+
+function rgbFrame(
+  camera: string,
+  width: number,
+  height: number,
+  slot: Uint8Array,
+  scaled: { width: number; height: number } | undefined,
+  release: () => void,
+): PooledFrame {
+  const frameSize = width * height * 3;
+  const data = slot.subarray(0, frameSize);
+  let s: ScaledFrame | undefined;
+  if (scaled) {
+    const stride = width * 3;
+    const bytes = (scaled.height - 1) * stride + scaled.width * 3;
+    s = { data: slot.subarray(frameSize, frameSize + bytes), width: scaled.width, height: scaled.height, stride };
+  }
+  const luma: Luma = { data, width, height, stride: width * 3, step: 3, offset: 1 };
+  return { camera, seq: 0, time: 0, width, height, data, luma, scaled: s, release, fresh() {} };
+}
+
+/**
+ * A YUV slot: ffmpeg stacks the scaled picture under the frame, so each plane holds the frame's rows, then the
+ * picture's (Y at the frame's width, U and V at half of it). The RGB view is converted at most once per frame,
+ * and only when something reads it (a snapshot, the live view, a crop).
+ */
+function yuvFrame(
+  camera: string,
+  width: number,
+  height: number,
+  slot: Uint8Array,
+  scaled: { width: number; height: number } | undefined,
+  release: () => void,
+): PooledFrame {
+  const rows = height + (scaled?.height ?? 0);
+  const cw = width / 2;
+  const uBase = width * rows;
+  const vBase = uBase + cw * (rows / 2);
+  const plane = (base: number, bytes: number) => slot.subarray(base, base + bytes);
+  const yuv: Yuv420 = {
+    y: plane(0, width * height),
+    u: plane(uBase, cw * (height / 2)),
+    v: plane(vBase, cw * (height / 2)),
+    width,
+    height,
+    yStride: width,
+    cStride: cw,
+  };
+  let s: ScaledFrame | undefined;
+  if (scaled) {
+    const { width: sw, height: sh } = scaled;
+    const yBytes = (sh - 1) * width + sw;
+    const cBytes = (sh / 2 - 1) * cw + sw / 2;
+    const cRow = cw * (height / 2);
+    s = {
+      width: sw,
+      height: sh,
+      yuv: {
+        y: plane(width * height, yBytes),
+        u: plane(uBase + cRow, cBytes),
+        v: plane(vBase + cRow, cBytes),
+        width: sw,
+        height: sh,
+        yStride: width,
+        cStride: cw,
+      },
+    };
+  }
+  // The RGB copy lives in shared memory too, so a crop classifier or tiled detection reads it without a copy.
+  let rgb: Uint8Array | null = null;
+  let converted = false;
+  const luma: Luma = { data: yuv.y, width, height, stride: width, step: 1, offset: 0 };
+  return {
+    camera,
+    seq: 0,
+    time: 0,
+    width,
+    height,
+    get data(): Uint8Array {
+      rgb ??= new Uint8Array(new SharedArrayBuffer(width * height * 3));
+      if (!converted) {
+        yuv420ToRgb(yuv, rgb);
+        converted = true;
+      }
+      return rgb;
+    },
+    yuv,
+    luma,
+    scaled: s,
+    release,
+    fresh() {
+      converted = false;
+    },
+  };
 }

@@ -14,7 +14,9 @@ import {
   type InputSpec,
   type Placement,
   type ScaledPicture,
+  type ScaledYuv,
 } from "./model-input.js";
+import { yuv420ToInput, yuv420ToRgb, type Yuv420 } from "../core/pixels.js";
 import { nonMaxSuppression } from "./non-max-suppression.js";
 
 /**
@@ -33,6 +35,9 @@ export class DetectionPipeline {
   /** content size the border was last written for (width × 65536 + height); -1: unknown */
   private paddedFor = -1;
   private readonly reuse: ScaledPicture = { data: new Uint8Array(0), width: 0, height: 0, stride: 0 };
+  /** a YUV picture's colours, converted here before the layout conversion; grown once, reused */
+  private rgb = new Uint8Array(0);
+  private readonly rgbPicture: ScaledPicture = { data: new Uint8Array(0), width: 0, height: 0, stride: 0 };
   /** a camera's frames keep one size: its placement is worked out once, not per frame */
   private placed: { width: number; height: number; placement: Placement } | null = null;
 
@@ -71,6 +76,32 @@ export class DetectionPipeline {
     return placement;
   }
 
+  /** `prepare` for a planar YUV 4:2:0 frame (its colours converted first, into a reused buffer). */
+  prepareYuv(yuv: Yuv420, width: number, height: number): Placement {
+    return this.prepare(this.toRgb(yuv).data, width, height);
+  }
+
+  /** `prepareScaled` for a YUV picture: colours, layout and range converted in one pass into the input. */
+  prepareScaledYuv(src: ScaledYuv, width: number, height: number): Placement {
+    const { spec } = this;
+    const placement = this.checkScaled(src, width, height);
+    const scale = spec.dtype === "uint8" ? 1 : spec.scale;
+    yuv420ToInput(src.yuv, this.input, spec.width, spec.layout === "NCHW", spec.width * spec.height, spec.color === "BGR", scale);
+    return placement;
+  }
+
+  private toRgb(yuv: Yuv420): ScaledPicture {
+    const bytes = yuv.width * yuv.height * 3;
+    if (this.rgb.length < bytes) this.rgb = new Uint8Array(bytes);
+    yuv420ToRgb(yuv, this.rgb);
+    const p = this.rgbPicture;
+    p.data = this.rgb.length === bytes ? this.rgb : this.rgb.subarray(0, bytes);
+    p.width = yuv.width;
+    p.height = yuv.height;
+    p.stride = yuv.width * 3;
+    return p;
+  }
+
   /** Whether a scaled picture of this size is what this model wants for a width × height frame. */
   fitsScaled(src: { width: number; height: number }, width: number, height: number): boolean {
     const p = this.placementFor(width, height);
@@ -82,6 +113,13 @@ export class DetectionPipeline {
    * back to that frame. Throws when the picture is not the size the placement wants (a caller's bug).
    */
   prepareScaled(src: ScaledPicture, width: number, height: number): Placement {
+    const placement = this.checkScaled(src, width, height);
+    writeScaledInput(src, this.spec, this.input);
+    return placement;
+  }
+
+  /** The placement a scaled picture must match, with the border written once per content size. */
+  private checkScaled(src: { width: number; height: number }, width: number, height: number): Placement {
     const placement = this.placementFor(width, height);
     if (src.width !== placement.contentWidth || src.height !== placement.contentHeight) {
       throw new Error(
@@ -93,7 +131,6 @@ export class DetectionPipeline {
       fillPadding(this.spec, this.input);
       this.paddedFor = key;
     }
-    writeScaledInput(src, this.spec, this.input);
     return placement;
   }
 

@@ -41,12 +41,23 @@ export interface FilterRequest {
   filter: DetectFilter;
 }
 
+/** Where a planar YUV 4:2:0 picture's planes start in the frame's buffer, and their row strides. */
+export interface PlanesAt {
+  y: number;
+  u: number;
+  v: number;
+  yStride: number;
+  cStride: number;
+}
+
 /** Where ffmpeg's second picture, already at the model's content size, lies in the frame's buffer. */
 export interface ScaledPlacement {
   byteOffset: number;
   width: number;
   height: number;
   stride: number;
+  /** a YUV picture's planes (byteOffset and stride are then its Y plane's) */
+  yuv?: PlanesAt;
 }
 
 export interface DetectRequest {
@@ -55,6 +66,8 @@ export interface DetectRequest {
   /** the frame's bytes are `width * height * 3` from `byteOffset`; shared, never copied */
   buffer: SharedArrayBuffer;
   byteOffset: number;
+  /** a YUV frame's planes instead (byteOffset is then its Y plane's) */
+  yuv?: PlanesAt;
   /** the frame's size: boxes come back in its pixels */
   width: number;
   height: number;

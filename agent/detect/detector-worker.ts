@@ -6,8 +6,9 @@ import ort from "onnxruntime-node";
 import { DetectionPipeline } from "./detection-pipeline.js";
 import { DetectorError } from "./detector-error.js";
 import type { DetectFilter } from "./detect-filter.js";
-import type { DetectRequest, FilterRequest, FromWorker, WorkerInit } from "./detector-protocol.js";
-import type { ScaledPicture } from "./model-input.js";
+import type { DetectRequest, FilterRequest, FromWorker, PlanesAt, WorkerInit } from "./detector-protocol.js";
+import type { Placement, ScaledPicture, ScaledYuv } from "./model-input.js";
+import type { Yuv420 } from "../core/pixels.js";
 import { resolveModelInfo } from "./model-info.js";
 import { openSession } from "./onnx-session.js";
 import { readLabelsFile, readModel } from "./model-file.js";
@@ -92,6 +93,35 @@ const filters = new Map<number, DetectFilter>();
 // Reused across frames: views are only re-made when a frame lies in a different buffer or place.
 const scaledView: ScaledPicture = { data: new Uint8Array(0), width: 0, height: 0, stride: 0 };
 let frameView: Uint8Array = new Uint8Array(0);
+const noPlane = new Uint8Array(0);
+const scaledYuv: ScaledYuv = { width: 0, height: 0, yuv: { y: noPlane, u: noPlane, v: noPlane, width: 0, height: 0, yStride: 0, cStride: 0 } };
+let frameYuv: Yuv420 = scaledYuv.yuv;
+
+/** A size mismatch between the picture and the model is the caller's bug, reported as an invalid frame. */
+function prepared(run: () => Placement): Placement {
+  try {
+    return run();
+  } catch (err) {
+    throw new DetectorError("EVA_FRAME_INVALID", (err as Error).message);
+  }
+}
+
+/** Views of a YUV 4:2:0 picture's planes in the shared buffer, checked to fit; the same views while nothing moved. */
+function planeViews(current: Yuv420, buffer: SharedArrayBuffer, at: PlanesAt, width: number, height: number, what: string): Yuv420 {
+  const cw = Math.ceil(width / 2);
+  const ch = Math.ceil(height / 2);
+  const yBytes = (height - 1) * at.yStride + width;
+  const cBytes = (ch - 1) * at.cStride + cw;
+  const fits = (offset: number, bytes: number) => offset >= 0 && offset + bytes <= buffer.byteLength;
+  if (!(width > 0 && height > 0 && at.yStride >= width && at.cStride >= cw && fits(at.y, yBytes) && fits(at.u, cBytes) && fits(at.v, cBytes))) {
+    throw new DetectorError("EVA_FRAME_INVALID", `${what} ${width}×${height} (YUV 4:2:0) does not fit its ${buffer.byteLength}-byte buffer`);
+  }
+  const y = view(current.y, buffer, at.y, yBytes);
+  const u = view(current.u, buffer, at.u, cBytes);
+  const v = view(current.v, buffer, at.v, cBytes);
+  if (y === current.y && u === current.u && v === current.v && current.width === width && current.height === height) return current;
+  return { y, u, v, width, height, yStride: at.yStride, cStride: at.cStride };
+}
 
 function view(current: Uint8Array, buffer: SharedArrayBuffer, byteOffset: number, length: number): Uint8Array {
   return current.buffer === buffer && current.byteOffset === byteOffset && current.length === length ? current : new Uint8Array(buffer, byteOffset, length);
@@ -105,7 +135,14 @@ async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
   let placement;
   // A picture scaled for another model (the camera's ffmpeg predates a model swap) is not used: resize the frame.
   if (scaled && !m.pipeline.fitsScaled(scaled, width, height)) scaled = undefined;
-  if (scaled) {
+  if (scaled?.yuv) {
+    const { width: sw, height: sh } = scaled;
+    const planes = planeViews(scaledYuv.yuv, req.buffer, scaled.yuv, sw, sh, "scaled picture");
+    scaledYuv.yuv = planes;
+    scaledYuv.width = sw;
+    scaledYuv.height = sh;
+    placement = prepared(() => m.pipeline.prepareScaledYuv(scaledYuv, width, height));
+  } else if (scaled) {
     const bytes = (scaled.height - 1) * scaled.stride + scaled.width * 3;
     if (!(scaled.width > 0 && scaled.height > 0 && scaled.stride >= scaled.width * 3 && scaled.byteOffset + bytes <= req.buffer.byteLength)) {
       throw new DetectorError("EVA_FRAME_INVALID", `scaled picture ${scaled.width}×${scaled.height} does not fit its ${req.buffer.byteLength}-byte buffer`);
@@ -114,11 +151,10 @@ async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
     scaledView.width = scaled.width;
     scaledView.height = scaled.height;
     scaledView.stride = scaled.stride;
-    try {
-      placement = m.pipeline.prepareScaled(scaledView, width, height);
-    } catch (err) {
-      throw new DetectorError("EVA_FRAME_INVALID", (err as Error).message);
-    }
+    placement = prepared(() => m.pipeline.prepareScaled(scaledView, width, height));
+  } else if (req.yuv) {
+    frameYuv = planeViews(frameYuv, req.buffer, req.yuv, width, height, "frame");
+    placement = m.pipeline.prepareYuv(frameYuv, width, height);
   } else {
     if (!(width > 0 && height > 0 && req.byteOffset + width * height * 3 <= req.buffer.byteLength)) {
       throw new DetectorError("EVA_FRAME_INVALID", `frame ${width}×${height} does not fit its ${req.buffer.byteLength}-byte buffer`);

@@ -5,9 +5,10 @@ import type { DetectFilter } from "./detect-filter.js";
 import type { Detection } from "../core/detection.js";
 import { DetectorError } from "./detector-error.js";
 import { workerReady } from "./worker-ready.js";
-import type { DetectRequest, FromWorker, ToWorker, WorkerInit } from "./detector-protocol.js";
+import type { DetectRequest, FromWorker, PlanesAt, ToWorker, WorkerInit } from "./detector-protocol.js";
 import { inputSpecOf } from "./model-info.js";
-import { isIdentityPlacement, placeFrame, type ScaledPicture } from "./model-input.js";
+import { isIdentityPlacement, placeFrame, type ScaledPicture, type ScaledYuv } from "./model-input.js";
+import type { Yuv420 } from "../core/pixels.js";
 import type { ModelInfo } from "./model-info.js";
 import { ignoredGpuOptionsNote, type GpuOptions } from "./providers.js";
 
@@ -34,15 +35,20 @@ let gpuOptionsNoted = false;
 const BUILD_PROGRESS_MS = 15_000;
 
 export interface DetectInput {
-  /** packed RGB24, at least width × height × 3 bytes; a view into a SharedArrayBuffer is passed without a copy */
-  data: Uint8Array;
+  /**
+   * packed RGB24, at least width × height × 3 bytes; a view into a SharedArrayBuffer is passed without a copy.
+   * Not read when `yuv` is in shared memory (a camera frame's RGB may be converted only when read).
+   */
+  readonly data: Uint8Array;
   width: number;
   height: number;
+  /** the frame as planar YUV 4:2:0, when the camera delivers that */
+  yuv?: Yuv420 | undefined;
   /**
    * the same picture already scaled by ffmpeg to the model's content size (see `scaledSize`), in the same
-   * SharedArrayBuffer as `data`: the worker then converts it and resizes nothing
+   * SharedArrayBuffer as the frame: the worker then converts it and resizes nothing
    */
-  scaled?: ScaledPicture;
+  scaled?: ScaledPicture | ScaledYuv | undefined;
 }
 
 export interface DetectResult {
@@ -193,9 +199,15 @@ export class Detector {
   detect(frame: DetectInput, filter: DetectFilter): Promise<DetectResult> {
     if (this.fault) return Promise.reject(this.fault);
     if (this.closing) return Promise.reject(new DetectorError("EVA_DETECTOR_CLOSED", `model '${this.name}': detector is closed`));
-    const { data, width, height, scaled } = frame;
+    const { width, height, scaled, yuv } = frame;
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+      return Promise.reject(new DetectorError("EVA_FRAME_INVALID", `model '${this.name}': frame size ${width}×${height} is not a positive whole size`));
+    }
+    // A YUV frame in shared memory goes as its planes' places: its RGB is never made for the detector.
+    const shared = yuv && yuv.y.buffer instanceof SharedArrayBuffer && inBuffer(yuv, yuv.y.buffer) ? yuv : null;
     const size = width * height * 3;
-    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0 && data.length >= size)) {
+    const data = shared ? null : frame.data;
+    if (data && data.length < size) {
       return Promise.reject(
         new DetectorError("EVA_FRAME_INVALID", `model '${this.name}': frame ${width}×${height} needs ${size} RGB bytes, got ${data.length}`),
       );
@@ -210,21 +222,31 @@ export class Detector {
       const pending: Pending = { resolve, reject };
       let buffer: SharedArrayBuffer;
       let byteOffset: number;
+      let planes: PlanesAt | undefined;
       let scaledAt: DetectRequest["scaled"];
-      if (data.buffer instanceof SharedArrayBuffer && (!scaled || scaled.data.buffer === data.buffer)) {
-        buffer = data.buffer;
-        byteOffset = data.byteOffset;
-        if (scaled) scaledAt = { byteOffset: scaled.data.byteOffset, width: scaled.width, height: scaled.height, stride: scaled.stride };
+      const frameBuffer = shared ? shared.y.buffer : data!.buffer;
+      const scaledHere = !scaled || (scaled.yuv ? inBuffer(scaled.yuv, frameBuffer) : scaled.data.buffer === frameBuffer);
+      if (frameBuffer instanceof SharedArrayBuffer && scaledHere) {
+        buffer = frameBuffer;
+        if (shared) {
+          planes = planesAt(shared);
+          byteOffset = planes.y;
+        } else byteOffset = data!.byteOffset;
+        if (scaled?.yuv)
+          scaledAt = { byteOffset: scaled.yuv.y.byteOffset, width: scaled.width, height: scaled.height, stride: scaled.yuv.yStride, yuv: planesAt(scaled.yuv) };
+        else if (scaled) scaledAt = { byteOffset: scaled.data.byteOffset, width: scaled.width, height: scaled.height, stride: scaled.stride };
       } else {
         // A frame in ordinary memory cannot be shared; copy it once into a pooled shared buffer (the frame only:
         // the worker resizes it, this path is for tests and tools, not cameras).
+        const rgb = data ?? frame.data;
         buffer = this.takeSpare(size);
-        new Uint8Array(buffer, 0, size).set(data.subarray(0, size));
+        new Uint8Array(buffer, 0, size).set(rgb.subarray(0, size));
         byteOffset = 0;
         pending.staging = buffer;
       }
       this.pending.set(id, pending);
       const msg: DetectRequest = { type: "detect", id, buffer, byteOffset, width, height, filterId };
+      if (planes) msg.yuv = planes;
       if (scaledAt) msg.scaled = scaledAt;
       this.waiting.push({ msg, filter, pending });
       this.pump();
@@ -313,3 +335,12 @@ export { DetectorError } from "./detector-error.js";
 export type { DetectorErrorCode } from "./detector-error.js";
 export type { DetectFilter } from "./detect-filter.js";
 export type { ModelInfo } from "./model-info.js";
+
+/** Whether all three planes lie in this buffer. */
+function inBuffer(p: Yuv420, buffer: ArrayBufferLike): boolean {
+  return p.y.buffer === buffer && p.u.buffer === buffer && p.v.buffer === buffer;
+}
+
+function planesAt(p: Yuv420): PlanesAt {
+  return { y: p.y.byteOffset, u: p.u.byteOffset, v: p.v.byteOffset, yStride: p.yStride, cStride: p.cStride };
+}

@@ -1,4 +1,5 @@
 import type { InputSpec, Placement } from "../core/model-input.js";
+import type { Yuv420 } from "../core/pixels.js";
 
 export type { InputSpec, Placement };
 
@@ -119,6 +120,16 @@ export interface ScaledPicture {
   height: number;
   /** bytes from one row's start to the next; ≥ width × 3 */
   stride: number;
+  yuv?: undefined;
+}
+
+/** The same picture as planar YUV 4:2:0 (a YUV camera's): the worker converts its colours as it converts its layout. */
+export interface ScaledYuv {
+  width: number;
+  height: number;
+  yuv: Yuv420;
+  data?: undefined;
+  stride?: undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { area, CameraAnalytics, type CameraAnalyticsOptions, type RuleConfig } from "../analytics/camera-analytics.js";
 import { FrameQuality, sharpness } from "../analytics/frame-quality.js";
 import type { Occupancy } from "../analytics/zones.js";
-import type { Frame } from "../camera/frame.js";
+import { lumaOf, type Frame } from "../camera/frame.js";
 import type { CameraConfig } from "../config/schema.js";
 import type { Box } from "../core/geometry.js";
 import type { Detection } from "../core/detection.js";
@@ -84,7 +84,8 @@ export class EventMaintainer {
    */
   observe(frame: Frame, detections: readonly Detection[], fix: Fix | null = null): number {
     this.lastFrameTime = frame.time;
-    const { dark, frozen } = this.frameQuality.observe(frame.time, frame.data);
+    const luma = lumaOf(frame);
+    const { dark, frozen } = this.frameQuality.observe(frame.time, luma);
     const a = this.analytics.observe(frame.time, detections);
     const isObject = (label: string) => !this.analytics.isSign(label);
     const step = this.rules.observe(
@@ -102,7 +103,7 @@ export class EventMaintainer {
       detections: a.detections,
       usable: !dark && !frozen,
       fix,
-      quality: (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(frame.data, frame.width, frame.height, b)),
+      quality: (b: Box) => (b[2] - b[0]) * (b[3] - b[1]) * (1 + sharpness(luma, frame.width, frame.height, b)),
       snapshot: (r) => {
         this.snapshots.capture(r.id, frame);
         return this.snapshots.pathFor(r);

@@ -2,6 +2,7 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import type { Frame } from "../camera/frame.js";
+import { packYuv420, yuv420At, yuv420Bytes, yuv420ToRgb } from "../core/pixels.js";
 import type { EvaEvent } from "../core/event.js";
 
 type XY = readonly [number, number];
@@ -13,7 +14,9 @@ export interface SnapshotScene {
 }
 
 interface Held {
+  /** the best frame's pixels: packed RGB24, or a YUV camera's contiguous yuv420p (converted when written) */
   pixels: Uint8Array;
+  yuv: boolean;
   width: number;
   height: number;
   /** captured since the last JPEG was written */
@@ -93,12 +96,16 @@ export class SnapshotWriter {
     return path.join(this.dir, ev.camera, `${ev.id}.jpg`);
   }
 
+  /** Keeps a copy of the frame as the event's best; a YUV frame is kept as YUV (half the bytes, no conversion). */
   capture(eventId: string, frame: Frame): void {
     let h = this.held.get(eventId);
-    if (!h || h.pixels.length !== frame.data.length) {
-      const pixels = this.takeBuffer(frame.data.length);
+    const yuv = frame.yuv ?? null;
+    const bytes = yuv ? yuv420Bytes(frame.width, frame.height) : frame.width * frame.height * 3;
+    if (!h || h.pixels.length !== bytes || h.yuv !== !!yuv) {
+      const pixels = this.takeBuffer(bytes);
       h = {
         pixels,
+        yuv: !!yuv,
         width: frame.width,
         height: frame.height,
         dirty: false,
@@ -109,7 +116,8 @@ export class SnapshotWriter {
       };
       this.held.set(eventId, h);
     }
-    h.pixels.set(frame.data);
+    if (yuv) packYuv420(yuv, h.pixels);
+    else h.pixels.set(frame.data.subarray(0, bytes));
     h.dirty = true;
   }
 
@@ -124,7 +132,7 @@ export class SnapshotWriter {
     }
     h.dirty = false;
     // JPEG encoding runs in libvips' thread pool; writes of one event are chained so the newest lands last.
-    const jpeg = sharp(h.pixels, { raw: { width: h.width, height: h.height, channels: 3 } })
+    const jpeg = sharp(h.yuv ? yuvToRgbBuffer(h.pixels, h.width, h.height) : h.pixels, { raw: { width: h.width, height: h.height, channels: 3 } })
       .composite([{ input: Buffer.from(boxOverlay(ev, h.width, h.height, this.scenes.get(ev.camera))), left: 0, top: 0 }])
       .jpeg({ quality: 85 });
     const tmp = `${file}.tmp`;
@@ -232,6 +240,13 @@ export class SnapshotWriter {
     const i = this.spare.findIndex((b) => b.length === size);
     return i >= 0 ? this.spare.splice(i, 1)[0]! : new Uint8Array(size);
   }
+}
+
+/** A held YUV frame as RGB for the encoder: a new buffer, since libvips reads it while the next frame comes. */
+function yuvToRgbBuffer(pixels: Uint8Array, width: number, height: number): Buffer {
+  const rgb = Buffer.allocUnsafe(width * height * 3);
+  yuv420ToRgb(yuv420At(pixels.buffer, pixels.byteOffset, width, height), rgb);
+  return rgb;
 }
 
 const svgText = (t: string) => t.replace(/[<>&"']/g, "");

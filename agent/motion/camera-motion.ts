@@ -1,6 +1,7 @@
 import { toPixels } from "../core/geometry.js";
 import type { MotionConfig } from "../config/motion-schema.js";
 import { MotionGate, type GateDecision } from "./motion-gate.js";
+import type { Luma } from "../core/pixels.js";
 import { MotionDetector, type MotionOptions } from "./motion-detector.js";
 
 /** Frames a camera's gate let through, by reason, and those it held back. */
@@ -52,9 +53,9 @@ export class CameraMotion {
   }
 
   /** Whether this frame (packed RGB24 at width × height) goes to the detector, and why. */
-  decide(rgb: Uint8Array, time: number): GateDecision {
+  decide(picture: Luma, time: number): GateDecision {
     if (!this.detector) return "motion";
-    const m = this.detector.observe(rgb, time);
+    const m = this.detector.observe(picture, time);
     const d = this.gate.decide({ time, motion: m.motion, relearned: m.relearned, activeTracks: this.activeTracks });
     this.counts[d]++;
     return d;

@@ -1,4 +1,5 @@
 import { pointInPolygon, type Point } from "../core/geometry.js";
+import { rgbLuma, type Luma } from "../core/pixels.js";
 
 export interface MotionOptions {
   /** grey-level change (0–255) of a cell, after the lighting shift is taken out, that counts as changed */
@@ -44,7 +45,8 @@ const GRID_COLUMNS = 80;
  *   equally fast;
  * - a relearn after a whole-frame change reports itself, and the gate runs the detector on that frame rather
  *   than trusting a picture it cannot judge.
- * It works on the RGB24 frame the camera stage already holds: no second ffmpeg output, no allocation per frame.
+ * It works on the frame the camera stage already holds (its Y plane, or grey from RGB): no second ffmpeg output,
+ * no allocation per frame.
  */
 export class MotionDetector {
   readonly columns: number;
@@ -85,9 +87,12 @@ export class MotionDetector {
     this.unmasked = unmasked;
   }
 
-  /** Compares a packed RGB24 frame (width × height) with the background, then folds it into the background. */
-  observe(rgb: Uint8Array, time: number): MotionResult {
-    this.sample(rgb);
+  /**
+   * Compares a frame (width × height: its brightness view, or packed RGB24) with the background, then folds it
+   * into the background.
+   */
+  observe(picture: Luma | Uint8Array, time: number): MotionResult {
+    this.sample(picture instanceof Uint8Array ? rgbLuma(picture, this.width, this.height) : picture);
     const { current, background, masked, changed, columns, rows } = this;
     const cells = columns * rows;
     if (this.lastTime < 0 || this.unmasked === 0) {
@@ -174,18 +179,23 @@ export class MotionDetector {
     return false;
   }
 
-  /** Mean grey of four samples per cell, at the quarter points (grey ≈ (R + 2G + B) / 4). */
-  private sample(rgb: Uint8Array): void {
-    const { step, columns, rows, current, width } = this;
+  /** Mean grey of four samples per cell, at the quarter points (from RGB: grey ≈ (R + 2G + B) / 4). */
+  private sample(p: Luma): void {
+    const { step, columns, rows, current } = this;
     const q = step >> 2 || 1;
-    const rowBytes = width * 3;
+    const { data, stride, step: px } = p;
+    // RGB's green is at offset 1: its red and blue neighbours go into the grey as well
+    const rgb = px === 3;
+    const base = rgb ? 0 : p.offset;
     for (let r = 0; r < rows; r++) {
-      const ya = (r * step + q) * rowBytes;
-      const yb = (r * step + step - 1 - q) * rowBytes;
+      const ya = base + (r * step + q) * stride;
+      const yb = base + (r * step + step - 1 - q) * stride;
       for (let c = 0; c < columns; c++) {
-        const xa = (c * step + q) * 3;
-        const xb = (c * step + step - 1 - q) * 3;
-        const sum = grey(rgb, ya + xa) + grey(rgb, ya + xb) + grey(rgb, yb + xa) + grey(rgb, yb + xb);
+        const xa = (c * step + q) * px;
+        const xb = (c * step + step - 1 - q) * px;
+        const sum = rgb
+          ? grey(data, ya + xa) + grey(data, ya + xb) + grey(data, yb + xa) + grey(data, yb + xb)
+          : data[ya + xa]! + data[ya + xb]! + data[yb + xa]! + data[yb + xb]!;
         current[r * columns + c] = sum / 4;
       }
     }

@@ -3,6 +3,7 @@ import { analyticsOptions } from "../analytics/camera-analytics.js";
 import type { SignAssetBook } from "../analytics/sign-assets.js";
 import type { CameraOptions, CameraStatus } from "../camera/camera.js";
 import { clearPrivateFiles, sourceKind } from "../camera/ffmpeg.js";
+import type { PixelFormat } from "../camera/frame.js";
 import type { ReloadPlan } from "../config/diff.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { CameraConfig, Config } from "../config/schema.js";
@@ -377,6 +378,18 @@ export function skipFrameOf(cam: CameraConfig): "none" | "noref" | "nokey" {
   return cam.decode.skip_frame === "auto" ? (cam.fps <= 12.5 ? "noref" : "none") : cam.decode.skip_frame;
 }
 
+/**
+ * YUV when ffmpeg scales the detector's picture beside the frame and nothing crops the frame at every analysed
+ * frame: ffmpeg then converts no colours, writes half the bytes, and motion and brightness read the Y plane;
+ * RGB is made from it only for a snapshot, the live view or a crop. Crop classifiers and tiles read RGB at every
+ * frame, so those cameras get it from ffmpeg. yuv420p needs even sizes.
+ */
+export function pixelFormatOf(cam: CameraConfig, width: number, height: number, scaled: { width: number; height: number } | undefined): PixelFormat {
+  const even = (n: number) => n % 2 === 0;
+  if (!scaled || cam.classify.length || cam.detect.tiles) return "rgb24";
+  return [width, height, scaled.width, scaled.height].every(even) ? "yuv420p" : "rgb24";
+}
+
 /** How the camera's ffmpeg runs: a batch run's file that plays once is dated by its own creation_time. */
 function cameraOptions(
   cam: CameraConfig,
@@ -397,6 +410,7 @@ function cameraOptions(
     threads: cam.decode.threads,
     skipFrame: skipFrameOf(cam),
     scaled,
+    pixelFormat: pixelFormatOf(cam, width, height, scaled),
     stallSeconds: cam.stall_seconds,
     fileTime,
     hwaccel: cam.hwaccel,

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { Camera, type CameraOptions, type CameraStatus } from "../camera/camera.js";
-import type { Frame } from "../camera/frame.js";
+import { lumaOf, type Frame } from "../camera/frame.js";
 import type { CameraConfig } from "../config/schema.js";
 import { classifyDetections, type ClassifierSource } from "../classify/classify-stage.js";
 import type { Detection } from "../core/detection.js";
@@ -135,7 +135,7 @@ export class CameraPipeline {
 
   private process(frame: Frame): void {
     this.snapshots.serve(frame, null);
-    const gated = !this.detection || this.motion.decide(frame.data, frame.time) === "gated";
+    const gated = !this.detection || this.motion.decide(lumaOf(frame), frame.time) === "gated";
     // At start the model may still be loading (a TensorRT build takes minutes): a live camera runs meanwhile
     // (online, live view, motion background) and its frames are not queued; a file read frame by frame waits.
     const waiting = !gated && !this.camera.batch && this.detectors.isLoading(this.cfg.detect.model);

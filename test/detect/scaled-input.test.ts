@@ -2,6 +2,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputFrameBytes, videoFilter } from "../../agent/camera/ffmpeg.js";
+import type { Frame } from "../../agent/camera/frame.js";
+import { FramePool } from "../../agent/camera/frame-pool.js";
 import type { Box } from "../../agent/core/geometry.js";
 import type { Detection } from "../../agent/core/detection.js";
 import { Detector, scaledSize } from "../../agent/detect/detector.js";
@@ -31,6 +33,41 @@ async function decode(file: string, width: number, height: number, scaled?: { wi
     height,
     ...(scaled ? { scaled: { data: slot.subarray(frameBytes), width: scaled.width, height: scaled.height, stride: width * 3 } } : {}),
   };
+}
+
+/** The same through a YUV camera's frame pool: the frame and the picture stacked as yuv420p planes. */
+async function decodeYuv(file: string, width: number, height: number, scaled: { width: number; height: number }): Promise<Frame> {
+  const o = { fps: 1, width, height, scaled, pixelFormat: "yuv420p" as const };
+  const { stdout } = await run(
+    "ffmpeg",
+    ["-hide_banner", "-loglevel", "error", "-loop", "1", "-i", file, "-frames:v", "1", "-vf", videoFilter(o), "-pix_fmt", "yuv420p", "-f", "rawvideo", "-"],
+    { encoding: "buffer", maxBuffer: 1 << 24 },
+  );
+  expect(stdout.length).toBe(outputFrameBytes(o));
+  let frame: Frame | undefined;
+  const pool = new FramePool("cam", width, height, (f) => (frame = f), undefined, null, scaled, "yuv420p");
+  for (let at = 0; at < stdout.length; ) {
+    const into = pool.into();
+    const n = Math.min(into.length, stdout.length - at);
+    into.set(stdout.subarray(at, at + n));
+    at += n;
+    pool.filled(n);
+  }
+  expect(frame?.yuv).toBeDefined();
+  return frame!;
+}
+
+/** A frame whose RGB must not be read: counts the reads of `data`. */
+function watched(frame: Frame): { frame: Frame; reads: () => number } {
+  let reads = 0;
+  const w = { width: frame.width, height: frame.height, yuv: frame.yuv, scaled: frame.scaled, camera: frame.camera, seq: 0, time: 0, release() {} } as Frame;
+  Object.defineProperty(w, "data", {
+    get: () => {
+      reads++;
+      return frame.data;
+    },
+  });
+  return { frame: w, reads: () => reads };
 }
 
 const FILTER = { min_score: { default: 0.5, truck: 0.25 }, nms_iou: 0.45 };
@@ -99,6 +136,33 @@ describe.each([
       for (const [label, ref] of EXPECTED[photo]!) expectFound(viaFfmpeg.detections, label, ref);
       for (const d of viaFfmpeg.detections) expect(d.box[2] <= 640 && d.box[3] <= 360).toBe(true);
     }
+  });
+
+  it("takes a YUV camera's planes without making RGB, and finds the same objects; its RGB, made on demand, is ffmpeg's", async () => {
+    for (const photo of ["dog.jpg", "person.jpg"]) {
+      const [rgb, yuv] = await Promise.all([decode(sharedMedia(photo), 640, 360, content), decodeYuv(sharedMedia(photo), 640, 360, content)]);
+      const w = watched(yuv);
+      const [viaRgb, viaYuv] = await Promise.all([detector.detect(rgb, FILTER), detector.detect(w.frame, FILTER)]);
+      expect(w.reads()).toBe(0);
+      expectSameObjects(viaRgb.detections, viaYuv.detections);
+      for (const [label, ref] of EXPECTED[photo]!) expectFound(viaYuv.detections, label, ref);
+      // The RGB a snapshot or a crop reads, converted in JavaScript, against ffmpeg's own conversion.
+      let sum = 0;
+      let worst = 0;
+      for (let i = 0; i < rgb.data.length; i++) {
+        const d = Math.abs(yuv.data[i]! - rgb.data[i]!);
+        sum += d;
+        worst = Math.max(worst, d);
+      }
+      const mean = sum / rgb.data.length;
+      console.log(`${photo}: JavaScript YUV→RGB against ffmpeg's rgb24: mean |Δ| ${mean.toFixed(2)}, worst ${worst}`);
+      expect(mean).toBeLessThan(3);
+    }
+    // A picture made for another model: the worker converts the YUV frame and resizes it itself.
+    const stale = await decodeYuv(sharedMedia("dog.jpg"), 640, 360, { width: content.width - 2, height: content.height - 2 });
+    const plain = await decode(sharedMedia("dog.jpg"), 640, 360);
+    const [viaStale, viaResize] = await Promise.all([detector.detect(watched(stale).frame, FILTER), detector.detect(plain, FILTER)]);
+    expectSameObjects(viaResize.detections, viaStale.detections);
   });
 
   it("resizes the frame itself when the scaled picture was made for another model (a model swapped under a running camera)", async () => {
