@@ -48,11 +48,8 @@ export class FramePool {
     const sab = new SharedArrayBuffer(slotBytes(width, height, scaled, format) * 3);
     const size = sab.byteLength / 3;
     this.slots = [0, 1, 2].map((i) => new Uint8Array(sab, i * size, size));
-    this.frames = this.slots.map((slot, i) =>
-      format === "yuv420p"
-        ? yuvFrame(camera, width, height, slot, scaled, () => this.release(i))
-        : rgbFrame(camera, width, height, slot, scaled, () => this.release(i)),
-    );
+    const frameOf = format === "yuv420p" ? yuvFrame : rgbFrame;
+    this.frames = this.slots.map((slot, i) => frameOf({ camera, width, height, slot, scaled, release: () => this.release(i) }));
   }
 
   get frameBytes(): number {
@@ -148,14 +145,17 @@ export function slotBytes(width: number, height: number, scaled: { height: numbe
   return format === "yuv420p" ? width * rows + 2 * (width / 2) * (rows / 2) : width * rows * 3;
 }
 
-function rgbFrame(
-  camera: string,
-  width: number,
-  height: number,
-  slot: Uint8Array,
-  scaled: { width: number; height: number } | undefined,
-  release: () => void,
-): PooledFrame {
+/** One slot of a pool: the camera's frame size, its bytes, the scaled picture stacked in it, how it goes back. */
+interface Slot {
+  camera: string;
+  width: number;
+  height: number;
+  slot: Uint8Array;
+  scaled: { width: number; height: number } | undefined;
+  release: () => void;
+}
+
+function rgbFrame({ camera, width, height, slot, scaled, release }: Slot): PooledFrame {
   const frameSize = width * height * 3;
   const data = slot.subarray(0, frameSize);
   let s: ScaledFrame | undefined;
@@ -173,14 +173,7 @@ function rgbFrame(
  * picture's (Y at the frame's width, U and V at half of it). The RGB view is converted at most once per frame,
  * and only when something reads it (a snapshot, the live view, a crop).
  */
-function yuvFrame(
-  camera: string,
-  width: number,
-  height: number,
-  slot: Uint8Array,
-  scaled: { width: number; height: number } | undefined,
-  release: () => void,
-): PooledFrame {
+function yuvFrame({ camera, width, height, slot, scaled, release }: Slot): PooledFrame {
   const rows = height + (scaled?.height ?? 0);
   const cw = width / 2;
   const uBase = width * rows;
