@@ -92,4 +92,15 @@ describe("frame quality", () => {
     const stripes = new Uint8Array(64 * 48 * 3).map((_, i) => (Math.floor(i / 3) % 2 ? 255 : 0));
     expect(sharpness(stripes, 64, 48, [0, 0, 32, 32])).toBeGreaterThan(sharpness(grey, 64, 48, [0, 0, 32, 32]));
   });
+
+  it("on a YUV frame's Y plane: black is 16, so a plane at 30 is dark and one at 60 is not; sharpness from Y", () => {
+    const plane = (v: number) => ({ data: new Uint8Array(64 * 48).fill(v), width: 64, height: 48, stride: 64, step: 1, offset: 0 });
+    const q = new FrameQuality(1000);
+    expect(q.observe(0, plane(30)).dark).toBe(true);
+    expect(q.observe(100, plane(60)).dark).toBe(false);
+    // the same sample at RGB's threshold would call 30 light: the Y plane has its own
+    expect(q.observe(200, new Uint8Array(64 * 48 * 3).fill(30)).dark).toBe(false);
+    const stripes = { ...plane(0), data: new Uint8Array(64 * 48).map((_, i) => (i % 2 ? 235 : 16)) };
+    expect(sharpness(stripes, 64, 48, [0, 0, 32, 32])).toBeGreaterThan(sharpness(plane(128), 64, 48, [0, 0, 32, 32]) + 100);
+  });
 });
