@@ -1,5 +1,5 @@
-import { yuv420ToRgb, type Yuv420 } from "../core/pixels.js";
-import type { Frame, Luma, PixelFormat, ScaledFrame } from "./frame.js";
+import { rgbLuma, yuv420Bytes, yuv420ToRgb, yuvLuma, type Yuv420 } from "../core/pixels.js";
+import type { Frame, PixelFormat, ScaledFrame } from "./frame.js";
 
 /** How a pool behaves when frames arrive faster than the consumer takes them. */
 export interface FlowControl {
@@ -142,7 +142,7 @@ interface PooledFrame extends Frame {
 /** Bytes of one slot: the frame and, stacked under it at the frame's width, the scaled picture. */
 export function slotBytes(width: number, height: number, scaled: { height: number } | undefined, format: PixelFormat): number {
   const rows = height + (scaled?.height ?? 0);
-  return format === "yuv420p" ? width * rows + 2 * (width / 2) * (rows / 2) : width * rows * 3;
+  return format === "yuv420p" ? yuv420Bytes(width, rows) : width * rows * 3;
 }
 
 /** One slot of a pool: the camera's frame size, its bytes, the scaled picture stacked in it, how it goes back. */
@@ -164,8 +164,7 @@ function rgbFrame({ camera, width, height, slot, scaled, release }: Slot): Poole
     const bytes = (scaled.height - 1) * stride + scaled.width * 3;
     s = { data: slot.subarray(frameSize, frameSize + bytes), width: scaled.width, height: scaled.height, stride };
   }
-  const luma: Luma = { data, width, height, stride: width * 3, step: 3, offset: 1 };
-  return { camera, seq: 0, time: 0, width, height, data, luma, scaled: s, release, fresh() {} };
+  return { camera, seq: 0, time: 0, width, height, data, luma: rgbLuma(data, width, height), scaled: s, release, fresh() {} };
 }
 
 /**
@@ -211,7 +210,6 @@ function yuvFrame({ camera, width, height, slot, scaled, release }: Slot): Poole
   // The RGB copy lives in shared memory too, so a crop classifier or tiled detection reads it without a copy.
   let rgb: Uint8Array | null = null;
   let converted = false;
-  const luma: Luma = { data: yuv.y, width, height, stride: width, step: 1, offset: 0 };
   return {
     camera,
     seq: 0,
@@ -227,7 +225,7 @@ function yuvFrame({ camera, width, height, slot, scaled, release }: Slot): Poole
       return rgb;
     },
     yuv,
-    luma,
+    luma: yuvLuma(yuv),
     scaled: s,
     release,
     fresh() {

@@ -1,4 +1,4 @@
-import { rgbLuma, type Luma, type Yuv420 } from "../core/pixels.js";
+import { rgbLuma, yuvLuma, type Luma, type Yuv420 } from "../core/pixels.js";
 
 export type { Luma };
 
@@ -41,7 +41,5 @@ export interface Frame {
 /** A frame's brightness view: the one its pool made, or a new one. */
 export function lumaOf(frame: Pick<Frame, "data" | "yuv" | "luma" | "width" | "height">): Luma {
   if (frame.luma) return frame.luma;
-  const { width, height, yuv } = frame;
-  if (yuv) return { data: yuv.y, width, height, stride: yuv.yStride, step: 1, offset: 0 };
-  return rgbLuma(frame.data, width, height);
+  return frame.yuv ? yuvLuma(frame.yuv) : rgbLuma(frame.data, frame.width, frame.height);
 }

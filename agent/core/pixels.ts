@@ -25,6 +25,11 @@ export interface Luma {
   offset: number;
 }
 
+/** The brightness view of a YUV 4:2:0 picture: its Y plane. */
+export function yuvLuma(yuv: Yuv420): Luma {
+  return { data: yuv.y, width: yuv.width, height: yuv.height, stride: yuv.yStride, step: 1, offset: 0 };
+}
+
 /** The brightness view of a packed RGB24 picture. */
 export function rgbLuma(rgb: Uint8Array, width: number, height: number): Luma {
   return { data: rgb, width, height, stride: width * 3, step: 3, offset: 1 };

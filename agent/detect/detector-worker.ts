@@ -7,7 +7,7 @@ import { DetectionPipeline } from "./detection-pipeline.js";
 import { DetectorError } from "./detector-error.js";
 import type { DetectFilter } from "./detect-filter.js";
 import type { DetectRequest, FilterRequest, FromWorker, PlanesAt, WorkerInit } from "./detector-protocol.js";
-import type { Placement, ScaledPicture, ScaledYuv } from "./model-input.js";
+import type { ScaledPicture, ScaledYuv } from "./model-input.js";
 import type { Yuv420 } from "../core/pixels.js";
 import { resolveModelInfo } from "./model-info.js";
 import { openSession } from "./onnx-session.js";
@@ -98,12 +98,12 @@ const scaledYuv: ScaledYuv = { width: 0, height: 0, yuv: { y: noPlane, u: noPlan
 let frameYuv: Yuv420 = scaledYuv.yuv;
 
 /** A size mismatch between the picture and the model is the caller's bug, reported as an invalid frame. */
-function prepared(run: () => Placement): Placement {
-  try {
-    return run();
-  } catch (err) {
-    throw new DetectorError("EVA_FRAME_INVALID", (err as Error).message);
-  }
+function invalid(err: unknown): DetectorError {
+  return new DetectorError("EVA_FRAME_INVALID", (err as Error).message);
+}
+
+function fits(buffer: SharedArrayBuffer, offset: number, bytes: number): boolean {
+  return offset >= 0 && offset + bytes <= buffer.byteLength;
 }
 
 /** Views of a YUV 4:2:0 picture's planes in the shared buffer, checked to fit; the same views while nothing moved. */
@@ -112,8 +112,8 @@ function planeViews(current: Yuv420, buffer: SharedArrayBuffer, at: PlanesAt, wi
   const ch = Math.ceil(height / 2);
   const yBytes = (height - 1) * at.yStride + width;
   const cBytes = (ch - 1) * at.cStride + cw;
-  const fits = (offset: number, bytes: number) => offset >= 0 && offset + bytes <= buffer.byteLength;
-  if (!(width > 0 && height > 0 && at.yStride >= width && at.cStride >= cw && fits(at.y, yBytes) && fits(at.u, cBytes) && fits(at.v, cBytes))) {
+  const inside = fits(buffer, at.y, yBytes) && fits(buffer, at.u, cBytes) && fits(buffer, at.v, cBytes);
+  if (!(width > 0 && height > 0 && at.yStride >= width && at.cStride >= cw && inside)) {
     throw new DetectorError("EVA_FRAME_INVALID", `${what} ${width}×${height} (YUV 4:2:0) does not fit its ${buffer.byteLength}-byte buffer`);
   }
   const y = view(current.y, buffer, at.y, yBytes);
@@ -141,7 +141,11 @@ async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
     scaledYuv.yuv = planes;
     scaledYuv.width = sw;
     scaledYuv.height = sh;
-    placement = prepared(() => m.pipeline.prepareScaledYuv(scaledYuv, width, height));
+    try {
+      placement = m.pipeline.prepareScaledYuv(scaledYuv, width, height);
+    } catch (err) {
+      throw invalid(err);
+    }
   } else if (scaled) {
     const bytes = (scaled.height - 1) * scaled.stride + scaled.width * 3;
     if (!(scaled.width > 0 && scaled.height > 0 && scaled.stride >= scaled.width * 3 && scaled.byteOffset + bytes <= req.buffer.byteLength)) {
@@ -151,7 +155,11 @@ async function detect(m: Loaded, req: DetectRequest): Promise<FromWorker> {
     scaledView.width = scaled.width;
     scaledView.height = scaled.height;
     scaledView.stride = scaled.stride;
-    placement = prepared(() => m.pipeline.prepareScaled(scaledView, width, height));
+    try {
+      placement = m.pipeline.prepareScaled(scaledView, width, height);
+    } catch (err) {
+      throw invalid(err);
+    }
   } else if (req.yuv) {
     frameYuv = planeViews(frameYuv, req.buffer, req.yuv, width, height, "frame");
     placement = m.pipeline.prepareYuv(frameYuv, width, height);
